@@ -1,0 +1,31 @@
+# ddp-verify: build, test, benchmark, lint.
+GO      ?= go
+BIN     ?= bin/ddp-verify
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# Tests may take a while on 2 cores (embedded Prometheus, platform processes).
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build test bench lint demo clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ddp-verify
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Benchmarks print their figures (ops, req/CPU-s, bytes per VU, ...) as custom metrics.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,34 @@
+// Command ddp-verify decides whether DailyDoco Pro is ready to launch: it drives load through
+// realistic journeys, injects zone and node failures, evaluates SLOs against Prometheus and writes
+// a go/no-go verdict. This package only wires the library packages into cobra commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := newRootCmd(os.Stdout, os.Stderr)
+	cmd.SetArgs(os.Args[1:])
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	var ec *exitError
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			fmt.Fprintln(os.Stderr, "ddp-verify:", ec.err)
+		}
+		stop()
+		os.Exit(ec.code)
+	}
+	fmt.Fprintln(os.Stderr, "ddp-verify:", err)
+	os.Exit(exitBadInput)
+}
