@@ -47,8 +47,11 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 	root.SetErr(errOut)
 	// Flag errors are bad input (exit 2), not runtime failures.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return withExitCode(exitBadInput, err) })
+	// One line per command; each command lives in its own file as newXCmd(out, errOut).
 	root.AddCommand(
 		newVersionCmd(out),
+		newProfilesCmd(out),
+		newPlanCmd(out),
 	)
 	return root
 }

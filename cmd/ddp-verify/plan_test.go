@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// execute runs the command tree with args and returns stdout, stderr and the exit code main
+// would use.
+func execute(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := newRootCmd(&out, &errOut)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	code := exitGo
+	if err != nil {
+		code = exitBadInput
+		var ec *exitError
+		if errors.As(err, &ec) {
+			code = ec.code
+		}
+		errOut.WriteString(err.Error())
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestPlanLaunchShowsThePlansStagesAndFaults(t *testing.T) {
+	out, errOut, code := execute(t, "plan", "--profile", "launch")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"ramp-100   users     0:00   5:00     0 -> 100",
+		"hold-1000  users     35:00  55:00    1000 -> 1000",
+		"ramp-down  users     55:00  1:00:00  1000 -> 0",
+		"gpu-node  node-failure",
+		"zone-a    zone-outage/power-loss",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPlanBadInputExits2(t *testing.T) {
+	for _, args := range [][]string{
+		{"plan"},
+		{"plan", "--profile", "no-such"},
+		{"plan", "--profile", "smoke", "--time-scale", "-1"},
+		{"plan", "--profile", "smoke", "--time-scale", "x"},
+	} {
+		if _, errOut, code := execute(t, args...); code != exitBadInput {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, errOut)
+		}
+	}
+}
+
+func TestProfilesListsBuiltins(t *testing.T) {
+	out, _, code := execute(t, "profiles")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"launch   1h0m0s    1000", "smoke    2m0s      50", "nightly  15m0s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("profiles output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package profile
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Profile is one verification profile as written in YAML. Field names follow k6 where k6 has
+// the concept (executor parameters are camelCase as in k6 options); the rest are snake_case.
+type Profile struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Scenarios are the load model: each runs one executor over the journey mix.
+	Scenarios []Scenario `yaml:"scenarios"`
+	// Chaos is the fault schedule, offsets from the start of the run.
+	Chaos []Fault `yaml:"chaos"`
+	// Windows are named time ranges, in addition to the automatic ones (see [Profile.Windows]).
+	Windows []WindowSpec `yaml:"windows"`
+	// SLO names the objective set: "default" (built in) or a path relative to the profile.
+	SLO string `yaml:"slo"`
+	// Topology names the reference platform topology: "default" (built in) or a path.
+	Topology string `yaml:"topology"`
+
+	// source is the file (or "builtin:NAME") the profile was read from, for error messages.
+	source string
+}
+
+// Source is where the profile was read from: a path, or builtin:NAME.
+func (p *Profile) Source() string { return p.source }
+
+// Scenario is one load scenario with k6's executor names and parameters.
+type Scenario struct {
+	Name     string `yaml:"name"`
+	Executor string `yaml:"executor"`
+	// StartTime delays the scenario from the start of the run.
+	StartTime    Duration  `yaml:"startTime"`
+	GracefulStop *Duration `yaml:"gracefulStop"`
+
+	// ramping-vus
+	StartVUs         int       `yaml:"startVUs"`
+	Stages           []Stage   `yaml:"stages"`
+	GracefulRampDown *Duration `yaml:"gracefulRampDown"`
+
+	// constant-vus, per-vu-iterations, shared-iterations
+	VUs         int      `yaml:"vus"`
+	Duration    Duration `yaml:"duration"`
+	Iterations  int      `yaml:"iterations"`
+	MaxDuration Duration `yaml:"maxDuration"`
+
+	// constant-arrival-rate, ramping-arrival-rate
+	Rate            float64  `yaml:"rate"`
+	StartRate       float64  `yaml:"startRate"`
+	TimeUnit        Duration `yaml:"timeUnit"`
+	PreAllocatedVUs int      `yaml:"preAllocatedVUs"`
+	MaxVUs          int      `yaml:"maxVUs"`
+
+	// Journeys maps journey names to relative weights; a VU draws its next journey by weight.
+	Journeys map[string]float64 `yaml:"journeys"`
+	// ThinkTime is the pause between a user's steps.
+	ThinkTime ThinkTime `yaml:"thinkTime"`
+}
+
+// Stage is one segment of a ramping executor: the target is reached linearly over Duration.
+// For ramping-vus the target is a VU count, for ramping-arrival-rate a rate per timeUnit.
+type Stage struct {
+	Name     string   `yaml:"name"`
+	Duration Duration `yaml:"duration"`
+	Target   float64  `yaml:"target"`
+}
+
+// ThinkTime is a per-user pause distribution. Distribution is "constant" (always Mean),
+// "uniform" (between Min and Max) or "exponential" (mean Mean, clamped to [Min, Max]).
+type ThinkTime struct {
+	Distribution string   `yaml:"distribution"`
+	Mean         Duration `yaml:"mean"`
+	Min          Duration `yaml:"min"`
+	Max          Duration `yaml:"max"`
+}
+
+// Fault is one planned fault.
+type Fault struct {
+	Name string `yaml:"name"`
+	// Fault is the kind: zone-outage, node-failure, pod-kill or network-delay.
+	Fault string `yaml:"fault"`
+	// Mode qualifies zone-outage: power-loss or partition.
+	Mode     string   `yaml:"mode"`
+	At       Duration `yaml:"at"`
+	Duration Duration `yaml:"duration"`
+	// Recovery is the length of the recovery window that follows the fault.
+	Recovery Duration    `yaml:"recovery"`
+	Target   FaultTarget `yaml:"target"`
+	// Latency is the added delay of a network-delay fault.
+	Latency Duration `yaml:"latency"`
+	// Force allows a power-loss of the only zone that holds a service's replicas.
+	Force bool `yaml:"force"`
+}
+
+// FaultTarget selects what a fault hits: a zone, a pool and a count of nodes, a named node, or
+// pods by service.
+type FaultTarget struct {
+	Zone    string `yaml:"zone"`
+	Pool    string `yaml:"pool"`
+	Count   int    `yaml:"count"`
+	Node    string `yaml:"node"`
+	Service string `yaml:"service"`
+}
+
+// WindowSpec declares a named window: either a stage range (From and To stage names, To
+// defaulting to From) or explicit offsets.
+type WindowSpec struct {
+	Name     string   `yaml:"name"`
+	Stage    string   `yaml:"stage"`
+	ToStage  string   `yaml:"to_stage"`
+	From     Duration `yaml:"from"`
+	To       Duration `yaml:"to"`
+	Scenario string   `yaml:"scenario"`
+}
+
+// Duration is a time.Duration written as in Go ("90s", "5m", "1h30m").
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML parses a Go duration string; plain numbers are rejected because their unit
+// would be a guess.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a duration such as 30s or 5m", n.Line)
+	}
+	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
+	if err != nil {
+		return fmt.Errorf("line %d: invalid duration %q (use a unit: 30s, 5m, 1h)", n.Line, n.Value)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalYAML writes the duration back in Go syntax.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// MarshalText writes the duration in Go syntax (used by JSON).
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Executors are the k6 executor names this tool implements.
+var Executors = []string{
+	"constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations",
+	"constant-arrival-rate", "ramping-arrival-rate",
+}
+
+// FaultKinds are the fault kinds the chaos engine knows.
+var FaultKinds = []string{"zone-outage", "node-failure", "pod-kill", "network-delay"}

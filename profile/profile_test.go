@@ -1,0 +1,191 @@
+package profile
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBadProfilesNameFileLineAndField(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file string
+		want []string // every substring must appear in the error
+	}{
+		{"unknown-field.bad.yaml", []string{"unknown-field.bad.yaml:7:", "unknown field thinktime"}},
+		{"negative-duration.bad.yaml", []string{"negative-duration.bad.yaml:6:", "scenarios[0].stages[1].duration", "must not be negative"}},
+		{"fault-outside-run.bad.yaml", []string{"fault-outside-run.bad.yaml:12:", "chaos[0].duration", "after the run ends at 1m0s"}},
+		{"window-refers-to-nothing.bad.yaml", []string{"window-refers-to-nothing.bad.yaml:9:", "windows[0].stage", `no stage "hold"`}},
+		{"bad-executor.bad.yaml", []string{"bad-executor.bad.yaml:3:", "scenarios[0].executor", `"ramping-users"`}},
+		{"duration-without-unit.bad.yaml", []string{"duration-without-unit.bad.yaml:5:", `invalid duration "60"`}},
+		{"zone-outage-mode.bad.yaml", []string{"zone-outage-mode.bad.yaml:10:", "chaos[0].mode", "power-loss or partition"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			p, err := Load(filepath.Join("testdata", tc.file))
+			if err == nil {
+				t.Fatalf("Load accepted a bad profile: %+v", p)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidationReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("x.yaml", []byte(`
+name: ""
+scenarios:
+  - executor: constant-vus
+    vus: 0
+    duration: 10s
+    journeys: {browse: -1}
+slo: default
+`))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"x.yaml:2: name: is required", "x.yaml:5: scenarios[0].vus", "x.yaml:7: scenarios[0].journeys.browse"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+func TestUnknownProfileListsBuiltins(t *testing.T) {
+	t.Parallel()
+	_, err := Load("no-such-profile")
+	if err == nil || !strings.Contains(err.Error(), "launch") || !strings.Contains(err.Error(), "smoke") {
+		t.Fatalf("error %v should list the built-in profiles", err)
+	}
+}
+
+func TestGoodProfile(t *testing.T) {
+	t.Parallel()
+	p, err := Load(filepath.Join("testdata", "minimal.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := p.Timeline()
+	if tl.Duration != 30*time.Second {
+		t.Errorf("duration %s, want 30s", tl.Duration)
+	}
+	want := map[string][2]time.Duration{
+		"run":            {0, 30 * time.Second},
+		"fault:delay":    {5 * time.Second, 15 * time.Second},
+		"recovery:delay": {15 * time.Second, 20 * time.Second},
+		"middle":         {10 * time.Second, 20 * time.Second},
+	}
+	for name, span := range want {
+		w, ok := tl.Window(name)
+		if !ok {
+			t.Errorf("window %q missing", name)
+			continue
+		}
+		if w.Start != span[0] || w.End != span[1] {
+			t.Errorf("window %q = [%s, %s], want [%s, %s]", name, w.Start, w.End, span[0], span[1])
+		}
+	}
+}
+
+func TestLaunchFollowsThePlanExactly(t *testing.T) {
+	t.Parallel()
+	p, err := Load("launch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := p.Timeline()
+	type stage struct {
+		start, end time.Duration
+		target     float64
+	}
+	m := time.Minute
+	want := []stage{{0, 5 * m, 100}, {5 * m, 15 * m, 100}, {15 * m, 20 * m, 500}, {20 * m, 30 * m, 500}, {30 * m, 35 * m, 1000}, {35 * m, 55 * m, 1000}, {55 * m, 60 * m, 0}}
+	if len(tl.Stages) != len(want) {
+		t.Fatalf("%d stages, want %d", len(tl.Stages), len(want))
+	}
+	for i, w := range want {
+		got := tl.Stages[i]
+		if got.Start != w.start || got.End != w.end || got.To != w.target {
+			t.Errorf("stage %d = %s..%s to %v, want %s..%s to %v", i, got.Start, got.End, got.To, w.start, w.end, w.target)
+		}
+	}
+	if tl.Duration != 60*m {
+		t.Errorf("run lasts %s, want 1h", tl.Duration)
+	}
+	plateau, ok := tl.Window("plateau")
+	if !ok || plateau.Start != 35*m || plateau.End != 55*m {
+		t.Fatalf("plateau window %+v", plateau)
+	}
+	if len(tl.Faults) != 2 {
+		t.Fatalf("%d faults, want 2", len(tl.Faults))
+	}
+	kinds := map[string]bool{}
+	for _, f := range tl.Faults {
+		kinds[f.Fault.Fault] = true
+		if f.Start < plateau.Start || f.End > plateau.End {
+			t.Errorf("fault %s [%s, %s] is outside the 1000-user plateau", f.Name, f.Start, f.End)
+		}
+	}
+	if !kinds["node-failure"] || !kinds["zone-outage"] {
+		t.Errorf("fault kinds %v, want a node failure and a zone outage", kinds)
+	}
+	if p.PeakVUs() != 1000 {
+		t.Errorf("peak %d, want 1000", p.PeakVUs())
+	}
+}
+
+func TestBuiltinProfilesAreValid(t *testing.T) {
+	t.Parallel()
+	wantAbout := map[string]time.Duration{"launch": time.Hour, "nightly": 15 * time.Minute, "smoke": 2 * time.Minute}
+	for _, name := range Builtin() {
+		p, err := Load(name)
+		if err != nil {
+			t.Errorf("built-in %s: %v", name, err)
+			continue
+		}
+		if d, ok := wantAbout[name]; ok && p.Timeline().Duration != d {
+			t.Errorf("%s lasts %s, want %s", name, p.Timeline().Duration, d)
+		}
+	}
+	smoke, err := Load("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if smoke.PeakVUs() > 50 || len(smoke.Chaos) != 1 || smoke.Chaos[0].Fault != "node-failure" {
+		t.Errorf("smoke: peak %d, chaos %+v; want <= 50 users and one node failure", smoke.PeakVUs(), smoke.Chaos)
+	}
+}
+
+func TestScaledMultipliesScheduleOnly(t *testing.T) {
+	t.Parallel()
+	p, err := Load("launch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.Scaled(0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := q.Timeline().Duration; got != 3*time.Minute {
+		t.Errorf("scaled duration %s, want 3m", got)
+	}
+	if q.Chaos[0].At.Duration != 114*time.Second || q.Chaos[0].Duration.Duration != 15*time.Second {
+		t.Errorf("scaled fault at %s for %s", q.Chaos[0].At, q.Chaos[0].Duration)
+	}
+	if q.Scenarios[0].ThinkTime != p.Scenarios[0].ThinkTime || *q.Scenarios[0].GracefulStop != *p.Scenarios[0].GracefulStop {
+		t.Error("time scale changed per-user behaviour")
+	}
+	if p.Timeline().Duration != time.Hour {
+		t.Error("Scaled modified the original profile")
+	}
+	if _, err := p.Scaled(0); err == nil {
+		t.Error("scale 0 accepted")
+	}
+}

@@ -1,0 +1,204 @@
+package profile
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Timeline is the resolved schedule of a profile: offsets from the start of the run.
+type Timeline struct {
+	// Duration is when the last scenario's schedule ends (graceful stops not included).
+	Duration time.Duration
+	Stages   []StageSpan
+	Faults   []FaultSpan
+	// Windows are every named window SLOs may refer to, in start order.
+	Windows []Window
+}
+
+// StageSpan is one stage of a ramping scenario.
+type StageSpan struct {
+	Scenario   string
+	Name       string
+	Start, End time.Duration
+	// From and To are the target at the stage's start and end (VUs or rate).
+	From, To float64
+}
+
+// FaultSpan is one planned fault and its recovery window.
+type FaultSpan struct {
+	Name        string
+	Fault       Fault
+	Start, End  time.Duration
+	RecoveryEnd time.Duration
+}
+
+// Window kinds.
+const (
+	WindowRun      = "run"
+	WindowStage    = "stage"
+	WindowFault    = "fault"
+	WindowRecovery = "recovery"
+	WindowScenario = "scenario"
+	WindowDeclared = "declared"
+)
+
+// Window is a named time range that SLOs are evaluated over.
+type Window struct {
+	Name       string
+	Kind       string
+	Start, End time.Duration
+}
+
+// scenarioLength is how long a scenario's schedule lasts from its startTime.
+func scenarioLength(s Scenario) time.Duration {
+	switch s.Executor {
+	case "ramping-vus", "ramping-arrival-rate":
+		var d time.Duration
+		for _, st := range s.Stages {
+			d += st.Duration.Duration
+		}
+		return d
+	case "constant-vus", "constant-arrival-rate":
+		return s.Duration.Duration
+	default: // per-vu-iterations, shared-iterations: bounded by maxDuration (k6 default 10m)
+		if s.MaxDuration.Duration > 0 {
+			return s.MaxDuration.Duration
+		}
+		return 10 * time.Minute
+	}
+}
+
+// Timeline resolves the profile's stages, faults and windows. Automatic windows: "run" (the
+// whole run), "stage:NAME" per stage, "scenario:NAME" per scenario, "fault:NAME" while a fault
+// is in force and "recovery:NAME" for the recovery period after it. Declared windows follow.
+func (p *Profile) Timeline() Timeline {
+	var tl Timeline
+	scenarioSpan := map[string][2]time.Duration{}
+	for _, s := range p.Scenarios {
+		start := s.StartTime.Duration
+		end := start + scenarioLength(s)
+		scenarioSpan[s.Name] = [2]time.Duration{start, end}
+		if end > tl.Duration {
+			tl.Duration = end
+		}
+		from := float64(s.StartVUs)
+		if s.Executor == "ramping-arrival-rate" {
+			from = s.StartRate
+		}
+		t := start
+		for _, st := range s.Stages {
+			tl.Stages = append(tl.Stages, StageSpan{Scenario: s.Name, Name: st.Name, Start: t, End: t + st.Duration.Duration, From: from, To: st.Target})
+			t += st.Duration.Duration
+			from = st.Target
+		}
+	}
+	tl.Windows = append(tl.Windows, Window{Name: WindowRun, Kind: WindowRun, Start: 0, End: tl.Duration})
+	if len(p.Scenarios) > 1 {
+		for _, s := range p.Scenarios {
+			sp := scenarioSpan[s.Name]
+			tl.Windows = append(tl.Windows, Window{Name: WindowScenario + ":" + s.Name, Kind: WindowScenario, Start: sp[0], End: sp[1]})
+		}
+	}
+	stageSpan := map[string]StageSpan{}
+	for _, st := range tl.Stages {
+		stageSpan[st.Name] = st
+		tl.Windows = append(tl.Windows, Window{Name: WindowStage + ":" + st.Name, Kind: WindowStage, Start: st.Start, End: st.End})
+	}
+	for _, f := range p.Chaos {
+		fs := FaultSpan{Name: f.Name, Fault: f, Start: f.At.Duration, End: f.At.Duration + f.Duration.Duration}
+		fs.RecoveryEnd = fs.End + f.Recovery.Duration
+		if fs.RecoveryEnd > tl.Duration {
+			fs.RecoveryEnd = tl.Duration
+		}
+		tl.Faults = append(tl.Faults, fs)
+		tl.Windows = append(tl.Windows, Window{Name: WindowFault + ":" + f.Name, Kind: WindowFault, Start: fs.Start, End: fs.End})
+		if fs.RecoveryEnd > fs.End {
+			tl.Windows = append(tl.Windows, Window{Name: WindowRecovery + ":" + f.Name, Kind: WindowRecovery, Start: fs.End, End: fs.RecoveryEnd})
+		}
+	}
+	for _, w := range p.Windows {
+		win := Window{Name: w.Name, Kind: WindowDeclared}
+		switch {
+		case w.Stage != "":
+			to := w.ToStage
+			if to == "" {
+				to = w.Stage
+			}
+			win.Start, win.End = stageSpan[w.Stage].Start, stageSpan[to].End
+		case w.Scenario != "":
+			sp := scenarioSpan[w.Scenario]
+			win.Start, win.End = sp[0], sp[1]
+		default:
+			win.Start, win.End = w.From.Duration, w.To.Duration
+		}
+		tl.Windows = append(tl.Windows, win)
+	}
+	return tl
+}
+
+// Window returns the named window of the timeline.
+func (tl Timeline) Window(name string) (Window, bool) {
+	for _, w := range tl.Windows {
+		if w.Name == name {
+			return w, true
+		}
+	}
+	return Window{}, false
+}
+
+// PeakVUs is the highest VU target of any ramping-vus stage or the VU count of constant
+// executors, summed over scenarios that may overlap (an upper bound).
+func (p *Profile) PeakVUs() int {
+	total := 0
+	for _, s := range p.Scenarios {
+		peak := 0
+		switch s.Executor {
+		case "ramping-vus":
+			peak = s.StartVUs
+			for _, st := range s.Stages {
+				peak = max(peak, int(math.Ceil(st.Target)))
+			}
+		case "constant-vus", "per-vu-iterations", "shared-iterations":
+			peak = s.VUs
+		default:
+			peak = max(s.MaxVUs, s.PreAllocatedVUs)
+		}
+		total += peak
+	}
+	return total
+}
+
+// Scaled returns a copy of the profile with stage, scenario, fault and window durations and
+// offsets multiplied by f. Per-user behaviour (think time, graceful periods, time units) is
+// unchanged. f must be positive.
+func (p *Profile) Scaled(f float64) (*Profile, error) {
+	if !(f > 0) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("time scale must be a positive number (got %v)", f)
+	}
+	sc := func(d Duration) Duration { return Duration{time.Duration(math.Round(float64(d.Duration) * f))} }
+	q := *p
+	q.Scenarios = make([]Scenario, len(p.Scenarios))
+	for i, s := range p.Scenarios {
+		s.StartTime = sc(s.StartTime)
+		s.Duration = sc(s.Duration)
+		s.MaxDuration = sc(s.MaxDuration)
+		s.Stages = append([]Stage(nil), s.Stages...)
+		for j := range s.Stages {
+			s.Stages[j].Duration = sc(s.Stages[j].Duration)
+		}
+		q.Scenarios[i] = s
+	}
+	q.Chaos = append([]Fault(nil), p.Chaos...)
+	for i := range q.Chaos {
+		q.Chaos[i].At = sc(q.Chaos[i].At)
+		q.Chaos[i].Duration = sc(q.Chaos[i].Duration)
+		q.Chaos[i].Recovery = sc(q.Chaos[i].Recovery)
+	}
+	q.Windows = append([]WindowSpec(nil), p.Windows...)
+	for i := range q.Windows {
+		q.Windows[i].From = sc(q.Windows[i].From)
+		q.Windows[i].To = sc(q.Windows[i].To)
+	}
+	return &q, nil
+}
