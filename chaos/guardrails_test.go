@@ -30,8 +30,12 @@ func TestGuardrailsCheck(t *testing.T) {
 		{"namespace not allowed", kill, with(func(im *chaos.Impact) { im.Pods = []chaos.Pod{pod("billing", "x")} }), `namespace "billing" is not in the allow-list`},
 		{"kube-system even when allow-listed", kill, with(func(im *chaos.Impact) { im.Namespaces = []string{"kube-system"} }), `namespace "kube-system" is never a target`},
 		{"chaos-mesh even when allow-listed", kill, with(func(im *chaos.Impact) { im.Pods = []chaos.Pod{pod("chaos-mesh", "controller")} }), `namespace "chaos-mesh" is never a target`},
-		{"daemonset pod", kill, with(func(im *chaos.Impact) { im.Pods = []chaos.Pod{{Namespace: "dailydoco", Name: "agent", DaemonSet: true}} }), "dailydoco/agent belongs to a DaemonSet"},
-		{"hostNetwork pod", kill, with(func(im *chaos.Impact) { im.Pods = []chaos.Pod{{Namespace: "dailydoco", Name: "proxy", HostNetwork: true}} }), "dailydoco/proxy uses the host network"},
+		{"daemonset pod", kill, with(func(im *chaos.Impact) {
+			im.Pods = []chaos.Pod{{Namespace: "dailydoco", Name: "agent", DaemonSet: true}}
+		}), "dailydoco/agent belongs to a DaemonSet"},
+		{"hostNetwork pod", kill, with(func(im *chaos.Impact) {
+			im.Pods = []chaos.Pod{{Namespace: "dailydoco", Name: "proxy", HostNetwork: true}}
+		}), "dailydoco/proxy uses the host network"},
 		{"too many nodes", zone, with(func(im *chaos.Impact) { im.Nodes = []string{"n1", "n2"} }), "hits 2 of 3 nodes"},
 		{"too many pods", kill, with(func(im *chaos.Impact) {
 			im.Pods = []chaos.Pod{pod("dailydoco", "a"), pod("dailydoco", "b")}
