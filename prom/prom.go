@@ -1,0 +1,337 @@
+package prom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/discovery"
+	_ "github.com/prometheus/prometheus/discovery/file" // registers file_sd_configs
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults applied by [New] to zero fields of [Options].
+const (
+	DefaultScrapeInterval = time.Second
+	DefaultLookbackDelta  = 5 * time.Minute
+	DefaultRetention      = 15 * 24 * time.Hour
+	DefaultListenAddress  = "127.0.0.1:0"
+)
+
+// Job is one scrape job: static targets, file_sd files, or both.
+type Job struct {
+	// Name becomes the job label.
+	Name string
+	// Targets are host:port addresses scraped over HTTP.
+	Targets []string
+	// FileSD are file_sd_configs files (JSON or YAML target groups); Prometheus re-reads them
+	// when they change, so a supervisor can add targets while a run is in progress.
+	FileSD []string
+	// MetricsPath defaults to /metrics.
+	MetricsPath string
+	// Labels are added to every series of the static targets.
+	Labels map[string]string
+	// Interval overrides Options.ScrapeInterval for this job.
+	Interval time.Duration
+}
+
+// Options configure [New]. Only Dir is required.
+type Options struct {
+	// Dir holds the TSDB. It is created if missing.
+	Dir string
+	// ListenAddress is where the HTTP API listens; it must be a loopback address.
+	// Default 127.0.0.1:0 (a free port; see [Server.URL]).
+	ListenAddress string
+	// ScrapeInterval is the default interval (and timeout) of every job. Default 1 s.
+	ScrapeInterval time.Duration
+	Jobs           []Job
+	// Retention defaults to 15 days.
+	Retention time.Duration
+	// LookbackDelta is PromQL's staleness window for instant lookups. Default 5 m.
+	LookbackDelta time.Duration
+	// RemoteWriteReceiver enables POST /api/v1/write (remote-write 1.0 and 2.0).
+	RemoteWriteReceiver bool
+	// Logger defaults to a logger that discards everything.
+	Logger *slog.Logger
+}
+
+// Server is a running embedded Prometheus. Its methods are safe for concurrent use.
+type Server struct {
+	db       *tsdb.DB
+	scrape   *scrape.Manager
+	discCanc context.CancelFunc
+	http     *http.Server
+	url      string
+	logger   *slog.Logger
+	wg       sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens (or creates) the TSDB in o.Dir, starts discovery and scraping of o.Jobs and serves
+// the Prometheus HTTP API. ctx bounds start-up only; stop the server with [Server.Close].
+func New(ctx context.Context, o Options) (*Server, error) {
+	// Default the logger first: every part built below keeps its own copy.
+	if o.Logger == nil {
+		o.Logger = discardLogger()
+	}
+	if o.Dir == "" {
+		return nil, errors.New("prom: Options.Dir is required")
+	}
+	if o.ScrapeInterval <= 0 {
+		o.ScrapeInterval = DefaultScrapeInterval
+	}
+	if o.LookbackDelta <= 0 {
+		o.LookbackDelta = DefaultLookbackDelta
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.ListenAddress == "" {
+		o.ListenAddress = DefaultListenAddress
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg, err := scrapeConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := listenLoopback(o.ListenAddress)
+	if err != nil {
+		return nil, err
+	}
+
+	// Each server has its own registry, so that two servers in one process (tests, or an
+	// embedded run evaluated beside a reopened baseline) never collide on metric registration.
+	reg := prometheus.NewRegistry()
+	topts := tsdb.DefaultOptions()
+	topts.RetentionDuration = o.Retention.Milliseconds()
+	db, err := tsdb.Open(o.Dir, o.Logger.With("component", "tsdb"), reg, topts, nil)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("prom: open TSDB in %s: %w", o.Dir, err)
+	}
+
+	sm, err := scrape.NewManager(&scrape.Options{
+		DiscoveryReloadInterval:  model.Duration(time.Second),
+		DiscoveryReloadOnStartup: true,
+	}, o.Logger.With("component", "scrape"), nil, nil, db, reg)
+	if err != nil {
+		db.Close()
+		ln.Close()
+		return nil, fmt.Errorf("prom: scrape manager: %w", err)
+	}
+	if err := sm.ApplyConfig(cfg); err != nil {
+		db.Close()
+		ln.Close()
+		return nil, fmt.Errorf("prom: apply scrape config: %w", err)
+	}
+
+	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(reg)
+	if err != nil {
+		db.Close()
+		ln.Close()
+		return nil, fmt.Errorf("prom: discovery metrics: %w", err)
+	}
+	// Discovery outlives ctx (start-up only), so it gets its own context, cancelled by Close.
+	discCtx, discCancel := context.WithCancel(context.Background())
+	dm := discovery.NewManager(discCtx, o.Logger.With("component", "discovery"), reg, sdMetrics,
+		discovery.Name("scrape"), discovery.Updatert(time.Second))
+	sdCfgs := make(map[string]discovery.Configs, len(cfg.ScrapeConfigs))
+	for _, sc := range cfg.ScrapeConfigs {
+		sdCfgs[sc.JobName] = sc.ServiceDiscoveryConfigs
+	}
+	if err := dm.ApplyConfig(sdCfgs); err != nil {
+		discCancel()
+		db.Close()
+		ln.Close()
+		return nil, fmt.Errorf("prom: apply discovery config: %w", err)
+	}
+
+	engine := newEngine(o, reg)
+	s := &Server{db: db, scrape: sm, discCanc: discCancel, logger: o.Logger, url: "http://" + ln.Addr().String()}
+	h := newAPIHandler(apiParams{
+		engine:     engine,
+		queryable:  db,
+		appendable: db,
+		remoteRW:   o.RemoteWriteReceiver,
+		targets:    sm,
+		pools:      sm,
+		admin:      adminStats{db},
+		dir:        o.Dir,
+		config:     cfg,
+		logger:     o.Logger,
+		reg:        reg,
+		listen:     ln.Addr().String(),
+	})
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); _ = dm.Run() }()
+	go func() { defer s.wg.Done(); _ = sm.Run(dm.SyncCh()) }()
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("prometheus API server stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// URL is the base URL of the HTTP API, e.g. http://127.0.0.1:41234 (the API is under /api/v1).
+func (s *Server) URL() string { return s.url }
+
+// Appender returns an appender on the TSDB, for data that does not come from scraping
+// (tests, imported samples). The caller must Commit or Rollback it.
+func (s *Server) Appender(ctx context.Context) storage.Appender { return s.db.Appender(ctx) }
+
+// Queryable is the TSDB as a storage.Queryable, for callers that run PromQL in process.
+func (s *Server) Queryable() storage.Queryable { return s.db }
+
+// Close stops scraping (scrape loops write their staleness markers first), stops the HTTP API,
+// writes the in-memory head to a persistent block and closes the TSDB. It is idempotent;
+// every call returns the first call's error.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		// Order matters: scraping must stop before the TSDB closes, or the last scrape's
+		// appends race the close; the API stops before the TSDB so no query sees a closed DB.
+		s.scrape.Stop()
+		s.discCanc()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		herr := s.http.Shutdown(ctx)
+		s.wg.Wait()
+		s.scrape.UnregisterMetrics()
+		cerr := s.persistHead()
+		derr := s.db.Close()
+		s.closeErr = errors.Join(herr, cerr, derr)
+	})
+	return s.closeErr
+}
+
+// persistHead compacts everything in the head into a block, so that the directory is readable
+// from blocks alone, including by Prometheus versions whose WAL format differs from ours.
+func (s *Server) persistHead() error {
+	h := s.db.Head()
+	if h.NumSeries() == 0 || h.MinTime() > h.MaxTime() {
+		return nil
+	}
+	if err := s.db.CompactHead(tsdb.NewRangeHead(h, h.MinTime(), h.MaxTime())); err != nil {
+		return fmt.Errorf("prom: persist head: %w", err)
+	}
+	return nil
+}
+
+func newEngine(o Options, reg prometheus.Registerer) *promql.Engine {
+	return promql.NewEngine(promql.EngineOpts{
+		Logger:               o.Logger.With("component", "promql"),
+		Reg:                  reg,
+		MaxSamples:           50_000_000,
+		Timeout:              2 * time.Minute,
+		LookbackDelta:        o.LookbackDelta,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		NoStepSubqueryIntervalFn: func(int64) int64 {
+			return o.ScrapeInterval.Milliseconds()
+		},
+	})
+}
+
+// listenLoopback refuses non-loopback addresses: the API has no authentication.
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("prom: listen address %q: %w", addr, err)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("prom: listen address %q is not a loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("prom: listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// scrapeConfig renders the jobs as a Prometheus configuration file and loads it with
+// Prometheus's own loader, so defaults and validation are exactly Prometheus's.
+func scrapeConfig(o Options) (*config.Config, error) {
+	type staticConfig struct {
+		Targets []string          `yaml:"targets"`
+		Labels  map[string]string `yaml:"labels,omitempty"`
+	}
+	type fileSD struct {
+		Files []string `yaml:"files"`
+	}
+	type scrapeCfg struct {
+		JobName        string         `yaml:"job_name"`
+		ScrapeInterval string         `yaml:"scrape_interval"`
+		ScrapeTimeout  string         `yaml:"scrape_timeout"`
+		MetricsPath    string         `yaml:"metrics_path,omitempty"`
+		StaticConfigs  []staticConfig `yaml:"static_configs,omitempty"`
+		FileSDConfigs  []fileSD       `yaml:"file_sd_configs,omitempty"`
+	}
+	type file struct {
+		Global struct {
+			ScrapeInterval string `yaml:"scrape_interval"`
+			ScrapeTimeout  string `yaml:"scrape_timeout"`
+		} `yaml:"global"`
+		ScrapeConfigs []scrapeCfg `yaml:"scrape_configs"`
+	}
+	var f file
+	f.Global.ScrapeInterval = model.Duration(o.ScrapeInterval).String()
+	f.Global.ScrapeTimeout = f.Global.ScrapeInterval
+	seen := map[string]bool{}
+	for i, j := range o.Jobs {
+		if j.Name == "" {
+			return nil, fmt.Errorf("prom: jobs[%d]: name is required", i)
+		}
+		if seen[j.Name] {
+			return nil, fmt.Errorf("prom: jobs[%d]: duplicate job name %q", i, j.Name)
+		}
+		seen[j.Name] = true
+		iv := j.Interval
+		if iv <= 0 {
+			iv = o.ScrapeInterval
+		}
+		sc := scrapeCfg{
+			JobName:        j.Name,
+			ScrapeInterval: model.Duration(iv).String(),
+			ScrapeTimeout:  model.Duration(iv).String(),
+			MetricsPath:    j.MetricsPath,
+		}
+		if len(j.Targets) > 0 {
+			sc.StaticConfigs = []staticConfig{{Targets: j.Targets, Labels: j.Labels}}
+		}
+		if len(j.FileSD) > 0 {
+			sc.FileSDConfigs = []fileSD{{Files: j.FileSD}}
+		}
+		f.ScrapeConfigs = append(f.ScrapeConfigs, sc)
+	}
+	sort.SliceStable(f.ScrapeConfigs, func(a, b int) bool { return f.ScrapeConfigs[a].JobName < f.ScrapeConfigs[b].JobName })
+	b, err := yaml.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("prom: render scrape config: %w", err)
+	}
+	cfg, err := config.Load(string(b), o.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("prom: scrape config: %w", err)
+	}
+	return cfg, nil
+}
