@@ -1,0 +1,94 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// WriteMarkdown renders summary.md: the verdict, its reasons, the objectives and a few load,
+// chaos and cost figures, short enough for a CI job summary or a pull-request comment.
+func WriteMarkdown(w io.Writer, r *Run) error {
+	var b bytes.Buffer
+	icon := map[Verdict]string{VerdictGo: "✅", VerdictNoGo: "❌", VerdictAborted: "⚠️"}[r.Verdict]
+	fmt.Fprintf(&b, "## %s %s: `%s` against `%s`\n\n", icon, r.Verdict, mdCode(r.Profile), mdCode(r.Target))
+	var counts []string
+	for _, c := range statusCounts(r.SLOs) {
+		counts = append(counts, fmt.Sprintf("%d %s", c.N, c.Label))
+	}
+	if len(r.SLOs) == 0 {
+		counts = append(counts, "**no objective was evaluated**")
+	}
+	fmt.Fprintf(&b, "Score **%.1f**/100 · %s · run `%s` · %s\n\n", r.Score, strings.Join(counts, " · "), mdCode(r.RunID), formatDuration(r.Duration()))
+	if len(r.Reasons) > 0 {
+		b.WriteString("**Why**\n\n")
+		for _, reason := range r.Reasons {
+			fmt.Fprintf(&b, "- %s\n", mdText(reason))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.SLOs) > 0 {
+		b.WriteString("| status | objective | window | value | threshold |\n|---|---|---|--:|---|\n")
+		for _, s := range sortedSLOs(r.SLOs) {
+			val := "—"
+			if s.Value != nil {
+				val = formatValue(*s.Value, s.Unit)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdStatus(s.Status), mdText(s.Name()), mdText(s.Window), mdText(val), mdText(s.Op+" "+formatValue(s.Objective, s.Unit)))
+		}
+		b.WriteString("\n")
+	}
+	t := r.Load.Total
+	fmt.Fprintf(&b, "**Load** %s requests (%s/s), error rate %s, p95 %s, p99 %s  \n", formatNumber(float64(t.Count)), formatNumber(t.RPS), formatValue(t.ErrorRate, "ratio"), formatValue(t.Response.P95, "ms"), formatValue(t.Response.P99, "ms"))
+	if len(r.Chaos) > 0 {
+		var faults []string
+		for _, c := range r.Chaos {
+			rec := "not recovered"
+			if c.RecoverySeconds != nil {
+				rec = "recovered in " + formatValue(*c.RecoverySeconds, "s")
+			}
+			faults = append(faults, fmt.Sprintf("%s (%s)", mdText(c.Fault), rec))
+		}
+		fmt.Fprintf(&b, "**Chaos** %s  \n", strings.Join(faults, ", "))
+	}
+	v := r.Videos
+	fmt.Fprintf(&b, "**Videos** %d accepted, %d processed, %d failed, %d lost  \n", v.Accepted, v.Processed, v.Failed, v.Lost)
+	perVideo := "no data"
+	if r.Cost.PerVideo != nil && !math.IsNaN(*r.Cost.PerVideo) {
+		perVideo = fmt.Sprintf("$%.4f", *r.Cost.PerVideo)
+	}
+	fmt.Fprintf(&b, "**Cost** $%.2f this run, %s per video, projected %s/month (budget %s)\n\n", r.Cost.Total, perVideo, money(r.Cost.ProjectedMonthly), money(r.Cost.MonthlyBudget))
+	b.WriteString("Details: `report.html` (open in a browser), `run.json`, `junit.xml`.\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func mdStatus(s Status) string {
+	switch s {
+	case StatusPass:
+		return "✅ PASS"
+	case StatusWarn:
+		return "⚠️ WARN"
+	case StatusNoData:
+		return "⬜ NO DATA"
+	case StatusNoBaseline:
+		return "➖ NO BASELINE"
+	}
+	return "❌ " + string(s)
+}
+
+// mdText escapes a string from a profile or server for Markdown: GitHub renders inline HTML
+// and tables split on "|", so both are neutralised, and newlines would break a table row.
+var mdReplacer = strings.NewReplacer(
+	"&", "&amp;", "<", "&lt;", ">", "&gt;", "|", "\\|", "\n", " ", "\r", " ",
+	"`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]",
+)
+
+func mdText(s string) string { return mdReplacer.Replace(s) }
+
+// mdCode makes a string safe inside a single-backtick code span.
+func mdCode(s string) string {
+	return strings.NewReplacer("`", "'", "\n", " ", "\r", " ").Replace(s)
+}

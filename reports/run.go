@@ -1,0 +1,442 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Schema identifies the run.json format this package reads and writes.
+const Schema = "ddp-verify/run/v1"
+
+// Verdict is the answer of a run.
+type Verdict string
+
+// Verdicts.
+const (
+	VerdictGo      Verdict = "GO"
+	VerdictNoGo    Verdict = "NO-GO"
+	VerdictAborted Verdict = "ABORTED"
+)
+
+// Status is the outcome of one objective in one window.
+type Status string
+
+// Statuses. Missing data never passes: NO_DATA, ERROR and FAIL all count against a run.
+const (
+	StatusPass       Status = "PASS"
+	StatusWarn       Status = "WARN"
+	StatusFail       Status = "FAIL"
+	StatusNoData     Status = "NO_DATA"
+	StatusNoBaseline Status = "NO_BASELINE"
+	StatusError      Status = "ERROR"
+)
+
+// Failing reports whether s counts as a failed objective (FAIL, NO_DATA or ERROR).
+func (s Status) Failing() bool {
+	return s == StatusFail || s == StatusNoData || s == StatusError
+}
+
+// severity orders statuses from worst to best, for sorting tables and for compare.
+func (s Status) severity() int {
+	switch s {
+	case StatusError:
+		return 5
+	case StatusFail:
+		return 4
+	case StatusNoData:
+		return 3
+	case StatusWarn:
+		return 2
+	case StatusNoBaseline:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// Run is the complete record of one verification run: everything the reports show, and
+// enough (Config) to reproduce it. The run orchestrator fills it from the load, chaos and SLO
+// packages; this package only depends on these plain types.
+type Run struct {
+	Schema    string            `json:"schema"`
+	RunID     string            `json:"run_id"`
+	Profile   string            `json:"profile"`
+	Target    string            `json:"target"`
+	Versions  map[string]string `json:"versions"`
+	StartedAt time.Time         `json:"started_at"`
+	EndedAt   time.Time         `json:"ended_at"`
+	Verdict   Verdict           `json:"verdict"`
+	// Score is the Keptn-style weighted score, 0 to 100.
+	Score   float64  `json:"score"`
+	Reasons []string `json:"reasons"`
+	// Config is the resolved profile, kept verbatim so that a run can be reproduced.
+	Config   json.RawMessage `json:"config"`
+	Timeline []Event         `json:"timeline"`
+	Load     Load            `json:"load"`
+	Series   Series          `json:"series"`
+	SLOs     []SLOResult     `json:"slos"`
+	Chaos    []ChaosResult   `json:"chaos"`
+	Videos   Videos          `json:"videos"`
+	Cost     Cost            `json:"cost"`
+}
+
+// Duration is the wall-clock length of the run.
+func (r *Run) Duration() time.Duration { return r.EndedAt.Sub(r.StartedAt) }
+
+// Event kinds on the timeline.
+const (
+	EventStage  = "stage"
+	EventFault  = "fault"
+	EventWindow = "window"
+)
+
+// Event is one span on the run's timeline: a load stage, a fault (planned or injected) or an
+// evaluation window. Charts shade stages and faults from these.
+type Event struct {
+	Kind   string    `json:"kind"`
+	Name   string    `json:"name"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Load holds the load generator's results.
+type Load struct {
+	Total  Stats        `json:"total"`
+	Steps  []StepStats  `json:"steps"`
+	Stages []StageStats `json:"stages"`
+}
+
+// Stats summarises requests of one step, stage or the whole run.
+type Stats struct {
+	Count     int64   `json:"count"`
+	RPS       float64 `json:"rps"`
+	Failures  int64   `json:"failures"`
+	ErrorRate float64 `json:"error_rate"`
+	// Response is measured from the request's intended start, so queueing in an overloaded
+	// generator counts (coordinated omission corrected); Service from the moment it was sent.
+	Response Latency `json:"response_ms"`
+	Service  Latency `json:"service_ms"`
+}
+
+// Latency holds HDR histogram figures in milliseconds.
+type Latency struct {
+	Avg float64 `json:"avg"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// StepStats is one journey step (for example "upload capture" of the capture journey).
+type StepStats struct {
+	Scenario string `json:"scenario"`
+	Step     string `json:"step"`
+	Stats
+}
+
+// StageStats is one load stage.
+type StageStats struct {
+	Stage     string    `json:"stage"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	TargetVUs int       `json:"target_vus"`
+	Stats
+}
+
+// Series holds per-interval points for the charts, column by column. Every non-empty column
+// has the same length; point i is at Start + i*Interval. Missing points are NaN in Go and
+// null in JSON.
+type Series struct {
+	Start           time.Time `json:"start"`
+	IntervalSeconds float64   `json:"interval_seconds"`
+	LatencyP50MS    Values    `json:"latency_p50_ms"`
+	LatencyP95MS    Values    `json:"latency_p95_ms"`
+	LatencyP99MS    Values    `json:"latency_p99_ms"`
+	RPS             Values    `json:"rps"`
+	ErrorsPerSecond Values    `json:"errors_per_second"`
+	ActiveUsers     Values    `json:"active_users"`
+	RealtimeRatio   Values    `json:"realtime_ratio"`
+	QueueDepth      Values    `json:"queue_depth"`
+	GPUSlotsInUse   Values    `json:"gpu_slots_in_use"`
+	GPUSlotsTotal   Values    `json:"gpu_slots_total"`
+	CostPerHour     Values    `json:"cost_per_hour"`
+}
+
+// columns lists the series columns with their JSON names, for validation and charts.
+func (s *Series) columns() []namedValues {
+	return []namedValues{
+		{"latency_p50_ms", s.LatencyP50MS}, {"latency_p95_ms", s.LatencyP95MS}, {"latency_p99_ms", s.LatencyP99MS},
+		{"rps", s.RPS}, {"errors_per_second", s.ErrorsPerSecond}, {"active_users", s.ActiveUsers},
+		{"realtime_ratio", s.RealtimeRatio}, {"queue_depth", s.QueueDepth},
+		{"gpu_slots_in_use", s.GPUSlotsInUse}, {"gpu_slots_total", s.GPUSlotsTotal}, {"cost_per_hour", s.CostPerHour},
+	}
+}
+
+type namedValues struct {
+	name string
+	v    Values
+}
+
+// Values is a column of a series. NaN means "no point" and is written as JSON null, because
+// JSON has no NaN and a gap must not be drawn as zero.
+type Values []float64
+
+// MarshalJSON writes NaN and infinities as null.
+func (v Values) MarshalJSON() ([]byte, error) {
+	if v == nil {
+		return []byte("[]"), nil
+	}
+	b := make([]byte, 0, 8*len(v)+2)
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			b = append(b, "null"...)
+			continue
+		}
+		b = strconv.AppendFloat(b, x, 'f', -1, 64)
+	}
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads null as NaN.
+func (v *Values) UnmarshalJSON(b []byte) error {
+	var raw []*float64
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make(Values, len(raw))
+	for i, p := range raw {
+		if p == nil {
+			out[i] = math.NaN()
+			continue
+		}
+		out[i] = *p
+	}
+	*v = out
+	return nil
+}
+
+// SLOResult is one objective evaluated in one window.
+type SLOResult struct {
+	ID          string    `json:"id"`
+	DisplayName string    `json:"display_name"`
+	Window      string    `json:"window"`
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	// Query is the PromQL that produced Value, with the window already substituted.
+	Query string `json:"query"`
+	// Value is null when there was no data or the query failed.
+	Value     *float64 `json:"value"`
+	Unit      string   `json:"unit"`
+	Op        string   `json:"op"`
+	Objective float64  `json:"objective"`
+	Warning   *float64 `json:"warning,omitempty"`
+	// Baseline is the value of the same objective in the baseline run, when one was given.
+	Baseline    *float64   `json:"baseline,omitempty"`
+	Status      Status     `json:"status"`
+	SampleCount int64      `json:"sample_count"`
+	Warnings    []string   `json:"warnings,omitempty"`
+	Key         bool       `json:"key"`
+	Weight      float64    `json:"weight"`
+	Evidence    []Evidence `json:"evidence,omitempty"`
+	Error       string     `json:"error,omitempty"`
+}
+
+// Name is the display name, or the id when there is none.
+func (s *SLOResult) Name() string {
+	if s.DisplayName != "" {
+		return s.DisplayName
+	}
+	return s.ID
+}
+
+// Evidence is a supporting figure shown beside a value, such as the interpolated p95 next to
+// the exact fraction of requests under 100 ms.
+type Evidence struct {
+	Label string  `json:"label"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"`
+}
+
+// ChaosResult records one fault: when it was injected and when the system recovered.
+type ChaosResult struct {
+	Fault      string     `json:"fault"`
+	Kind       string     `json:"kind"`
+	Mode       string     `json:"mode,omitempty"`
+	Targets    []string   `json:"targets"`
+	PlannedAt  *time.Time `json:"planned_at,omitempty"`
+	InjectedAt *time.Time `json:"injected_at,omitempty"`
+	// RecoveredAt is when the fault was lifted and the system confirmed healthy again.
+	RecoveredAt     *time.Time `json:"recovered_at,omitempty"`
+	RecoverySeconds *float64   `json:"recovery_seconds,omitempty"`
+	Error           string     `json:"error,omitempty"`
+}
+
+// Videos is the video accounting of the run. Lost counts videos that were accepted but neither
+// processed nor reported failed.
+type Videos struct {
+	Accepted  int64 `json:"accepted"`
+	Processed int64 `json:"processed"`
+	Failed    int64 `json:"failed"`
+	Lost      int64 `json:"lost"`
+}
+
+// Cost is the infrastructure cost of the run and its projection.
+type Cost struct {
+	Currency string  `json:"currency"`
+	Total    float64 `json:"total"`
+	// PerVideo is null when no video was processed: zero videos is no data, not infinity.
+	PerVideo         *float64 `json:"per_video"`
+	ProjectedMonthly float64  `json:"projected_monthly"`
+	MonthlyBudget    float64  `json:"monthly_budget"`
+}
+
+// ReadRun reads and validates a run.json file. Errors name the file and the field at fault.
+func ReadRun(path string) (*Run, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read run: %w", err)
+	}
+	r, err := DecodeRun(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// DecodeRun decodes and validates run.json from rd. Unknown fields are errors, because a
+// misspelt field would otherwise be silently ignored and shown as zero.
+func DecodeRun(rd io.Reader) (*Run, error) {
+	dec := json.NewDecoder(rd)
+	dec.DisallowUnknownFields()
+	var r Run
+	if err := dec.Decode(&r); err != nil {
+		return nil, decodeError(err)
+	}
+	if dec.More() {
+		return nil, errors.New("unexpected data after the run object")
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// decodeError rewrites encoding/json errors so that they name the field.
+func decodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "(top level)"
+		}
+		return fmt.Errorf("field %s: cannot use JSON %s as %s: %w", field, te.Value, te.Type, err)
+	case errors.As(err, &se):
+		return fmt.Errorf("invalid JSON at byte %d: %w", se.Offset, err)
+	case errors.Is(err, io.EOF):
+		return errors.New("empty file: expected a run object")
+	}
+	return err
+}
+
+// Validate checks what the JSON decoder cannot: the schema, required fields and the allowed
+// values of enumerations. It reports every problem, not only the first.
+func (r *Run) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("field %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if r.Schema != Schema {
+		bad("schema", "is %q, want %q", r.Schema, Schema)
+	}
+	if r.RunID == "" {
+		bad("run_id", "is empty")
+	}
+	if r.Profile == "" {
+		bad("profile", "is empty")
+	}
+	if r.StartedAt.IsZero() {
+		bad("started_at", "is missing")
+	}
+	if r.EndedAt.Before(r.StartedAt) {
+		bad("ended_at", "%s is before started_at %s", r.EndedAt.Format(time.RFC3339), r.StartedAt.Format(time.RFC3339))
+	}
+	switch r.Verdict {
+	case VerdictGo, VerdictNoGo, VerdictAborted:
+	default:
+		bad("verdict", "is %q, want GO, NO-GO or ABORTED", r.Verdict)
+	}
+	if r.Score < 0 || r.Score > 100 || math.IsNaN(r.Score) {
+		bad("score", "is %v, want 0 to 100", r.Score)
+	}
+	if len(r.Config) > 0 && !json.Valid(r.Config) {
+		bad("config", "is not valid JSON")
+	}
+	for i, e := range r.Timeline {
+		switch e.Kind {
+		case EventStage, EventFault, EventWindow:
+		default:
+			bad(fmt.Sprintf("timeline[%d].kind", i), "is %q, want stage, fault or window", e.Kind)
+		}
+		if e.End.Before(e.Start) {
+			bad(fmt.Sprintf("timeline[%d].end", i), "is before its start")
+		}
+	}
+	n := -1
+	for _, c := range r.Series.columns() {
+		if len(c.v) == 0 {
+			continue
+		}
+		if n < 0 {
+			n = len(c.v)
+		} else if len(c.v) != n {
+			bad("series."+c.name, "has %d points, other columns have %d", len(c.v), n)
+		}
+	}
+	if n > 0 && !(r.Series.IntervalSeconds > 0) {
+		bad("series.interval_seconds", "is %v, want > 0", r.Series.IntervalSeconds)
+	}
+	for i, s := range r.SLOs {
+		f := func(name string) string { return fmt.Sprintf("slos[%d].%s", i, name) }
+		if s.ID == "" {
+			bad(f("id"), "is empty")
+		}
+		switch s.Status {
+		case StatusPass, StatusWarn, StatusFail, StatusNoData, StatusNoBaseline, StatusError:
+		default:
+			bad(f("status"), "is %q, want PASS, WARN, FAIL, NO_DATA, NO_BASELINE or ERROR", s.Status)
+		}
+		switch s.Op {
+		case "<", "<=", ">", ">=":
+		default:
+			bad(f("op"), "is %q, want <, <=, > or >=", s.Op)
+		}
+		if s.Status == StatusPass && s.Value == nil {
+			// The one invariant reports must never show: a pass without a value.
+			bad(f("value"), "is null but status is PASS; missing data never passes")
+		}
+	}
+	for i, c := range r.Chaos {
+		if c.Fault == "" {
+			bad(fmt.Sprintf("chaos[%d].fault", i), "is empty")
+		}
+		if c.InjectedAt != nil && c.RecoveredAt != nil && c.RecoveredAt.Before(*c.InjectedAt) {
+			bad(fmt.Sprintf("chaos[%d].recovered_at", i), "is before injected_at")
+		}
+	}
+	return errors.Join(errs...)
+}
