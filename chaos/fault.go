@@ -49,10 +49,14 @@ type Fault struct {
 //
 //   - zone-outage: Zone and Mode.
 //   - node-failure: Node, or Pool and Count.
-//   - pod-kill: Namespace and Selector, optionally Count (default: every matching pod).
-//   - network-delay: Namespace, Selector and Latency.
+//   - pod-kill: Service or Selector, optionally Namespace (default: the backend's
+//     namespaces) and Count (default: every matching pod).
+//   - network-delay: Latency, and the pods delayed: a Service or Selector, or every pod on
+//     a Zone's nodes or on a Node.
 type Target struct {
-	Zone      string            `json:"zone,omitempty" yaml:"zone,omitempty"`
+	Zone string `json:"zone,omitempty" yaml:"zone,omitempty"`
+	// Service selects pods by the backend's service label (app.kubernetes.io/name).
+	Service   string            `json:"service,omitempty" yaml:"service,omitempty"`
 	Mode      ZoneMode          `json:"mode,omitempty" yaml:"mode,omitempty"`
 	Pool      string            `json:"pool,omitempty" yaml:"pool,omitempty"`
 	Count     int               `json:"count,omitempty" yaml:"count,omitempty"`
@@ -73,10 +77,20 @@ func (f Fault) String() string {
 			return fmt.Sprintf("%s %s %s", f.ID, f.Kind, t.Node)
 		}
 		return fmt.Sprintf("%s %s %dx%s", f.ID, f.Kind, t.Count, t.Pool)
-	case NetworkDelay:
-		return fmt.Sprintf("%s %s %s %s", f.ID, f.Kind, t.Latency, t.Namespace)
 	default:
-		return fmt.Sprintf("%s %s %s", f.ID, f.Kind, t.Namespace)
+		what := t.Service
+		switch {
+		case what == "" && t.Zone != "":
+			what = "zone " + t.Zone
+		case what == "" && t.Node != "":
+			what = "node " + t.Node
+		case what == "":
+			what = fmt.Sprint(t.Selector)
+		}
+		if f.Kind == NetworkDelay {
+			return fmt.Sprintf("%s %s +%s %s", f.ID, f.Kind, t.Latency, what)
+		}
+		return fmt.Sprintf("%s %s %s", f.ID, f.Kind, what)
 	}
 }
 
@@ -125,17 +139,18 @@ func (f Fault) Validate() error {
 		case t.Node == "" && t.Count < 1:
 			bad("target.count", "must be at least 1, got %d", t.Count)
 		}
-	case PodKill, NetworkDelay:
-		if t.Namespace == "" {
-			bad("target.namespace", "required for %s", f.Kind)
-		}
-		if len(t.Selector) == 0 {
-			bad("target.selector", "required for %s: an empty selector would match every pod", f.Kind)
+	case PodKill:
+		if t.Service == "" && len(t.Selector) == 0 {
+			bad("target.service", "required for %s unless target.selector is given: nothing else limits the pods killed", f.Kind)
 		}
 		if t.Count < 0 {
 			bad("target.count", "must not be negative, got %d", t.Count)
 		}
-		if f.Kind == NetworkDelay && t.Latency <= 0 {
+	case NetworkDelay:
+		if t.Service == "" && len(t.Selector) == 0 && t.Zone == "" && t.Node == "" {
+			bad("target", "%s needs a service, selector, zone or node", f.Kind)
+		}
+		if t.Latency <= 0 {
 			bad("target.latency", "must be positive for %s, got %s", f.Kind, t.Latency)
 		}
 	default:

@@ -78,8 +78,10 @@ func TestFaultValidate(t *testing.T) {
 			[]string{"target.node: give either node, or pool and count"}},
 		{"pool without count", chaos.Fault{ID: "n", Kind: chaos.NodeFailure, Duration: time.Minute, Target: chaos.Target{Pool: "gpu"}},
 			[]string{"target.count: must be at least 1"}},
-		{"delay without latency or selector", chaos.Fault{ID: "d", Kind: chaos.NetworkDelay, Duration: time.Minute, Target: chaos.Target{Namespace: "x"}},
-			[]string{"target.selector: required", "target.latency: must be positive"}},
+		{"delay without latency or target", chaos.Fault{ID: "d", Kind: chaos.NetworkDelay, Duration: time.Minute, Target: chaos.Target{Namespace: "x"}},
+			[]string{"target: network-delay needs a service, selector, zone or node", "target.latency: must be positive"}},
+		{"pod-kill without service", chaos.Fault{ID: "p", Kind: chaos.PodKill, Duration: time.Minute},
+			[]string{"target.service: required for pod-kill"}},
 		{"bad id, negative at, unknown kind", chaos.Fault{ID: "Big_ID", Kind: "meteor", At: -time.Second, Duration: time.Minute},
 			[]string{"id: \"Big_ID\" must be a DNS label", "at: must not be negative", `fault: unknown kind "meteor"`}},
 	}
