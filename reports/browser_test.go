@@ -161,7 +161,7 @@ func loadPage(t *testing.T, bin, url string, width, height int) pageResult {
 	}
 	for _, ev := range c.events {
 		var p struct {
-			Type    string `json:"type"`
+			Type    string                `json:"type"`
 			Args    []struct{ Value any } `json:"args"`
 			Request struct {
 				URL string `json:"url"`

@@ -261,4 +261,4 @@ func formatNumber(x float64) string {
 }
 
 func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
-func round1(x float64) float64      { return math.Round(x*10) / 10 }
+func round1(x float64) float64        { return math.Round(x*10) / 10 }

@@ -92,14 +92,14 @@ type sloView struct {
 
 type chaosView struct {
 	Fault, Kind, Targets, Planned, Injected, Recovered, Recovery, Error string
-	Failed                                                             bool
+	Failed                                                              bool
 }
 
 type statsRow struct {
-	Name, Sub                             string
-	Count, Rate, Failures, ErrRate        string
-	Avg, P50, P90, P95, P99, Max, SvcP95  string
-	ErrClass                              string
+	Name, Sub                            string
+	Count, Rate, Failures, ErrRate       string
+	Avg, P50, P90, P95, P99, Max, SvcP95 string
+	ErrClass                             string
 }
 
 type kv struct{ K, V string }

@@ -16,7 +16,7 @@ import (
 var Start = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 
 func at(min float64) time.Time { return Start.Add(time.Duration(min * float64(time.Minute))) }
-func ptr[T any](v T) *T     { return &v }
+func ptr[T any](v T) *T        { return &v }
 
 // stage is one stage of the launch ramp: the user count goes linearly from the previous
 // stage's target to this one's.
