@@ -56,6 +56,9 @@ type bandView struct {
 	Label string
 }
 
+// LabelX is where the template writes a label inside a bar.
+func (b bandView) LabelX() float64 { return round1(b.X + 5) }
+
 type tickView struct {
 	Pos   float64
 	Label string
@@ -91,6 +94,7 @@ func layoutChart(r *Run, spec chartSpec) chartView {
 	tOf := func(t time.Time) float64 { return xOf(t.Sub(r.StartedAt).Seconds()) }
 
 	stage := 0
+	var faults []bandView
 	for _, e := range r.Timeline {
 		switch e.Kind {
 		case EventStage:
@@ -100,13 +104,11 @@ func layoutChart(r *Run, spec chartSpec) chartView {
 			}
 			stage++
 		case EventFault:
-			b := bandView{X: tOf(e.Start), W: math.Max(tOf(e.End)-tOf(e.Start), 1.5), Class: "band-fault"}
-			if float64(len(e.Name))*5.2 < b.W+40 {
-				b.Label = e.Name
-			}
-			v.Bands = append(v.Bands, b)
+			faults = append(faults, bandView{X: tOf(e.Start), W: math.Max(tOf(e.End)-tOf(e.Start), 1.5), Class: "band-fault", Label: e.Name})
 		}
 	}
+	labelOutside(faults, 5.4, v.X1)
+	v.Bands = append(v.Bands, faults...)
 
 	maxY := 0.0
 	if spec.Threshold != nil {

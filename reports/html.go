@@ -458,8 +458,11 @@ func layoutTimeline(r *Run) timelineView {
 		if c.RecoveredAt != nil {
 			end, class = *c.RecoveredAt, "tl-fault"
 		}
-		faults.Bars = append(faults.Bars, bar(*c.InjectedAt, end, class, c.Fault))
+		b := bar(*c.InjectedAt, end, class, c.Fault)
+		b.Label = c.Fault // placed by labelOutside below when it does not fit inside
+		faults.Bars = append(faults.Bars, b)
 	}
+	labelOutside(faults.Bars, 6.2, v.X1)
 	y := 6.0
 	for _, row := range []timelineRow{stages, windows, faults} {
 		if len(row.Bars) == 0 {
@@ -474,4 +477,27 @@ func layoutTimeline(r *Run) timelineView {
 		v.XTicks = append(v.XTicks, tickView{Pos: round1(v.X0 + (v.X1-v.X0)*m*60/total), Label: strconv.Itoa(int(m)) + "m"})
 	}
 	return v
+}
+
+// labelOutside keeps each bar's label when it fits between the bar's start and the next
+// bar (a label may run past a short bar into the gap), shortens it to its first word when
+// that fits, and drops it otherwise (the SVG title still names it). Fault windows are short,
+// and an unlabelled red bar explains nothing.
+func labelOutside(bars []bandView, charW, right float64) {
+	for i := range bars {
+		limit := right
+		if i+1 < len(bars) {
+			limit = bars[i+1].X
+		}
+		room := limit - bars[i].X - 8
+		width := func(s string) float64 { return float64(len([]rune(s))) * charW }
+		if width(bars[i].Label) <= room {
+			continue
+		}
+		if first, _, ok := strings.Cut(bars[i].Label, "-"); ok && width(first) <= room {
+			bars[i].Label = first
+			continue
+		}
+		bars[i].Label = ""
+	}
 }
