@@ -1,0 +1,392 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// HTTPOptions configure the engine's HTTP transport, shared by all VUs.
+type HTTPOptions struct {
+	// Timeout bounds each request, body included. Zero means 60s (k6's default).
+	Timeout time.Duration
+	// LocalAddrs, when set, is a pool of local source addresses (like k6's --local-ips): VU n
+	// dials from LocalAddrs[n mod len], so the load spreads over many client addresses.
+	LocalAddrs []net.IP
+	// InsecureSkipVerify disables TLS certificate checks (test targets).
+	InsecureSkipVerify bool
+	// DisableKeepAlives opens a new connection per request.
+	DisableKeepAlives bool
+	// UserAgent is sent when the request has none. Empty means "ddp-verify".
+	UserAgent string
+}
+
+// ErrorClass is why a request failed; it is the reason label of
+// ddp_client_request_errors_total.
+type ErrorClass string
+
+// Error classes.
+const (
+	ClassTimeout ErrorClass = "timeout"
+	ClassConnect ErrorClass = "connect"
+	ClassReset   ErrorClass = "reset"
+	ClassTLS     ErrorClass = "tls"
+	Class4xx     ErrorClass = "4xx"
+	Class5xx     ErrorClass = "5xx"
+	ClassOther   ErrorClass = "other"
+)
+
+// RequestError is returned by [Client.Do] when no response arrived.
+type RequestError struct {
+	Class ErrorClass
+	Err   error
+}
+
+func (e *RequestError) Error() string { return fmt.Sprintf("request failed (%s): %v", e.Class, e.Err) }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// Timings are the phases of one request, as k6 defines them. Duration is
+// Sending+Waiting+Receiving (k6's http_req_duration).
+type Timings struct {
+	Blocked, Connecting, TLSHandshaking, Sending, Waiting, Receiving, Duration time.Duration
+}
+
+// Response is a received response. Body holds the whole body unless the client discards
+// bodies; it stays valid after later requests.
+type Response struct {
+	Status  int
+	Proto   string
+	Header  http.Header
+	Body    []byte
+	Timings Timings
+}
+
+// OK reports whether the status is in 200..399 (k6's expected_response).
+func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 400 }
+
+// Client is a VU's instrumented HTTP client. It is owned by one VU and not safe for
+// concurrent use.
+type Client struct {
+	// DiscardBody makes the client read and count response bodies without keeping them.
+	DiscardBody bool
+
+	vu      *VU
+	hc      http.Client
+	tr      reqTrace
+	trace   *httptrace.ClientTrace
+	ids     map[reqKey]*[7]int32
+	timeout time.Duration
+	ua      string
+	buf     bytes.Buffer
+}
+
+type reqKey struct {
+	step, method string
+	status       int
+}
+
+// reqTrace holds the phase instants of the request in flight, in ns of the engine clock.
+// Fields are atomic because net/http may call trace hooks from its dialing goroutine after a
+// cancelled request has returned.
+type reqTrace struct {
+	clk                 func() time.Duration
+	getConn, gotConn    atomic.Int64
+	connStart, connDone atomic.Int64
+	tlsStart, tlsDone   atomic.Int64
+	wrote, firstByte    atomic.Int64
+	reused              atomic.Bool
+}
+
+func (t *reqTrace) reset() {
+	for _, a := range []*atomic.Int64{&t.getConn, &t.gotConn, &t.connStart, &t.connDone, &t.tlsStart, &t.tlsDone, &t.wrote, &t.firstByte} {
+		a.Store(0)
+	}
+	t.reused.Store(false)
+}
+
+func (t *reqTrace) now() int64 { return int64(t.clk()) }
+
+type lazyJar struct {
+	mu  sync.Mutex
+	jar *cookiejar.Jar
+}
+
+func (j *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	j.mu.Lock()
+	if j.jar == nil {
+		j.jar, _ = cookiejar.New(nil)
+	}
+	jar := j.jar
+	j.mu.Unlock()
+	jar.SetCookies(u, cookies)
+}
+
+func (j *lazyJar) Cookies(u *url.URL) []*http.Cookie {
+	j.mu.Lock()
+	jar := j.jar
+	j.mu.Unlock()
+	if jar == nil {
+		return nil
+	}
+	return jar.Cookies(u)
+}
+
+func newClient(vu *VU) *Client {
+	e := vu.eng
+	c := &Client{vu: vu, ids: map[reqKey]*[7]int32{}, timeout: orDur(e.http.Timeout, 60*time.Second), ua: e.http.UserAgent}
+	if c.ua == "" {
+		c.ua = "ddp-verify"
+	}
+	c.hc = http.Client{Transport: e.transport(vu.id), Jar: &lazyJar{}}
+	c.tr.clk = e.elapsed
+	t := &c.tr
+	c.trace = &httptrace.ClientTrace{
+		GetConn: func(string) { t.getConn.Store(t.now()) },
+		GotConn: func(i httptrace.GotConnInfo) {
+			t.gotConn.Store(t.now())
+			t.reused.Store(i.Reused)
+		},
+		ConnectStart: func(string, string) {
+			if t.connStart.Load() == 0 {
+				t.connStart.Store(t.now())
+			}
+		},
+		ConnectDone:          func(string, string, error) { t.connDone.Store(t.now()) },
+		TLSHandshakeStart:    func() { t.tlsStart.Store(t.now()) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.tlsDone.Store(t.now()) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { t.wrote.Store(t.now()) },
+		GotFirstResponseByte: func() { t.firstByte.Store(t.now()) },
+	}
+	return c
+}
+
+// Get sends a GET tagged with step.
+func (c *Client) Get(ctx context.Context, step, url string) (*Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build GET %s: %w", url, err)
+	}
+	return c.Do(ctx, step, req)
+}
+
+// Post sends a POST with body tagged with step.
+func (c *Client) Post(ctx context.Context, step, url, contentType string, body []byte) (*Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build POST %s: %w", url, err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	return c.Do(ctx, step, req)
+}
+
+// Do sends req under ctx, reads the whole body, and records the request's timings under the
+// series {scenario, step, method, status}. A response with any status is returned without
+// error (statuses outside 200..399 are counted as failed requests, class 4xx or 5xx); when no
+// response arrives the error is a *[RequestError] with its class.
+func (c *Client) Do(ctx context.Context, step string, req *http.Request) (*Response, error) {
+	t := &c.tr
+	t.reset()
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", c.ua)
+	}
+	ctx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, c.trace), c.timeout)
+	defer cancel()
+	start := t.now()
+	resp, err := c.hc.Do(req.WithContext(ctx))
+	var out *Response
+	var class ErrorClass
+	status := 0
+	if err == nil {
+		var n int64
+		if c.DiscardBody {
+			n, err = io.Copy(io.Discard, resp.Body)
+		} else {
+			c.buf.Reset()
+			n, err = c.buf.ReadFrom(resp.Body)
+		}
+		_ = n
+		resp.Body.Close()
+		status = resp.StatusCode
+		if err == nil {
+			out = &Response{Status: status, Proto: resp.Proto, Header: resp.Header}
+			if !c.DiscardBody {
+				out.Body = bytes.Clone(c.buf.Bytes())
+			}
+		}
+	}
+	end := t.now()
+	if err != nil {
+		class = classify(err)
+		status = 0
+	} else if status >= 500 {
+		class = Class5xx
+	} else if status >= 400 || status < 200 {
+		class = Class4xx
+	}
+	tm := c.timings(start, end)
+	if out != nil {
+		out.Timings = tm
+	}
+	c.record(step, req.Method, status, class, end, tm)
+	if err != nil {
+		return nil, &RequestError{Class: class, Err: err}
+	}
+	return out, nil
+}
+
+func span(a, b int64) time.Duration {
+	if a == 0 || b == 0 || b < a {
+		return 0
+	}
+	return time.Duration(b - a)
+}
+
+func (c *Client) timings(start, end int64) Timings {
+	t := &c.tr
+	var tm Timings
+	got := t.gotConn.Load()
+	if !t.reused.Load() {
+		tm.Connecting = span(t.connStart.Load(), t.connDone.Load())
+		tm.TLSHandshaking = span(t.tlsStart.Load(), t.tlsDone.Load())
+	}
+	if got != 0 {
+		tm.Blocked = max(span(start, got)-tm.Connecting-tm.TLSHandshaking, 0)
+		wrote, fb := t.wrote.Load(), t.firstByte.Load()
+		tm.Sending = span(got, wrote)
+		tm.Waiting = span(wrote, fb)
+		tm.Receiving = span(fb, end)
+		tm.Duration = span(got, end)
+	} else {
+		tm.Duration = span(start, end)
+	}
+	return tm
+}
+
+var statusText = func() [600]string {
+	var s [600]string
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusText) {
+		return statusText[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// phase metrics in the order of the ids array after http_req_duration.
+var phaseMetrics = [6]string{MetricReqBlocked, MetricReqConnecting, MetricReqTLS, MetricReqSending, MetricReqWaiting, MetricReqReceiving}
+
+func (c *Client) record(step, method string, status int, class ErrorClass, end int64, tm Timings) {
+	vu := c.vu
+	k := reqKey{step, method, status}
+	ids, ok := c.ids[k]
+	if !ok {
+		ids = new([7]int32)
+		st := vu.eng.store
+		ids[0] = st.id(seriesKey{Metric: MetricReqDuration, Scenario: vu.scenario, Step: step, Method: method, Status: statusLabel(status)})
+		for i, m := range phaseMetrics {
+			ids[i+1] = st.id(seriesKey{Metric: m, Scenario: vu.scenario, Step: step})
+		}
+		c.ids[k] = ids
+	}
+	t := time.Duration(end)
+	vu.rec.add(sample{t: t, v: int64(tm.Duration), id: ids[0], kind: sRequest, failed: class != "", reason: string(class)})
+	for i, v := range [6]time.Duration{tm.Blocked, tm.Connecting, tm.TLSHandshaking, tm.Sending, tm.Waiting, tm.Receiving} {
+		vu.rec.add(sample{t: t, v: int64(v), id: ids[i+1], kind: sTrend})
+	}
+}
+
+// classify maps a transport error to its class.
+func classify(err error) ErrorClass {
+	var ne net.Error
+	var oe *net.OpError
+	var te *tls.RecordHeaderError
+	var ce *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return ClassTimeout
+	case errors.As(err, &ne) && ne.Timeout():
+		return ClassTimeout
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &oe) && oe.Op == "dial":
+		return ClassConnect
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return ClassReset
+	case errors.As(err, &te), errors.As(err, &ce):
+		return ClassTLS
+	}
+	return ClassOther
+}
+
+// countingConn counts wire bytes into the engine's totals.
+type countingConn struct {
+	net.Conn
+	sent, recv *atomic.Uint64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.recv.Add(uint64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.sent.Add(uint64(n))
+	return n, err
+}
+
+// newTransports builds one shared keep-alive transport per local address (one in all when no
+// pool is set).
+func (e *Engine) newTransports() []*http.Transport {
+	addrs := e.http.LocalAddrs
+	if len(addrs) == 0 {
+		addrs = []net.IP{nil}
+	}
+	out := make([]*http.Transport, len(addrs))
+	for i, ip := range addrs {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		if ip != nil {
+			d.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		out[i] = &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &countingConn{Conn: c, sent: &e.sent, recv: &e.recv}, nil
+			},
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        0,
+			MaxIdleConnsPerHost: 1 << 16,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
+			DisableKeepAlives:   e.http.DisableKeepAlives,
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: e.http.InsecureSkipVerify}, //nolint:gosec // opt-in for test targets
+		}
+	}
+	return out
+}
+
+func (e *Engine) transport(vuID int64) *http.Transport {
+	e.trOnce.Do(func() { e.transports = e.newTransports() })
+	return e.transports[int(vuID-1)%len(e.transports)]
+}

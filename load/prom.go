@@ -1,0 +1,84 @@
+package load
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Prometheus metric names of the load generator (DESIGN 4.3).
+const (
+	PromRequestDuration     = "ddp_client_request_duration_seconds"
+	PromRequests            = "ddp_client_requests_total"
+	PromRequestErrors       = "ddp_client_request_errors_total"
+	PromVUs                 = "ddp_vus"
+	PromVUsMax              = "ddp_vus_max"
+	PromIterations          = "ddp_iterations_total"
+	PromIterationsDropped   = "ddp_iterations_dropped_total"
+	PromIterationsInterrupt = "ddp_iterations_interrupted_total"
+)
+
+var (
+	descDuration = prometheus.NewDesc(PromRequestDuration, "Duration of the generator's HTTP requests (sending+waiting+receiving).",
+		[]string{"scenario", "step", "method", "status"}, nil)
+	descRequests = prometheus.NewDesc(PromRequests, "HTTP requests sent by the generator.",
+		[]string{"scenario", "step", "method", "status"}, nil)
+	descErrors = prometheus.NewDesc(PromRequestErrors, "Failed HTTP requests by reason (timeout, connect, reset, tls, 4xx, 5xx, other).",
+		[]string{"scenario", "step", "reason"}, nil)
+	descVUs         = prometheus.NewDesc(PromVUs, "VUs running an iteration or looping now.", nil, nil)
+	descVUsMax      = prometheus.NewDesc(PromVUsMax, "VUs initialised.", nil, nil)
+	descIterations  = prometheus.NewDesc(PromIterations, "Completed iterations.", []string{"scenario"}, nil)
+	descDropped     = prometheus.NewDesc(PromIterationsDropped, "Arrival-rate iterations dropped for want of an idle VU.", []string{"scenario"}, nil)
+	descInterrupted = prometheus.NewDesc(PromIterationsInterrupt, "Iterations interrupted by gracefulStop, gracefulRampDown or an abort.", []string{"scenario"}, nil)
+)
+
+// collector exposes the engine's metrics; it reads the store at scrape time.
+type collector struct{ e *Engine }
+
+// Collector returns a prometheus.Collector with the generator's metrics (DESIGN 4.3 names).
+// Register it on a registry and serve that with promhttp so that Prometheus can scrape the
+// generator:
+//
+//	reg := prometheus.NewRegistry()
+//	reg.MustRegister(eng.Collector())
+//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+func (e *Engine) Collector() prometheus.Collector { return collector{e} }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descDuration, descRequests, descErrors, descVUs, descVUsMax, descIterations, descDropped, descInterrupted} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	e := c.e
+	ch <- prometheus.MustNewConstMetric(descVUs, prometheus.GaugeValue, float64(e.vus.Load()))
+	ch <- prometheus.MustNewConstMetric(descVUsMax, prometheus.GaugeValue, float64(e.vusMax.Load()))
+	st := e.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	type errKey struct{ scenario, step, reason string }
+	errs := map[errKey]uint64{}
+	for _, se := range st.series {
+		if se.key.Metric != MetricReqDuration {
+			continue
+		}
+		k := se.key
+		buckets := make(map[float64]uint64, len(PromBuckets))
+		for i, le := range PromBuckets {
+			buckets[le] = se.buckets[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(descDuration, se.count, float64(se.sum)/1e9, buckets, k.Scenario, k.Step, k.Method, k.Status)
+		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(se.count), k.Scenario, k.Step, k.Method, k.Status)
+		for r, n := range se.reasons {
+			errs[errKey{k.Scenario, k.Step, r}] += n
+		}
+	}
+	for k, n := range errs {
+		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(n), k.scenario, k.step, k.reason)
+	}
+	for _, name := range st.order {
+		sc := st.scens[name]
+		ch <- prometheus.MustNewConstMetric(descIterations, prometheus.CounterValue, float64(sc.iterations), name)
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(sc.dropped), name)
+		ch <- prometheus.MustNewConstMetric(descInterrupted, prometheus.CounterValue, float64(sc.interrupted), name)
+	}
+}
