@@ -362,7 +362,11 @@ func (v *validator) query(line int, field, q string, required bool) {
 		return
 	}
 	if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
-		v.errf(line, field, "PromQL evaluates to a %s; an objective needs an instant vector or a scalar", t)
+		kind := string(t)
+		if t == parser.ValueTypeMatrix {
+			kind = "range vector"
+		}
+		v.errf(line, field, "PromQL evaluates to a %s; an objective needs an instant vector or a scalar", kind)
 	}
 }
 
