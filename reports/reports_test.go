@@ -372,3 +372,11 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+func TestJUnitGolden(t *testing.T) {
+	golden(t, "TestJUnitGolden.golden.xml", render(t, func(w *bytes.Buffer) error { return reports.WriteJUnit(w, smallRun()) }))
+}
+
+func TestHTMLGolden(t *testing.T) {
+	golden(t, "TestHTMLGolden.golden.html", render(t, func(w *bytes.Buffer) error { return reports.WriteHTML(w, smallRun()) }))
+}
