@@ -395,12 +395,12 @@ func (b *Backend) WaitInjected(ctx context.Context, inj *chaos.Injection) (time.
 	timeout := b.opts.timeouts(inj.Fault.Kind).Inject
 	var latest time.Time
 	for _, obj := range st.objects {
-		var last string
-		err := wait.PollUntilContextTimeout(ctx, b.opts.PollInterval, timeout, true, func(ctx context.Context) (bool, error) {
-			if err := b.c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-				return false, fmt.Errorf("read %s: %w", describe(obj), err)
+		last := "none"
+		err := b.await(ctx, obj, timeout, func(o client.Object, gone bool) (bool, error) {
+			if gone {
+				return false, fmt.Errorf("%s was deleted before its injection was confirmed", describe(obj))
 			}
-			s := status(obj)
+			s := status(o)
 			last = conditionSummary(s)
 			if c, _ := condition(s, v1alpha1.ConditionAllInjected); c != corev1.ConditionTrue {
 				return false, nil
@@ -410,10 +410,10 @@ func (b *Backend) WaitInjected(ctx context.Context, inj *chaos.Injection) (time.
 			}
 			return true, nil
 		})
+		if errors.Is(err, errTimedOut) {
+			return time.Time{}, fmt.Errorf("%s: AllInjected %w within %s (conditions: %s); is the Chaos Mesh controller running and does the selector match Running pods?", describe(obj), ErrTimeout, timeout, last)
+		}
 		if err != nil {
-			if ctx.Err() == nil && wait.Interrupted(err) {
-				return time.Time{}, fmt.Errorf("%s: AllInjected %w within %s (conditions: %s); is the Chaos Mesh controller running and does the selector match Running pods?", describe(obj), ErrTimeout, timeout, last)
-			}
 			return time.Time{}, fmt.Errorf("%s: wait for AllInjected: %w", describe(obj), err)
 		}
 	}
@@ -446,27 +446,23 @@ func (b *Backend) WaitRecovered(ctx context.Context, inj *chaos.Injection) (time
 	timeout := b.opts.timeouts(inj.Fault.Kind).Recover
 	var latest time.Time
 	for _, obj := range st.objects {
-		var last string
-		err := wait.PollUntilContextTimeout(ctx, b.opts.PollInterval, timeout, true, func(ctx context.Context) (bool, error) {
-			err := b.c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-			if apierrors.IsNotFound(err) {
+		last := "none"
+		err := b.await(ctx, obj, timeout, func(o client.Object, gone bool) (bool, error) {
+			if gone {
 				return true, nil
 			}
-			if err != nil {
-				return false, fmt.Errorf("read %s: %w", describe(obj), err)
-			}
-			s := status(obj)
+			s := status(o)
 			last = conditionSummary(s)
 			if at := eventTimes(s, st.times, v1alpha1.Recover); at.After(latest) {
 				latest = at
 			}
 			c, _ := condition(s, v1alpha1.ConditionAllRecovered)
-			return c == corev1.ConditionTrue && obj.GetDeletionTimestamp() != nil, nil
+			return c == corev1.ConditionTrue && o.GetDeletionTimestamp() != nil, nil
 		})
+		if errors.Is(err, errTimedOut) {
+			return latest, fmt.Errorf("%s: recovery %w within %s (conditions: %s)", describe(obj), ErrTimeout, timeout, last)
+		}
 		if err != nil {
-			if ctx.Err() == nil && wait.Interrupted(err) {
-				return latest, fmt.Errorf("%s: recovery %w within %s (conditions: %s)", describe(obj), ErrTimeout, timeout, last)
-			}
 			return latest, fmt.Errorf("%s: wait for recovery: %w", describe(obj), err)
 		}
 	}

@@ -302,7 +302,17 @@ func typed[T client.Object](obj T, kind string) T {
 
 // describe names an object for reports: "PodChaos ns/name".
 func describe(obj client.Object) string {
-	return obj.GetObjectKind().GroupVersionKind().Kind + " " + obj.GetNamespace() + "/" + obj.GetName()
+	// Decoding into a typed object clears its TypeMeta, so the kind comes from the Go type.
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	switch obj.(type) {
+	case *v1alpha1.PodChaos:
+		kind = "PodChaos"
+	case *v1alpha1.NetworkChaos:
+		kind = "NetworkChaos"
+	case *v1alpha1.AWSChaos:
+		kind = "AWSChaos"
+	}
+	return kind + " " + obj.GetNamespace() + "/" + obj.GetName()
 }
 
 // status returns the Chaos Mesh status of a chaos object.
@@ -345,7 +355,7 @@ func eventTimes(st *v1alpha1.ChaosStatus, into map[string]*chaos.TargetTime, op 
 			if e.Type != v1alpha1.TypeSucceeded || e.Operation != op || e.Timestamp == nil {
 				continue
 			}
-			at := e.Timestamp.Time
+			at := e.Timestamp.Time.UTC()
 			if op == v1alpha1.Apply && (tt.Injected.IsZero() || at.Before(tt.Injected)) {
 				tt.Injected = at
 			}
