@@ -377,7 +377,7 @@ func (v *validator) window(i int, w WindowSpec, stages, scenarios map[string]boo
 		return
 	}
 	if names[w.Name] {
-		v.fail(at+".name", "window %q is defined twice (automatic windows: run, stage:NAME, fault:NAME, recovery:NAME)", w.Name)
+		v.fail(at+".name", "window %q is defined twice (automatic windows: run, stage-NAME, fault-NAME, recovery-NAME)", w.Name)
 	}
 	names[w.Name] = true
 	byStage := w.Stage != "" || w.ToStage != ""

@@ -78,8 +78,8 @@ func TestGoodProfile(t *testing.T) {
 	}
 	want := map[string][2]time.Duration{
 		"run":            {0, 30 * time.Second},
-		"fault:delay":    {5 * time.Second, 15 * time.Second},
-		"recovery:delay": {15 * time.Second, 20 * time.Second},
+		"fault-delay":    {5 * time.Second, 15 * time.Second},
+		"recovery-delay": {15 * time.Second, 20 * time.Second},
 		"middle":         {10 * time.Second, 20 * time.Second},
 	}
 	for name, span := range want {

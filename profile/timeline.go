@@ -70,8 +70,8 @@ func scenarioLength(s Scenario) time.Duration {
 }
 
 // Timeline resolves the profile's stages, faults and windows. Automatic windows: "run" (the
-// whole run), "stage:NAME" per stage, "scenario:NAME" per scenario, "fault:NAME" while a fault
-// is in force and "recovery:NAME" for the recovery period after it. Declared windows follow.
+// whole run), "stage-NAME" per stage, "scenario-NAME" per scenario, "fault-NAME" while a fault
+// is in force and "recovery-NAME" for the recovery period after it. Declared windows follow.
 func (p *Profile) Timeline() Timeline {
 	var tl Timeline
 	scenarioSpan := map[string][2]time.Duration{}
@@ -97,13 +97,13 @@ func (p *Profile) Timeline() Timeline {
 	if len(p.Scenarios) > 1 {
 		for _, s := range p.Scenarios {
 			sp := scenarioSpan[s.Name]
-			tl.Windows = append(tl.Windows, Window{Name: WindowScenario + ":" + s.Name, Kind: WindowScenario, Start: sp[0], End: sp[1]})
+			tl.Windows = append(tl.Windows, Window{Name: WindowScenario + "-" + s.Name, Kind: WindowScenario, Start: sp[0], End: sp[1]})
 		}
 	}
 	stageSpan := map[string]StageSpan{}
 	for _, st := range tl.Stages {
 		stageSpan[st.Name] = st
-		tl.Windows = append(tl.Windows, Window{Name: WindowStage + ":" + st.Name, Kind: WindowStage, Start: st.Start, End: st.End})
+		tl.Windows = append(tl.Windows, Window{Name: WindowStage + "-" + st.Name, Kind: WindowStage, Start: st.Start, End: st.End})
 	}
 	for _, f := range p.Chaos {
 		fs := FaultSpan{Name: f.Name, Fault: f, Start: f.At.Duration, End: f.At.Duration + f.Duration.Duration}
@@ -112,9 +112,9 @@ func (p *Profile) Timeline() Timeline {
 			fs.RecoveryEnd = tl.Duration
 		}
 		tl.Faults = append(tl.Faults, fs)
-		tl.Windows = append(tl.Windows, Window{Name: WindowFault + ":" + f.Name, Kind: WindowFault, Start: fs.Start, End: fs.End})
+		tl.Windows = append(tl.Windows, Window{Name: WindowFault + "-" + f.Name, Kind: WindowFault, Start: fs.Start, End: fs.End})
 		if fs.RecoveryEnd > fs.End {
-			tl.Windows = append(tl.Windows, Window{Name: WindowRecovery + ":" + f.Name, Kind: WindowRecovery, Start: fs.End, End: fs.RecoveryEnd})
+			tl.Windows = append(tl.Windows, Window{Name: WindowRecovery + "-" + f.Name, Kind: WindowRecovery, Start: fs.End, End: fs.RecoveryEnd})
 		}
 	}
 	for _, w := range p.Windows {
