@@ -54,6 +54,8 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		newCompareCmd(out, errOut),
 		newProfilesCmd(out),
 		newPlanCmd(out),
+		newEvaluateCmd(out, errOut),
+		newChaosCmd(out, errOut),
 	)
 	return root
 }

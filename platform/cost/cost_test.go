@@ -1,0 +1,63 @@
+package cost
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestExporter(t *testing.T) {
+	var nodes NodeSet
+	nodes.Set(Node{Name: "gpu-1a-1", InstanceType: "g4dn.xlarge", Zone: "us-east-1a", Pool: "gpu"})
+	nodes.Set(Node{Name: "general-1a-1", InstanceType: "m5.2xlarge", Zone: "us-east-1a", Pool: "general"})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(Prices, PlanFixedCosts, nodes.List))
+
+	want := `
+# HELP node_gpu_count Number of GPUs of the node (OpenCost).
+# TYPE node_gpu_count gauge
+node_gpu_count{instance_type="g4dn.xlarge",node="gpu-1a-1",pool="gpu",region="us-east-1",zone="us-east-1a"} 1
+node_gpu_count{instance_type="m5.2xlarge",node="general-1a-1",pool="general",region="us-east-1",zone="us-east-1a"} 0
+# HELP node_total_hourly_cost Total hourly cost of the node in USD (OpenCost).
+# TYPE node_total_hourly_cost gauge
+node_total_hourly_cost{instance_type="g4dn.xlarge",node="gpu-1a-1",pool="gpu",region="us-east-1",zone="us-east-1a"} 0.526
+node_total_hourly_cost{instance_type="m5.2xlarge",node="general-1a-1",pool="general",region="us-east-1",zone="us-east-1a"} 0.384
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "node_total_hourly_cost", "node_gpu_count"); err != nil {
+		t.Error(err)
+	}
+
+	// The managed services add up to the plan's monthly budget less compute: $7,800.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixed float64
+	for _, mf := range mfs {
+		if mf.GetName() == "dailydoco_fixed_hourly_cost" {
+			for _, m := range mf.GetMetric() {
+				fixed += m.GetGauge().GetValue()
+			}
+		}
+	}
+	if math.Abs(fixed*HoursPerMonth-7800) > 1e-6 {
+		t.Errorf("fixed costs add up to $%.2f/month, want $7,800", fixed*HoursPerMonth)
+	}
+
+	nodes.Remove("gpu-1a-1")
+	if n := testutil.CollectAndCount(New(Prices, nil, nodes.List), "node_total_hourly_cost"); n != 1 {
+		t.Errorf("after removing a node: %d cost series, want 1", n)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	if err := Prices.Check("m5.2xlarge", "g4dn.xlarge", "r5.2xlarge"); err != nil {
+		t.Error(err)
+	}
+	if err := Prices.Check("p5.48xlarge"); err == nil || !strings.Contains(err.Error(), "p5.48xlarge") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,0 +1,69 @@
+package datatier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dailydoco/ddp-verify/platform/metrics"
+	"github.com/dailydoco/ddp-verify/platform/model"
+)
+
+// Spec is the data tier process's configuration.
+type Spec struct {
+	Addr        string        `json:"addr"` // host:port of its API, /metrics, /health and /ready
+	DBPath      string        `json:"db_path"`
+	Lease       time.Duration `json:"lease"`
+	MaxAttempts int           `json:"max_attempts"`
+	Model       model.Model   `json:"model"`
+}
+
+// Run serves the data tier until ctx is done, calling ready once it accepts connections.
+func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
+	store, err := Open(ctx, spec.DBPath, spec.MaxAttempts)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	reg, wrapped := metrics.NewRegistry(prometheus.Labels{"service": "datatier"})
+	srv := NewServer(store, Config{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Model: spec.Model}, wrapped)
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", srv.Handler())
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		if err := store.Ping(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	ln, err := net.Listen("tcp", spec.Addr)
+	if err != nil {
+		return fmt.Errorf("data tier listen: %w", err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("data tier ready", "addr", spec.Addr, "db", spec.DBPath)
+	ready()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("data tier serve: %w", err)
+	case <-ctx.Done():
+	}
+	srv.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package datatier
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
+	"github.com/dailydoco/ddp-verify/platform/model"
+)
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ddp.db"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// acceptVideo registers a user and finishes a one-chunk capture.
+func acceptVideo(t *testing.T, s *Store, now time.Time) Video {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, NewID("e")+"@example.com", "Ada", "h", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.CreateCapture(ctx, u.ID, "demo", model.R1080p, 60, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutChunk(ctx, c.ID, u.ID, 0, 100, "x"); err != nil {
+		t.Fatal(err)
+	}
+	v, created, err := s.FinishCapture(ctx, c.ID, u.ID, func(model.Resolution) int { return 2 }, now)
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	again, created, err := s.FinishCapture(ctx, c.ID, u.ID, func(model.Resolution) int { return 2 }, now)
+	if err != nil || created || again.ID != v.ID {
+		t.Fatalf("finishing twice: %v %v %v, want the same video", again.ID, created, err)
+	}
+	return v
+}
+
+func TestLeaseExpiryRelease(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	t0 := time.Unix(1000, 0)
+	v := acceptVideo(t, s, t0)
+	req := LeaseRequest{Stage: StageGPU, Worker: "w1", Node: "gpu-1a-1", MaxSlots: 4}
+
+	if j, _, _, _ := s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w1", MaxSlots: 1}, time.Second, t0); j != nil {
+		t.Fatal("a 1080p job (2 slots) was leased to a worker with 1 free slot")
+	}
+	j, _, _, err := s.Lease(ctx, req, time.Second, t0)
+	if err != nil || j == nil || j.VideoID != v.ID {
+		t.Fatalf("lease: %v %v", j, err)
+	}
+	// Held: nobody else gets it, and the caller learns when the lease ends.
+	j2, next, _, _ := s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w2", MaxSlots: 4}, time.Second, t0.Add(500*time.Millisecond))
+	if j2 != nil || !next.Equal(t0.Add(time.Second)) {
+		t.Fatalf("leased twice (%v) or next expiry %v", j2, next)
+	}
+	// w1 disappears: after expiry w2 gets the same job, and w1's late completion is refused.
+	j2, _, _, _ = s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w2", Node: "gpu-1b-1", MaxSlots: 4}, time.Second, t0.Add(1500*time.Millisecond))
+	if j2 == nil || j2.ID != j.ID || j2.Attempts != 2 {
+		t.Fatalf("re-lease after expiry: %+v", j2)
+	}
+	if _, err := s.Complete(ctx, j.ID, CompleteRequest{Worker: "w1"}, 1, t0.Add(2*time.Second)); jsonhttp.Code(err) != "lease_lost" {
+		t.Fatalf("stale completion: %v, want lease_lost", err)
+	}
+	if _, err := s.Renew(ctx, j.ID, "w1", time.Second, t0.Add(2*time.Second)); jsonhttp.Code(err) != "lease_lost" {
+		t.Fatalf("stale renewal: %v", err)
+	}
+	if fin, err := s.Complete(ctx, j.ID, CompleteRequest{Worker: "w2", Node: "gpu-1b-1"}, 1, t0.Add(2*time.Second)); err != nil || fin != nil {
+		t.Fatalf("gpu completion: %v %v", fin, err)
+	}
+	ai, _, _, _ := s.Lease(ctx, LeaseRequest{Stage: StageAI, Worker: "m1", Node: "memory-1b-1", MaxSlots: 1}, time.Second, t0.Add(2*time.Second))
+	if ai == nil {
+		t.Fatal("no AI job after the GPU step")
+	}
+	fin, err := s.Complete(ctx, ai.ID, CompleteRequest{Worker: "m1", Node: "memory-1b-1", Summary: "s", AuthenticityScore: 0.9}, 1, t0.Add(3*time.Second))
+	if err != nil || fin == nil || fin.Video.State != StateReady || fin.Video.GPUNode != "gpu-1b-1" || fin.Video.GPUAttempts != 2 {
+		t.Fatalf("ai completion: %+v %v", fin, err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Accepted != 1 || st.Ready != 1 || st.InPipeline != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestJobFailsAfterMaxAttempts(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	t0 := time.Unix(1000, 0)
+	v := acceptVideo(t, s, t0)
+	now := t0
+	for i := 0; i < 3; i++ {
+		if j, _, _, _ := s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w", MaxSlots: 4}, time.Second, now); j == nil {
+			t.Fatalf("attempt %d: no job", i+1)
+		}
+		now = now.Add(2 * time.Second)
+	}
+	j, _, failed, err := s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w", MaxSlots: 4}, time.Second, now)
+	if err != nil || j != nil || len(failed) != 1 || failed[0].Video.ID != v.ID || failed[0].Video.State != StateFailed {
+		t.Fatalf("after 3 attempts: job %v failed %+v err %v", j, failed, err)
+	}
+}
+
+func TestServerMetricsAndLongPoll(t *testing.T) {
+	s := newStore(t)
+	reg := prometheus.NewRegistry()
+	m := model.Default()
+	m.Speed = 10
+	srv := NewServer(s, Config{Lease: time.Second, MaxAttempts: 3, Model: m}, reg)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	defer srv.Close()
+	c := NewClient(ts.URL, nil)
+	ctx := context.Background()
+
+	// A long poll returns as soon as a video is accepted.
+	got := make(chan *Job, 1)
+	go func() {
+		j, err := c.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w", Node: "n", MaxSlots: 4, Wait: 10 * time.Second})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- j
+	}()
+	u, err := c.CreateUser(ctx, "a@example.com", "A", "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateUser(ctx, "a@example.com", "A", "h"); jsonhttp.Code(err) != "email_taken" {
+		t.Errorf("duplicate email: %v", err)
+	}
+	cp, _ := c.CreateCapture(ctx, u.ID, "t", model.R1080p, 60)
+	if _, _, err := c.FinishCapture(ctx, cp.ID, u.ID); jsonhttp.Code(err) != "no_chunks" {
+		t.Errorf("finish without chunks: %v", err)
+	}
+	if _, err := c.PutChunk(ctx, cp.ID, "someone-else", 0, 1, "x"); err == nil || err.(*jsonhttp.Error).Status != http.StatusForbidden {
+		t.Errorf("chunk into another user's capture: %v", err)
+	}
+	c.PutChunk(ctx, cp.ID, u.ID, 0, 1, "x")
+	start := time.Now()
+	if _, _, err := c.FinishCapture(ctx, cp.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	var j *Job
+	select {
+	case j = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("long poll did not return after the video was accepted")
+	}
+	if j == nil {
+		t.Fatal("long poll returned no job")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("long poll woke after %v", d)
+	}
+	if err := c.Complete(ctx, j.ID, CompleteRequest{Worker: "w", Node: "n"}); err != nil {
+		t.Fatal(err)
+	}
+	ai, _ := c.Lease(ctx, LeaseRequest{Stage: StageAI, Worker: "m", Node: "n", MaxSlots: 1})
+	if ai == nil {
+		t.Fatal("no AI job")
+	}
+	if err := c.Complete(ctx, ai.ID, CompleteRequest{Worker: "m", Node: "n"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(srv.accepted); n != 1 {
+		t.Errorf("accepted = %v", n)
+	}
+	if n := testutil.ToFloat64(srv.processed.WithLabelValues("success", "1080p")); n != 1 {
+		t.Errorf("processed = %v", n)
+	}
+	if n := testutil.CollectAndCount(srv.ratio); n != 1 {
+		t.Errorf("ratio series = %d", n)
+	}
+}

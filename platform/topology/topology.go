@@ -1,0 +1,568 @@
+// Package topology describes the reference platform's cluster: zones, node pools with their
+// instance types, services and their replicas, the processing-time model and the timings of the
+// local supervisor. Topologies are strict YAML; [Default] is the deployment plan's cluster,
+// embedded from default.yaml.
+package topology
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dailydoco/ddp-verify/platform/model"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the embedded default topology's text.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Service names the platform knows.
+const (
+	ServiceAPI         = "api"
+	ServiceDashboard   = "dashboard"
+	ServiceVideoWorker = "video-worker"
+	ServiceAIWorker    = "ai-worker"
+)
+
+// Topology is a whole reference cluster. The zero value is not valid: build one with [Parse],
+// [Load] or [Default].
+type Topology struct {
+	Name     string      `yaml:"name" json:"name"`
+	Region   string      `yaml:"region" json:"region"`
+	Zones    []string    `yaml:"zones" json:"zones"`
+	Pools    []Pool      `yaml:"pools" json:"pools"`
+	Services []Service   `yaml:"services" json:"services"`
+	Gateway  Gateway     `yaml:"gateway" json:"gateway"`
+	API      API         `yaml:"api" json:"api"`
+	Model    model.Model `yaml:"model" json:"model"`
+	Timing   Timing      `yaml:"timing" json:"timing"`
+	Network  Network     `yaml:"network" json:"network"`
+}
+
+// Pool is a group of identical nodes.
+type Pool struct {
+	Name         string `yaml:"name" json:"name"`
+	InstanceType string `yaml:"instance_type" json:"instance_type"`
+	// Nodes is how many nodes the pool starts with, spread round-robin over Zones.
+	Nodes int `yaml:"nodes" json:"nodes"`
+	// Zones the pool's nodes are placed in; empty means every zone of the topology.
+	Zones []string `yaml:"zones,omitempty" json:"zones,omitempty"`
+	// Min and Max bound the autoscaler; zero means Nodes.
+	Min int `yaml:"min,omitempty" json:"min,omitempty"`
+	Max int `yaml:"max,omitempty" json:"max,omitempty"`
+}
+
+// Service is a deployment: Replicas copies spread round-robin over the nodes of Pool. A worker
+// service owns its node's accelerator and slots, so it runs at most one replica per node.
+type Service struct {
+	Name     string `yaml:"name" json:"name"`
+	Pool     string `yaml:"pool" json:"pool"`
+	Replicas int    `yaml:"replicas" json:"replicas"`
+}
+
+// Gateway is the ingress configuration.
+type Gateway struct {
+	// RateLimits are per client IP per minute (token buckets of that size refilled per minute).
+	RateLimits RateLimits `yaml:"rate_limits" json:"rate_limits"`
+	// TrustedProxies are the networks whose X-Forwarded-For the gateway believes.
+	TrustedProxies []string `yaml:"trusted_proxies" json:"trusted_proxies"`
+	// HealthInterval is how often each replica's /ready is probed.
+	HealthInterval Duration `yaml:"health_interval" json:"health_interval"`
+	// Retries is how many other replicas an idempotent request is retried on.
+	Retries int `yaml:"retries" json:"retries"`
+	// UpstreamTimeout bounds one attempt against a replica.
+	UpstreamTimeout Duration `yaml:"upstream_timeout" json:"upstream_timeout"`
+}
+
+// RateLimits are requests per minute per client IP for each class of route.
+type RateLimits struct {
+	API   int `yaml:"api" json:"api"`
+	Web   int `yaml:"web" json:"web"`
+	Video int `yaml:"video" json:"video"`
+}
+
+// API holds the API service's limits.
+type API struct {
+	MaxChunkBytes int64    `yaml:"max_chunk_bytes" json:"max_chunk_bytes"`
+	TokenTTL      Duration `yaml:"token_ttl" json:"token_ttl"`
+	DownloadTTL   Duration `yaml:"download_ttl" json:"download_ttl"`
+}
+
+// Timing holds the supervisor's and the workers' timeouts. Tests shorten them.
+type Timing struct {
+	// Lease is how long a worker holds a job without renewing it; a job whose worker
+	// disappeared is leased again after it.
+	Lease Duration `yaml:"lease" json:"lease"`
+	// StartTimeout bounds the start of one process.
+	StartTimeout Duration `yaml:"start_timeout" json:"start_timeout"`
+	// StopGrace is how long a process may take to stop after SIGTERM before SIGKILL.
+	StopGrace Duration `yaml:"stop_grace" json:"stop_grace"`
+	// HeartbeatInterval is how often nodes report to the supervisor.
+	HeartbeatInterval Duration `yaml:"heartbeat_interval" json:"heartbeat_interval"`
+	// NodeGracePeriod is how long a node may miss heartbeats before it is NotReady
+	// (Kubernetes' node-monitor-grace-period).
+	NodeGracePeriod Duration `yaml:"node_grace_period" json:"node_grace_period"`
+	// EvictionDelay is how long a NotReady node keeps its replicas before they are rescheduled.
+	EvictionDelay Duration `yaml:"eviction_delay" json:"eviction_delay"`
+}
+
+// Network places the processes on loopback addresses.
+type Network struct {
+	// Base is a 127.x.y.0 address: the gateway gets .1, the data tier .2, the supervisor .3 and
+	// node i .(10+i). Empty picks a random 127.x.y.0 per run, so clusters never collide.
+	Base string `yaml:"base,omitempty" json:"base,omitempty"`
+}
+
+// InstanceType is what a node of a pool has.
+type InstanceType struct {
+	VCPUs     int
+	MemoryGiB int
+	GPUs      int
+	GPUModel  string
+}
+
+// InstanceTypes are the instance types a topology may use (AWS specifications).
+var InstanceTypes = map[string]InstanceType{
+	"m5.xlarge":    {VCPUs: 4, MemoryGiB: 16},
+	"m5.2xlarge":   {VCPUs: 8, MemoryGiB: 32},
+	"m5.4xlarge":   {VCPUs: 16, MemoryGiB: 64},
+	"g4dn.xlarge":  {VCPUs: 4, MemoryGiB: 16, GPUs: 1, GPUModel: "NVIDIA T4"},
+	"g4dn.2xlarge": {VCPUs: 8, MemoryGiB: 32, GPUs: 1, GPUModel: "NVIDIA T4"},
+	"r5.xlarge":    {VCPUs: 4, MemoryGiB: 32},
+	"r5.2xlarge":   {VCPUs: 8, MemoryGiB: 64},
+}
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		// A TypeError joins the decoder's own list, so it is reported with the others.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration like 30s or 1m30s", n.Line, n.Value)}}
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes d as a duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Default returns the plan's topology (default.yaml).
+func Default() *Topology {
+	t, err := Parse("default.yaml", defaultYAML)
+	if err != nil {
+		panic("embedded default topology: " + err.Error())
+	}
+	return t
+}
+
+// Load reads and validates the topology in file.
+func Load(file string) (*Topology, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read topology: %w", err)
+	}
+	return Parse(file, b)
+}
+
+// withDefaults returns a topology whose optional sections hold their defaults, for YAML to
+// decode over.
+func withDefaults() Topology {
+	return Topology{
+		Region: "us-east-1",
+		Gateway: Gateway{
+			RateLimits:      RateLimits{API: 10000, Web: 1000, Video: 100},
+			TrustedProxies:  []string{"127.0.0.0/8", "::1/128"},
+			HealthInterval:  Duration(2 * time.Second),
+			Retries:         2,
+			UpstreamTimeout: Duration(10 * time.Second),
+		},
+		API: API{
+			MaxChunkBytes: 1 << 20,
+			TokenTTL:      Duration(24 * time.Hour),
+			DownloadTTL:   Duration(5 * time.Minute),
+		},
+		Model: model.Default(),
+		Timing: Timing{
+			Lease:             Duration(30 * time.Second),
+			StartTimeout:      Duration(30 * time.Second),
+			StopGrace:         Duration(5 * time.Second),
+			HeartbeatInterval: Duration(2 * time.Second),
+			NodeGracePeriod:   Duration(40 * time.Second),
+			EvictionDelay:     Duration(5 * time.Second),
+		},
+	}
+}
+
+// Parse decodes and validates a topology. name is used in error messages, which read
+// "name:line: field: problem", one per problem.
+func Parse(name string, data []byte) (*Topology, error) {
+	t := withDefaults()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty topology", name)
+		}
+		return nil, fmt.Errorf("%s: %w", name, yamlErr(name, err))
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // decoded above, so it parses
+	var errs []error
+	for _, fe := range t.validate() {
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", name, lineOf(&root, fe.path), pathString(fe.path), fe.msg))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &t, nil
+}
+
+// yamlErr rewrites yaml.v3's "line N: ..." messages as "name:N: ...".
+func yamlErr(name string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	var errs []error
+	for _, e := range te.Errors {
+		if rest, ok := strings.CutPrefix(e, "line "); ok {
+			if n, msg, ok := strings.Cut(rest, ": "); ok {
+				errs = append(errs, fmt.Errorf("%s:%s: %s", name, n, msg))
+				continue
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s: %s", name, e))
+	}
+	return errors.Join(errs...)
+}
+
+type fieldErr struct {
+	path []any // string keys and int indexes
+	msg  string
+}
+
+func pathString(p []any) string {
+	var b strings.Builder
+	for _, e := range p {
+		switch v := e.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", v)
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprint(&b, v)
+		}
+	}
+	return b.String()
+}
+
+// lineOf finds the line of the deepest node on path that exists in the document.
+func lineOf(root *yaml.Node, path []any) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						line = n.Content[i].Line
+						next = n.Content[i+1]
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+func (t *Topology) validate() []fieldErr {
+	var errs []fieldErr
+	bad := func(msg string, path ...any) { errs = append(errs, fieldErr{path, msg}) }
+	if t.Name == "" {
+		bad("required", "name")
+	}
+	if len(t.Zones) == 0 {
+		bad("at least one zone is required", "zones")
+	}
+	zones := map[string]bool{}
+	for i, z := range t.Zones {
+		if z == "" || zones[z] {
+			bad(fmt.Sprintf("zone %q is empty or repeated", z), "zones", i)
+		}
+		zones[z] = true
+	}
+	pools := map[string]*Pool{}
+	maxNodes := 0
+	if len(t.Pools) == 0 {
+		bad("at least one pool is required", "pools")
+	}
+	for i := range t.Pools {
+		p := &t.Pools[i]
+		if p.Name == "" || pools[p.Name] != nil {
+			bad(fmt.Sprintf("pool name %q is empty or repeated", p.Name), "pools", i, "name")
+		}
+		pools[p.Name] = p
+		if _, ok := InstanceTypes[p.InstanceType]; !ok {
+			bad(fmt.Sprintf("unknown instance type %q (known: %s)", p.InstanceType, knownTypes()), "pools", i, "instance_type")
+		}
+		if p.Nodes < 1 {
+			bad("must be >= 1", "pools", i, "nodes")
+		}
+		for j, z := range p.Zones {
+			if !zones[z] {
+				bad(fmt.Sprintf("zone %q is not among the topology's zones", z), "pools", i, "zones", j)
+			}
+		}
+		if p.Min == 0 {
+			p.Min = p.Nodes
+		}
+		if p.Max == 0 {
+			p.Max = max(p.Nodes, p.Min)
+		}
+		if p.Min > p.Nodes || p.Max < p.Nodes || p.Min < 0 {
+			bad(fmt.Sprintf("min %d and max %d must bracket nodes %d", p.Min, p.Max, p.Nodes), "pools", i, "max")
+		}
+		maxNodes += p.Max
+	}
+	if 10+maxNodes > 254 {
+		bad(fmt.Sprintf("the pools' max add up to %d nodes; one 127.x.y.0/24 network holds 244", maxNodes), "pools")
+	}
+	seen := map[string]bool{}
+	for i, s := range t.Services {
+		switch s.Name {
+		case ServiceAPI, ServiceDashboard, ServiceVideoWorker, ServiceAIWorker:
+		default:
+			bad(fmt.Sprintf("unknown service %q (known: api, dashboard, video-worker, ai-worker)", s.Name), "services", i, "name")
+		}
+		if seen[s.Name] {
+			bad(fmt.Sprintf("service %q is repeated", s.Name), "services", i, "name")
+		}
+		seen[s.Name] = true
+		p := pools[s.Pool]
+		if p == nil {
+			bad(fmt.Sprintf("unknown pool %q", s.Pool), "services", i, "pool")
+			continue
+		}
+		if s.Replicas < 1 {
+			bad("must be >= 1", "services", i, "replicas")
+		}
+		if s.Name == ServiceVideoWorker && InstanceTypes[p.InstanceType].GPUs == 0 {
+			bad(fmt.Sprintf("pool %q has no GPU (instance type %s)", s.Pool, p.InstanceType), "services", i, "pool")
+		}
+		if isWorker(s.Name) && s.Replicas > p.Nodes {
+			bad(fmt.Sprintf("a worker runs at most one replica per node; pool %q has %d nodes", s.Pool, p.Nodes), "services", i, "replicas")
+		}
+	}
+	for _, need := range []string{ServiceAPI, ServiceDashboard, ServiceVideoWorker, ServiceAIWorker} {
+		if !seen[need] {
+			bad(fmt.Sprintf("service %q is required", need), "services")
+		}
+	}
+	g := t.Gateway
+	if g.RateLimits.API < 1 || g.RateLimits.Web < 1 || g.RateLimits.Video < 1 {
+		bad("every limit must be >= 1 request per minute", "gateway", "rate_limits")
+	}
+	for i, c := range g.TrustedProxies {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			bad(fmt.Sprintf("%q is not a CIDR network", c), "gateway", "trusted_proxies", i)
+		}
+	}
+	if g.HealthInterval <= 0 || g.UpstreamTimeout <= 0 {
+		bad("health_interval and upstream_timeout must be > 0", "gateway")
+	}
+	if g.Retries < 0 {
+		bad("must be >= 0", "gateway", "retries")
+	}
+	if t.API.MaxChunkBytes < 1 || t.API.TokenTTL <= 0 || t.API.DownloadTTL <= 0 {
+		bad("max_chunk_bytes, token_ttl and download_ttl must be > 0", "api")
+	}
+	for _, e := range t.Model.Validate() {
+		field, msg, _ := strings.Cut(e, ": ")
+		path := []any{"model"}
+		for _, f := range strings.Split(field, ".") {
+			path = append(path, f)
+		}
+		bad(msg, path...)
+	}
+	tm := t.Timing
+	for name, d := range map[string]Duration{"lease": tm.Lease, "start_timeout": tm.StartTimeout, "stop_grace": tm.StopGrace, "heartbeat_interval": tm.HeartbeatInterval, "node_grace_period": tm.NodeGracePeriod} {
+		if d <= 0 {
+			bad("must be > 0", "timing", name)
+		}
+	}
+	if t.Network.Base != "" {
+		if a, err := netip.ParseAddr(t.Network.Base); err != nil || !a.Is4() || a.As4()[0] != 127 || a.As4()[3] != 0 {
+			bad(fmt.Sprintf("%q must be a 127.x.y.0 address", t.Network.Base), "network", "base")
+		}
+	}
+	return errs
+}
+
+func isWorker(service string) bool {
+	return service == ServiceVideoWorker || service == ServiceAIWorker
+}
+
+func knownTypes() string {
+	var s []string
+	for k := range InstanceTypes {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return strings.Join(s, ", ")
+}
+
+// Pool returns the pool called name, or nil.
+func (t *Topology) Pool(name string) *Pool {
+	for i := range t.Pools {
+		if t.Pools[i].Name == name {
+			return &t.Pools[i]
+		}
+	}
+	return nil
+}
+
+// Service returns the service called name, or nil.
+func (t *Topology) Service(name string) *Service {
+	for i := range t.Services {
+		if t.Services[i].Name == name {
+			return &t.Services[i]
+		}
+	}
+	return nil
+}
+
+// Node is one machine of a pool.
+type Node struct {
+	Name         string `json:"name"`
+	Pool         string `json:"pool"`
+	Zone         string `json:"zone"`
+	InstanceType string `json:"instance_type"`
+	// Index numbers nodes across the topology from 0; the node's address is Base + 10 + Index.
+	Index int `json:"index"`
+}
+
+// ZoneSuffix is the short zone name used in node names: us-east-1a -> 1a.
+func ZoneSuffix(zone string) string {
+	if i := strings.LastIndexByte(zone, '-'); i >= 0 {
+		return zone[i+1:]
+	}
+	return zone
+}
+
+// PoolZones returns the zones p's nodes are placed in.
+func (t *Topology) PoolZones(p *Pool) []string {
+	if len(p.Zones) > 0 {
+		return p.Zones
+	}
+	return t.Zones
+}
+
+// NodeName names the n-th node (from 1) of pool in zone: gpu-1a-1.
+func NodeName(pool, zone string, n int) string {
+	return pool + "-" + ZoneSuffix(zone) + "-" + strconv.Itoa(n)
+}
+
+// Nodes lists the initial nodes, pool by pool, each pool spread round-robin over its zones.
+func (t *Topology) Nodes() []Node {
+	var nodes []Node
+	for i := range t.Pools {
+		p := &t.Pools[i]
+		zones := t.PoolZones(p)
+		perZone := map[string]int{}
+		for k := 0; k < p.Nodes; k++ {
+			z := zones[k%len(zones)]
+			perZone[z]++
+			nodes = append(nodes, Node{Name: NodeName(p.Name, z, perZone[z]), Pool: p.Name, Zone: z, InstanceType: p.InstanceType, Index: len(nodes)})
+		}
+	}
+	return nodes
+}
+
+// Replica is one copy of a service placed on a node.
+type Replica struct {
+	Service string `json:"service"`
+	Name    string `json:"name"` // api-1
+	Node    string `json:"node"`
+	// Port on the node's address; 0 for workers, which serve nothing.
+	Port int `json:"port,omitempty"`
+}
+
+// Base ports of the services on a node; a node's k-th replica of a service gets base+k.
+const (
+	AgentPort     = 9100 // the node's own endpoint: /metrics, /health, /ready
+	APIPort       = 8080
+	DashboardPort = 3000
+)
+
+// ServicePort returns the base port of service, 0 for workers.
+func ServicePort(service string) int {
+	switch service {
+	case ServiceAPI:
+		return APIPort
+	case ServiceDashboard:
+		return DashboardPort
+	}
+	return 0
+}
+
+// Place spreads each service's replicas round-robin over its pool's nodes, in node order.
+func (t *Topology) Place(nodes []Node) []Replica {
+	var out []Replica
+	for _, s := range t.Services {
+		var pool []Node
+		for _, n := range nodes {
+			if n.Pool == s.Pool {
+				pool = append(pool, n)
+			}
+		}
+		perNode := map[string]int{}
+		for k := 0; k < s.Replicas && len(pool) > 0; k++ {
+			n := pool[k%len(pool)]
+			r := Replica{Service: s.Name, Name: s.Name + "-" + strconv.Itoa(k+1), Node: n.Name}
+			if base := ServicePort(s.Name); base > 0 {
+				r.Port = base + perNode[n.Name]
+			}
+			perNode[n.Name]++
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// GPUSlots is how many quarter-GPU slots a node of instanceType has.
+func (t *Topology) GPUSlots(instanceType string) int {
+	return InstanceTypes[instanceType].GPUs * t.Model.SlotsPerGPU
+}

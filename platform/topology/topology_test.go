@@ -1,0 +1,122 @@
+package topology
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultMirrorsThePlan(t *testing.T) {
+	topo := Default()
+	want := map[string]struct {
+		typ   string
+		nodes int
+	}{"general": {"m5.2xlarge", 3}, "gpu": {"g4dn.xlarge", 2}, "memory": {"r5.2xlarge", 2}}
+	for name, w := range want {
+		p := topo.Pool(name)
+		if p == nil || p.InstanceType != w.typ || p.Nodes != w.nodes {
+			t.Errorf("pool %s = %+v, want %d x %s", name, p, w.nodes, w.typ)
+		}
+	}
+	if g := topo.Pool("general"); g.Min != 3 || g.Max != 10 {
+		t.Errorf("general autoscaling %d-%d, want 3-10", g.Min, g.Max)
+	}
+	if g := topo.Pool("gpu"); g.Min != 2 || g.Max != 8 {
+		t.Errorf("gpu autoscaling %d-%d, want 2-8", g.Min, g.Max)
+	}
+	if l := topo.Gateway.RateLimits; l != (RateLimits{API: 10000, Web: 1000, Video: 100}) {
+		t.Errorf("rate limits %+v", l)
+	}
+	nodes := topo.Nodes()
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.Name+"@"+n.Zone)
+	}
+	if got, want := strings.Join(names, " "), "general-1a-1@us-east-1a general-1b-1@us-east-1b general-1c-1@us-east-1c gpu-1a-1@us-east-1a gpu-1b-1@us-east-1b memory-1b-1@us-east-1b memory-1c-1@us-east-1c"; got != want {
+		t.Errorf("nodes\n got %s\nwant %s", got, want)
+	}
+	if got := topo.GPUSlots("g4dn.xlarge"); got != 4 {
+		t.Errorf("GPU slots of a g4dn.xlarge = %d, want 4 (quarter T4 each)", got)
+	}
+	reps := topo.Place(nodes)
+	perService := map[string]int{}
+	for _, r := range reps {
+		perService[r.Service]++
+	}
+	if perService["api"] != 3 || perService["dashboard"] != 3 || perService["video-worker"] != 2 || perService["ai-worker"] != 2 {
+		t.Errorf("replicas per service %v", perService)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		want []string // substrings of the error; none means valid
+	}{
+		{name: "small cluster", file: "testdata/small.good.yaml"},
+		{name: "unknown field", file: "testdata/unknown-field.bad.yaml", want: []string{"unknown-field.bad.yaml:6: field node not found"}},
+		{name: "every problem at once", file: "testdata/invalid.bad.yaml", want: []string{
+			`invalid.bad.yaml:18: "10x" is not a duration`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			topo, err := Load(tc.file)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if topo.Model.Speed != 10 || topo.Timing.Lease.D() != 2*time.Second || topo.Gateway.Retries != 2 {
+					t.Errorf("overrides or defaults lost: %+v %+v", topo.Model, topo.Timing)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nlacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidationNamesLineAndField(t *testing.T) {
+	src := `name: invalid
+zones: [us-east-1a]
+pools:
+  - name: general
+    instance_type: m5.9xlarge
+    nodes: 1
+  - name: gpu
+    instance_type: m5.2xlarge
+    nodes: 1
+    zones: [us-east-1z]
+services:
+  - {name: api, pool: general, replicas: 0}
+  - {name: dashboard, pool: nowhere, replicas: 1}
+  - {name: video-worker, pool: gpu, replicas: 1}
+model:
+  speed: -1
+`
+	_, err := Parse("t.yaml", []byte(src))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range []string{
+		`t.yaml:5: pools[0].instance_type: unknown instance type "m5.9xlarge"`,
+		`t.yaml:10: pools[1].zones[0]: zone "us-east-1z"`,
+		`t.yaml:12: services[0].replicas: must be >= 1`,
+		`t.yaml:13: services[1].pool: unknown pool "nowhere"`,
+		`t.yaml:14: services[2].pool: pool "gpu" has no GPU`,
+		`t.yaml:16: model.speed: must be a positive number`,
+		`service "ai-worker" is required`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error\n%s\nlacks %q", err, w)
+		}
+	}
+}
