@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dailydoco/ddp-verify/load"
 )
 
 //go:embed profiles/*.yaml
@@ -209,6 +211,11 @@ func (v *validator) profile(p *Profile) {
 	}
 	for i, w := range p.Windows {
 		v.window(i, w, stageNames, scenarioNames, tl, windowNames)
+	}
+	for i, th := range p.Thresholds {
+		if _, err := load.ParseThresholdSpec(th); err != nil {
+			v.fail(fmt.Sprintf("thresholds[%d]", i), "%v", err)
+		}
 	}
 	if p.SLO == "" {
 		v.fail("slo", "is required (\"default\" for the built-in objectives, or a path)")

@@ -17,6 +17,11 @@ type Profile struct {
 	Scenarios []Scenario `yaml:"scenarios"`
 	// Chaos is the fault schedule, offsets from the start of the run.
 	Chaos []Fault `yaml:"chaos"`
+	// Thresholds are k6-style criteria on the load generator's own metrics, in the
+	// command-line form METRIC[{tag:value}]:EXPR[ over D][,abortOnFail][,delayAbortEval=D]. With
+	// abortOnFail a failing threshold stops the run early (NO-GO) instead of hammering a broken
+	// platform.
+	Thresholds []string `yaml:"thresholds"`
 	// Windows are named time ranges, in addition to the automatic ones (see [Profile.Windows]).
 	Windows []WindowSpec `yaml:"windows"`
 	// SLO names the objective set: "default" (built in) or a path relative to the profile.

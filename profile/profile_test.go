@@ -19,6 +19,7 @@ func TestBadProfilesNameFileLineAndField(t *testing.T) {
 		{"window-refers-to-nothing.bad.yaml", []string{"window-refers-to-nothing.bad.yaml:9:", "windows[0].stage", `no stage "hold"`}},
 		{"bad-executor.bad.yaml", []string{"bad-executor.bad.yaml:3:", "scenarios[0].executor", `"ramping-users"`}},
 		{"duration-without-unit.bad.yaml", []string{"duration-without-unit.bad.yaml:5:", `invalid duration "60"`}},
+		{"bad-threshold.bad.yaml", []string{"bad-threshold.bad.yaml:9:", "thresholds[1]"}},
 		{"zone-outage-mode.bad.yaml", []string{"zone-outage-mode.bad.yaml:10:", "chaos[0].mode", "power-loss or partition"}},
 	}
 	for _, tc := range tests {

@@ -84,6 +84,18 @@ func Frames(base time.Time, n int, step time.Duration, routes int) []Frame {
 	}
 	frames := make([]Frame, n)
 	for k := range n {
+		frames[k] = FrameAt(base, k, step, routes)
+	}
+	return frames
+}
+
+// FrameAt generates frame k of [Frames]. Every value is linear in k (gauges are constant), so
+// callers generating long series can compute frame k from frames 0 and 1.
+func FrameAt(base time.Time, k int, step time.Duration, routes int) Frame {
+	if routes < 1 {
+		routes = 1
+	}
+	{
 		elapsed := float64(counterStartFrames) + float64(k)*step.Seconds()
 		var s []Series
 		add := func(v float64, kv ...string) {
@@ -129,9 +141,8 @@ func Frames(base time.Time, n int, step time.Duration, routes int) []Frame {
 			[]float64{0.5, DashboardWithin3, DashboardLoads}, DashboardLoads, 1.4, "journey", "dashboard_load")
 		add(RecoverySeconds, "__name__", "ddp_fault_recovery_seconds", "fault", "gpu-node")
 		add(RecoveryObjective, "__name__", "ddp_fault_recovery_objective_seconds", "fault", "gpu-node")
-		frames[k] = Frame{T: base.Add(time.Duration(k) * step), Series: s}
+		return Frame{T: base.Add(time.Duration(k) * step), Series: s}
 	}
-	return frames
 }
 
 // Append writes frames into app and commits; extra labels (e.g. job, instance) are added to
