@@ -17,13 +17,13 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // fakeRun starts the engine on a fake clock inside a synctest bubble; at(d) sets the clock to
 // d after the start and returns once every goroutine is blocked again.
 type fakeRun struct {
-	t     *testing.T
-	clk   *clocktesting.FakeClock
-	eng   *load.Engine
-	res   *load.Result
-	done  chan struct{}
-	err   error
-	cur   time.Duration
+	t    *testing.T
+	clk  *clocktesting.FakeClock
+	eng  *load.Engine
+	res  *load.Result
+	done chan struct{}
+	err  error
+	cur  time.Duration
 }
 
 func startFake(t *testing.T, scs []load.ScenarioConfig, opts ...load.Option) *fakeRun {
@@ -89,11 +89,11 @@ func sleeper(d time.Duration) load.Scenario {
 
 func TestRampingVUsIntegerCrossing(t *testing.T) {
 	cases := []struct {
-		name     string
-		start    int64
-		stages   []load.Stage
-		wantAt   []time.Duration // times the count changes
-		wantVUs  []int64         // the count from then on
+		name    string
+		start   int64
+		stages  []load.Stage
+		wantAt  []time.Duration // times the count changes
+		wantVUs []int64         // the count from then on
 	}{
 		{"up 0 to 4 over 4s", 0, []load.Stage{{4 * time.Second, 4}},
 			[]time.Duration{1 * time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second}, []int64{1, 2, 3, 4}},

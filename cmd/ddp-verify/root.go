@@ -50,6 +50,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 	// One line per command; each command lives in its own file as newXCmd(out, errOut).
 	root.AddCommand(
 		newVersionCmd(out),
+		newLoadCmd(out, errOut),
 		newReportCmd(out, errOut),
 		newCompareCmd(out, errOut),
 		newProfilesCmd(out),

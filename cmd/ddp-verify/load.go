@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/load"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// loadOptions are the flags of `ddp-verify load` (kubectl's Complete/Validate/Run pattern:
+// flags depend on each other).
+type loadOptions struct {
+	url           string
+	method        string
+	stages        string
+	rate          int64
+	duration      time.Duration
+	vus           int64
+	maxVUs        int64
+	thresholds    []string
+	out           string
+	timeout       time.Duration
+	insecure      bool
+	progressEvery time.Duration
+
+	scenario   load.ScenarioConfig
+	parsedTh   []load.Threshold
+	stageList  []load.Stage
+	out1, err1 io.Writer
+}
+
+func newLoadCmd(out, errOut io.Writer) *cobra.Command {
+	o := &loadOptions{out1: out, err1: errOut}
+	cmd := &cobra.Command{
+		Use:   "load --url URL (--stages 30s:50,1m:50,10s:0 | --rate N --duration D)",
+		Short: "Ad-hoc load against one URL, with a k6-style summary",
+		Long: `Drives load against one URL and prints a k6-style summary.
+
+--stages runs a ramping-vus executor (closed model: each VU loops requests);
+--rate with --duration runs a constant-arrival-rate executor (open model: N requests per second
+whatever the latency, with response time measured from the intended start).
+
+Thresholds use k6 syntax, METRIC[{tag:value}]:EXPR[ over D][,abortOnFail][,delayAbortEval=D], e.g.
+  --threshold 'http_req_duration:p(95)<100' --threshold 'http_req_failed:rate<0.01 over 30s'
+
+Exit status: 0, 1 when a threshold failed, 2 for bad input, 130 when interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return withExitCode(exitBadInput, err)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.url, "url", "", "target URL (required)")
+	f.StringVar(&o.method, "method", "GET", "HTTP method")
+	f.StringVar(&o.stages, "stages", "", "ramping-vus stages DURATION:VUS,... e.g. 30s:50,1m:50,10s:0")
+	f.Int64Var(&o.rate, "rate", 0, "constant arrival rate in requests per second (with --duration)")
+	f.DurationVar(&o.duration, "duration", 0, "duration of the --rate run")
+	f.Int64Var(&o.vus, "vus", 0, "pre-allocated VUs for --rate (default: rate/10, at least 10)")
+	f.Int64Var(&o.maxVUs, "max-vus", 0, "maximum VUs for --rate (default: 10×pre-allocated)")
+	f.StringArrayVar(&o.thresholds, "threshold", nil, "threshold METRIC:EXPR (repeatable)")
+	f.StringVar(&o.out, "out", "", "directory to write summary.json into")
+	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "per-request timeout")
+	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification")
+	f.DurationVar(&o.progressEvery, "progress-interval", 5*time.Second, "interval of progress lines when stderr is not a terminal")
+	return cmd
+}
+
+func (o *loadOptions) validate() error {
+	var errs []error
+	u, err := url.Parse(o.url)
+	switch {
+	case o.url == "":
+		errs = append(errs, errors.New("--url is required"))
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		errs = append(errs, fmt.Errorf("--url %q: want an absolute http(s) URL", o.url))
+	}
+	switch {
+	case o.stages != "" && (o.rate != 0 || o.duration != 0):
+		errs = append(errs, errors.New("--stages and --rate/--duration exclude each other"))
+	case o.stages != "":
+		st, err := load.ParseStages(o.stages)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--stages: %w", err))
+		}
+		o.stageList = st
+		o.scenario.Executor = load.RampingVUs{Stages: st}
+	case o.rate > 0 && o.duration > 0:
+		pre := o.vus
+		if pre <= 0 {
+			pre = max(o.rate/10, 10)
+		}
+		mx := o.maxVUs
+		if mx <= 0 {
+			mx = 10 * pre
+		}
+		o.scenario.Executor = load.ConstantArrivalRate{Rate: o.rate, Duration: o.duration, PreAllocatedVUs: pre, MaxVUs: mx}
+	default:
+		errs = append(errs, errors.New("want --stages, or --rate N with --duration D (both positive)"))
+	}
+	for _, spec := range o.thresholds {
+		th, err := load.ParseThresholdSpec(spec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--threshold: %w", err))
+			continue
+		}
+		o.parsedTh = append(o.parsedTh, th)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	method, target := strings.ToUpper(o.method), o.url
+	o.scenario.Name = "default"
+	o.scenario.Exec = load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
+		c := vu.HTTP()
+		c.DiscardBody = true
+		req, err := newRequest(ctx, method, target)
+		if err != nil {
+			return err
+		}
+		_, err = c.Do(ctx, "", req)
+		return err
+	})
+	return o.scenario.Validate()
+}
+
+func (o *loadOptions) run(ctx context.Context) error {
+	eng, err := load.NewEngine([]load.ScenarioConfig{o.scenario}, load.WithThresholds(o.parsedTh...),
+		load.WithHTTP(load.HTTPOptions{Timeout: o.timeout, InsecureSkipVerify: o.insecure}))
+	if err != nil {
+		return withExitCode(exitBadInput, err)
+	}
+	total := o.scenario.Executor.TotalDuration()
+	stop := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		o.progress(eng, total, stop)
+	}()
+	res, runErr := eng.Run(ctx)
+	close(stop)
+	<-progressDone
+
+	sum := load.Summarize(res)
+	if err := sum.WriteText(o.out1); err != nil {
+		return withExitCode(exitInfra, fmt.Errorf("write summary: %w", err))
+	}
+	if o.out != "" {
+		if err := writeJSONAtomic(filepath.Join(o.out, "summary.json"), sum); err != nil {
+			return withExitCode(exitInfra, err)
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return withExitCode(exitInterrupted, nil)
+	case errors.Is(runErr, load.ErrThresholdAbort), !res.ThresholdsPassed():
+		return withExitCode(exitNoGo, nil)
+	case runErr != nil:
+		return withExitCode(exitInfra, runErr)
+	}
+	return nil
+}
+
+// progress shows live figures: a line redrawn every second on a terminal, a plain line every
+// progressEvery otherwise.
+func (o *loadOptions) progress(eng *load.Engine, total time.Duration, stop <-chan struct{}) {
+	tty := false
+	if f, ok := o.err1.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	every := o.progressEvery
+	if tty {
+		every = time.Second
+	}
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			if tty {
+				fmt.Fprint(o.err1, "\r\x1b[K")
+			}
+			return
+		case <-t.C:
+			l := eng.Live()
+			line := fmt.Sprintf("%6s/%s  vus %d/%d  rps %.1f  p95 %v  errors %.2f%%  reqs %d  dropped %d",
+				l.Elapsed.Truncate(time.Second), total, l.VUs, l.VUsMax, l.RPS, l.P95, 100*l.ErrorRate, l.Requests, l.Dropped)
+			if st := o.stageAt(l.Elapsed); st != "" {
+				line += "  " + st
+			}
+			if tty {
+				fmt.Fprint(o.err1, "\r\x1b[K"+line)
+			} else {
+				fmt.Fprintln(o.err1, line)
+			}
+		}
+	}
+}
+
+func (o *loadOptions) stageAt(el time.Duration) string {
+	var end time.Duration
+	for i, s := range o.stageList {
+		end += s.Duration
+		if el < end {
+			return fmt.Sprintf("stage %d/%d", i+1, len(o.stageList))
+		}
+	}
+	return ""
+}
+
+// writeJSONAtomic writes v as indented JSON to path through a temporary file and a rename,
+// so readers never see a partial file.
+func writeJSONAtomic(path string, v any) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, ".summary-*.json")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func newRequest(ctx context.Context, method, target string) (*http.Request, error) {
+	return http.NewRequestWithContext(ctx, method, target, nil)
+}
