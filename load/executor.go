@@ -109,6 +109,9 @@ type slot struct {
 	cancel   context.CancelFunc
 	wake     chan struct{}
 	deadline time.Duration
+	// attn is set whenever state leaves slotRunning, so the loop checks state under the lock
+	// only then and not on every iteration.
+	attn atomic.Bool
 }
 
 // rampRun drives constant-vus and ramping-vus: a fixed set of slots, slot i being the i-th
@@ -218,6 +221,7 @@ func (rr *rampRun) deactivate(s *slot, dl time.Duration) {
 	switch s.state {
 	case slotRunning:
 		s.state, s.deadline = slotStopping, dl
+		s.attn.Store(true)
 	case slotStopping:
 		s.deadline = min(s.deadline, dl)
 	case slotRestart:
@@ -228,6 +232,7 @@ func (rr *rampRun) deactivate(s *slot, dl time.Duration) {
 func (rr *rampRun) hardStop(s *slot) {
 	if s.state == slotStopping || s.state == slotRunning {
 		s.state = slotCancelling
+		s.attn.Store(true)
 		s.cancel()
 	}
 }
@@ -243,7 +248,14 @@ func (rr *rampRun) loop(s *slot) {
 			return
 		}
 		for {
+			if !s.attn.Load() && s.ctx.Err() == nil {
+				rr.iterate(s.ctx, s.vu, -1)
+				continue
+			}
 			rr.mu.Lock()
+			if s.state == slotRunning || s.state == slotRestart {
+				s.attn.Store(false)
+			}
 			if s.state == slotStopping || s.ctx.Err() != nil {
 				if s.state == slotRestart {
 					s.state = slotRunning

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -92,6 +91,9 @@ type Client struct {
 	timeout time.Duration
 	ua      string
 	buf     bytes.Buffer
+
+	lastURL    string
+	lastParsed *url.URL
 }
 
 type reqKey struct {
@@ -120,29 +122,24 @@ func (t *reqTrace) reset() {
 
 func (t *reqTrace) now() int64 { return int64(t.clk()) }
 
+// lazyJar is a VU's cookie jar, created on the first cookie so that VUs without cookies pay
+// nothing per request. Only its VU's goroutine uses it (Client.Do is synchronous).
 type lazyJar struct {
-	mu  sync.Mutex
 	jar *cookiejar.Jar
 }
 
 func (j *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	j.mu.Lock()
 	if j.jar == nil {
 		j.jar, _ = cookiejar.New(nil)
 	}
-	jar := j.jar
-	j.mu.Unlock()
-	jar.SetCookies(u, cookies)
+	j.jar.SetCookies(u, cookies)
 }
 
 func (j *lazyJar) Cookies(u *url.URL) []*http.Cookie {
-	j.mu.Lock()
-	jar := j.jar
-	j.mu.Unlock()
-	if jar == nil {
+	if j.jar == nil {
 		return nil
 	}
-	return jar.Cookies(u)
+	return j.jar.Cookies(u)
 }
 
 func newClient(vu *VU) *Client {
@@ -176,11 +173,30 @@ func newClient(vu *VU) *Client {
 
 // Get sends a GET tagged with step.
 func (c *Client) Get(ctx context.Context, step, url string) (*Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	u, err := c.parse(url)
 	if err != nil {
 		return nil, fmt.Errorf("build GET %s: %w", url, err)
 	}
+	req := &http.Request{Method: http.MethodGet, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: make(http.Header, 1), Host: u.Host}
 	return c.Do(ctx, step, req)
+}
+
+// parse parses rawURL, reusing the last result: VUs mostly hit the same URLs and the
+// transport only reads req.URL.
+func (c *Client) parse(rawURL string) (*url.URL, error) {
+	if c.lastURL == rawURL && c.lastParsed != nil {
+		return c.lastParsed, nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("want an absolute URL, got %q", rawURL)
+	}
+	c.lastURL, c.lastParsed = rawURL, u
+	return u, nil
 }
 
 // Post sends a POST with body tagged with step.

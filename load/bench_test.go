@@ -1,0 +1,194 @@
+package load_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/load"
+	"github.com/dailydoco/ddp-verify/load/loadtest"
+)
+
+func cpuSeconds(ru *syscall.Rusage) float64 {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func selfCPU(tb testing.TB) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return cpuSeconds(&ru)
+}
+
+// rssKiB reads VmRSS from /proc/self/status.
+func rssKiB(tb testing.TB) float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		tb.Skipf("no /proc/self/status: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return n
+		}
+	}
+	tb.Fatal("no VmRSS")
+	return 0
+}
+
+const benchVUs, benchDuration = 50, 4 * time.Second
+
+// BenchmarkRequestsPerCPUSecondVsWrk compares the engine's requests per CPU-second with
+// wrk's against the same minimal server, which runs in a child process so that neither
+// generator pays for it: the engine's CPU is this process's rusage delta, wrk's is its own
+// child rusage. Closed model, 50 VUs (50 connections for wrk), no think time.
+func BenchmarkRequestsPerCPUSecondVsWrk(b *testing.B) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Skip("wrk not installed (Debian package wrk): cannot compare; install it to get the ratio")
+	}
+	url := loadtest.StartChildServer(b)
+	for range b.N {
+		e, err := load.NewEngine([]load.ScenarioConfig{{Name: "bench", Executor: load.ConstantVUs{VUs: benchVUs, Duration: benchDuration},
+			Exec: load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
+				c := vu.HTTP()
+				c.DiscardBody = true
+				_, err := c.Get(ctx, "", url)
+				return err
+			})}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c0 := selfCPU(b)
+		res, err := e.Run(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ourCPU := selfCPU(b) - c0
+		reqs, failed := res.Snapshot.Requests()
+		if failed > 0 {
+			b.Fatalf("%d of %d requests failed", failed, reqs)
+		}
+		ours := float64(reqs) / ourCPU
+
+		cmd := exec.Command(wrk, "-t2", "-c"+strconv.Itoa(benchVUs), "-d"+strconv.Itoa(int(benchDuration.Seconds()))+"s", url)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("wrk: %v\n%s", err, out)
+		}
+		m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out)
+		if m == nil {
+			b.Fatalf("wrk output without a request count:\n%s", out)
+		}
+		wrkReqs, _ := strconv.ParseFloat(string(m[1]), 64)
+		wrkCPU := cpuSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
+		theirs := wrkReqs / wrkCPU
+		b.ReportMetric(ours, "req/CPU-s")
+		b.ReportMetric(theirs, "wrk-req/CPU-s")
+		b.ReportMetric(ours/theirs, "ratio")
+		b.ReportMetric(float64(reqs)/res.Snapshot.Elapsed.Seconds(), "req/s")
+		b.ReportMetric(wrkReqs/benchDuration.Seconds(), "wrk-req/s")
+		b.Logf("engine: %d requests, %.2f CPU-s, %.0f req/CPU-s; wrk: %.0f requests, %.2f CPU-s, %.0f req/CPU-s; ratio %.2f (target >= 0.35)",
+			reqs, ourCPU, ours, wrkReqs, wrkCPU, theirs, ours/theirs)
+	}
+}
+
+// BenchmarkMemoryPerVU measures resident memory per VU: 1000 VUs (ramped up over 1 s) that
+// sleep 1 s between requests; the peak RSS during the hold minus the RSS before the run.
+func BenchmarkMemoryPerVU(b *testing.B) {
+	const vus = 1000
+	url := loadtest.StartChildServer(b)
+	for range b.N {
+		runtime.GC()
+		before := rssKiB(b)
+		e, err := load.NewEngine([]load.ScenarioConfig{{Name: "mem",
+			Executor: load.RampingVUs{Stages: []load.Stage{{time.Second, vus}, {4 * time.Second, vus}}, GracefulRampDown: load.NoGrace},
+			Exec: load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
+				c := vu.HTTP()
+				c.DiscardBody = true
+				if _, err := c.Get(ctx, "", url); err != nil {
+					return err
+				}
+				return vu.Sleep(ctx, time.Second)
+			})}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		peak := before
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					peak = max(peak, rssKiB(b))
+				}
+			}
+		}()
+		res, err := e.Run(context.Background())
+		close(stop)
+		<-sampled
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs, failed := res.Snapshot.Requests()
+		perVU := (peak - before) / vus
+		b.ReportMetric(perVU, "KiB/VU")
+		b.Logf("RSS before %.0f KiB, peak %.0f KiB: %.1f KiB per VU (target <= 64); %d requests, %d failed", before, peak, perVU, reqs, failed)
+	}
+}
+
+// BenchmarkRSSAfterSamples records 1e6 then 1e7 request-like samples (three steps, two
+// statuses) and reports the RSS after each: HDR histograms are constant-memory, so the two
+// must agree within 5 %.
+func BenchmarkRSSAfterSamples(b *testing.B) {
+	for range b.N {
+		var rss1, rss10 float64
+		e, err := load.NewEngine([]load.ScenarioConfig{{Name: "samples", Executor: load.PerVUIterations{},
+			Exec: load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
+				steps := []string{"login", "upload", "export"}
+				record := func(from, to int) {
+					for i := from; i < to; i++ {
+						vu.Trend("journey_step_seconds", steps[i%3], time.Duration(1000+(i*7919)%5_000_000)*time.Microsecond)
+						vu.Check("ok", i%97 != 0)
+					}
+				}
+				// FreeOSMemory returns garbage to the OS so RSS shows what is live.
+				record(0, 1_000_000)
+				debug.FreeOSMemory()
+				rss1 = rssKiB(b)
+				record(1_000_000, 10_000_000)
+				debug.FreeOSMemory()
+				rss10 = rssKiB(b)
+				return nil
+			})}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		growth := (rss10 - rss1) / rss1
+		b.ReportMetric(rss1, "KiB@1e6")
+		b.ReportMetric(rss10, "KiB@1e7")
+		b.ReportMetric(100*growth, "%growth")
+		b.Logf("RSS after 1e6 samples %.0f KiB, after 1e7 %.0f KiB: %+.2f%% (target within 5%%)", rss1, rss10, 100*growth)
+	}
+}
