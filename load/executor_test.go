@@ -67,16 +67,6 @@ func (f *fakeRun) finished() bool {
 	}
 }
 
-func (f *fakeRun) scenario(name string) load.ScenarioSnapshot {
-	for _, s := range f.eng.Snapshot().Scenarios {
-		if s.Name == name {
-			return s
-		}
-	}
-	f.t.Fatalf("no scenario %q", name)
-	return load.ScenarioSnapshot{}
-}
-
 // blockForever is an iteration that only ends when interrupted.
 var blockForever = load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
 	<-ctx.Done()
@@ -238,7 +228,6 @@ func TestGracefulRampDownAndGracefulStop(t *testing.T) {
 type recordStarts struct {
 	mu     sync.Mutex
 	starts []time.Duration
-	clk    interface{ Since(time.Time) time.Duration }
 	busy   time.Duration
 }
 

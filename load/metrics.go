@@ -118,7 +118,6 @@ type scenarioStats struct {
 	interrupted uint64
 	failed      uint64
 	dropped     uint64
-	vus         int64
 	stages      []*stageStats
 }
 
