@@ -338,6 +338,9 @@ func (v *validator) fault(i int, f Fault, tl Timeline, names map[string]bool) {
 	if f.Duration.Duration <= 0 {
 		v.fail(at+".duration", "must be positive: every fault ends by itself (got %s)", f.Duration)
 	}
+	if f.RecoveryObjective.Duration < 0 {
+		v.fail(at+".recovery_objective", "must not be negative (got %s)", f.RecoveryObjective)
+	}
 	if f.Recovery.Duration < 0 {
 		v.fail(at+".recovery", "must not be negative (got %s)", f.Recovery)
 	}

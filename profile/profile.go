@@ -95,8 +95,12 @@ type Fault struct {
 	At       Duration `yaml:"at"`
 	Duration Duration `yaml:"duration"`
 	// Recovery is the length of the recovery window that follows the fault.
-	Recovery Duration    `yaml:"recovery"`
-	Target   FaultTarget `yaml:"target"`
+	Recovery Duration `yaml:"recovery"`
+	// RecoveryObjective is how soon after injection the service must be healthy again (client
+	// error rate below 1 % for 10 s); default 60s. It is a property of the platform, so
+	// --time-scale leaves it unchanged.
+	RecoveryObjective Duration    `yaml:"recovery_objective"`
+	Target            FaultTarget `yaml:"target"`
 	// Latency is the added delay of a network-delay fault.
 	Latency Duration `yaml:"latency"`
 	// Force allows a power-loss of the only zone that holds a service's replicas.
