@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/model"
 )
@@ -31,7 +29,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 		return err
 	}
 	defer store.Close()
-	reg, wrapped := metrics.NewRegistry(prometheus.Labels{"service": "datatier"})
+	reg, wrapped := metrics.NewRegistry(nil)
 	srv := NewServer(store, Config{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Model: spec.Model}, wrapped)
 
 	mux := http.NewServeMux()

@@ -51,8 +51,8 @@ var schema = []string{
 		slots INTEGER NOT NULL, resolution TEXT NOT NULL, media_seconds DOUBLE PRECISION NOT NULL,
 		state TEXT NOT NULL, enqueued_at BIGINT NOT NULL, leased_at BIGINT,
 		lease_owner TEXT NOT NULL DEFAULT '', lease_node TEXT NOT NULL DEFAULT '',
-		lease_expires_at BIGINT NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-		done_at BIGINT)`,
+		lease_expires_at BIGINT NOT NULL DEFAULT 0, lease_request TEXT NOT NULL DEFAULT '',
+		attempts INTEGER NOT NULL DEFAULT 0, done_at BIGINT)`,
 	`CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (stage, state, enqueued_at)`,
 	`CREATE TABLE IF NOT EXISTS exports (
 		id TEXT PRIMARY KEY, video_id TEXT NOT NULL REFERENCES videos(id),
@@ -380,6 +380,11 @@ type Finished struct {
 func (s *Store) Lease(ctx context.Context, req LeaseRequest, lease time.Duration, now time.Time) (job *Job, nextExpiry time.Time, failed []Finished, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		job, failed = nil, nil
+		if req.Abandon != "" {
+			if err := s.abandon(ctx, tx, req.Worker, req.Abandon); err != nil {
+				return err
+			}
+		}
 		for {
 			var j Job
 			var enq int64
@@ -409,8 +414,8 @@ func (s *Store) Lease(ctx context.Context, req LeaseRequest, lease time.Duration
 				continue
 			}
 			j.EnqueuedAt, j.LeasedAt, j.LeaseExpiresAt, j.Attempts = fromNS(enq), now.UTC(), now.Add(lease).UTC(), j.Attempts+1
-			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'leased', lease_owner = ?, lease_node = ?, leased_at = ?, lease_expires_at = ?, attempts = ? WHERE id = ?`,
-				req.Worker, req.Node, ns(now), ns(j.LeaseExpiresAt), j.Attempts, j.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'leased', lease_owner = ?, lease_node = ?, leased_at = ?, lease_expires_at = ?, lease_request = ?, attempts = ? WHERE id = ?`,
+				req.Worker, req.Node, ns(now), ns(j.LeaseExpiresAt), req.RequestID, j.Attempts, j.ID); err != nil {
 				return err
 			}
 			q, args := `UPDATE videos SET state = 'processing', processing_started_at = COALESCE(processing_started_at, ?), gpu_node = ?, gpu_attempts = ? WHERE id = ?`,
@@ -427,6 +432,37 @@ func (s *Store) Lease(ctx context.Context, req LeaseRequest, lease time.Duration
 		}
 	})
 	return job, nextExpiry, failed, err
+}
+
+// abandon undoes the lease that worker's request requestID obtained if the worker never saw
+// the answer (its poll was cancelled): the job is queued again as if never leased.
+func (s *Store) abandon(ctx context.Context, tx *sql.Tx, worker, requestID string) error {
+	var id, stage, videoID string
+	var attempts int
+	err := tx.QueryRowContext(ctx, `SELECT id, stage, video_id, attempts FROM jobs WHERE lease_request = ? AND lease_owner = ? AND state = 'leased'`,
+		requestID, worker).Scan(&id, &stage, &videoID, &attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	attempts--
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'queued', lease_owner = '', lease_node = '', lease_request = '', lease_expires_at = 0, attempts = ? WHERE id = ?`, attempts, id); err != nil {
+		return err
+	}
+	q := `UPDATE videos SET gpu_attempts = ? WHERE id = ?`
+	args := []any{attempts, videoID}
+	if attempts == 0 {
+		q, args = `UPDATE videos SET state = 'queued', processing_started_at = NULL, gpu_node = '', gpu_attempts = 0 WHERE id = ?`, []any{videoID}
+		if stage == StageAI {
+			q = `UPDATE videos SET state = 'ai', ai_started_at = NULL, ai_node = '' WHERE id = ?`
+		}
+	} else if stage == StageAI {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, q, args...)
+	return err
 }
 
 func (s *Store) failJob(ctx context.Context, tx *sql.Tx, j Job, reason string, now time.Time) (Finished, error) {

@@ -107,6 +107,10 @@ type LeaseRequest struct {
 	Node     string        `json:"node"`
 	MaxSlots int           `json:"max_slots"`
 	Wait     time.Duration `json:"wait"`
+	// RequestID names this request. A worker whose request failed or was cancelled sends its
+	// ID as Abandon with the next one: a job that request leased unseen is queued again.
+	RequestID string `json:"request_id,omitempty"`
+	Abandon   string `json:"abandon,omitempty"`
 }
 
 // CompleteRequest reports a job's results.

@@ -74,12 +74,17 @@ func (m *HTTP) Middleware(service string, next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		_, route, _ := strings.Cut(r.Pattern, " ")
-		if route == "" {
-			route = r.Pattern
-		}
-		m.Observe(service, route, r.Method, sw.Status(), time.Since(start))
+		m.Observe(service, Route(r.Pattern), r.Method, sw.Status(), time.Since(start))
 	})
+}
+
+// Route turns a ServeMux pattern into an http_route value: "GET /api/v1/videos/{id}" gives
+// "/api/v1/videos/{id}" and "GET /{$}" gives "/".
+func Route(pattern string) string {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		pattern = path
+	}
+	return strings.TrimSuffix(pattern, "{$}")
 }
 
 // StatusWriter remembers the status code written through it.

@@ -31,10 +31,10 @@ type Route struct {
 	Idempotent bool
 }
 
-// Path returns the path part of the pattern, the http_route label value.
+// Path returns the path part of the pattern without a trailing {$}: the http_route label.
 func (r Route) Path() string {
 	_, p, _ := strings.Cut(r.Pattern, " ")
-	return p
+	return strings.TrimSuffix(p, "{$}")
 }
 
 // Method returns the pattern's method.

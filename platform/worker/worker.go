@@ -142,6 +142,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	backoff := 50 * time.Millisecond
+	abandon := ""
 	for {
 		pollCtx, cancel := context.WithCancel(ctx)
 		free, err := w.pollTurn(ctx, cancel)
@@ -149,9 +150,16 @@ func (w *Worker) Run(ctx context.Context) error {
 			cancel()
 			return nil
 		}
-		job, err := w.db.Lease(pollCtx, datatier.LeaseRequest{Stage: w.cfg.Stage, Worker: w.cfg.ID, Node: w.cfg.Node, MaxSlots: free, Wait: 10 * time.Second})
+		reqID := datatier.NewID("lease")
+		job, err := w.db.Lease(pollCtx, datatier.LeaseRequest{Stage: w.cfg.Stage, Worker: w.cfg.ID, Node: w.cfg.Node,
+			MaxSlots: free, Wait: 10 * time.Second, RequestID: reqID, Abandon: abandon})
 		interrupted := pollCtx.Err() != nil
 		cancel()
+		abandon = ""
+		if err != nil {
+			// The data tier may have leased a job to this request and lost the answer.
+			abandon = reqID
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -193,14 +201,16 @@ func (w *Worker) process(ctx context.Context, job datatier.Job) {
 	held := job.Slots
 	defer func() { w.release(held) }()
 	jctx, lost := context.WithCancelCause(ctx)
-	defer lost(nil)
 	var renewals sync.WaitGroup
 	renewals.Add(1)
 	go func() {
 		defer renewals.Done()
 		w.renew(jctx, job, lost)
 	}()
-	defer renewals.Wait()
+	defer func() {
+		lost(nil) // stops the renewals
+		renewals.Wait()
+	}()
 
 	start := time.Now()
 	var res datatier.CompleteRequest
