@@ -57,6 +57,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		newPlanCmd(out),
 		newEvaluateCmd(out, errOut),
 		newChaosCmd(out, errOut),
+		newPlatformCmd(out, errOut),
 	)
 	return root
 }
