@@ -318,7 +318,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, err := g.forward(r, b, body, client)
 		canRetry := attempt < g.cfg.Retries
 		if err != nil {
-			b.healthy.Store(false) // until its next probe passes
+			if r.Context().Err() != nil {
+				return // the client left; the replica did nothing wrong
+			}
+			if isDialError(err) {
+				// Refused: the replica is gone. Stop routing to it until a probe passes,
+				// rather than paying a failed dial per request until the next probe.
+				b.healthy.Store(false)
+			}
 			g.log.Debug("upstream failed", "replica", b.Name, "err", err)
 			// A request that never reached the replica is safe to send elsewhere.
 			if canRetry && (route.Idempotent || isDialError(err)) && r.Context().Err() == nil {
