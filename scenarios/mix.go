@@ -30,6 +30,8 @@ type Target struct {
 	Poll          dailydoco.Backoff
 	ExportPoll    dailydoco.Backoff
 	MaxChunkBytes int64
+	// AddrOffset shifts the VUs' client addresses (see dailydoco.Config.AddrOffset).
+	AddrOffset int64
 	// RunID makes account e-mails unique across runs against a persistent platform; empty
 	// uses the time the mix was built.
 	RunID string
@@ -81,6 +83,31 @@ type Mix struct {
 
 	mu    sync.Mutex
 	users map[int64]*User
+	stats map[string]*JourneyStats
+}
+
+// JourneyStats accumulates the journeys a Mix ran to the end (not interrupted): the
+// renewal-reward sums that measure a run's request rate per user as Requests/Seconds,
+// independent of where in their journeys users were when the run started or stopped.
+type JourneyStats struct {
+	Runs, Failed int
+	Requests     int
+	Seconds      float64 // wall time of the journeys, think pauses included
+	Videos       int
+}
+
+// TrendJourneyDuration is the engine trend of whole journeys (tag step = journey name).
+const TrendJourneyDuration = "journey_duration"
+
+// Stats returns a copy of the per-journey statistics so far.
+func (m *Mix) Stats() map[string]JourneyStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]JourneyStats, len(m.stats))
+	for k, v := range m.stats {
+		out[k] = *v
+	}
+	return out
 }
 
 var _ load.Scenario = (*Mix)(nil)
@@ -102,7 +129,7 @@ func NewMix(weights map[string]float64, think Think, target Target) (*Mix, error
 	if err := media.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	m := &Mix{think: think, media: media, runID: target.RunID, users: map[int64]*User{}}
+	m := &Mix{think: think, media: media, runID: target.RunID, users: map[int64]*User{}, stats: map[string]*JourneyStats{}}
 	if m.runID == "" {
 		m.runID = strconv.FormatInt(time.Now().UnixNano(), 36)
 	}
@@ -133,7 +160,7 @@ func NewMix(weights map[string]float64, think Think, target Target) (*Mix, error
 		return nil, errors.Join(errs...)
 	}
 	m.cfg = dailydoco.Config{BaseURL: target.BaseURL, Metrics: target.Metrics, Poll: target.Poll, ExportPoll: target.ExportPoll,
-		UploadSpeed: target.UploadSpeed, MaxChunkBytes: target.MaxChunkBytes}
+		UploadSpeed: target.UploadSpeed, MaxChunkBytes: target.MaxChunkBytes, AddrOffset: target.AddrOffset}
 	return m, nil
 }
 
@@ -145,6 +172,23 @@ func (m *Mix) draw(x float64) int {
 		i++ // cum[i] is the exclusive upper bound of journey i
 	}
 	return min(i, len(m.cum)-1)
+}
+
+func (m *Mix) record(name string, s *Session, d time.Duration, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.stats[name]
+	if st == nil {
+		st = &JourneyStats{}
+		m.stats[name] = st
+	}
+	st.Runs++
+	if err != nil {
+		st.Failed++
+	}
+	st.Requests += s.Client.Requests()
+	st.Seconds += d.Seconds()
+	st.Videos += s.Videos
 }
 
 func (m *Mix) user(id int64) (*User, bool) {
@@ -177,7 +221,13 @@ func (m *Mix) Run(ctx context.Context, vu *load.VU) error {
 	c := dailydoco.New(vu, &m.cfg, name)
 	c.SetToken(u.Token)
 	s := &Session{VU: vu, Client: c, User: u, Media: m.media, think: m.think, runID: m.runID}
+	start := vu.Now()
 	err := j.Run(ctx, s)
+	if ctx.Err() == nil {
+		d := vu.Now().Sub(start)
+		vu.Trend(TrendJourneyDuration, name, d)
+		m.record(name, s, d, err)
+	}
 	var ae *dailydoco.APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 		u.Token = "" // log in afresh as a new user next time

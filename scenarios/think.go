@@ -16,7 +16,7 @@ import (
 //   - "exponential" (also ""): exponential with mean Mean, clamped to [Min, Max] (Max zero
 //     means no upper clamp). Clamping changes the mean, see [Think.Expected].
 type Think struct {
-	Distribution  string
+	Distribution   string
 	Mean, Min, Max time.Duration
 }
 

@@ -45,7 +45,9 @@ func (e *APIError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrRateLimited) true for throttled requests.
-func (e *APIError) Is(target error) bool { return target == ErrRateLimited && e.Status == http.StatusTooManyRequests }
+func (e *APIError) Is(target error) bool {
+	return target == ErrRateLimited && e.Status == http.StatusTooManyRequests
+}
 
 // Engine trend names of the journey-level timings (they also feed [Metrics]).
 const (
@@ -72,6 +74,10 @@ type Config struct {
 	UploadSpeed float64
 	// MaxChunkBytes bounds a chunk below the server's max_chunk_bytes; zero means 1 MiB.
 	MaxChunkBytes int64
+	// AddrOffset is added to VU ids before they become client addresses ([ClientAddr]), so
+	// that generators of a distributed run (each numbering its VUs from 1) present distinct
+	// users to the gateway.
+	AddrOffset int64
 }
 
 // Client calls the API on behalf of one VU during one iteration: create it per iteration with
@@ -83,15 +89,19 @@ type Client struct {
 	journey string
 	xff     string
 	token   string
+	sent    int
 }
 
 // New returns a client for vu whose steps are named "<journey>.<step>".
 func New(vu *load.VU, cfg *Config, journey string) *Client {
-	return &Client{vu: vu, cfg: cfg, journey: journey, xff: ClientAddr(vu.ID())}
+	return &Client{vu: vu, cfg: cfg, journey: journey, xff: ClientAddr(vu.ID() + cfg.AddrOffset)}
 }
 
 // SetToken sets the bearer token sent with authenticated calls (from [Client.Login]).
 func (c *Client) SetToken(tok string) { c.token = tok }
+
+// Requests returns how many requests this client has sent (answered or not).
+func (c *Client) Requests() int { return c.sent }
 
 // Token returns the bearer token.
 func (c *Client) Token() string { return c.token }
@@ -137,6 +147,7 @@ func (c *Client) call(ctx context.Context, step, method, path string, body io.Re
 	if auth {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	c.sent++
 	resp, err := c.vu.HTTP().Do(ctx, full, req)
 	if err != nil {
 		// Already classified by the engine (*load.RequestError); counted as a failed request.
