@@ -13,6 +13,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/platform/cluster"
 	"github.com/dailydoco/ddp-verify/platform/dashboard"
+	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
@@ -140,7 +141,7 @@ func gatewayBuckets(b *testing.B, addr string) map[float64]float64 {
 		b.Fatal(err)
 	}
 	out := map[float64]float64{}
-	for _, s := range m["http_server_request_duration_seconds"].GetMetric() {
+	for _, s := range m[metrics.GatewayDuration].GetMetric() {
 		for _, bk := range s.GetHistogram().GetBucket() {
 			if !math.IsInf(bk.GetUpperBound(), 1) { // the text format lists +Inf as a bucket
 				out[bk.GetUpperBound()] += float64(bk.GetCumulativeCount())

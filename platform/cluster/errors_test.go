@@ -108,7 +108,7 @@ func TestErrorsAndLimits(t *testing.T) {
 	if n := gw.Sum("dailydoco_gateway_rate_limited_total", map[string]string{"class": "video"}); n != 2 {
 		t.Errorf("rate-limited counter = %v, want 2", n)
 	}
-	if n := gw.Sum("http_server_request_duration_seconds", map[string]string{"service": "gateway", "http_response_status_code": "429"}); n != 2 {
+	if n := gw.Sum("dailydoco_gateway_request_duration_seconds", map[string]string{"http_response_status_code": "429"}); n != 2 {
 		t.Errorf("429s in the gateway's histogram = %v, want 2", n)
 	}
 }

@@ -143,7 +143,7 @@ func TestJourney(t *testing.T) {
 		if n := apiNodes.Sum("http_server_request_duration_seconds", with(labels, "service", "api")); n < 1 {
 			t.Errorf("api replicas recorded no %s %s -> %s", step.method, step.route, step.status)
 		}
-		if n := gw.Sum("http_server_request_duration_seconds", with(labels, "service", "gateway")); n < 1 {
+		if n := gw.Sum("dailydoco_gateway_request_duration_seconds", with(labels, "service", "api")); n < 1 {
 			t.Errorf("gateway recorded no %s %s -> %s", step.method, step.route, step.status)
 		}
 	}
@@ -172,8 +172,14 @@ func TestJourney(t *testing.T) {
 	if b := dt.Buckets("dailydoco_video_processing_realtime_ratio"); !slices.Contains(b, 2) {
 		t.Errorf("ratio buckets %v lack 2", b)
 	}
-	if _, ok := dt["dailydoco_queue_depth"]; !ok {
-		t.Error("no dailydoco_queue_depth")
+	if q := dt.Sum("dailydoco_queue_depth", nil); q != 0 {
+		t.Errorf("queue depth %v with every video processed", q)
+	}
+	if _, ok := dt["http_server_request_duration_seconds"]; ok {
+		t.Error("the data tier records user-request metrics: sums over them would count requests twice")
+	}
+	if _, ok := gw["http_server_request_duration_seconds"]; ok {
+		t.Error("the gateway records http_server_request_duration_seconds: sums over them would count requests twice")
 	}
 
 	gpu := scrapeRole(t, c, cluster.RoleNode, "gpu")

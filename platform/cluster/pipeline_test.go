@@ -90,8 +90,11 @@ func TestJobsBeyondSlotsQueue(t *testing.T) {
 	}
 	// Right after the uploads, 4 run and the rest wait in the queue.
 	dt := scrapeRole(t, c, cluster.RoleDataTier, "")
-	if q := dt.Sum("dailydoco_queue_depth", map[string]string{"stage": "gpu"}); q < 1 {
-		t.Errorf("GPU queue depth %v after %d uploads on 4 half-GPU slots, want >= 1", q, n)
+	if q := dt.Sum("dailydoco_queue_waiting", map[string]string{"stage": "gpu"}); q < 1 {
+		t.Errorf("%v jobs waiting for a GPU after %d uploads on 4 half-GPU slots, want >= 1", q, n)
+	}
+	if q := dt.Sum("dailydoco_queue_depth", nil); q != n {
+		t.Errorf("queue depth %v, want all %d videos (waiting or in progress)", q, n)
 	}
 	var vs []platformtest.Video
 	for _, id := range ids {

@@ -50,7 +50,7 @@ func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
 // NewServer serves store, registering its metrics with reg.
 func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 	s := &Server{
-		store: store, cfg: cfg, http: metrics.NewHTTP(reg), wake: make(chan struct{}), closing: make(chan struct{}),
+		store: store, cfg: cfg, http: metrics.NewHTTP(reg, metrics.DataTierDuration), wake: make(chan struct{}), closing: make(chan struct{}),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dailydoco_videos_accepted_total", Help: "Videos accepted for processing (captures finished).",
 		}),
@@ -68,8 +68,13 @@ func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 			Buckets: metrics.DurationBuckets,
 		}, []string{"stage"}),
 	}
-	reg.MustRegister(s.accepted, s.processed, s.ratio, s.queueWait, &queueCollector{store: store, desc: prometheus.NewDesc(
-		"dailydoco_queue_depth", "Jobs waiting for a worker (queued, or leased with an expired lease).", []string{"stage"}, nil)})
+	reg.MustRegister(s.accepted, s.processed, s.ratio, s.queueWait, &queueCollector{
+		store: store,
+		depth: prometheus.NewDesc("dailydoco_queue_depth",
+			"Accepted videos not yet processed, by the stage they are in (waiting or in progress): sum = accepted - processed.", []string{"stage"}, nil),
+		waiting: prometheus.NewDesc("dailydoco_queue_waiting",
+			"Jobs waiting for a worker (queued, or leased with an expired lease), by stage.", []string{"stage"}, nil),
+	})
 	for _, r := range model.Resolutions {
 		// Zero series from the start: rate() and increase() see the first video.
 		s.processed.WithLabelValues("success", string(r))
@@ -79,22 +84,23 @@ func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 }
 
 type queueCollector struct {
-	store *Store
-	desc  *prometheus.Desc
+	store          *Store
+	depth, waiting *prometheus.Desc
 }
 
-func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.waiting }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	depth, err := c.store.QueueDepth(ctx, time.Now())
+	depth, waiting, err := c.store.QueueDepth(ctx, time.Now())
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		ch <- prometheus.NewInvalidMetric(c.depth, err)
 		return
 	}
 	for stage, n := range depth {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), stage)
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), stage)
+		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(waiting[stage]), stage)
 	}
 }
 

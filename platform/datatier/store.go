@@ -54,6 +54,7 @@ var schema = []string{
 		lease_expires_at BIGINT NOT NULL DEFAULT 0, lease_request TEXT NOT NULL DEFAULT '',
 		attempts INTEGER NOT NULL DEFAULT 0, done_at BIGINT)`,
 	`CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (stage, state, enqueued_at)`,
+	`CREATE INDEX IF NOT EXISTS jobs_open ON jobs (state, stage)`,
 	`CREATE TABLE IF NOT EXISTS exports (
 		id TEXT PRIMARY KEY, video_id TEXT NOT NULL REFERENCES videos(id),
 		user_id TEXT NOT NULL REFERENCES users(id), format TEXT NOT NULL,
@@ -554,21 +555,26 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, err
 }
 
-// QueueDepth counts jobs waiting for a worker per stage: queued, or leased with an expired lease.
-func (s *Store) QueueDepth(ctx context.Context, now time.Time) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT stage, COUNT(*) FROM jobs WHERE state = 'queued' OR (state = 'leased' AND lease_expires_at < ?) GROUP BY stage`, ns(now))
+// QueueDepth counts unfinished jobs per stage: all of them (waiting or in progress), and those
+// waiting for a worker (queued, or leased with an expired lease). Every accepted video that is
+// not yet processed has exactly one unfinished job, so the first sum is the pipeline's backlog.
+func (s *Store) QueueDepth(ctx context.Context, now time.Time) (depth, waiting map[string]int, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT stage,
+		COUNT(*),
+		COALESCE(SUM(CASE WHEN state = 'queued' OR lease_expires_at < ? THEN 1 ELSE 0 END), 0)
+		FROM jobs WHERE state <> 'done' GROUP BY stage`, ns(now))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	out := map[string]int{StageGPU: 0, StageAI: 0}
+	depth, waiting = map[string]int{StageGPU: 0, StageAI: 0}, map[string]int{StageGPU: 0, StageAI: 0}
 	for rows.Next() {
 		var stage string
-		var n int
-		if err := rows.Scan(&stage, &n); err != nil {
-			return nil, err
+		var d, w int
+		if err := rows.Scan(&stage, &d, &w); err != nil {
+			return nil, nil, err
 		}
-		out[stage] = n
+		depth[stage], waiting[stage] = d, w
 	}
-	return out, rows.Err()
+	return depth, waiting, rows.Err()
 }

@@ -96,7 +96,7 @@ func New(cfg Config, backends []Backend, reg prometheus.Registerer) (*Gateway, e
 			IdleConnTimeout:       60 * time.Second,
 			ResponseHeaderTimeout: cfg.UpstreamTimeout,
 		},
-		http: metrics.NewHTTP(reg),
+		http: metrics.NewHTTP(reg, metrics.GatewayDuration),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dailydoco_gateway_rate_limited_total", Help: "Requests refused with 429, by route class.",
 		}, []string{"class"}),
@@ -283,7 +283,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		label = route.Path()
 	}
 	sw := &metrics.StatusWriter{ResponseWriter: w}
-	defer func() { g.http.Observe("gateway", label, r.Method, sw.Status(), time.Since(start)) }()
+	// The service label names the service the request was for (api or dashboard).
+	defer func() { g.http.Observe(route.Service, label, r.Method, sw.Status(), time.Since(start)) }()
 
 	client := g.ClientIP(r)
 	if wait, ok := g.limits.allow(route.Class, client, start); !ok {

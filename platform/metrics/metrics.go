@@ -43,15 +43,26 @@ func Handler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
-// HTTP records http_server_request_duration_seconds (OpenTelemetry semantic conventions).
+// Names of the request-duration histograms. Each user request is counted once under
+// ServerDuration, by the replica that served it (the OpenTelemetry metric the SLOs read); the
+// gateway and the data tier record their own view under names of their own, as an ingress
+// controller and a database would, so that sums over ServerDuration never count a request twice.
+const (
+	ServerDuration   = "http_server_request_duration_seconds"
+	GatewayDuration  = "dailydoco_gateway_request_duration_seconds"
+	DataTierDuration = "dailydoco_datatier_request_duration_seconds"
+)
+
+// HTTP records a request-duration histogram with the labels service, http_route,
+// http_request_method and http_response_status_code (OpenTelemetry semantic conventions).
 type HTTP struct {
 	hist *prometheus.HistogramVec
 }
 
-// NewHTTP registers the HTTP histogram with reg.
-func NewHTTP(reg prometheus.Registerer) *HTTP {
+// NewHTTP registers the histogram called name (one of the *Duration constants) with reg.
+func NewHTTP(reg prometheus.Registerer, name string) *HTTP {
 	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "http_server_request_duration_seconds",
+		Name:    name,
 		Help:    "Duration of HTTP server requests.",
 		Buckets: HTTPBuckets,
 	}, []string{"service", "http_route", "http_request_method", "http_response_status_code"})

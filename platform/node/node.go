@@ -76,7 +76,7 @@ func New(spec Spec, log *slog.Logger) *Node {
 	}
 	n := &Node{spec: spec, log: log.With("node", spec.Name), ready: map[string]bool{}}
 	n.reg, n.wrapped = metrics.NewRegistry(prometheus.Labels{"node": spec.Name, "zone": spec.Zone, "pool": spec.Pool})
-	n.http = metrics.NewHTTP(n.wrapped)
+	n.http = metrics.NewHTTP(n.wrapped, metrics.ServerDuration)
 	n.client = &http.Client{Transport: &http.Transport{
 		DialContext:         n.fence.DialContext,
 		MaxIdleConnsPerHost: 64,
