@@ -96,7 +96,7 @@ func runStep(b *testing.B, c *cluster.Cluster, hc *http.Client, vus int, d time.
 
 // journey is one virtual user's visit, each from its own client IP (as the load generator
 // presents virtual users): sign up, load the dashboard, upload a capture in 2 chunks, poll the
-// video 3 times, reload the video list. 15 requests, 13 of them API calls.
+// video 3 times: 14 requests, 11 of them to the API service.
 func journey(ctx context.Context, base string, hc *http.Client, seq uint32) (int, error) {
 	cl := &platformtest.Client{BaseURL: base, HTTP: hc, IP: fmt.Sprintf("198.18.%d.%d", seq>>8&0xff, seq&0xff)}
 	n := 0
