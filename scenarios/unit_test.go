@@ -115,7 +115,7 @@ func TestFromProfileLaunchStages(t *testing.T) {
 	if !ok {
 		t.Fatalf("executor %T, want load.RampingVUs", scs[0].Executor)
 	}
-	want := []load.Stage{{5 * time.Minute, 100}, {10 * time.Minute, 100}, {5 * time.Minute, 500}, {10 * time.Minute, 500}, {5 * time.Minute, 1000}, {20 * time.Minute, 1000}, {5 * time.Minute, 0}}
+	want := []load.Stage{{Duration: 5 * time.Minute, Target: 100}, {Duration: 10 * time.Minute, Target: 100}, {Duration: 5 * time.Minute, Target: 500}, {Duration: 10 * time.Minute, Target: 500}, {Duration: 5 * time.Minute, Target: 1000}, {Duration: 20 * time.Minute, Target: 1000}, {Duration: 5 * time.Minute, Target: 0}}
 	if len(rv.Stages) != len(want) {
 		t.Fatalf("stages %v", rv.Stages)
 	}
