@@ -159,8 +159,11 @@ func (m RateModel) Rates(users int) (Rates, error) {
 		secs += w * c.Seconds
 		vids += w * c.Videos
 	}
-	if len(errs) > 0 || wsum == 0 || secs == 0 {
-		return Rates{}, errors.Join(append(errs, errors.New("rate model: no journey takes time"))...)
+	if len(errs) > 0 {
+		return Rates{}, errors.Join(errs...)
+	}
+	if wsum == 0 || secs == 0 {
+		return Rates{}, errors.New("rate model: no journey, or no journey takes time")
 	}
 	u := float64(users)
 	return Rates{
