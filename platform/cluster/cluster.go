@@ -71,6 +71,7 @@ const (
 	GatewayPort  = 8080
 	DataTierPort = 5432
 	MetricsPort  = 9100 // every process's /metrics, /health and /ready
+	ControlPort  = 7070 // the supervisor's control API
 )
 
 // Cluster is a running reference platform. Its methods are safe for concurrent use.
@@ -87,12 +88,25 @@ type Cluster struct {
 
 	supervisorLn net.Listener
 	supervisor   *http.Server
-	costNodes    cost.NodeSet
+	controlLn    net.Listener
+	control      *http.Server
+	controlToken string
+	gatewayAdmin string // http://host:port of the gateway's admin endpoint
+	lifecycle    *lifecycleMetrics
+	stopMonitor  context.CancelFunc
+	monitorDone  chan struct{}
 
-	mu       sync.Mutex
-	datatier *proc
-	gateway  *proc
-	nodes    []*nodeState // in topology order
+	mu              sync.Mutex
+	datatier        *proc
+	gateway         *proc
+	nodes           []*nodeState // in creation order
+	nextIndex       int
+	zoneDown        map[string]bool // power-loss: unschedulable until restored
+	zonePartitioned map[string]bool
+	pending         []topology.Replica
+	changes         []Change
+	pressure        map[string]time.Time // pool -> since when it has wanted another node
+	gwDirty         bool                 // the gateway's backends need pushing
 
 	stopOnce sync.Once
 	stopErr  error
@@ -101,10 +115,22 @@ type Cluster struct {
 type nodeState struct {
 	topology.Node
 	ip       netip.Addr
-	replicas []topology.Replica
+	replicas []topology.Replica // placed here now
 	proc     *proc
-	state    string
-	since    time.Time
+	ports    map[string]int // next port per service
+
+	fault         string    // applied through the control API: "", kill, partition, power-loss
+	zoneFault     bool      // the fault came with its zone's
+	provisioning  bool      // no heartbeat since the process (re)started, or not started yet
+	startAt       time.Time // when a node the autoscaler added gets its process
+	lastHeartbeat time.Time
+	ready         bool // the Kubernetes Ready condition: a heartbeat within the grace period
+	notReadyAt    time.Time
+	state         string
+	since         time.Time
+	busySlots     int
+	idleSince     time.Time
+	starting      bool // a goroutine is starting its process
 }
 
 // Node states, as the control API reports them.
@@ -139,7 +165,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := cost.Prices.Check(types...); err != nil {
 		return nil, err
 	}
-	c := &Cluster{topo: topo, exec: opts.Exec, log: opts.Logger, dir: opts.Dir, secret: randomBytes(32), adminToken: hex.EncodeToString(randomBytes(16))}
+	c := &Cluster{topo: topo, exec: opts.Exec, log: opts.Logger, dir: opts.Dir, secret: randomBytes(32),
+		adminToken: hex.EncodeToString(randomBytes(16)), controlToken: hex.EncodeToString(randomBytes(16)),
+		zoneDown: map[string]bool{}, zonePartitioned: map[string]bool{}, pressure: map[string]time.Time{}}
 	if c.dir == "" {
 		d, err := os.MkdirTemp("", "ddp-platform-")
 		if err != nil {
@@ -199,7 +227,9 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	reg, _ := metrics.NewRegistry(nil)
-	reg.MustRegister(cost.New(cost.Prices, cost.PlanFixedCosts, c.costNodes.List))
+	reg.MustRegister(cost.New(cost.Prices, cost.PlanFixedCosts, c.costNodes))
+	c.lifecycle = newLifecycleMetrics(c)
+	reg.MustRegister(c.lifecycle)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -207,6 +237,13 @@ func (c *Cluster) start(ctx context.Context) error {
 	mux.HandleFunc("POST /heartbeat", c.heartbeat)
 	c.supervisor = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = c.supervisor.Serve(c.supervisorLn) }() // ends with Shutdown in Stop
+	ln, err := net.Listen("tcp", hostPort(c.addr(3), ControlPort))
+	if err != nil {
+		return fmt.Errorf("control API listen: %w", err)
+	}
+	c.controlLn = ln
+	c.control = &http.Server{Handler: c.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = c.control.Serve(ln) }() // ends with Shutdown in Stop
 
 	tm := c.topo.Timing
 	dt, err := c.spawn(ctx, RoleDataTier, RoleDataTier, datatier.Spec{
@@ -222,17 +259,19 @@ func (c *Cluster) start(ctx context.Context) error {
 
 	nodes := c.topo.Nodes()
 	replicas := c.topo.Place(nodes)
+	now := time.Now()
 	for _, n := range nodes {
-		ns := &nodeState{Node: n, ip: c.addr(10 + n.Index), state: StateProvisioning, since: time.Now()}
+		ns := &nodeState{Node: n, ip: c.addr(10 + n.Index), state: StateProvisioning, since: now, provisioning: true, ports: map[string]int{}}
 		for _, r := range replicas {
 			if r.Node == n.Name {
 				ns.replicas = append(ns.replicas, r)
+				ns.ports[r.Service] = max(ns.ports[r.Service], r.Port+1)
 			}
 		}
 		c.mu.Lock()
 		c.nodes = append(c.nodes, ns)
+		c.nextIndex = n.Index + 1
 		c.mu.Unlock()
-		c.costNodes.Set(cost.Node{Name: n.Name, InstanceType: n.InstanceType, Zone: n.Zone, Pool: n.Pool})
 	}
 	// Nodes start in parallel: each is a process start plus a few listeners.
 	var wg sync.WaitGroup
@@ -248,6 +287,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	c.gatewayAdmin = "http://" + hostPort(c.addr(1), MetricsPort)
 	gw, err := c.spawn(ctx, RoleGateway, RoleGateway, gateway.Spec{
 		Addr: hostPort(c.addr(1), GatewayPort), AdminAddr: hostPort(c.addr(1), MetricsPort),
 		AdminToken: c.adminToken, Backends: c.backends(), Gateway: c.topo.Gateway,
@@ -258,7 +298,39 @@ func (c *Cluster) start(ctx context.Context) error {
 	c.mu.Lock()
 	c.gateway = gw
 	c.mu.Unlock()
-	return c.writeFileSD()
+	if err := c.writeFileSD(); err != nil {
+		return err
+	}
+	mctx, cancel := context.WithCancel(context.Background())
+	c.stopMonitor, c.monitorDone = cancel, make(chan struct{})
+	go func() {
+		defer close(c.monitorDone)
+		c.monitor(mctx)
+	}()
+	// Return once every node has reported in: Nodes() then says Ready everywhere.
+	deadline := time.Now().Add(c.topo.Timing.StartTimeout.D())
+	for !c.allReady() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nodes not Ready after %v", c.topo.Timing.StartTimeout.D())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) allReady() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ns := range c.nodes {
+		if ns.state != StateReady {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Cluster) nodeSpec(ns *nodeState) node.Spec {
@@ -272,14 +344,19 @@ func (c *Cluster) nodeSpec(ns *nodeState) node.Spec {
 }
 
 func (c *Cluster) startNode(ctx context.Context, ns *nodeState) error {
-	p, err := c.spawn(ctx, ns.Name, RoleNode, c.nodeSpec(ns))
+	c.mu.Lock()
+	spec := c.nodeSpec(ns)
+	c.mu.Unlock()
+	p, err := c.spawn(ctx, ns.Name, RoleNode, spec)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	ns.proc = p
-	ns.state, ns.since = StateReady, time.Now()
+	// It is Ready once its first heartbeat arrives, as a kubelet registers.
+	ns.provisioning, ns.lastHeartbeat = true, time.Time{}
+	c.refresh(ns, time.Now())
 	return nil
 }
 
@@ -287,6 +364,10 @@ func (c *Cluster) startNode(ctx context.Context, ns *nodeState) error {
 func (c *Cluster) backends() []gateway.Backend {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.backendsLocked()
+}
+
+func (c *Cluster) backendsLocked() []gateway.Backend {
 	var out []gateway.Backend
 	for _, ns := range c.nodes {
 		for _, r := range ns.replicas {
@@ -297,16 +378,6 @@ func (c *Cluster) backends() []gateway.Backend {
 		}
 	}
 	return out
-}
-
-// heartbeat records a node's report (node lifecycle, issue 4, builds on it).
-func (c *Cluster) heartbeat(w http.ResponseWriter, r *http.Request) {
-	var hb node.Heartbeat
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&hb); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // proc is one child process.
@@ -441,6 +512,17 @@ func tail(path string) string {
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		grace := c.topo.Timing.StopGrace.D()
+		if c.stopMonitor != nil {
+			c.stopMonitor()
+			<-c.monitorDone
+		}
+		if c.control != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = c.control.Shutdown(ctx)
+			cancel()
+		} else if c.controlLn != nil {
+			c.controlLn.Close()
+		}
 		c.mu.Lock()
 		gw, dt := c.gateway, c.datatier
 		var nodes []*proc
@@ -556,8 +638,9 @@ type NodeInfo struct {
 	IP           string             `json:"ip"`
 	Addr         string             `json:"addr"` // the agent: /metrics, /health, /ready
 	PID          int                `json:"pid,omitempty"`
-	State        string             `json:"state"`
-	Since        time.Time          `json:"since"`
+	State        string             `json:"state"` // Ready, NotReady, Killed, Partitioned, Provisioning
+	Ready        bool               `json:"ready"` // heartbeats arrive (the Kubernetes Ready condition)
+	Since        time.Time          `json:"since"` // last change of State
 	Replicas     []topology.Replica `json:"replicas"`
 }
 
@@ -568,42 +651,12 @@ func (c *Cluster) Nodes() []NodeInfo {
 	out := make([]NodeInfo, 0, len(c.nodes))
 	for _, ns := range c.nodes {
 		ni := NodeInfo{Name: ns.Name, Zone: ns.Zone, Pool: ns.Pool, InstanceType: ns.InstanceType, IP: ns.ip.String(),
-			Addr: hostPort(ns.ip, topology.AgentPort), State: ns.state, Since: ns.since, Replicas: append([]topology.Replica(nil), ns.replicas...)}
+			Addr: hostPort(ns.ip, topology.AgentPort), State: ns.state, Ready: ns.ready, Since: ns.since.UTC(),
+			Replicas: append([]topology.Replica(nil), ns.replicas...)}
 		if ns.proc != nil && ns.proc.alive() {
 			ni.PID = ns.proc.cmd.Process.Pid
 		}
 		out = append(out, ni)
 	}
 	return out
-}
-
-func (c *Cluster) node(name string) *nodeState {
-	for _, ns := range c.nodes {
-		if ns.Name == name {
-			return ns
-		}
-	}
-	return nil
-}
-
-// ErrUnknownNode is returned for a node name the cluster does not have.
-var ErrUnknownNode = errors.New("unknown node")
-
-// Kill SIGKILLs the node's process, as a node dying does: connections reset, work in progress
-// lost. It waits until the process is gone.
-func (c *Cluster) Kill(name string) error {
-	c.mu.Lock()
-	ns := c.node(name)
-	if ns == nil {
-		c.mu.Unlock()
-		return fmt.Errorf("kill %q: %w", name, ErrUnknownNode)
-	}
-	p := ns.proc
-	ns.state, ns.since = StateKilled, time.Now()
-	c.mu.Unlock()
-	if p != nil {
-		p.signal(syscall.SIGKILL)
-		<-p.done
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/datatier"
 	"github.com/dailydoco/ddp-verify/platform/gateway"
 	"github.com/dailydoco/ddp-verify/platform/node"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
 // Roles of platform processes: the argument of `ddp-verify platform <role>`.
@@ -80,11 +81,19 @@ func RunProcess(ctx context.Context, role string, in io.Reader, out io.Writer, l
 		}
 		n := node.New(spec, log)
 		commands(func(cmd string) error {
-			switch cmd {
-			case cmdPartitionOn:
+			switch {
+			case cmd == cmdPartitionOn:
 				n.SetPartitioned(true)
-			case cmdPartitionOff:
+			case cmd == cmdPartitionOff:
 				n.SetPartitioned(false)
+			case strings.HasPrefix(cmd, cmdReplicaAdd):
+				var r topology.Replica
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(cmd, cmdReplicaAdd)), &r); err != nil {
+					return fmt.Errorf("decode replica: %w", err)
+				}
+				return n.AddReplica(r)
+			case strings.HasPrefix(cmd, cmdReplicaRemove):
+				return n.RemoveReplica(strings.TrimPrefix(cmd, cmdReplicaRemove))
 			default:
 				return fmt.Errorf("unknown command %q", cmd)
 			}
@@ -97,8 +106,10 @@ func RunProcess(ctx context.Context, role string, in io.Reader, out io.Writer, l
 
 // Commands a node obeys on stdin.
 const (
-	cmdPartitionOn  = "partition on"
-	cmdPartitionOff = "partition off"
+	cmdPartitionOn   = "partition on"
+	cmdPartitionOff  = "partition off"
+	cmdReplicaAdd    = "replica add "    // + the replica as JSON
+	cmdReplicaRemove = "replica remove " // + the replica's name
 )
 
 func noCommands(cmd string) error { return fmt.Errorf("unknown command %q", cmd) }

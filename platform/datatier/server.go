@@ -179,6 +179,10 @@ func (s *Server) Handler() http.Handler {
 	h("POST /v1/jobs/{id}/complete", s.complete)
 	h("GET /v1/stats", func(r *http.Request) (int, any, error) {
 		st, err := s.store.Stats(r.Context())
+		if err != nil {
+			return 0, nil, err
+		}
+		_, st.Waiting, err = s.store.QueueDepth(r.Context(), time.Now())
 		return 200, st, err
 	})
 	return s.http.Middleware("datatier", mux)

@@ -130,4 +130,6 @@ type Stats struct {
 	InPipeline int64 `json:"in_pipeline"`
 	QueuedJobs int64 `json:"queued_jobs"`
 	LeasedJobs int64 `json:"leased_jobs"`
+	// Waiting counts jobs waiting for a worker by stage (as dailydoco_queue_waiting).
+	Waiting map[string]int `json:"waiting"`
 }

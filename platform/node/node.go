@@ -66,7 +66,18 @@ type Node struct {
 
 	mu      sync.Mutex
 	ready   map[string]bool // replica name -> ready
-	servers []*http.Server
+	servers map[string]*http.Server
+	stops   map[string]context.CancelFunc // worker replicas
+	workers map[string]*worker.Worker
+	rt      *runtime // set while Run runs
+}
+
+// runtime is what replicas started after Run began need.
+type runtime struct {
+	ctx  context.Context
+	db   *datatier.Client
+	errc chan error
+	wg   *sync.WaitGroup
 }
 
 // New prepares a node; nothing listens until Run.
@@ -74,7 +85,8 @@ func New(spec Spec, log *slog.Logger) *Node {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{spec: spec, log: log.With("node", spec.Name), ready: map[string]bool{}}
+	n := &Node{spec: spec, log: log.With("node", spec.Name), ready: map[string]bool{},
+		servers: map[string]*http.Server{}, stops: map[string]context.CancelFunc{}, workers: map[string]*worker.Worker{}}
 	n.reg, n.wrapped = metrics.NewRegistry(prometheus.Labels{"node": spec.Name, "zone": spec.Zone, "pool": spec.Pool})
 	n.http = metrics.NewHTTP(n.wrapped, metrics.ServerDuration)
 	n.client = &http.Client{Transport: &http.Transport{
@@ -114,14 +126,17 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	agent.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		jsonhttp.Write(w, http.StatusOK, map[string]any{"node": n.spec.Name, "replicas": n.replicaStates()})
 	})
-	errc := make(chan error, len(n.spec.Replicas)+1)
-	if err := n.serve(n.spec.AgentAddr(), agent, errc); err != nil {
+	errc := make(chan error, 16)
+	if err := n.serve("", n.spec.AgentAddr(), agent, errc); err != nil {
 		return err
 	}
 	var workers sync.WaitGroup
 	defer workers.Wait()
+	n.mu.Lock()
+	n.rt = &runtime{ctx: ctx, db: db, errc: errc, wg: &workers}
+	n.mu.Unlock()
 	for _, r := range n.spec.Replicas {
-		if err := n.startReplica(ctx, r, db, errc, &workers); err != nil {
+		if err := n.AddReplica(r); err != nil {
 			n.shutdown()
 			return err
 		}
@@ -145,14 +160,14 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	return err
 }
 
-func (n *Node) serve(addr string, h http.Handler, errc chan<- error) error {
+func (n *Node) serve(replica, addr string, h http.Handler, errc chan<- error) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("node %s listen: %w", n.spec.Name, err)
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 	n.mu.Lock()
-	n.servers = append(n.servers, hs)
+	n.servers[replica] = hs
 	n.mu.Unlock()
 	go func() {
 		if err := hs.Serve(n.fence.Listener(ln)); !errors.Is(err, http.ErrServerClosed) {
@@ -164,13 +179,36 @@ func (n *Node) serve(addr string, h http.Handler, errc chan<- error) error {
 
 func (n *Node) shutdown() {
 	n.mu.Lock()
-	servers := n.servers
+	var servers []*http.Server
+	for _, s := range n.servers {
+		servers = append(servers, s)
+	}
 	n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for _, s := range servers {
 		_ = s.Shutdown(ctx) // past the deadline, connections are simply dropped
 	}
+}
+
+// RemoveReplica stops a replica (an eviction): its server closes at once, a worker abandons
+// its jobs to lease expiry.
+func (n *Node) RemoveReplica(name string) error {
+	n.mu.Lock()
+	srv, stop := n.servers[name], n.stops[name]
+	delete(n.servers, name)
+	delete(n.stops, name)
+	delete(n.workers, name)
+	delete(n.ready, name)
+	n.mu.Unlock()
+	switch {
+	case srv != nil:
+		return srv.Close()
+	case stop != nil:
+		stop()
+		return nil
+	}
+	return fmt.Errorf("node %s has no replica %q", n.spec.Name, name)
 }
 
 func (n *Node) setReady(replica string, ok bool) {
@@ -189,7 +227,20 @@ func (n *Node) replicaStates() map[string]bool {
 	return out
 }
 
-func (n *Node) startReplica(ctx context.Context, r topology.Replica, db *datatier.Client, errc chan<- error, workers *sync.WaitGroup) error {
+// AddReplica starts a replica on the running node (at start, or when the supervisor
+// reschedules one here).
+func (n *Node) AddReplica(r topology.Replica) error {
+	n.mu.Lock()
+	rt := n.rt
+	_, dup := n.ready[r.Name]
+	n.mu.Unlock()
+	if rt == nil {
+		return fmt.Errorf("node %s is not running", n.spec.Name)
+	}
+	if dup {
+		return fmt.Errorf("node %s already runs %s", n.spec.Name, r.Name)
+	}
+	ctx, db := rt.ctx, rt.db
 	addr := net.JoinHostPort(n.spec.IP, strconv.Itoa(r.Port))
 	switch r.Service {
 	case topology.ServiceAPI:
@@ -212,10 +263,10 @@ func (n *Node) startReplica(ctx context.Context, r topology.Replica, db *datatie
 			return nil
 		}
 		n.setReady(r.Name, true)
-		return n.serve(addr, n.replicaHandler(r, "api", mux, probe), errc)
+		return n.serve(r.Name, addr, n.replicaHandler(r, "api", mux, probe), rt.errc)
 	case topology.ServiceDashboard:
 		n.setReady(r.Name, true)
-		return n.serve(addr, n.replicaHandler(r, "dashboard", dashboard.Handler(), nil), errc)
+		return n.serve(r.Name, addr, n.replicaHandler(r, "dashboard", dashboard.Handler(), nil), rt.errc)
 	case topology.ServiceVideoWorker, topology.ServiceAIWorker:
 		cfg := worker.Config{
 			Stage: datatier.StageGPU, ID: n.spec.Name + "/" + r.Name + "/" + n.spec.Incarnation, Node: n.spec.Name,
@@ -228,11 +279,15 @@ func (n *Node) startReplica(ctx context.Context, r topology.Replica, db *datatie
 			return fmt.Errorf("node %s: %s needs slots, the node has none", n.spec.Name, r.Service)
 		}
 		w := worker.New(db, cfg, prometheus.WrapRegistererWith(prometheus.Labels{"replica": r.Name}, n.wrapped))
+		wctx, stop := context.WithCancel(ctx)
+		n.mu.Lock()
+		n.stops[r.Name], n.workers[r.Name] = stop, w
+		n.mu.Unlock()
 		n.setReady(r.Name, true)
-		workers.Add(1)
+		rt.wg.Add(1)
 		go func() {
-			defer workers.Done()
-			_ = w.Run(ctx) // returns when ctx ends
+			defer rt.wg.Done()
+			_ = w.Run(wctx) // returns when wctx ends
 		}()
 		return nil
 	}
@@ -268,6 +323,18 @@ type Heartbeat struct {
 	Node        string          `json:"node"`
 	Incarnation string          `json:"incarnation"`
 	Replicas    map[string]bool `json:"replicas"`
+	// BusySlots are the worker slots in use (GPU or AI), for the autoscaler.
+	BusySlots int `json:"busy_slots"`
+}
+
+func (n *Node) busySlots() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	busy := 0
+	for _, w := range n.workers {
+		busy += w.Busy()
+	}
+	return busy
 }
 
 func (n *Node) heartbeat(ctx context.Context) {
@@ -276,7 +343,7 @@ func (n *Node) heartbeat(ctx context.Context) {
 	defer t.Stop()
 	for {
 		hctx, cancel := context.WithTimeout(ctx, n.spec.HeartbeatInterval)
-		err := c.Do(hctx, http.MethodPost, "", Heartbeat{Node: n.spec.Name, Incarnation: n.spec.Incarnation, Replicas: n.replicaStates()}, nil)
+		err := c.Do(hctx, http.MethodPost, "", Heartbeat{Node: n.spec.Name, Incarnation: n.spec.Incarnation, Replicas: n.replicaStates(), BusySlots: n.busySlots()}, nil)
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			n.log.Debug("heartbeat failed", "err", err)

@@ -39,16 +39,30 @@ const (
 // Topology is a whole reference cluster. The zero value is not valid: build one with [Parse],
 // [Load] or [Default].
 type Topology struct {
-	Name     string      `yaml:"name" json:"name"`
-	Region   string      `yaml:"region" json:"region"`
-	Zones    []string    `yaml:"zones" json:"zones"`
-	Pools    []Pool      `yaml:"pools" json:"pools"`
-	Services []Service   `yaml:"services" json:"services"`
-	Gateway  Gateway     `yaml:"gateway" json:"gateway"`
-	API      API         `yaml:"api" json:"api"`
-	Model    model.Model `yaml:"model" json:"model"`
-	Timing   Timing      `yaml:"timing" json:"timing"`
-	Network  Network     `yaml:"network" json:"network"`
+	Name       string      `yaml:"name" json:"name"`
+	Region     string      `yaml:"region" json:"region"`
+	Zones      []string    `yaml:"zones" json:"zones"`
+	Pools      []Pool      `yaml:"pools" json:"pools"`
+	Services   []Service   `yaml:"services" json:"services"`
+	Gateway    Gateway     `yaml:"gateway" json:"gateway"`
+	API        API         `yaml:"api" json:"api"`
+	Model      model.Model `yaml:"model" json:"model"`
+	Timing     Timing      `yaml:"timing" json:"timing"`
+	Autoscaler Autoscaler  `yaml:"autoscaler" json:"autoscaler"`
+	Network    Network     `yaml:"network" json:"network"`
+}
+
+// Autoscaler configures the cluster autoscaler (nodes per pool between min and max).
+type Autoscaler struct {
+	// Enabled turns node autoscaling on.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// QueuePerSlot: a GPU pool scales up while more jobs than this per GPU slot of its ready
+	// nodes wait for a worker.
+	QueuePerSlot float64 `yaml:"queue_per_slot" json:"queue_per_slot"`
+	// ScaleUpAfter is how long the pressure must last before a node is added.
+	ScaleUpAfter Duration `yaml:"scale_up_after" json:"scale_up_after"`
+	// ScaleDownIdle is how long a node above the pool's min must be idle before it is removed.
+	ScaleDownIdle Duration `yaml:"scale_down_idle" json:"scale_down_idle"`
 }
 
 // Pool is a group of identical nodes.
@@ -62,6 +76,9 @@ type Pool struct {
 	// Min and Max bound the autoscaler; zero means Nodes.
 	Min int `yaml:"min,omitempty" json:"min,omitempty"`
 	Max int `yaml:"max,omitempty" json:"max,omitempty"`
+	// ProvisioningDelay is how long a node the autoscaler adds takes to join; zero means
+	// the instance type's (InstanceType.ProvisioningDelay).
+	ProvisioningDelay Duration `yaml:"provisioning_delay,omitempty" json:"provisioning_delay,omitempty"`
 }
 
 // Service is a deployment: Replicas copies spread round-robin over the nodes of Pool. A worker
@@ -131,7 +148,14 @@ type InstanceType struct {
 	MemoryGiB int
 	GPUs      int
 	GPUModel  string
+	// ProvisioningDelay is how long a new node of this type takes to join the cluster
+	// (boot, kubelet registration, device plugin); GPU nodes are slower.
+	ProvisioningDelay time.Duration
 }
+
+// MaxReplicas is how many API or dashboard replicas a node of type t holds: one per 2 vCPUs
+// (each requests 1 vCPU with a limit of 2, as in the plan's manifests).
+func (t InstanceType) MaxReplicas() int { return t.VCPUs / 2 }
 
 // InstanceTypes are the instance types a topology may use (AWS specifications).
 var InstanceTypes = map[string]InstanceType{
@@ -207,6 +231,12 @@ func withDefaults() Topology {
 			HeartbeatInterval: Duration(2 * time.Second),
 			NodeGracePeriod:   Duration(40 * time.Second),
 			EvictionDelay:     Duration(5 * time.Second),
+		},
+		Autoscaler: Autoscaler{
+			Enabled:       true,
+			QueuePerSlot:  1,
+			ScaleUpAfter:  Duration(10 * time.Second),
+			ScaleDownIdle: Duration(60 * time.Second),
 		},
 	}
 }
@@ -423,6 +453,22 @@ func (t *Topology) validate() []fieldErr {
 			bad("must be > 0", "timing", name)
 		}
 	}
+	if t.Autoscaler.QueuePerSlot <= 0 || t.Autoscaler.ScaleDownIdle <= 0 {
+		bad("queue_per_slot and scale_down_idle must be > 0", "autoscaler")
+	}
+	for i, p := range t.Pools {
+		if (t.Service(ServiceAPI) != nil && t.Service(ServiceAPI).Pool == p.Name) || (t.Service(ServiceDashboard) != nil && t.Service(ServiceDashboard).Pool == p.Name) {
+			need := 0
+			for _, s := range t.Services {
+				if s.Pool == p.Name && !isWorker(s.Name) {
+					need += s.Replicas
+				}
+			}
+			if it, ok := InstanceTypes[p.InstanceType]; ok && need > p.Nodes*it.MaxReplicas() {
+				bad(fmt.Sprintf("%d API and dashboard replicas do not fit %d nodes of %d replicas each", need, p.Nodes, it.MaxReplicas()), "pools", i, "nodes")
+			}
+		}
+	}
 	if t.Network.Base != "" {
 		if a, err := netip.ParseAddr(t.Network.Base); err != nil || !a.Is4() || a.As4()[0] != 127 || a.As4()[3] != 0 {
 			bad(fmt.Sprintf("%q must be a 127.x.y.0 address", t.Network.Base), "network", "base")
@@ -561,6 +607,17 @@ func (t *Topology) Place(nodes []Node) []Replica {
 	}
 	return out
 }
+
+// Provisioning is how long a new node of pool p takes to join.
+func (p *Pool) Provisioning() time.Duration {
+	if p.ProvisioningDelay > 0 {
+		return p.ProvisioningDelay.D()
+	}
+	return InstanceTypes[p.InstanceType].ProvisioningDelay
+}
+
+// IsWorker reports whether service runs one replica per node holding the node's slots.
+func IsWorker(service string) bool { return isWorker(service) }
 
 // GPUSlots is how many quarter-GPU slots a node of instanceType has.
 func (t *Topology) GPUSlots(instanceType string) int {

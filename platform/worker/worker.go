@@ -86,11 +86,11 @@ func New(db *datatier.Client, cfg Config, reg prometheus.Registerer) *Worker {
 	return w
 }
 
-// Free returns the slots not in use.
-func (w *Worker) Free() int {
+// Busy returns the slots in use.
+func (w *Worker) Busy() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.free
+	return w.cfg.Slots - w.free
 }
 
 // pollTurn waits for a free slot and registers cancel as the poll to interrupt when more slots

@@ -1,0 +1,423 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/platform/cluster"
+	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
+	"github.com/dailydoco/ddp-verify/platform/platformtest"
+	"github.com/dailydoco/ddp-verify/platform/topology"
+)
+
+// control calls the control API as the chaos engine does.
+func control(t *testing.T, c *cluster.Cluster, method, path string, out any) error {
+	t.Helper()
+	cl := jsonhttp.Client{BaseURL: c.ControlURL(), Header: http.Header{"Authorization": {"Bearer " + c.ControlToken()}}}
+	return cl.Do(context.Background(), method, path, nil, out)
+}
+
+func nodeInfo(c *cluster.Cluster, name string) cluster.NodeInfo {
+	for _, n := range c.Nodes() {
+		if n.Name == name {
+			return n
+		}
+	}
+	return cluster.NodeInfo{}
+}
+
+// waitFor polls cond every 20 ms for up to d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s after %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Now()
+}
+
+// traffic is steady background load: goroutines reading the API and the dashboard.
+type traffic struct {
+	mu      sync.Mutex
+	results []result
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+}
+
+type result struct {
+	at time.Time
+	ok bool
+}
+
+func startTraffic(t *testing.T, c *cluster.Cluster, workers int) *traffic {
+	t.Helper()
+	cl := signup(t, c, "198.51.100.60")
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := &traffic{stop: cancel}
+	for i := 0; i < workers; i++ {
+		tr.done.Add(1)
+		go func() {
+			defer tr.done.Done()
+			me := &platformtest.Client{BaseURL: c.GatewayURL(), Token: cl.Token, IP: fmt.Sprintf("198.51.101.%d", i)}
+			for k := 0; ctx.Err() == nil; k++ {
+				path := "/api/v1/me"
+				if k%3 == 2 {
+					path = "/"
+				}
+				resp, err := me.Raw(ctx, http.MethodGet, path, nil)
+				ok := err == nil && resp.StatusCode < 500
+				if resp != nil {
+					resp.Body.Close()
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				tr.mu.Lock()
+				tr.results = append(tr.results, result{time.Now(), ok})
+				tr.mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	t.Cleanup(tr.close)
+	return tr
+}
+
+func (tr *traffic) close() { tr.stop(); tr.done.Wait() }
+
+// errorRate is the share of failed requests in [from, to).
+func (tr *traffic) errorRate(from, to time.Time) (float64, int) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	n, bad := 0, 0
+	for _, r := range tr.results {
+		if !r.at.Before(from) && r.at.Before(to) {
+			n++
+			if !r.ok {
+				bad++
+			}
+		}
+	}
+	if n == 0 {
+		return 1, 0
+	}
+	return float64(bad) / float64(n), n
+}
+
+func TestControlAPIRejectsBadRequests(t *testing.T) {
+	t.Parallel()
+	c := platformtest.Start(t, nil)
+	before := c.Nodes()
+	tests := []struct {
+		name, method, path, token string
+		status                    int
+		code                      string
+	}{
+		{"no token", "GET", "/v1/topology", "", 401, "unauthorized"},
+		{"wrong token", "POST", "/v1/nodes/gpu-1a-1/kill", "nope", 401, "unauthorized"},
+		{"unknown node", "POST", "/v1/nodes/gpu-9z-9/kill", c.ControlToken(), 404, "unknown_node"},
+		{"unknown zone", "POST", "/v1/zones/mars-1a/power-loss", c.ControlToken(), 404, "unknown_zone"},
+		{"restore a healthy node", "POST", "/v1/nodes/gpu-1a-1/restore", c.ControlToken(), 409, "not_faulted"},
+		{"restore a healthy zone", "POST", "/v1/zones/us-east-1a/restore", c.ControlToken(), 409, "not_faulted"},
+		{"unknown action", "POST", "/v1/nodes/gpu-1a-1/reboot", c.ControlToken(), 400, "unknown_action"},
+		{"unknown route", "GET", "/v1/pods", c.ControlToken(), 404, "not_found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := jsonhttp.Client{BaseURL: c.ControlURL(), Header: http.Header{"Authorization": {"Bearer " + tc.token}}}
+			err := cl.Do(context.Background(), tc.method, tc.path, nil, nil)
+			var je *jsonhttp.Error
+			if !errors.As(err, &je) || je.Status != tc.status || je.Code != tc.code || je.Message == "" {
+				t.Errorf("%s %s: %v, want %d %s with a message", tc.method, tc.path, err, tc.status, tc.code)
+			}
+		})
+	}
+	// Faulting twice is refused too.
+	if err := control(t, c, "POST", "/v1/nodes/memory-1b-1/partition", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := control(t, c, "POST", "/v1/nodes/memory-1b-1/kill", nil); jsonhttp.Code(err) != "already_faulted" {
+		t.Errorf("kill of a partitioned node: %v, want already_faulted", err)
+	}
+	if err := control(t, c, "POST", "/v1/nodes/memory-1b-1/restore", nil); err != nil {
+		t.Fatal(err)
+	}
+	var changes struct{ Changes []cluster.Change }
+	if err := control(t, c, "GET", "/v1/changes", &changes); err != nil {
+		t.Fatal(err)
+	}
+	if len(changes.Changes) != 2 || changes.Changes[0].Action != "partition" || changes.Changes[1].Action != "restore" {
+		t.Errorf("changes %+v: want only the partition and its restore", changes.Changes)
+	}
+	if !changes.Changes[1].At.After(changes.Changes[0].At) || changes.Changes[0].ID != 1 {
+		t.Errorf("changes are not numbered and timed in order: %+v", changes.Changes)
+	}
+	for i, n := range before {
+		if n.Name != "memory-1b-1" && c.Nodes()[i].State != n.State {
+			t.Errorf("%s changed state to %s", n.Name, c.Nodes()[i].State)
+		}
+	}
+}
+
+// After a general node is killed under traffic, errors stop within the gateway's health-check
+// interval plus its retry; the node goes NotReady after the grace period, its API and dashboard
+// replicas move to the surviving general nodes, and a restored node rejoins.
+func TestGeneralNodeKillUnderTraffic(t *testing.T) {
+	t.Parallel()
+	topo := platformtest.Topology()
+	c := platformtest.Start(t, topo)
+	tr := startTraffic(t, c, 4)
+	time.Sleep(300 * time.Millisecond)
+
+	var ch cluster.Change
+	if err := control(t, c, "POST", "/v1/nodes/general-1a-1/kill", &ch); err != nil {
+		t.Fatal(err)
+	}
+	if ch.Action != "kill" || !slices.Equal(ch.Targets, []string{"general-1a-1"}) {
+		t.Errorf("change %+v", ch)
+	}
+	if st := nodeInfo(c, "general-1a-1").State; st != cluster.StateKilled {
+		t.Errorf("state right after the kill: %s", st)
+	}
+	// Ready stays true until the grace period passes without heartbeats, as in Kubernetes.
+	notReady := waitFor(t, 5*time.Second, "NotReady", func() bool { return !nodeInfo(c, "general-1a-1").Ready })
+	if d := notReady.Sub(ch.At); d < topo.Timing.NodeGracePeriod.D()-100*time.Millisecond {
+		t.Errorf("NotReady %v after the kill, before the %v grace period", d, topo.Timing.NodeGracePeriod.D())
+	}
+	waitFor(t, 5*time.Second, "rescheduled", func() bool {
+		per := map[string]int{}
+		for _, n := range c.Nodes() {
+			for _, r := range n.Replicas {
+				if n.Pool == "general" && n.Name != "general-1a-1" {
+					per[r.Service]++
+				}
+			}
+		}
+		return per["api"] == 3 && per["dashboard"] == 3
+	})
+	time.Sleep(500 * time.Millisecond)
+	recovered := ch.At.Add(topo.Gateway.HealthInterval.D() + 200*time.Millisecond)
+	if rate, n := tr.errorRate(recovered, time.Now()); rate >= 0.01 || n < 50 {
+		t.Errorf("error rate %.2f%% over %d requests after the health-check interval, want < 1%%", rate*100, n)
+	}
+	if rate, n := tr.errorRate(ch.At.Add(-time.Hour), ch.At); rate > 0 {
+		t.Errorf("errors before the kill: %.2f%% of %d", rate*100, n)
+	}
+	// The supervisor's metrics show it.
+	sup := scrapeRole(t, c, "supervisor", "")
+	if v := sup.Sum("ddp_platform_node_ready", map[string]string{"node": "general-1a-1"}); v != 0 {
+		t.Errorf("ddp_platform_node_ready{node=general-1a-1} = %v", v)
+	}
+	if v := sup.Sum("ddp_platform_replicas", map[string]string{"service": "api"}); v != 3 {
+		t.Errorf("api replicas = %v, want 3 (rescheduled)", v)
+	}
+
+	if err := control(t, c, "POST", "/v1/nodes/general-1a-1/restore", &ch); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "Ready after restore", func() bool {
+		n := nodeInfo(c, "general-1a-1")
+		return n.Ready && n.State == cluster.StateReady && n.PID != 0
+	})
+	if n := nodeInfo(c, "general-1a-1"); !n.Since.After(ch.At) && !n.Since.Equal(ch.At) {
+		t.Errorf("since %v is before the restore at %v", n.Since, ch.At)
+	}
+}
+
+// A zone power-loss kills its nodes; the API stays available from the other zones, nothing is
+// rescheduled into the dead zone, and the zone's nodes come back on restore.
+func TestZonePowerLoss(t *testing.T) {
+	t.Parallel()
+	c := platformtest.Start(t, nil)
+	tr := startTraffic(t, c, 4)
+	time.Sleep(200 * time.Millisecond)
+	var ch cluster.Change
+	if err := control(t, c, "POST", "/v1/zones/us-east-1a/power-loss", &ch); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"general-1a-1", "gpu-1a-1"}; !slices.Equal(ch.Targets, want) || ch.Action != "power-loss" {
+		t.Errorf("change %+v, want targets %v", ch, want)
+	}
+	if err := control(t, c, "POST", "/v1/nodes/gpu-1a-1/restore", nil); jsonhttp.Code(err) != "zone_faulted" {
+		t.Errorf("restoring one node of a dead zone: %v, want zone_faulted", err)
+	}
+	waitFor(t, 5*time.Second, "replicas out of the dead zone", func() bool {
+		api := 0
+		for _, n := range c.Nodes() {
+			for _, r := range n.Replicas {
+				if n.Zone == "us-east-1a" && r.Service == "api" {
+					return false
+				}
+				if r.Service == "api" {
+					api++
+				}
+			}
+		}
+		return api == 3
+	})
+	time.Sleep(500 * time.Millisecond)
+	if rate, n := tr.errorRate(ch.At.Add(time.Second), time.Now()); rate >= 0.01 || n < 50 {
+		t.Errorf("error rate %.2f%% over %d requests during the outage, want < 1%%", rate*100, n)
+	}
+	var view cluster.TopologyView
+	if err := control(t, c, "GET", "/v1/topology", &view); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(view.ZonesDown, []string{"us-east-1a"}) {
+		t.Errorf("zones down %v", view.ZonesDown)
+	}
+
+	if err := control(t, c, "POST", "/v1/zones/us-east-1a/restore", &ch); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the zone's nodes Ready", func() bool {
+		return nodeInfo(c, "general-1a-1").State == cluster.StateReady && nodeInfo(c, "gpu-1a-1").State == cluster.StateReady
+	})
+	if len(c.Changes()) != 2 {
+		t.Errorf("changes %+v", c.Changes())
+	}
+}
+
+// A partitioned node keeps running but cannot reach the data tier and is not routed to; its
+// GPU work goes to the other GPU node.
+func TestPartitionedNode(t *testing.T) {
+	t.Parallel()
+	c := platformtest.Start(t, nil)
+	var ch cluster.Change
+	if err := control(t, c, "POST", "/v1/nodes/general-1b-1/partition", &ch); err != nil {
+		t.Fatal(err)
+	}
+	if err := control(t, c, "POST", "/v1/nodes/gpu-1a-1/partition", nil); err != nil {
+		t.Fatal(err)
+	}
+	n := nodeInfo(c, "general-1b-1")
+	if n.State != cluster.StatePartitioned || n.PID == 0 {
+		t.Fatalf("partitioned node: %+v, want its process alive", n)
+	}
+	// Nothing reaches it: its replica and its agent reset connections.
+	for _, addr := range []string{n.Addr, n.IP + ":8080"} {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.SetReadDeadline(time.Now().Add(time.Second))
+			_, err = conn.Read(make([]byte, 1))
+			conn.Close()
+		}
+		if err == nil {
+			t.Errorf("%s answered during the partition", addr)
+		}
+	}
+	// The gateway stops routing to it; users see no errors.
+	gwURL := "http://" + c.Targets()[0].Addr
+	waitFor(t, 3*time.Second, "out of the gateway's rotation", func() bool {
+		var backends map[string]bool
+		gc := jsonhttp.Client{BaseURL: gwURL}
+		gc.Do(context.Background(), "GET", "/backends", nil, &backends)
+		return !backends["api-2"] && backends["api-1"]
+	})
+	cl := signup(t, c, "198.51.100.70")
+	for i := 0; i < 20; i++ {
+		if err := cl.Do(context.Background(), "GET", "/api/v1/me", nil, nil); err != nil {
+			t.Fatalf("request %d during the partition: %v", i, err)
+		}
+	}
+	// Videos go to the GPU node that can reach the data tier.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		v, err := cl.Upload(ctx, "1080p", 10, 1, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err = cl.WaitReady(ctx, v.ID, 50*time.Millisecond); err != nil || v.GPUNode != "gpu-1b-1" {
+			t.Errorf("video %d on %q (%v), want gpu-1b-1", i, v.GPUNode, err)
+		}
+	}
+	// Its metrics are out of reach too, as Prometheus would find them.
+	if _, err := platformtest.Scrape(nodeInfo(c, "gpu-1a-1").Addr); err == nil {
+		t.Error("scraped a partitioned node")
+	}
+	if err := control(t, c, "POST", "/v1/nodes/general-1b-1/restore", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "Ready after the partition heals", func() bool { return nodeInfo(c, "general-1b-1").State == cluster.StateReady })
+}
+
+// Under sustained queue pressure the GPU pool grows after its provisioning delay, the new node
+// costs from the moment it is provisioned, and the pool shrinks back after the idle period.
+func TestGPUPoolAutoscales(t *testing.T) {
+	t.Parallel()
+	topo := platformtest.Topology()
+	topo.Autoscaler.ScaleUpAfter = topology.Duration(200 * time.Millisecond)
+	topo.Autoscaler.ScaleDownIdle = topology.Duration(time.Second)
+	topo.Pool("gpu").ProvisioningDelay = topology.Duration(time.Second)
+	c := platformtest.Start(t, topo)
+	cl := signup(t, c, "198.51.100.80")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// 24 videos of 60 s: 2 nodes take 4 at a time for 1.9 s, 20 wait (2.5 per slot).
+	var ids []string
+	for i := 0; i < 24; i++ {
+		v, err := cl.Upload(ctx, "1080p", 60, 1, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+	}
+	gpuNodes := func() []cluster.NodeInfo {
+		var out []cluster.NodeInfo
+		for _, n := range c.Nodes() {
+			if n.Pool == "gpu" {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	waitFor(t, 5*time.Second, "a third GPU node provisioned", func() bool { return len(gpuNodes()) == 3 })
+	added := gpuNodes()[2]
+	if added.State != cluster.StateProvisioning {
+		t.Errorf("new node %s is %s, want Provisioning during its delay", added.Name, added.State)
+	}
+	sup := scrapeRole(t, c, "supervisor", "")
+	if n := sup.Sum("node_gpu_count", nil); n != 3 {
+		t.Errorf("GPUs priced while provisioning: %v, want 3", n)
+	}
+	joined := waitFor(t, 10*time.Second, "the new node Ready", func() bool { return nodeInfo(c, added.Name).State == cluster.StateReady })
+	if d := joined.Sub(added.Since); d < time.Second-100*time.Millisecond {
+		t.Errorf("new node joined %v after it was provisioned, before its 1 s delay", d)
+	}
+	byNode := map[string]int{}
+	for _, id := range ids {
+		v, err := cl.WaitReady(ctx, id, 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byNode[v.GPUNode]++
+	}
+	if byNode[added.Name] == 0 {
+		t.Errorf("the added node processed nothing: %v", byNode)
+	}
+	waitFor(t, 10*time.Second, "the pool back at 2 nodes", func() bool { return len(gpuNodes()) == 2 })
+	sup = scrapeRole(t, c, "supervisor", "")
+	if n := sup.Sum("node_gpu_count", nil); n != 2 {
+		t.Errorf("GPUs priced after scale-down: %v, want 2", n)
+	}
+	if up, down := sup.Sum("ddp_platform_autoscaler_actions_total", map[string]string{"pool": "gpu", "action": "scale_up"}),
+		sup.Sum("ddp_platform_autoscaler_actions_total", map[string]string{"pool": "gpu", "action": "scale_down"}); up < 1 || down < 1 {
+		t.Errorf("autoscaler actions: %v up, %v down", up, down)
+	}
+	st, _ := c.DataTier().Stats(ctx)
+	if st.Accepted != 24 || st.Ready != 24 {
+		t.Errorf("stats %+v", st)
+	}
+}
