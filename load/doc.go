@@ -31,8 +31,10 @@
 //
 // # HTTP
 //
-// [VU.HTTP] returns the VU's [Client]: a keep-alive transport shared by all VUs (optionally
-// one per local source address), the VU's own cookie jar, a timeout, httptrace phase timings
+// [VU.HTTP] returns the VU's [Client]: for plain http:// a lean HTTP/1.1 client with the VU's
+// own keep-alive connection (behaving as net/http does, at a fraction of its CPU), otherwise
+// net/http's keep-alive transport shared by all VUs (optionally one per local source address);
+// the VU's own cookie jar, a timeout, phase timings (connect, TLS, sending, waiting, receiving)
 // and error classes (timeout, connect, reset, tls, 4xx, 5xx). Each request is tagged with the
 // scenario and the step the caller names.
 //

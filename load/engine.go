@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,9 @@ type Engine struct {
 	sent, recv atomic.Uint64
 	trOnce     sync.Once
 	transports []*http.Transport
+	dialers    []*net.Dialer
+	leanMu     sync.Mutex
+	leans      []*leanTransport
 	abortOnce  sync.Once
 	abortCh    chan struct{}
 	abortWhy   atomic.Pointer[ThresholdResult]
@@ -200,6 +204,7 @@ loop:
 		}
 	}
 	<-done
+	e.closeLean()
 	e.running.Store(false)
 	end := e.elapsed()
 	e.store.advance(end)

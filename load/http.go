@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// HTTPOptions configure the engine's HTTP transport, shared by all VUs.
+// HTTPOptions configure the engine's HTTP clients.
 type HTTPOptions struct {
 	// Timeout bounds each request, body included. Zero means 60s (k6's default).
 	Timeout time.Duration
@@ -32,6 +32,11 @@ type HTTPOptions struct {
 	DisableKeepAlives bool
 	// UserAgent is sent when the request has none. Empty means "ddp-verify".
 	UserAgent string
+	// NetHTTP sends every request through net/http's transport. By default plain http://
+	// requests that the engine's lean HTTP/1.1 client can send exactly as net/http would go
+	// through it (a persistent connection per VU, no per-request goroutines or contexts; see
+	// lean.go), and everything else (https, unknown-length bodies, ...) through net/http.
+	NetHTTP bool
 }
 
 // ErrorClass is why a request failed; it is the reason label of
@@ -90,10 +95,16 @@ type Client struct {
 	ids     map[reqKey]*[7]int32
 	timeout time.Duration
 	ua      string
+	uaVal   []string // []string{ua}, shared by the requests Get builds (never modified)
 	buf     bytes.Buffer
 
 	lastURL    string
 	lastParsed *url.URL
+
+	// The request in flight: Do's context and deadline, read by the round trippers (a
+	// redirect's hops share them, so Timeout bounds the whole request).
+	ctx      context.Context
+	deadline time.Time
 }
 
 type reqKey struct {
@@ -148,7 +159,15 @@ func newClient(vu *VU) *Client {
 	if c.ua == "" {
 		c.ua = "ddp-verify"
 	}
-	c.hc = http.Client{Transport: e.transport(vu.id), Jar: &lazyJar{}}
+	c.uaVal = []string{c.ua}
+	nh := &netHTTPTransport{c: c, rt: e.transport(vu.id)}
+	var rt http.RoundTripper = nh
+	if !e.http.NetHTTP {
+		lt := &leanTransport{c: c, dialer: e.dialer(vu.id), fallback: nh, keepAlive: !e.http.DisableKeepAlives}
+		e.addLean(lt)
+		rt = lt
+	}
+	c.hc = http.Client{Transport: rt, Jar: &lazyJar{}}
 	c.tr.clk = e.elapsed
 	t := &c.tr
 	c.trace = &httptrace.ClientTrace{
@@ -178,7 +197,7 @@ func (c *Client) Get(ctx context.Context, step, url string) (*Response, error) {
 		return nil, fmt.Errorf("build GET %s: %w", url, err)
 	}
 	req := &http.Request{Method: http.MethodGet, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: make(http.Header, 1), Host: u.Host}
+		Header: http.Header{"User-Agent": c.uaVal}, Host: u.Host}
 	return c.Do(ctx, step, req)
 }
 
@@ -216,13 +235,16 @@ func (c *Client) Post(ctx context.Context, step, url, contentType string, body [
 func (c *Client) Do(ctx context.Context, step string, req *http.Request) (*Response, error) {
 	t := &c.tr
 	t.reset()
+	if req.Header == nil {
+		req.Header = make(http.Header, 1)
+	}
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", c.ua)
 	}
-	ctx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, c.trace), c.timeout)
-	defer cancel()
 	start := t.now()
-	resp, err := c.hc.Do(req.WithContext(ctx))
+	c.ctx, c.deadline = ctx, time.Now().Add(c.timeout)
+	defer func() { c.ctx = nil }()
+	resp, err := c.hc.Do(req)
 	var out *Response
 	var class ErrorClass
 	status := 0
@@ -330,6 +352,37 @@ func (c *Client) record(step, method string, status int, class ErrorClass, end i
 	}
 }
 
+// netHTTPTransport sends a request through net/http's shared transport under the Client's
+// context and deadline, with httptrace hooks for the phase timings.
+type netHTTPTransport struct {
+	c  *Client
+	rt http.RoundTripper
+}
+
+func (n *netHTTPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := n.c
+	ctx, cancel := context.WithDeadline(httptrace.WithClientTrace(c.ctx, c.trace), c.deadline)
+	resp, err := n.rt.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelBody releases the request's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
 // classify maps a transport error to its class.
 func classify(err error) ErrorClass {
 	var ne net.Error
@@ -369,20 +422,22 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// newTransports builds one shared keep-alive transport per local address (one in all when no
-// pool is set).
-func (e *Engine) newTransports() []*http.Transport {
+// newTransports builds one dialer and one shared keep-alive transport per local address (one
+// in all when no pool is set).
+func (e *Engine) newTransports() {
 	addrs := e.http.LocalAddrs
 	if len(addrs) == 0 {
 		addrs = []net.IP{nil}
 	}
-	out := make([]*http.Transport, len(addrs))
+	e.transports = make([]*http.Transport, len(addrs))
+	e.dialers = make([]*net.Dialer, len(addrs))
 	for i, ip := range addrs {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 		if ip != nil {
 			d.LocalAddr = &net.TCPAddr{IP: ip}
 		}
-		out[i] = &http.Transport{
+		e.dialers[i] = d
+		e.transports[i] = &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				c, err := d.DialContext(ctx, network, addr)
 				if err != nil {
@@ -399,10 +454,32 @@ func (e *Engine) newTransports() []*http.Transport {
 			TLSClientConfig:     &tls.Config{InsecureSkipVerify: e.http.InsecureSkipVerify}, //nolint:gosec // opt-in for test targets
 		}
 	}
-	return out
 }
 
+// transport returns VU vuID's shared net/http transport.
 func (e *Engine) transport(vuID int64) *http.Transport {
-	e.trOnce.Do(func() { e.transports = e.newTransports() })
+	e.trOnce.Do(e.newTransports)
 	return e.transports[int(vuID-1)%len(e.transports)]
+}
+
+// dialer returns VU vuID's dialer (its local address, for the lean path).
+func (e *Engine) dialer(vuID int64) *net.Dialer {
+	e.trOnce.Do(e.newTransports)
+	return e.dialers[int(vuID-1)%len(e.dialers)]
+}
+
+// addLean registers a VU's lean transport so the run's end closes its connections.
+func (e *Engine) addLean(t *leanTransport) {
+	e.leanMu.Lock()
+	e.leans = append(e.leans, t)
+	e.leanMu.Unlock()
+}
+
+// closeLean closes the VUs' idle lean connections (the run is over).
+func (e *Engine) closeLean() {
+	e.leanMu.Lock()
+	defer e.leanMu.Unlock()
+	for _, t := range e.leans {
+		t.closeAll()
+	}
 }

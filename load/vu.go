@@ -47,8 +47,9 @@ func (vu *VU) Rand() *rand.Rand {
 // Now returns the engine clock's time.
 func (vu *VU) Now() time.Time { return vu.eng.clock.Now() }
 
-// HTTP returns the VU's instrumented HTTP client: shared keep-alive transport, the VU's own
-// cookie jar, each request timed and tagged with the scenario and the step given per request.
+// HTTP returns the VU's instrumented HTTP client: keep-alive connections (the VU's own for
+// http://, net/http's shared transport otherwise), the VU's own cookie jar, each request timed
+// and tagged with the scenario and the step given per request.
 func (vu *VU) HTTP() *Client {
 	if vu.client == nil {
 		vu.client = newClient(vu)
