@@ -107,6 +107,7 @@ type Cluster struct {
 	changes         []Change
 	pressure        map[string]time.Time // pool -> since when it has wanted another node
 	gwDirty         bool                 // the gateway's backends need pushing
+	hpa             hpaState
 
 	stopOnce sync.Once
 	stopErr  error
@@ -167,7 +168,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{topo: topo, exec: opts.Exec, log: opts.Logger, dir: opts.Dir, secret: randomBytes(32),
 		adminToken: hex.EncodeToString(randomBytes(16)), controlToken: hex.EncodeToString(randomBytes(16)),
-		zoneDown: map[string]bool{}, zonePartitioned: map[string]bool{}, pressure: map[string]time.Time{}}
+		zoneDown: map[string]bool{}, zonePartitioned: map[string]bool{}, pressure: map[string]time.Time{},
+		hpa: hpaState{served: map[string]uint64{}, last: map[string]uint64{}, seq: map[string]int{}, lowSince: map[string]time.Time{}, desired: map[string]int{}}}
 	if c.dir == "" {
 		d, err := os.MkdirTemp("", "ddp-platform-")
 		if err != nil {

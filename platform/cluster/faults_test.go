@@ -421,3 +421,52 @@ func TestGPUPoolAutoscales(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// API replicas follow the request rate (HPA-like) and shrink back once it falls, without
+// failing requests on the way.
+func TestAPIReplicasScaleWithLoad(t *testing.T) {
+	t.Parallel()
+	topo := platformtest.Topology()
+	api := topo.Service("api")
+	api.MaxReplicas, api.TargetRPS = 6, 20
+	topo.Autoscaler.HPASyncPeriod = topology.Duration(300 * time.Millisecond)
+	topo.Autoscaler.HPAScaleDownAfter = topology.Duration(time.Second)
+	c := platformtest.Start(t, topo)
+	apiReplicas := func() int {
+		n := 0
+		for _, ni := range c.Nodes() {
+			for _, r := range ni.Replicas {
+				if r.Service == "api" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	tr := startTraffic(t, c, 4)
+	start := time.Now()
+	waitFor(t, 10*time.Second, "6 API replicas under load", func() bool { return apiReplicas() == 6 })
+	time.Sleep(500 * time.Millisecond)
+	tr.close()
+	if rate, n := tr.errorRate(start, time.Now()); rate >= 0.01 || n < 100 {
+		t.Errorf("error rate %.2f%% over %d requests while scaling up", rate*100, n)
+	}
+	waitFor(t, 10*time.Second, "back to 3 API replicas", func() bool { return apiReplicas() == 3 })
+	sup := scrapeRole(t, c, "supervisor", "")
+	if v := sup.Sum("ddp_platform_replicas", map[string]string{"service": "api"}); v != 3 {
+		t.Errorf("ddp_platform_replicas{service=api} = %v", v)
+	}
+	// The gateway routes to exactly the remaining replicas.
+	gc := jsonhttp.Client{BaseURL: "http://" + c.Targets()[0].Addr}
+	waitFor(t, 5*time.Second, "the gateway following", func() bool {
+		var backends map[string]bool
+		gc.Do(context.Background(), "GET", "/backends", nil, &backends)
+		n := 0
+		for name := range backends {
+			if len(name) > 4 && name[:4] == "api-" {
+				n++
+			}
+		}
+		return n == 3
+	})
+}

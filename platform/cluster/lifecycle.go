@@ -49,6 +49,9 @@ func (c *Cluster) heartbeat(w http.ResponseWriter, r *http.Request) {
 	if ns := c.node(hb.Node); ns != nil && ns.fault == "" {
 		ns.lastHeartbeat, ns.provisioning, ns.busySlots = now, false, hb.BusySlots
 		c.refresh(ns, now)
+		for name, n := range hb.Served {
+			c.hpa.served[name] = n
+		}
 	}
 	c.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
@@ -128,6 +131,9 @@ func (c *Cluster) step(ctx context.Context, now time.Time) {
 			ns.starting = true
 			start = append(start, ns)
 		}
+	}
+	if now.Sub(c.hpa.at) >= c.topo.Autoscaler.HPASyncPeriod.D() {
+		c.scaleReplicas(now)
 	}
 	c.schedulePending()
 	if c.topo.Autoscaler.Enabled && waiting != nil {
@@ -383,6 +389,7 @@ func (c *Cluster) removeNode(ns *nodeState) {
 type lifecycleMetrics struct {
 	c                                      *Cluster
 	ready, state, replicas, pending, nodes *prometheus.Desc
+	desired                                *prometheus.Desc
 	actions                                *prometheus.CounterVec
 	changes                                *prometheus.CounterVec
 }
@@ -396,6 +403,7 @@ func newLifecycleMetrics(c *Cluster) *lifecycleMetrics {
 		replicas: prometheus.NewDesc("ddp_platform_replicas", "Replicas placed per service and node.", []string{"service", "node", "zone", "pool"}, nil),
 		pending:  prometheus.NewDesc("ddp_platform_pending_replicas", "Replicas waiting for a node with room (unschedulable).", []string{"service"}, nil),
 		nodes:    prometheus.NewDesc("ddp_platform_nodes", "Provisioned nodes per pool.", []string{"pool"}, nil),
+		desired:  prometheus.NewDesc("ddp_platform_hpa_desired_replicas", "Replicas the horizontal autoscaler wants per service.", []string{"service"}, nil),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ddp_platform_autoscaler_actions_total", Help: "Nodes the autoscaler added (scale_up) or removed (scale_down).",
 		}, []string{"pool", "action"}),
@@ -406,7 +414,7 @@ func newLifecycleMetrics(c *Cluster) *lifecycleMetrics {
 }
 
 func (m *lifecycleMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.ready, m.state, m.replicas, m.pending, m.nodes} {
+	for _, d := range []*prometheus.Desc{m.ready, m.state, m.replicas, m.pending, m.nodes, m.desired} {
 		ch <- d
 	}
 	m.actions.Describe(ch)
@@ -428,6 +436,9 @@ func (m *lifecycleMetrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, r := range c.pending {
 		pending[r.Service]++
+	}
+	for svc, n := range c.hpa.desired {
+		ch <- prometheus.MustNewConstMetric(m.desired, prometheus.GaugeValue, float64(n), svc)
 	}
 	for _, ns := range c.nodes {
 		pools[ns.Pool]++

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,7 +70,8 @@ type Node struct {
 	servers map[string]*http.Server
 	stops   map[string]context.CancelFunc // worker replicas
 	workers map[string]*worker.Worker
-	rt      *runtime // set while Run runs
+	served  map[string]*atomic.Uint64 // requests per API or dashboard replica, for the HPA
+	rt      *runtime                  // set while Run runs
 }
 
 // runtime is what replicas started after Run began need.
@@ -86,7 +88,8 @@ func New(spec Spec, log *slog.Logger) *Node {
 		log = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{spec: spec, log: log.With("node", spec.Name), ready: map[string]bool{},
-		servers: map[string]*http.Server{}, stops: map[string]context.CancelFunc{}, workers: map[string]*worker.Worker{}}
+		servers: map[string]*http.Server{}, stops: map[string]context.CancelFunc{}, workers: map[string]*worker.Worker{},
+		served: map[string]*atomic.Uint64{}}
 	n.reg, n.wrapped = metrics.NewRegistry(prometheus.Labels{"node": spec.Name, "zone": spec.Zone, "pool": spec.Pool})
 	n.http = metrics.NewHTTP(n.wrapped, metrics.ServerDuration)
 	n.client = &http.Client{Transport: &http.Transport{
@@ -191,8 +194,8 @@ func (n *Node) shutdown() {
 	}
 }
 
-// RemoveReplica stops a replica (an eviction): its server closes at once, a worker abandons
-// its jobs to lease expiry.
+// RemoveReplica stops a replica (an eviction or a scale-down): its server drains, a worker
+// abandons its jobs to lease expiry.
 func (n *Node) RemoveReplica(name string) error {
 	n.mu.Lock()
 	srv, stop := n.servers[name], n.stops[name]
@@ -200,10 +203,19 @@ func (n *Node) RemoveReplica(name string) error {
 	delete(n.stops, name)
 	delete(n.workers, name)
 	delete(n.ready, name)
+	delete(n.served, name)
 	n.mu.Unlock()
 	switch {
 	case srv != nil:
-		return srv.Close()
+		// Drain: requests in flight finish, new connections are refused.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			if srv.Shutdown(ctx) != nil {
+				srv.Close()
+			}
+		}()
+		return nil
 	case stop != nil:
 		stop()
 		return nil
@@ -314,7 +326,15 @@ func (n *Node) replicaHandler(r topology.Replica, service string, svc *http.Serv
 		w.Write([]byte("ok\n"))
 	})
 	// The service's own mux sets the request's pattern, which the middleware reads after it.
-	mux.Handle("/", n.http.Middleware(service, svc))
+	served := new(atomic.Uint64)
+	n.mu.Lock()
+	n.served[r.Name] = served
+	n.mu.Unlock()
+	counted := n.http.Middleware(service, svc)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		served.Add(1)
+		counted.ServeHTTP(w, req)
+	}))
 	return mux
 }
 
@@ -325,6 +345,20 @@ type Heartbeat struct {
 	Replicas    map[string]bool `json:"replicas"`
 	// BusySlots are the worker slots in use (GPU or AI), for the autoscaler.
 	BusySlots int `json:"busy_slots"`
+	// Served counts the requests each API or dashboard replica served since it started.
+	Served map[string]uint64 `json:"served,omitempty"`
+}
+
+func (n *Node) servedCounts() map[string]uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[string]uint64, len(n.served))
+	for name, c := range n.served {
+		if _, live := n.servers[name]; live {
+			out[name] = c.Load()
+		}
+	}
+	return out
 }
 
 func (n *Node) busySlots() int {
@@ -343,7 +377,7 @@ func (n *Node) heartbeat(ctx context.Context) {
 	defer t.Stop()
 	for {
 		hctx, cancel := context.WithTimeout(ctx, n.spec.HeartbeatInterval)
-		err := c.Do(hctx, http.MethodPost, "", Heartbeat{Node: n.spec.Name, Incarnation: n.spec.Incarnation, Replicas: n.replicaStates(), BusySlots: n.busySlots()}, nil)
+		err := c.Do(hctx, http.MethodPost, "", Heartbeat{Node: n.spec.Name, Incarnation: n.spec.Incarnation, Replicas: n.replicaStates(), BusySlots: n.busySlots(), Served: n.servedCounts()}, nil)
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			n.log.Debug("heartbeat failed", "err", err)

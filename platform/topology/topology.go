@@ -63,6 +63,10 @@ type Autoscaler struct {
 	ScaleUpAfter Duration `yaml:"scale_up_after" json:"scale_up_after"`
 	// ScaleDownIdle is how long a node above the pool's min must be idle before it is removed.
 	ScaleDownIdle Duration `yaml:"scale_down_idle" json:"scale_down_idle"`
+	// HPASyncPeriod is how often replica counts are recomputed from request rates;
+	// HPAScaleDownAfter how long fewer replicas must suffice before they are removed.
+	HPASyncPeriod     Duration `yaml:"hpa_sync_period" json:"hpa_sync_period"`
+	HPAScaleDownAfter Duration `yaml:"hpa_scale_down_after" json:"hpa_scale_down_after"`
 }
 
 // Pool is a group of identical nodes.
@@ -87,6 +91,11 @@ type Service struct {
 	Name     string `yaml:"name" json:"name"`
 	Pool     string `yaml:"pool" json:"pool"`
 	Replicas int    `yaml:"replicas" json:"replicas"`
+	// MaxReplicas and TargetRPS configure horizontal autoscaling of the API and dashboard
+	// (HPA-like): replicas = ceil(requests per second / TargetRPS), between Replicas and
+	// MaxReplicas. Zero MaxReplicas (or TargetRPS) turns it off.
+	MaxReplicas int     `yaml:"max_replicas,omitempty" json:"max_replicas,omitempty"`
+	TargetRPS   float64 `yaml:"target_rps,omitempty" json:"target_rps,omitempty"`
 }
 
 // Gateway is the ingress configuration.
@@ -233,10 +242,12 @@ func withDefaults() Topology {
 			EvictionDelay:     Duration(5 * time.Second),
 		},
 		Autoscaler: Autoscaler{
-			Enabled:       true,
-			QueuePerSlot:  1,
-			ScaleUpAfter:  Duration(10 * time.Second),
-			ScaleDownIdle: Duration(60 * time.Second),
+			Enabled:           true,
+			QueuePerSlot:      1,
+			ScaleUpAfter:      Duration(10 * time.Second),
+			ScaleDownIdle:     Duration(60 * time.Second),
+			HPASyncPeriod:     Duration(15 * time.Second),
+			HPAScaleDownAfter: Duration(60 * time.Second),
 		},
 	}
 }
@@ -412,6 +423,9 @@ func (t *Topology) validate() []fieldErr {
 		if s.Name == ServiceVideoWorker && InstanceTypes[p.InstanceType].GPUs == 0 {
 			bad(fmt.Sprintf("pool %q has no GPU (instance type %s)", s.Pool, p.InstanceType), "services", i, "pool")
 		}
+		if s.MaxReplicas != 0 && (isWorker(s.Name) || s.MaxReplicas < s.Replicas || s.TargetRPS <= 0) {
+			bad("only api and dashboard autoscale, with max_replicas >= replicas and target_rps > 0", "services", i, "max_replicas")
+		}
 		if isWorker(s.Name) && s.Replicas > p.Nodes {
 			bad(fmt.Sprintf("a worker runs at most one replica per node; pool %q has %d nodes", s.Pool, p.Nodes), "services", i, "replicas")
 		}
@@ -453,8 +467,8 @@ func (t *Topology) validate() []fieldErr {
 			bad("must be > 0", "timing", name)
 		}
 	}
-	if t.Autoscaler.QueuePerSlot <= 0 || t.Autoscaler.ScaleDownIdle <= 0 {
-		bad("queue_per_slot and scale_down_idle must be > 0", "autoscaler")
+	if t.Autoscaler.QueuePerSlot <= 0 || t.Autoscaler.ScaleDownIdle <= 0 || t.Autoscaler.HPASyncPeriod <= 0 {
+		bad("queue_per_slot, scale_down_idle and hpa_sync_period must be > 0", "autoscaler")
 	}
 	for i, p := range t.Pools {
 		if (t.Service(ServiceAPI) != nil && t.Service(ServiceAPI).Pool == p.Name) || (t.Service(ServiceDashboard) != nil && t.Service(ServiceDashboard).Pool == p.Name) {
