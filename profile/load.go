@@ -307,6 +307,18 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 			v.fail(at+".journeys."+name, "weight must be positive (got %v)", w)
 		}
 	}
+	for j, m := range s.Media {
+		mat := fmt.Sprintf("%s.media[%d]", at, j)
+		if m.Resolution != "4k" && m.Resolution != "1080p" && m.Resolution != "720p" {
+			v.fail(mat+".resolution", "unknown resolution %q (4k, 1080p or 720p)", m.Resolution)
+		}
+		if m.Min.Duration <= 0 || m.Max.Duration < m.Min.Duration {
+			v.fail(mat+".max", "media durations need 0 < min <= max (got %s..%s)", m.Min, m.Max)
+		}
+		if m.Share <= 0 {
+			v.fail(mat+".share", "must be positive (got %v)", m.Share)
+		}
+	}
 	tt := s.ThinkTime
 	switch tt.Distribution {
 	case "", "constant", "uniform", "exponential":

@@ -66,6 +66,19 @@ type Scenario struct {
 	Journeys map[string]float64 `yaml:"journeys"`
 	// ThinkTime is the pause between a user's steps.
 	ThinkTime ThinkTime `yaml:"thinkTime"`
+	// Media replaces the documented default capture mix (docs/journeys.md) for this scenario;
+	// a short profile uses short clips so that videos complete within its few minutes.
+	Media []MediaClass `yaml:"media"`
+}
+
+// MediaClass is one kind of capture users record: a resolution (4k, 1080p or 720p), a range
+// of media durations drawn uniformly, and its relative share.
+type MediaClass struct {
+	Name       string   `yaml:"name"`
+	Resolution string   `yaml:"resolution"`
+	Min        Duration `yaml:"min"`
+	Max        Duration `yaml:"max"`
+	Share      float64  `yaml:"share"`
 }
 
 // Stage is one segment of a ramping executor: the target is reached linearly over Duration.

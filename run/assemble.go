@@ -108,6 +108,14 @@ func sloResults(spec *slo.Spec, rep *slo.Report) []reports.SLOResult {
 		if sr.Op == "" {
 			sr.Op = relativeOp(o.Relative)
 		}
+		// The declared criterion; a computed threshold (relative criteria) replaces it below.
+		if o.Value != nil {
+			sr.Objective = *o.Value
+		}
+		if o.Warning != nil {
+			w := *o.Warning
+			sr.Warning = &w
+		}
 		for _, t := range r.Targets {
 			if t.Threshold == nil {
 				continue

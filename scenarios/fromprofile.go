@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/extensions/dailydoco"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/profile"
 )
@@ -23,7 +24,11 @@ func FromProfile(p *profile.Profile, target Target) ([]load.ScenarioConfig, erro
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", at, err))
 		}
-		mix, err := NewMix(s.Journeys, ThinkFromProfile(s.ThinkTime), target)
+		t := target
+		if len(s.Media) > 0 {
+			t.Media = mediaFromProfile(s.Media)
+		}
+		mix, err := NewMix(s.Journeys, ThinkFromProfile(s.ThinkTime), t)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", at, err))
 		}
@@ -97,4 +102,18 @@ func executor(s profile.Scenario) (load.Executor, error) {
 			PreAllocatedVUs: int64(s.PreAllocatedVUs), MaxVUs: int64(s.MaxVUs)}, errors.Join(err, serr)
 	}
 	return nil, fmt.Errorf("executor: unknown executor %q (known: %v)", s.Executor, profile.Executors)
+}
+
+// mediaFromProfile converts a profile's capture mix.
+func mediaFromProfile(classes []profile.MediaClass) MediaMix {
+	out := make(MediaMix, 0, len(classes))
+	for i, c := range classes {
+		name := c.Name
+		if name == "" {
+			name = fmt.Sprintf("%s-%d", c.Resolution, i+1)
+		}
+		out = append(out, MediaClass{Name: name, Resolution: dailydoco.Resolution(c.Resolution),
+			MinSeconds: c.Min.Seconds(), MaxSeconds: c.Max.Seconds(), Share: c.Share})
+	}
+	return out
 }

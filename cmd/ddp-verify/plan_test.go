@@ -38,6 +38,11 @@ func TestPlanLaunchShowsThePlansStagesAndFaults(t *testing.T) {
 		"ramp-down  users     55:00  1:00:00  1000 -> 0",
 		"gpu-node  node-failure",
 		"zone-a    zone-outage/power-loss",
+		"plateau                  api_latency_p95,",
+		"recovery-zone-a          recovery_time",
+		"kind: PodChaos",
+		"topology.kubernetes.io/zone: us-east-1a",
+		"duration: 4m0s",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)

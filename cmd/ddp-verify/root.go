@@ -55,6 +55,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		newCompareCmd(out, errOut),
 		newProfilesCmd(out),
 		newPlanCmd(out),
+		newRunCmd(out, errOut),
 		newEvaluateCmd(out, errOut),
 		newChaosCmd(out, errOut),
 		newPlatformCmd(out, errOut),

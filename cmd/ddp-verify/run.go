@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/dailydoco/ddp-verify/reports"
+	"github.com/dailydoco/ddp-verify/run"
+)
+
+func newRunCmd(out, errOut io.Writer) *cobra.Command {
+	var (
+		o         run.Options
+		name      string
+		sloFile   string
+		target    string
+		timeScale float64
+		baseline  string
+		verbose   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run --profile NAME|FILE",
+		Short: "Run a whole verification: load, chaos, SLOs, verdict and reports",
+		Long: `Run a whole verification against the local reference platform: start the platform and an
+embedded Prometheus, drive the profile's load and faults on one clock, drain the video
+pipeline, evaluate the SLOs per window and write run.json, report.html, junit.xml and
+summary.md. Exit 0 GO, 1 NO-GO, 2 bad input, 3 infrastructure or preflight error,
+130 interrupted (the first Ctrl-C stops the load, recovers every fault and writes an ABORTED
+report; a second one exits after recovering faults).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if target != "local" {
+				return withExitCode(exitBadInput, fmt.Errorf("--target %q: this version runs against the local reference platform only (--target local)", target))
+			}
+			p, err := loadProfile(name, timeScale)
+			if err != nil {
+				return err
+			}
+			if sloFile == "" && p.SLO != "default" {
+				sloFile = p.SLO
+			}
+			spec, err := loadSLO(sloFile)
+			if err != nil {
+				return err
+			}
+			o.Profile, o.SLO = p, spec
+			if baseline != "" {
+				if o.Baseline, err = reports.ReadRun(baseline); err != nil {
+					return withExitCode(exitBadInput, fmt.Errorf("--baseline: %w", err))
+				}
+			}
+			o.Progress = errOut
+			if f, ok := errOut.(*os.File); ok {
+				o.Terminal = term.IsTerminal(int(f.Fd()))
+			}
+			o.Version = version
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelInfo
+			}
+			o.Logger = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
+
+			// The first interrupt stops the load and writes an ABORTED report; the second cancels
+			// the run's context (faults are still recovered, nothing more is evaluated).
+			interrupt := make(chan struct{})
+			hard := make(chan struct{})
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			ctx, cancel := contextWithDone(cmd.Context(), hard)
+			defer cancel()
+			go func() {
+				select {
+				case <-sigs:
+				case <-ctx.Done():
+					return
+				}
+				fmt.Fprintln(errOut, "ddp-verify: interrupted: stopping the load, recovering faults, writing an ABORTED report (Ctrl-C again to exit at once)")
+				close(interrupt)
+				select {
+				case <-sigs:
+					close(hard)
+				case <-ctx.Done():
+				}
+			}()
+			o.Interrupt = interrupt
+
+			outcome, err := run.Run(ctx, o)
+			if err != nil {
+				var re *run.Error
+				if errors.As(err, &re) {
+					return withExitCode(re.Code, re.Err)
+				}
+				return withExitCode(exitInfra, err)
+			}
+			printVerdict(out, outcome)
+			if outcome.Code != exitGo {
+				return withExitCode(outcome.Code, nil)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "profile", "", "built-in profile name (ddp-verify profiles) or path to a profile YAML file")
+	f.StringVar(&target, "target", "local", "where to run: local (the reference platform, started by this command)")
+	f.StringVar(&o.OutDir, "out", "", "run directory (default reports/<UTC time>-<profile>)")
+	f.Float64Var(&timeScale, "time-scale", 1, "multiply stage, fault and window durations by this factor")
+	f.BoolVar(&o.NoChaos, "no-chaos", false, "skip the profile's faults")
+	f.StringVar(&baseline, "baseline", "", "an earlier run.json for the SLO file's relative criteria")
+	f.StringVar(&sloFile, "slo", "", "SLO file (default: the profile's, or the built-in DailyDoco Pro set)")
+	f.StringVar(&o.Topology, "topology", "", "reference platform topology file (default: the profile's)")
+	f.DurationVar(&o.DrainTimeout, "drain-timeout", 0, "how long to wait for accepted videos to finish after the load (default 3m)")
+	f.BoolVar(&verbose, "verbose", false, "log what the run does")
+	_ = cmd.MarkFlagRequired("profile")
+	return cmd
+}
+
+// printVerdict prints the verdict, the top reasons and where the reports are.
+func printVerdict(out io.Writer, o *run.Outcome) {
+	r := o.Run
+	fmt.Fprintf(out, "\nverdict: %s (score %.1f)\n", r.Verdict, r.Score)
+	for i, reason := range r.Reasons {
+		if i == 5 {
+			fmt.Fprintf(out, "  ... and %d more (see summary.md)\n", len(r.Reasons)-5)
+			break
+		}
+		fmt.Fprintf(out, "  - %s\n", reason)
+	}
+	counts := map[reports.Status]int{}
+	for _, s := range r.SLOs {
+		counts[s.Status]++
+	}
+	var parts []string
+	for _, st := range []reports.Status{reports.StatusPass, reports.StatusWarn, reports.StatusFail, reports.StatusNoData, reports.StatusNoBaseline, reports.StatusError} {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+		}
+	}
+	fmt.Fprintf(out, "objectives: %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(out, "videos: %d accepted, %d processed, %d failed, %d lost\n", r.Videos.Accepted, r.Videos.Processed, r.Videos.Failed, r.Videos.Lost)
+	fmt.Fprintf(out, "reports: %s/{run.json,report.html,junit.xml,summary.md}\n", o.Dir)
+}

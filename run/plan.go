@@ -1,0 +1,79 @@
+package run
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dailydoco/ddp-verify/chaos/mesh"
+	"github.com/dailydoco/ddp-verify/platform/topology"
+	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/slo"
+)
+
+// Node labels the reference topology's nodes carry in the rendered plan, as on EKS.
+const (
+	ZoneLabel         = "topology.kubernetes.io/zone"
+	PoolLabel         = "eks.amazonaws.com/nodegroup"
+	InstanceTypeLabel = "node.kubernetes.io/instance-type"
+)
+
+// DefaultNamespaces are the namespaces of the platform in the deployment plan.
+var DefaultNamespaces = []string{"dailydoco-prod"}
+
+// WritePlan prints the profile's timeline, the SLOs evaluated in each window and the Chaos
+// Mesh manifests its faults would create against a cluster shaped like topo. It touches nothing.
+func WritePlan(w io.Writer, p *profile.Profile, spec *slo.Spec, topo *topology.Topology, namespaces []string) error {
+	if err := p.WritePlan(w); err != nil {
+		return err
+	}
+	tl := p.Timeline()
+	fmt.Fprintf(w, "\nSLOS (%s)\n", spec.File)
+	for _, win := range tl.Windows {
+		var ids []string
+		for _, o := range spec.Objectives {
+			for _, pat := range o.Windows {
+				if ok, _ := filepath.Match(pat, win.Name); ok {
+					ids = append(ids, o.ID)
+					break
+				}
+			}
+		}
+		if len(ids) > 0 {
+			sort.Strings(ids)
+			fmt.Fprintf(w, "  %-24s %s\n", win.Name, strings.Join(ids, ", "))
+		}
+	}
+	if len(p.Chaos) == 0 {
+		return nil
+	}
+	if len(namespaces) == 0 {
+		namespaces = DefaultNamespaces
+	}
+	manifests, err := mesh.Manifests(chaosFaults(p), mesh.Options{RunID: "plan", Namespaces: namespaces, PoolLabel: PoolLabel}, clusterNodes(topo))
+	if err != nil {
+		return fmt.Errorf("render Chaos Mesh manifests: %w", err)
+	}
+	fmt.Fprintf(w, "\nCHAOS MESH MANIFESTS (topology %s, namespaces %s; kubectl apply --dry-run=client -f - accepts them)\n", topo.Name, strings.Join(namespaces, ","))
+	_, err = w.Write(manifests)
+	return err
+}
+
+// clusterNodes stands the topology's nodes in for a cluster's Node objects.
+func clusterNodes(topo *topology.Topology) []corev1.Node {
+	var out []corev1.Node
+	for _, n := range topo.Nodes() {
+		out = append(out, corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{
+				ZoneLabel: n.Zone, PoolLabel: n.Pool, InstanceTypeLabel: n.InstanceType,
+			}},
+			Spec: corev1.NodeSpec{ProviderID: "aws:///" + n.Zone + "/i-" + strings.ReplaceAll(n.Name, "-", "")},
+		})
+	}
+	return out
+}

@@ -1,0 +1,192 @@
+package run
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/chaos"
+	"github.com/dailydoco/ddp-verify/load"
+	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/reports"
+	"github.com/dailydoco/ddp-verify/slo"
+)
+
+func TestRecoveryTracker(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	tests := []struct {
+		name string
+		// error rate per second from injection (index 0 = injection + 1 s)
+		rates    []float64
+		want     time.Duration
+		wantDone bool
+	}{
+		{"no errors at all: recovered at once", repeat(0, 11), 0, true},
+		{"errors for 5 s then clean", append(repeat(0.3, 5), repeat(0, 11)...), 6 * time.Second, true},
+		{"a good second inside a bad spell does not count", append(append(append(repeat(0.3, 3), 0), repeat(0.3, 3)...), repeat(0, 11)...), 8 * time.Second, true},
+		{"never recovers: time keeps growing", repeat(0.5, 30), 30 * time.Second, false},
+		{"under 1 % counts as good", repeat(0.009, 11), 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newRecoveryTracker(t0)
+			var got time.Duration
+			var done bool
+			for i, r := range tc.rates {
+				got, done = tr.observe(sec(i+1), r, 100)
+			}
+			if got != tc.want || done != tc.wantDone {
+				t.Errorf("got %s recovered=%v, want %s recovered=%v", got, done, tc.want, tc.wantDone)
+			}
+		})
+	}
+}
+
+func repeat(v float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+func TestCheckWindowsRefusesObjectivesWithoutWindows(t *testing.T) {
+	spec, err := slo.Parse("test.yaml", []byte(`
+objectives:
+  - id: a
+    query: vector(1)
+    op: ">"
+    value: 0
+    windows: [run, plateau]
+  - id: b
+    query: vector(1)
+    op: ">"
+    value: 0
+    windows: ["recovery-*"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	smoke, err := profile.Load("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkWindows(spec, smoke.Timeline()); err != nil {
+		t.Errorf("smoke has every window: %v", err)
+	}
+	soak, err := profile.Load("soak") // no faults, so no recovery window
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = checkWindows(spec, soak.Timeline())
+	if err == nil || !strings.Contains(err.Error(), `objective b: window "recovery-*" matches no window`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestRunWindowReachesTheEndOfTheDrain(t *testing.T) {
+	p, err := profile.Load("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	loadEnd := t0.Add(2 * time.Minute)
+	end := loadEnd.Add(40 * time.Second)
+	ws := runWindows(p.Timeline(), t0, loadEnd, end)
+	got := map[string]slo.Window{}
+	for _, w := range ws {
+		got[w.Name] = w
+	}
+	if w := got["run"]; !w.Start.Equal(t0) || !w.End.Equal(end) {
+		t.Errorf("run window %v..%v, want %v..%v", w.Start, w.End, t0, end)
+	}
+	if w := got["fault-general-node"]; !w.Start.Equal(t0.Add(40*time.Second)) || !w.End.Equal(t0.Add(70*time.Second)) {
+		t.Errorf("fault window %v..%v", w.Start, w.End)
+	}
+	// An interrupted run: windows that had not begun are left out, running ones are cut.
+	cut := runWindows(p.Timeline(), t0, t0.Add(50*time.Second), t0.Add(55*time.Second))
+	for _, w := range cut {
+		if w.Name == "recovery-general-node" || w.Name == "stage-ramp-down" {
+			t.Errorf("window %s had not started but was kept", w.Name)
+		}
+		if w.Name == "fault-general-node" && !w.End.Equal(t0.Add(50*time.Second)) {
+			t.Errorf("fault window not cut at the interruption: %v", w.End)
+		}
+	}
+}
+
+func TestDecide(t *testing.T) {
+	pass := &slo.Report{Gate: slo.StatusPass, Score: 100, Results: []slo.Result{{ID: "x", Status: slo.StatusPass}}}
+	fail := &slo.Report{Gate: slo.StatusFail, Score: 40, GateReasons: []string{"x failed"}, Results: []slo.Result{{ID: "x", Status: slo.StatusFail}}}
+	empty := &slo.Report{Gate: slo.StatusError}
+	tests := []struct {
+		name     string
+		rep      *slo.Report
+		res      *load.Result
+		aborted  bool
+		chaosErr error
+		lost     int64
+		chaos    []reports.ChaosResult
+		want     reports.Verdict
+		reason   string
+	}{
+		{name: "all pass", rep: pass, want: reports.VerdictGo},
+		{name: "an SLO fails", rep: fail, want: reports.VerdictNoGo, reason: "x failed"},
+		{name: "nothing evaluated", rep: empty, want: reports.VerdictNoGo, reason: "no objective was evaluated"},
+		{name: "threshold abort", rep: pass, res: &load.Result{Aborted: &load.ThresholdResult{Source: "http_req_failed:rate<0.2"}}, want: reports.VerdictNoGo, reason: "load stopped early"},
+		{name: "interrupted", rep: pass, aborted: true, want: reports.VerdictAborted, reason: "interrupted"},
+		{name: "video lost", rep: pass, lost: 2, want: reports.VerdictNoGo, reason: "2 accepted videos were lost"},
+		{name: "fault error", rep: pass, chaos: []reports.ChaosResult{{Fault: "gpu", Error: "refused"}}, want: reports.VerdictNoGo, reason: "fault gpu: refused"},
+		{name: "fault left behind", rep: pass, chaosErr: &chaos.LeftoverError{}, want: reports.VerdictNoGo, reason: "faults left in force"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &reports.Run{Videos: reports.Videos{Lost: tc.lost}, Chaos: tc.chaos}
+			decide(r, tc.rep, tc.res, tc.aborted, tc.chaosErr)
+			if r.Verdict != tc.want {
+				t.Errorf("verdict %s, want %s (reasons %q)", r.Verdict, tc.want, r.Reasons)
+			}
+			if tc.reason != "" && !strings.Contains(strings.Join(r.Reasons, "\n"), tc.reason) {
+				t.Errorf("reasons %q lack %q", r.Reasons, tc.reason)
+			}
+		})
+	}
+}
+
+func TestProgressPlainAndTerminal(t *testing.T) {
+	s := Status{Elapsed: 65 * time.Second, Total: 2 * time.Minute, Stage: "hold", StageLeft: 35 * time.Second,
+		Live:  load.Live{VUs: 50, RPS: 12.5, P95: 142 * time.Millisecond, ErrorRate: 0.02, Requests: 100},
+		Queue: 3, Faults: []string{"general-node"}}
+	var plain bytes.Buffer
+	NewProgress(&plain, false).Update(s)
+	want := "[1:05/2:00] stage=hold users=50 rps=12.5 p95=142ms errors=2.00% queue=3 faults=general-node warn=p95142ms>100ms;errors2.0%>1%\n"
+	if plain.String() != want {
+		t.Errorf("plain line\n got %q\nwant %q", plain.String(), want)
+	}
+	var tty bytes.Buffer
+	p := NewProgress(&tty, true)
+	p.Update(s)
+	s.Queue = math.NaN()
+	p.Update(s)
+	out := tty.String()
+	if !strings.Contains(out, "\033[4A") || !strings.Contains(out, "videos in queue -") || !strings.Contains(out, "faults in force: general-node") {
+		t.Errorf("terminal view does not redraw in place:\n%q", out)
+	}
+}
+
+func TestChaosFaultsFromProfile(t *testing.T) {
+	p, err := profile.Load("launch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := chaosFaults(p)
+	if err := chaos.ValidateAll(fs); err != nil {
+		t.Fatalf("launch faults are not valid chaos faults: %v", err)
+	}
+	if fs[1].Kind != chaos.ZoneOutage || fs[1].Target.Mode != chaos.PowerLoss || fs[1].Target.Zone != "us-east-1a" || fs[1].At != 47*time.Minute {
+		t.Errorf("zone fault %+v", fs[1])
+	}
+}
