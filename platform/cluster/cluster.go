@@ -109,6 +109,8 @@ type Cluster struct {
 	gwDirty         bool                 // the gateway's backends need pushing
 	hpa             hpaState
 
+	background sync.WaitGroup // node starts and stops begun by the lifecycle
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -518,6 +520,7 @@ func (c *Cluster) Stop() error {
 			c.stopMonitor()
 			<-c.monitorDone
 		}
+		c.background.Wait() // a node being provisioned now is stopped with the others
 		if c.control != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_ = c.control.Shutdown(ctx)

@@ -197,8 +197,12 @@ func (c *Cluster) restore(ns *nodeState) (time.Time, error) {
 	}
 	ns.starting = true
 	c.refresh(ns, now)
+	c.background.Add(1)
 	c.mu.Unlock()
-	go c.provision(ns)
+	go func() {
+		defer c.background.Done()
+		c.provision(ns)
+	}()
 	return now, nil
 }
 

@@ -145,11 +145,19 @@ func (c *Cluster) step(ctx context.Context, now time.Time) {
 	c.mu.Unlock()
 
 	for _, ns := range start {
-		go c.provision(ns)
+		c.background.Add(1)
+		go func() {
+			defer c.background.Done()
+			c.provision(ns)
+		}()
 	}
 	for _, ns := range removed {
 		if ns.proc != nil {
-			go ns.proc.stop(c.topo.Timing.StopGrace.D())
+			c.background.Add(1)
+			go func() {
+				defer c.background.Done()
+				ns.proc.stop(c.topo.Timing.StopGrace.D())
+			}()
 		}
 	}
 	if len(removed) > 0 {

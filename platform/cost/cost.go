@@ -7,7 +7,6 @@ package cost
 import (
 	"fmt"
 	"sort"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -132,39 +131,4 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(e.fixedDesc, prometheus.GaugeValue, f.Monthly/HoursPerMonth, f.Component)
 	}
 	ch <- prometheus.MustNewConstMetric(e.info, prometheus.GaugeValue, 1, e.prices.Date, e.prices.Region)
-}
-
-// NodeSet is a concurrency-safe list of nodes for [New]; its zero value is empty and usable.
-type NodeSet struct {
-	mu    sync.Mutex
-	nodes map[string]Node
-}
-
-// Set adds or replaces n.
-func (s *NodeSet) Set(n Node) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.nodes == nil {
-		s.nodes = map[string]Node{}
-	}
-	s.nodes[n.Name] = n
-}
-
-// Remove drops the node called name.
-func (s *NodeSet) Remove(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.nodes, name)
-}
-
-// List returns the nodes sorted by name.
-func (s *NodeSet) List() []Node {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Node, 0, len(s.nodes))
-	for _, n := range s.nodes {
-		out = append(out, n)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }
