@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Tests may take a while on 2 cores (embedded Prometheus, platform processes).
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test bench lint demo clean
+.PHONY: all build test bench lint demo smoke-check clean
 
 all: build
 
@@ -26,6 +26,18 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# The newcomer's first run: the smoke profile (about 2.5 minutes) against the local reference
+# platform; the verdict and the report paths are printed at the end.
+demo: build
+	$(BIN) run --profile smoke --out reports/demo
+
+# What CI checks end to end: a smoke run that must be GO with every objective evaluated, the
+# node failure injected and recovered, no video lost and the four reports valid.
+smoke-check: build
+	rm -rf reports/ci-smoke
+	$(BIN) run --profile smoke --out reports/ci-smoke
+	$(GO) run ./internal/cmd/checkrun -verdict GO -faults 1 reports/ci-smoke
 
 clean:
 	rm -rf bin

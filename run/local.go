@@ -33,7 +33,7 @@ func startLocal(ctx context.Context, o Options, dir string, log *slog.Logger) (*
 	}
 	var backend *local.Backend
 	if !o.NoChaos && len(o.Profile.Chaos) > 0 {
-		if backend, err = local.New(c.SupervisorURL(), "", local.Options{Logger: log}); err != nil {
+		if backend, err = local.New(c.ControlURL(), c.ControlToken(), local.Options{Logger: log}); err != nil {
 			c.Stop()
 			return nil, infra("connect the chaos backend to the platform supervisor: %w", err)
 		}
