@@ -24,7 +24,7 @@ type Spec struct {
 
 // Run serves the data tier until ctx is done, calling ready once it accepts connections.
 func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
-	store, err := Open(ctx, spec.DBPath, spec.MaxAttempts)
+	store, err := Open(ctx, spec.DBPath, spec.MaxAttempts, spec.Model)
 	if err != nil {
 		return err
 	}

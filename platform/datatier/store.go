@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -52,8 +53,8 @@ var schema = []string{
 		state TEXT NOT NULL, enqueued_at BIGINT NOT NULL, leased_at BIGINT,
 		lease_owner TEXT NOT NULL DEFAULT '', lease_node TEXT NOT NULL DEFAULT '',
 		lease_expires_at BIGINT NOT NULL DEFAULT 0, lease_request TEXT NOT NULL DEFAULT '',
-		attempts INTEGER NOT NULL DEFAULT 0, done_at BIGINT)`,
-	`CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (stage, state, enqueued_at)`,
+		attempts INTEGER NOT NULL DEFAULT 0, done_at BIGINT, due_at BIGINT NOT NULL)`,
+	`CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (stage, state, due_at)`,
 	`CREATE INDEX IF NOT EXISTS jobs_open ON jobs (state, stage)`,
 	`CREATE TABLE IF NOT EXISTS exports (
 		id TEXT PRIMARY KEY, video_id TEXT NOT NULL REFERENCES videos(id),
@@ -65,11 +66,13 @@ var schema = []string{
 type Store struct {
 	db          *sql.DB
 	maxAttempts int
+	model       model.Model
 }
 
 // Open opens (creating if needed) the SQLite database at path. A job is failed after it was
-// leased maxAttempts times without completing.
-func Open(ctx context.Context, path string, maxAttempts int) (*Store, error) {
+// leased maxAttempts times without completing; m's DueRatio, ReserveSeconds and Speed order
+// the queue (see Lease).
+func Open(ctx context.Context, path string, maxAttempts int, m model.Model) (*Store, error) {
 	// WAL with synchronous=NORMAL survives a process crash (the data tier's SIGKILL) without
 	// losing committed transactions; only an OS crash could lose the last ones.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
@@ -86,7 +89,7 @@ func Open(ctx context.Context, path string, maxAttempts int) (*Store, error) {
 			return nil, fmt.Errorf("create schema in %s: %w", path, err)
 		}
 	}
-	return &Store{db: db, maxAttempts: maxAttempts}, nil
+	return &Store{db: db, maxAttempts: maxAttempts, model: m}, nil
 }
 
 // Close closes the database.
@@ -260,14 +263,16 @@ func (s *Store) FinishCapture(ctx context.Context, captureID, userID string, slo
 			return err
 		}
 		created = true
-		return enqueue(ctx, tx, v, StageGPU, slots(v.Resolution), now)
+		return s.enqueue(ctx, tx, v, StageGPU, slots(v.Resolution), now)
 	})
 	return v, created, err
 }
 
-func enqueue(ctx context.Context, tx *sql.Tx, v Video, stage string, slots int, now time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, video_id, stage, slots, resolution, media_seconds, state, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)`,
-		NewID("job"), v.ID, stage, slots, string(v.Resolution), v.MediaSeconds, ns(now))
+// enqueue adds a job of v, due DueRatio x its media seconds after v was accepted.
+func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, v Video, stage string, slots int, now time.Time) error {
+	due := v.AcceptedAt.Add(s.model.Wall(s.model.DueRatio * v.MediaSeconds))
+	_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, video_id, stage, slots, resolution, media_seconds, state, enqueued_at, due_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+		NewID("job"), v.ID, stage, slots, string(v.Resolution), v.MediaSeconds, ns(now), ns(due))
 	return err
 }
 
@@ -374,10 +379,12 @@ type Finished struct {
 	Result string // success or failed
 }
 
-// Lease gives the oldest pending job of req.Stage that fits req.MaxSlots to req.Worker: a
-// queued job, or a leased one whose lease expired (its worker disappeared). A job leased
-// maxAttempts times fails its video instead. With no job, it returns nil and when the next
-// lease of the stage expires (zero if none is held), so that the caller can wait until then.
+// Lease gives req.Worker the pending job of req.Stage due first (a queued job, or a leased one
+// whose lease expired because its worker disappeared) if it fits req.MaxSlots. If it does not
+// fit, the worker gets the next due job that fits, unless the first has waited ReserveSeconds:
+// then nothing, so that slots drain until a worker can take it (a 4K video needs a whole GPU).
+// A job leased maxAttempts times fails its video instead. With no job, Lease returns nil and
+// when the next lease of the stage expires (zero if none is held), so that the caller can wait.
 func (s *Store) Lease(ctx context.Context, req LeaseRequest, lease time.Duration, now time.Time) (job *Job, nextExpiry time.Time, failed []Finished, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		job, failed = nil, nil
@@ -386,13 +393,24 @@ func (s *Store) Lease(ctx context.Context, req LeaseRequest, lease time.Duration
 				return err
 			}
 		}
+		const pending = `SELECT id, video_id, stage, slots, resolution, media_seconds, enqueued_at, attempts FROM jobs
+			WHERE stage = ? AND slots <= ? AND (state = 'queued' OR (state = 'leased' AND lease_expires_at < ?))
+			ORDER BY due_at, enqueued_at, id LIMIT 1`
 		for {
 			var j Job
 			var enq int64
-			err := tx.QueryRowContext(ctx, `SELECT id, video_id, stage, slots, resolution, media_seconds, enqueued_at, attempts FROM jobs
-				WHERE stage = ? AND slots <= ? AND (state = 'queued' OR (state = 'leased' AND lease_expires_at < ?))
-				ORDER BY enqueued_at, id LIMIT 1`, req.Stage, req.MaxSlots, ns(now)).
-				Scan(&j.ID, &j.VideoID, &j.Stage, &j.Slots, &j.Resolution, &j.MediaSeconds, &enq, &j.Attempts)
+			scan := func(maxSlots int) error {
+				return tx.QueryRowContext(ctx, pending, req.Stage, maxSlots, ns(now)).
+					Scan(&j.ID, &j.VideoID, &j.Stage, &j.Slots, &j.Resolution, &j.MediaSeconds, &enq, &j.Attempts)
+			}
+			err := scan(math.MaxInt32) // the job due first, whatever it needs
+			if err == nil && j.Slots > req.MaxSlots {
+				if now.Sub(fromNS(enq)) >= s.model.Wall(s.model.ReserveSeconds) {
+					err = sql.ErrNoRows // reserved for a worker with room for it
+				} else {
+					err = scan(req.MaxSlots)
+				}
+			}
 			if errors.Is(err, sql.ErrNoRows) {
 				var next sql.NullInt64
 				if err := tx.QueryRowContext(ctx, `SELECT MIN(lease_expires_at) FROM jobs WHERE stage = ? AND state = 'leased'`, req.Stage).Scan(&next); err != nil {
@@ -524,7 +542,7 @@ func (s *Store) Complete(ctx context.Context, jobID string, req CompleteRequest,
 			if err != nil {
 				return err
 			}
-			return enqueue(ctx, tx, v, StageAI, aiSlots, now)
+			return s.enqueue(ctx, tx, v, StageAI, aiSlots, now)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE videos SET state = 'ready', ready_at = ?, ai_node = ?, summary = ?, authenticity_score = ? WHERE id = ?`,
 			ns(now), req.Node, req.Summary, req.AuthenticityScore, videoID); err != nil {

@@ -17,7 +17,7 @@ import (
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ddp.db"), 3)
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ddp.db"), 3, model.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,5 +186,64 @@ func TestServerMetricsAndLongPoll(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(srv.ratio); n != 1 {
 		t.Errorf("ratio series = %d", n)
+	}
+}
+
+// finishVideo accepts a one-chunk capture of res and media seconds at now.
+func finishVideo(t *testing.T, s *Store, u User, res model.Resolution, media float64, now time.Time) Video {
+	t.Helper()
+	ctx := context.Background()
+	c, err := s.CreateCapture(ctx, u.ID, "t", res, media, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutChunk(ctx, c.ID, u.ID, 0, 1, "x"); err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := s.FinishCapture(ctx, c.ID, u.ID, func(r model.Resolution) int { return model.Default().GPU[r].Slots }, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// The queue serves the video due first (accepted + 2 x media seconds), and once a video that
+// needs a whole GPU has waited ReserveSeconds, workers with partial room take nothing past it.
+func TestLeaseOrder(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	t0 := time.Unix(1000, 0)
+	u, _ := s.CreateUser(ctx, "o@example.com", "O", "h", t0)
+	long := finishVideo(t, s, u, model.R1080p, 600, t0)                  // due t0 + 1200 s
+	short := finishVideo(t, s, u, model.R1080p, 30, t0.Add(time.Second)) // due t0 + 61 s
+	big := finishVideo(t, s, u, model.R4K, 30, t0.Add(2*time.Second))    // due t0 + 62 s
+	clip := finishVideo(t, s, u, model.R720p, 30, t0.Add(3*time.Second)) // due t0 + 63 s
+	lease := func(maxSlots int, at time.Duration) string {
+		j, _, _, err := s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w", MaxSlots: maxSlots}, time.Minute, t0.Add(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j == nil {
+			return ""
+		}
+		return j.VideoID
+	}
+	if got := lease(4, 4*time.Second); got != short.ID {
+		t.Errorf("first lease: %s, want the short video due first (not %s, accepted earlier)", got, long.ID)
+	}
+	// The 4K video is due next but needs 4 slots: before its reservation a worker with 1 slot
+	// takes the 720p clip behind it...
+	if got := lease(1, 5*time.Second); got != clip.ID {
+		t.Errorf("with 1 free slot: %s, want the 720p clip %s", got, clip.ID)
+	}
+	// ...after it (10 s), nothing smaller passes it; a worker with a whole GPU takes it.
+	if got := lease(2, 13*time.Second); got != "" {
+		t.Errorf("with 2 free slots past the reservation: %s, want nothing", got)
+	}
+	if got := lease(4, 13*time.Second); got != big.ID {
+		t.Errorf("with a whole GPU: %s, want the 4K video %s", got, big.ID)
+	}
+	if got := lease(2, 14*time.Second); got != long.ID {
+		t.Errorf("last: %s, want %s", got, long.ID)
 	}
 }

@@ -51,6 +51,13 @@ type Model struct {
 	AIFixedSeconds          float64 `yaml:"ai_fixed_seconds" json:"ai_fixed_seconds"`
 	AISecondsPerMediaSecond float64 `yaml:"ai_seconds_per_media_second" json:"ai_seconds_per_media_second"`
 	AISlotsPerNode          int     `yaml:"ai_slots_per_node" json:"ai_slots_per_node"`
+	// DueRatio orders the queue: a video is due DueRatio x its media seconds after it was
+	// accepted, and the job due first goes first (earliest deadline first against the plan's
+	// 2x realtime objective). 0 is first come, first served.
+	DueRatio float64 `yaml:"due_ratio" json:"due_ratio"`
+	// ReserveSeconds: once the oldest waiting GPU job has waited this long, workers stop
+	// taking smaller jobs past it, so that a job needing a whole GPU is not starved.
+	ReserveSeconds float64 `yaml:"reserve_seconds" json:"reserve_seconds"`
 	// Export rendering: ExportFixedSeconds + ExportSecondsPerMediaSecond x media seconds.
 	ExportFixedSeconds          float64 `yaml:"export_fixed_seconds" json:"export_fixed_seconds"`
 	ExportSecondsPerMediaSecond float64 `yaml:"export_seconds_per_media_second" json:"export_seconds_per_media_second"`
@@ -70,6 +77,8 @@ func Default() Model {
 		AIFixedSeconds:              1,
 		AISecondsPerMediaSecond:     0.1,
 		AISlotsPerNode:              4,
+		ReserveSeconds:              10,
+		DueRatio:                    2,
 		ExportFixedSeconds:          0.5,
 		ExportSecondsPerMediaSecond: 0.01,
 	}
@@ -102,6 +111,9 @@ func (m Model) Validate() []string {
 	}
 	if m.ThumbnailSeconds < 0 || m.AIFixedSeconds < 0 || m.AISecondsPerMediaSecond < 0 || m.ExportFixedSeconds < 0 || m.ExportSecondsPerMediaSecond < 0 {
 		errs = append(errs, "thumbnail, ai and export seconds: must be >= 0")
+	}
+	if m.ReserveSeconds < 0 || m.DueRatio < 0 {
+		errs = append(errs, "reserve_seconds and due_ratio: must be >= 0")
 	}
 	if m.AISlotsPerNode < 1 {
 		errs = append(errs, "ai_slots_per_node: must be >= 1")

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -69,5 +70,41 @@ func TestValidate(t *testing.T) {
 	m.GPU = map[Resolution]GPUCost{R4K: {Slots: 9, SecondsPerMediaSecond: 1}, "8k": {Slots: 1, SecondsPerMediaSecond: 1}}
 	if errs := m.Validate(); len(errs) < 4 {
 		t.Errorf("want speed, 4k slots, missing 1080p/720p and unknown 8k errors, got %v", errs)
+	}
+}
+
+// The load generator's documented media mix (scenarios.DefaultMedia: 720p clips, 1080p
+// tutorials and walkthroughs, 4K captures): at 600 videos/hour the default pool meets the plan,
+// 4K videos included, and one GPU node does not.
+func TestCalibrationWithMediaMix(t *testing.T) {
+	mix := []Class{
+		{Resolution: R720p, MinSeconds: 20, MaxSeconds: 40, Share: 0.25},
+		{Resolution: R1080p, MinSeconds: 30, MaxSeconds: 90, Share: 0.55},
+		{Resolution: R1080p, MinSeconds: 90, MaxSeconds: 150, Share: 0.10},
+		{Resolution: R4K, MinSeconds: 20, MaxSeconds: 45, Share: 0.10},
+	}
+	w := Workload{VideosPerHour: 600, Mix: mix, Hours: 1, Seed: 7}
+	two := Simulate(Default(), Cluster{GPUNodes: 2, MemoryNodes: 2}, w)
+	one := Simulate(Default(), Cluster{GPUNodes: 1, MemoryNodes: 2}, w)
+	t.Logf("2 GPU nodes: %+v", two)
+	t.Logf("1 GPU node:  %+v", one)
+	if two.P95Ratio >= 2 || two.CompletedPerHour < 0.97*float64(two.Arrived) {
+		t.Errorf("2 GPU nodes: p95 %.2f, %0.f completed of %d", two.P95Ratio, two.CompletedPerHour, two.Arrived)
+	}
+	if one.P95Ratio < 2 {
+		t.Errorf("1 GPU node: p95 %.2f, want the plan to fail", one.P95Ratio)
+	}
+	// Both scheduling rules matter: first come first served, or no reservation for videos
+	// that need a whole GPU, miss the plan at the same load.
+	fifo := Default()
+	fifo.DueRatio = 0
+	greedy := Default()
+	greedy.ReserveSeconds = math.Inf(1)
+	for name, m := range map[string]Model{"first come first served": fifo, "no reservation": greedy} {
+		r := Simulate(m, Cluster{GPUNodes: 2, MemoryNodes: 2}, w)
+		t.Logf("2 GPU nodes, %s: %+v", name, r)
+		if r.P95Ratio < two.P95Ratio {
+			t.Errorf("%s does better (p95 %.2f) than the platform's scheduling (%.2f)", name, r.P95Ratio, two.P95Ratio)
+		}
 	}
 }
