@@ -1,0 +1,143 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/platform/platformtest"
+	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/reports"
+	"github.com/dailydoco/ddp-verify/slo"
+)
+
+// The test binary doubles as every platform process, so these tests run the real reference
+// platform (real processes, real HTTP) with its faster test model clock.
+func TestMain(m *testing.M) { platformtest.Main(m) }
+
+func options(t *testing.T, profileFile, sloFile string) Options {
+	t.Helper()
+	p, err := profile.Load(filepath.Join("testdata", profileFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := slo.Load(filepath.Join("testdata", sloFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{
+		Profile: p, SLO: spec, OutDir: t.TempDir(),
+		TopologyOverride: platformtest.Topology(), Exec: platformtest.Exec,
+		DrainTimeout: 20 * time.Second, Version: "test",
+	}
+}
+
+func TestHealthyRunIsGo(t *testing.T) {
+	o := options(t, "short.yaml", "reachable.slo.yaml")
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != ExitGo || out.Run.Verdict != reports.VerdictGo {
+		t.Fatalf("code %d verdict %s, reasons %q", out.Code, out.Run.Verdict, out.Run.Reasons)
+	}
+	if out.Run.Load.Total.Count == 0 {
+		t.Error("run.json reports no request")
+	}
+	back, err := reports.ReadRun(filepath.Join(out.Dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.RunID != out.Run.RunID || len(back.SLOs) != 2 {
+		t.Errorf("run.json read back: run %s, %d objectives", back.RunID, len(back.SLOs))
+	}
+	for _, f := range []string{"report.html", "junit.xml", "summary.md"} {
+		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// The gate can fail: an objective tightened beyond reach gives NO-GO (exit 1), and the
+// report names it.
+func TestUnreachableObjectiveIsNoGo(t *testing.T) {
+	o := options(t, "short.yaml", "unreachable.slo.yaml")
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != ExitNoGo || out.Run.Verdict != reports.VerdictNoGo {
+		t.Fatalf("code %d verdict %s, want NO-GO", out.Code, out.Run.Verdict)
+	}
+	if !strings.Contains(strings.Join(out.Run.Reasons, "\n"), "api_latency_p95_1ms") {
+		t.Errorf("reasons %q do not name the failing objective", out.Run.Reasons)
+	}
+	summary, err := os.ReadFile(filepath.Join(out.Dir, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(summary), "API latency p95 &lt; 1 ms") && !strings.Contains(string(summary), "API latency p95 < 1 ms") {
+		t.Errorf("summary.md does not name the failing objective:\n%s", summary)
+	}
+}
+
+// faultWatcher closes interrupt the first time the progress output shows a fault in force.
+type faultWatcher struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	interrupt chan struct{}
+	once      sync.Once
+}
+
+func (w *faultWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), "faults=general-node") {
+		w.once.Do(func() { close(w.interrupt) })
+	}
+	return len(p), nil
+}
+
+// Interrupting a run while a fault is in force recovers the fault, exits 130 and still writes
+// a report, marked ABORTED.
+func TestInterruptDuringFaultRecoversAndAborts(t *testing.T) {
+	o := options(t, "interrupt.yaml", "reachable.slo.yaml")
+	w := &faultWatcher{interrupt: make(chan struct{})}
+	o.Progress, o.ProgressEvery, o.Interrupt = w, time.Second, w.interrupt
+	start := time.Now()
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.interrupt:
+	default:
+		t.Fatalf("the fault never showed in the progress output:\n%s", w.buf.String())
+	}
+	if out.Code != ExitInterrupted || out.Run.Verdict != reports.VerdictAborted {
+		t.Fatalf("code %d verdict %s, want 130 ABORTED", out.Code, out.Run.Verdict)
+	}
+	if d := time.Since(start); d > 55*time.Second {
+		t.Logf("note: the run took %s; the interrupt should have cut its 60 s of load short", d)
+	}
+	if len(out.Run.Chaos) != 1 {
+		t.Fatalf("chaos results %+v", out.Run.Chaos)
+	}
+	c := out.Run.Chaos[0]
+	if c.InjectedAt == nil || c.RecoveredAt == nil || c.Error != "" {
+		t.Errorf("fault not injected and recovered cleanly: %+v", c)
+	}
+	back, err := reports.ReadRun(filepath.Join(out.Dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Verdict != reports.VerdictAborted {
+		t.Errorf("run.json verdict %s", back.Verdict)
+	}
+}
