@@ -33,7 +33,7 @@ func BenchmarkJourneyCapacity(b *testing.B) {
 	for b.Loop() {
 		for _, vus := range []int{4, 8, 16, 32, 64, 128} {
 			r := runStep(b, c, hc, vus, step)
-			b.Logf("%3d goroutines: %6.0f req/s, server p95 %5.1f ms, errors %d", vus, r.rps, r.p95*1000, r.errors)
+			b.Logf("%3d goroutines: %6.0f req/s, gateway p95 %5.1f ms, errors %d", vus, r.rps, r.p95*1000, r.errors)
 			ok := r.p95 < 0.050 && float64(r.errors) <= 0.01*r.rps*step.Seconds()
 			if ok && r.rps > best.rps {
 				best = r
