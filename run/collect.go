@@ -19,25 +19,32 @@ import (
 	"github.com/dailydoco/ddp-verify/slo"
 )
 
-// PreflightTimeout bounds each preflight check, so a missing target fails within seconds.
-var PreflightTimeout = 15 * time.Second
+// DefaultPreflightTimeout bounds each preflight check, so a missing target fails within seconds.
+const DefaultPreflightTimeout = 10 * time.Second
 
-// preflight checks that the target answers /ready and that Prometheus scrapes every expected
-// job. Each failure says what to fix, with exit code 3.
-func preflight(ctx context.Context, url string, api v1.API, jobs []prom.Job) error {
-	ctx, cancel := context.WithTimeout(ctx, PreflightTimeout)
+// preflight checks that the target answers /ready, that Prometheus answers queries and that
+// it scrapes every expected job. Each failure says what to fix, with exit code 3.
+func preflight(ctx context.Context, url string, api v1.API, jobs []prom.Job, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = DefaultPreflightTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var lastErr error
+	var cause error // the last failure seen before the deadline, which says more than the deadline
 	for {
-		lastErr = ready(ctx, url)
-		if lastErr == nil {
+		err := ready(ctx, url)
+		if err == nil {
 			break
 		}
+		if ctx.Err() == nil || cause == nil {
+			cause = err
+		}
 		if ctx.Err() != nil {
-			return infra("preflight: the target at %s is not ready: %v; is the platform running and the URL right?", url, lastErr)
+			return infra("preflight: the target at %s is not ready after %s: %v; is the platform running and the URL right?", url, timeout, cause)
 		}
 		sleep(ctx, 200*time.Millisecond)
 	}
+	cause = nil
 	want := map[string]bool{}
 	for _, j := range jobs {
 		want[j.Name] = true
@@ -47,9 +54,12 @@ func preflight(ctx context.Context, url string, api v1.API, jobs []prom.Job) err
 		if err == nil && len(missing) == 0 {
 			return nil
 		}
+		if err != nil && (ctx.Err() == nil || cause == nil) {
+			cause = err
+		}
 		if ctx.Err() != nil {
 			if err != nil {
-				return infra("preflight: Prometheus is not reachable: %v", err)
+				return infra("preflight: Prometheus is not reachable after %s: %v; check --prometheus-url", timeout, cause)
 			}
 			return infra("preflight: Prometheus has no healthy target for job(s) %s; check that they expose /metrics", strings.Join(missing, ", "))
 		}

@@ -3,6 +3,9 @@ package run
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/prom"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo"
 )
@@ -139,5 +143,69 @@ func TestInterruptDuringFaultRecoversAndAborts(t *testing.T) {
 	}
 	if back.Verdict != reports.VerdictAborted {
 		t.Errorf("run.json verdict %s", back.Verdict)
+	}
+}
+
+// A preflight failure exits 3 within seconds and says what to fix.
+func TestPreflightFailures(t *testing.T) {
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ready" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer ready.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // nothing listens there any more
+	tests := []struct {
+		name, target, prometheus string
+		want                     string
+	}{
+		{"no platform at the target URL", closedURL, ready.URL, "is the platform running and the URL right?"},
+		{"unreachable Prometheus", ready.URL, closedURL, "Prometheus is not reachable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := options(t, "short.yaml", "reachable.slo.yaml")
+			o.TargetURL, o.PrometheusURL, o.NoChaos = tc.target, tc.prometheus, true
+			o.PreflightTimeout = 2 * time.Second
+			_, err := Run(context.Background(), o)
+			var re *Error
+			if !errors.As(err, &re) || re.Code != ExitInfra {
+				t.Fatalf("got %v, want an infrastructure error (exit 3)", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "refused") {
+				t.Errorf("error %q should say %q and why", err, tc.want)
+			}
+		})
+	}
+}
+
+// A URL target: the platform is already running and scraped by a Prometheus of its own; the
+// generator's metrics reach that Prometheus by remote write.
+func TestURLTarget(t *testing.T) {
+	c := platformtest.Start(t, platformtest.Topology())
+	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), RemoteWriteReceiver: true,
+		Jobs: []prom.Job{{Name: "platform", FileSD: []string{c.FileSDPath()}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	o := options(t, "short.yaml", "reachable.slo.yaml")
+	o.TargetURL, o.PrometheusURL, o.NoChaos, o.ExpectJobs = c.GatewayURL(), srv.URL(), true, []string{"platform"}
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Run.Verdict != reports.VerdictGo {
+		t.Fatalf("verdict %s: %q", out.Run.Verdict, out.Run.Reasons)
+	}
+	for _, s := range out.Run.SLOs {
+		if s.ID == "error_rate" && s.Value == nil {
+			t.Errorf("the pushed client metrics did not reach Prometheus: %+v", s)
+		}
+	}
+	if out.Run.Target != c.GatewayURL() {
+		t.Errorf("target %q", out.Run.Target)
 	}
 }

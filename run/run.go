@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	promapi "github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -77,6 +76,17 @@ type Options struct {
 	TopologyOverride *topology.Topology
 	// Exec starts the platform's processes; nil runs this binary's `platform` commands.
 	Exec cluster.ExecFunc
+	// TargetURL, when set, verifies a platform that is already running at this URL (a staging
+	// deployment, or `ddp-verify platform up`) instead of starting the local one. Its SLIs come
+	// from PrometheusURL, and the generator's own metrics are pushed there by remote write.
+	// Faults need a chaos backend, which a URL target does not have in this version.
+	TargetURL      string
+	PrometheusURL  string
+	RemoteWriteURL string // default PrometheusURL + /api/v1/write
+	// ExpectJobs are scrape jobs Prometheus must report healthy in preflight (URL target).
+	ExpectJobs []string
+	// PreflightTimeout bounds each preflight check; default 10 s.
+	PreflightTimeout time.Duration
 	// Interrupt is closed (or receives) on the first Ctrl-C: load stops, faults are recovered,
 	// what was collected is evaluated and the report is written marked ABORTED. Cancelling
 	// the context passed to Run is the second Ctrl-C: faults are still recovered, but nothing
@@ -150,40 +160,59 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	defer genSrv.Close()
 
 	fmt.Fprintf(progressOut(o), "ddp-verify: run %s, profile %s (%s), out %s\n", runID, p.Name, tl.Duration, dir)
-	fmt.Fprintf(progressOut(o), "ddp-verify: starting the local reference platform\n")
-	plat, err := startLocal(ctx, o, dir, log)
-	if err != nil {
-		return nil, err
+	var (
+		plat     *platformHandle
+		papi     v1.API
+		jobs     []prom.Job
+		promName = "embedded v0.316.0"
+	)
+	closeProm := func() {}
+	if o.TargetURL == "" {
+		fmt.Fprintf(progressOut(o), "ddp-verify: starting the local reference platform\n")
+		if plat, err = startLocal(ctx, o, dir, log); err != nil {
+			return nil, err
+		}
+		jobs = append([]prom.Job{{Name: GeneratorJob, Targets: []string{genLn.Addr().String()}}}, plat.jobs...)
+		promSrv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(dir, "tsdb"), Jobs: jobs, Logger: log})
+		if err != nil {
+			plat.stop()
+			return nil, infra("start the embedded Prometheus: %w", err)
+		}
+		var once sync.Once
+		closeProm = func() {
+			once.Do(func() {
+				if err := promSrv.Close(); err != nil {
+					log.Warn("prometheus close", "err", err)
+				}
+			})
+		}
+		if papi, err = prometheusAPI(promSrv.URL()); err != nil {
+			plat.stop()
+			closeProm()
+			return nil, err
+		}
+	} else {
+		if plat, papi, jobs, err = external(o); err != nil {
+			return nil, err
+		}
+		promName = "external " + o.PrometheusURL
 	}
 	defer func() {
 		if err := plat.stop(); err != nil {
 			log.Warn("platform stop", "err", err)
 		}
 	}()
-
-	jobs := append([]prom.Job{{Name: "ddp-verify", Targets: []string{genLn.Addr().String()}}}, plat.jobs...)
-	promSrv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(dir, "tsdb"), Jobs: jobs, Logger: log})
-	if err != nil {
-		return nil, infra("start the embedded Prometheus: %w", err)
-	}
-	promClosed := false
-	closeProm := func() {
-		if !promClosed {
-			promClosed = true
-			if err := promSrv.Close(); err != nil {
-				log.Warn("prometheus close", "err", err)
-			}
-		}
-	}
 	defer closeProm()
-	client, err := promapi.NewClient(promapi.Config{Address: promSrv.URL()})
-	if err != nil {
-		return nil, infra("prometheus client: %w", err)
-	}
-	papi := v1.NewAPI(client)
 
-	if err := preflight(ctx, plat.url, papi, jobs); err != nil {
+	if err := preflight(ctx, plat.url, papi, jobs, o.PreflightTimeout); err != nil {
 		return nil, err
+	}
+	stopPush := func() {}
+	if o.TargetURL != "" {
+		// Nothing scrapes this process on a remote target: push its metrics instead.
+		if stopPush, err = startPusher(ctx, o, reg, runID, log); err != nil {
+			return nil, err
+		}
 	}
 
 	journeyMetrics := dailydoco.NewMetrics()
@@ -260,6 +289,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	watch := &watcher{opts: o, tl: tl, t0: t0, eng: eng, sched: sched, api: papi, recovery: recovery, faults: p.Chaos}
 	watch.loop(loadCtx, done)
 	<-done
+	stopPush()
 	loadEnd := time.Now()
 	if ctx.Err() != nil {
 		return nil, &Error{Code: ExitInterrupted, Err: errors.New("interrupted twice: faults were recovered, nothing was evaluated")}
@@ -287,7 +317,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	rep := slo.Evaluate(ctx, papi, o.SLO, runWindows(evalTL, t0, loadEnd, end), slo.Options{Baseline: baselineOf(o.Baseline), Logger: log})
 	r := &reports.Run{
 		Schema: reports.Schema, RunID: runID, Profile: p.Name, Target: plat.name,
-		Versions:  map[string]string{"ddp-verify": o.Version, "go": runtime.Version(), "prometheus": "embedded v0.316.0"},
+		Versions:  map[string]string{"ddp-verify": o.Version, "go": runtime.Version(), "prometheus": promName},
 		StartedAt: t0.UTC(), EndedAt: end.UTC(),
 		Timeline: timelineEvents(tl, t0),
 		SLOs:     sloResults(o.SLO, rep),

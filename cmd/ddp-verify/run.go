@@ -30,16 +30,24 @@ func newRunCmd(out, errOut io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --profile NAME|FILE",
 		Short: "Run a whole verification: load, chaos, SLOs, verdict and reports",
-		Long: `Run a whole verification against the local reference platform: start the platform and an
-embedded Prometheus, drive the profile's load and faults on one clock, drain the video
-pipeline, evaluate the SLOs per window and write run.json, report.html, junit.xml and
-summary.md. Exit 0 GO, 1 NO-GO, 2 bad input, 3 infrastructure or preflight error,
+		Long: `Run a whole verification. With --target local (the default) it starts the reference platform
+and an embedded Prometheus; with --target URL it verifies a platform already running there,
+reading SLIs from --prometheus-url (faults need --no-chaos there in this version). It drives
+the profile's load and faults on one clock, drains the video pipeline, evaluates the SLOs per
+window and writes run.json, report.html, junit.xml and summary.md. Exit 0 GO, 1 NO-GO, 2 bad input, 3 infrastructure or preflight error,
 130 interrupted (the first Ctrl-C stops the load, recovers every fault and writes an ABORTED
 report; a second one exits after recovering faults).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if target != "local" {
-				return withExitCode(exitBadInput, fmt.Errorf("--target %q: this version runs against the local reference platform only (--target local)", target))
+			switch {
+			case target == "local":
+				if o.PrometheusURL != "" {
+					return withExitCode(exitBadInput, fmt.Errorf("--prometheus-url is for a URL target; the local target uses an embedded Prometheus"))
+				}
+			case strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://"):
+				o.TargetURL = target
+			default:
+				return withExitCode(exitBadInput, fmt.Errorf("--target %q: want local or the URL of a running platform (http://... or https://...)", target))
 			}
 			p, err := loadProfile(name, timeScale)
 			if err != nil {
@@ -111,7 +119,11 @@ report; a second one exits after recovering faults).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&name, "profile", "", "built-in profile name (ddp-verify profiles) or path to a profile YAML file")
-	f.StringVar(&target, "target", "local", "where to run: local (the reference platform, started by this command)")
+	f.StringVar(&target, "target", "local", "local (start the reference platform) or the URL of a running platform")
+	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "with a URL target: the Prometheus that scrapes the platform")
+	f.StringVar(&o.RemoteWriteURL, "remote-write-url", "", "with a URL target: where the load generator's metrics are pushed (default PROMETHEUS_URL/api/v1/write)")
+	f.StringSliceVar(&o.ExpectJobs, "expect-job", nil, "with a URL target: scrape jobs Prometheus must report healthy before the run starts")
+	f.DurationVar(&o.PreflightTimeout, "preflight-timeout", 0, "how long each preflight check may take (default 10s)")
 	f.StringVar(&o.OutDir, "out", "", "run directory (default reports/<UTC time>-<profile>)")
 	f.Float64Var(&timeScale, "time-scale", 1, "multiply stage, fault and window durations by this factor")
 	f.BoolVar(&o.NoChaos, "no-chaos", false, "skip the profile's faults")
