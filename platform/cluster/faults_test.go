@@ -191,7 +191,8 @@ func TestGeneralNodeKillUnderTraffic(t *testing.T) {
 	}
 	// Ready stays true until the grace period passes without heartbeats, as in Kubernetes.
 	notReady := waitFor(t, 5*time.Second, "NotReady", func() bool { return !nodeInfo(c, "general-1a-1").Ready })
-	if d := notReady.Sub(ch.At); d < topo.Timing.NodeGracePeriod.D()-100*time.Millisecond {
+	// The grace period runs from the last heartbeat, up to one interval before the kill.
+	if d := notReady.Sub(ch.At); d < topo.Timing.NodeGracePeriod.D()-topo.Timing.HeartbeatInterval.D()-50*time.Millisecond {
 		t.Errorf("NotReady %v after the kill, before the %v grace period", d, topo.Timing.NodeGracePeriod.D())
 	}
 	waitFor(t, 5*time.Second, "rescheduled", func() bool {
@@ -469,4 +470,38 @@ func TestAPIReplicasScaleWithLoad(t *testing.T) {
 		}
 		return n == 3
 	})
+}
+
+// Replicas the general pool has no room for are pending, and the cluster autoscaler adds a
+// general node for them; once load falls, the replicas and then the idle node go away.
+func TestPendingReplicasGrowTheGeneralPool(t *testing.T) {
+	t.Parallel()
+	topo := platformtest.Topology()
+	api := topo.Service("api")
+	api.MaxReplicas, api.TargetRPS = 12, 10 // 12 API + 3 dashboard > 3 nodes x 4
+	topo.Autoscaler.HPASyncPeriod = topology.Duration(300 * time.Millisecond)
+	topo.Autoscaler.HPAScaleDownAfter = topology.Duration(time.Second)
+	topo.Autoscaler.ScaleUpAfter = topology.Duration(200 * time.Millisecond)
+	topo.Autoscaler.ScaleDownIdle = topology.Duration(time.Second)
+	topo.Pool("general").ProvisioningDelay = topology.Duration(time.Second)
+	c := platformtest.Start(t, topo)
+	general := func() []cluster.NodeInfo {
+		var out []cluster.NodeInfo
+		for _, n := range c.Nodes() {
+			if n.Pool == "general" {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	tr := startTraffic(t, c, 4)
+	waitFor(t, 10*time.Second, "a fourth general node", func() bool { return len(general()) == 4 })
+	sup := scrapeRole(t, c, "supervisor", "")
+	if p := sup.Sum("ddp_platform_pending_replicas", map[string]string{"service": "api"}); p < 1 {
+		t.Errorf("pending API replicas = %v while the new node provisions", p)
+	}
+	added := general()[3]
+	waitFor(t, 10*time.Second, "API replicas on the new node", func() bool { return len(nodeInfo(c, added.Name).Replicas) > 0 })
+	tr.close()
+	waitFor(t, 15*time.Second, "the general pool back at 3 nodes", func() bool { return len(general()) == 3 })
 }

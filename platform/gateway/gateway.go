@@ -75,7 +75,12 @@ type Gateway struct {
 type backend struct {
 	Backend
 	healthy atomic.Bool
+	fails   atomic.Int32 // consecutive failed probes
 }
+
+// failureThreshold is how many probes in a row must fail (time out or answer not ready)
+// before a replica leaves the rotation; a refused connection removes it at once.
+const failureThreshold = 2
 
 // New returns a gateway over backends, its metrics registered with reg.
 func New(cfg Config, backends []Backend, reg prometheus.Registerer) (*Gateway, error) {
@@ -179,15 +184,24 @@ func (g *Gateway) CheckNow(ctx context.Context) {
 		all = append(all, list...)
 	}
 	g.mu.RUnlock()
-	timeout := min(g.cfg.HealthInterval, time.Second)
 	var wg sync.WaitGroup
 	for _, b := range all {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pctx, cancel := context.WithTimeout(ctx, timeout)
+			// Probes time out after a second, as Kubernetes' do by default.
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
-			ok := g.probe(pctx, b.URL+"/ready")
+			err := g.probe(pctx, b.URL+"/ready")
+			if ctx.Err() != nil {
+				return
+			}
+			ok := err == nil
+			if ok {
+				b.fails.Store(0)
+			} else if b.fails.Add(1) < failureThreshold && !isDialError(err) && b.healthy.Load() {
+				return // one slow or failed probe is not enough
+			}
 			if was := b.healthy.Swap(ok); was != ok {
 				g.log.Info("replica health changed", "replica", b.Name, "node", b.Node, "healthy", ok)
 			}
@@ -201,15 +215,18 @@ func (g *Gateway) CheckNow(ctx context.Context) {
 	wg.Wait()
 }
 
-func (g *Gateway) probe(ctx context.Context, url string) bool {
+func (g *Gateway) probe(ctx context.Context, url string) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := g.rt.RoundTrip(req)
 	if err != nil {
-		return false
+		return err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return nil
 }
 
 // pick returns the next healthy replica of service not in tried, round-robin.
