@@ -79,6 +79,7 @@ func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 		// Zero series from the start: rate() and increase() see the first video.
 		s.processed.WithLabelValues("success", string(r))
 		s.processed.WithLabelValues("failed", string(r))
+		s.ratio.WithLabelValues(string(r))
 	}
 	return s
 }

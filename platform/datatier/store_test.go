@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
 	"github.com/dailydoco/ddp-verify/platform/model"
@@ -184,8 +185,16 @@ func TestServerMetricsAndLongPoll(t *testing.T) {
 	if n := testutil.ToFloat64(srv.processed.WithLabelValues("success", "1080p")); n != 1 {
 		t.Errorf("processed = %v", n)
 	}
-	if n := testutil.CollectAndCount(srv.ratio); n != 1 {
-		t.Errorf("ratio series = %d", n)
+	// One series per resolution exists from the start (so increase() counts the first video).
+	if n := testutil.CollectAndCount(srv.ratio); n != len(model.Resolutions) {
+		t.Errorf("ratio series = %d, want %d", n, len(model.Resolutions))
+	}
+	var hist dto.Metric
+	if err := srv.ratio.WithLabelValues("1080p").(prometheus.Histogram).Write(&hist); err != nil {
+		t.Fatal(err)
+	}
+	if n := hist.GetHistogram().GetSampleCount(); n != 1 {
+		t.Errorf("1080p ratio samples = %d, want 1", n)
 	}
 }
 
