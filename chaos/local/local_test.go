@@ -20,9 +20,10 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // supervisor is a stand-in for the platform's local cluster supervisor: it implements the
-// control API exactly as docs/control-api.md specifies (the real one is being written in
-// platform/; a test against it is pending). It changes node states at once and records
-// every change.
+// control API exactly as docs/control-api.md specifies, so that error paths and exact states
+// can be driven here; the backend against the real supervisor is tested in package run
+// (TestLocalChaosOnTheReferencePlatform). It changes node states at once and records every
+// change.
 type supervisor struct {
 	mu      sync.Mutex
 	token   string
