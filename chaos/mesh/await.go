@@ -31,11 +31,28 @@ func (b *Backend) await(ctx context.Context, obj client.Object, timeout time.Dur
 		}
 		return err
 	}
+	replayed := false
 	for {
-		err := b.c.Get(ctx, key, obj)
+		err := b.c.Get(ctx, key, obj) // on error obj keeps the last state read
 		gone := apierrors.IsNotFound(err)
 		if err != nil && !gone {
 			return fail(fmt.Errorf("read %s: %w", describe(obj), err))
+		}
+		if gone && canWatch && !replayed && obj.GetResourceVersion() != "" {
+			// The object went before this look (a fast controller): its last states, with
+			// the controller's final status, are still in the watch history after the
+			// version last read, up to the Deleted event.
+			replayed = true
+			w, err := wc.Watch(ctx, listFor(obj), client.InNamespace(key.Namespace),
+				client.MatchingFields{"metadata.name": key.Name},
+				&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: obj.GetResourceVersion()}})
+			if err == nil {
+				done, err := consume(ctx, w, check)
+				w.Stop()
+				if done || err != nil {
+					return err
+				}
+			}
 		}
 		if done, err := check(obj, gone); done || err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
+	"github.com/dailydoco/ddp-verify/chaos/mesh/meshtest"
 )
 
 func newBackend(t *testing.T, runID string, mod func(*mesh.Options)) *mesh.Backend {
@@ -183,8 +184,8 @@ func fetch(t *testing.T, desc string) client.Object {
 // checks both the tool's and the controller's times are recorded.
 func TestRunRecordsInjectionAndRecoveryTimes(t *testing.T) {
 	needCluster(t)
-	fc := &fakeController{}
-	fc.start(t)
+	fc := &meshtest.Controller{Client: k8s}
+	fc.Start(t)
 	runID := "times"
 	b := newBackend(t, runID, nil)
 	faults := []chaos.Fault{
@@ -200,8 +201,8 @@ func TestRunRecordsInjectionAndRecoveryTimes(t *testing.T) {
 		if r.Fault.ID == "part-b" {
 			name = "*v1alpha1.NetworkChaos/ddpv-part-b-times"
 		}
-		assert.Equal(t, fc.stampOf(name+"/apply").UTC(), r.Injected.Backend, r.Fault.ID)
-		assert.Equal(t, fc.stampOf(name+"/recover").UTC(), r.Recovered.Backend, r.Fault.ID)
+		assert.Equal(t, fc.Stamp(name+"/apply").UTC(), r.Injected.Backend, r.Fault.ID)
+		assert.Equal(t, fc.Stamp(name+"/recover").UTC(), r.Recovered.Backend, r.Fault.ID)
 		assert.False(t, r.Injected.Tool.Before(r.Submitted.Tool))
 		assert.False(t, r.Recovered.Tool.Before(r.RecoveryRequested.Tool))
 		require.NotEmpty(t, r.TargetTimes)
@@ -219,8 +220,8 @@ func TestRunRecordsInjectionAndRecoveryTimes(t *testing.T) {
 // clear error, and its object and cordons are removed.
 func TestInjectionTimeoutIsCleanedUp(t *testing.T) {
 	needCluster(t)
-	fc := &fakeController{neverInject: []string{"stuck"}}
-	fc.start(t)
+	fc := &meshtest.Controller{Client: k8s, NeverInject: []string{"stuck"}}
+	fc.Start(t)
 	runID := "timeout"
 	b := newBackend(t, runID, func(o *mesh.Options) {
 		o.Timeouts = map[chaos.Kind]mesh.Timeouts{chaos.ZoneOutage: {Inject: 300 * time.Millisecond}}
@@ -277,8 +278,8 @@ func TestGuardrailsRefuseForbiddenTargets(t *testing.T) {
 // removes them by run id, leaving another run's objects alone.
 func TestCleanupAfterCrash(t *testing.T) {
 	needCluster(t)
-	fc := &fakeController{}
-	fc.start(t)
+	fc := &meshtest.Controller{Client: k8s}
+	fc.Start(t)
 	ctx := t.Context()
 	crashed := newBackend(t, "crashed", nil)
 	other := newBackend(t, "other", nil)
