@@ -278,7 +278,7 @@ func decide(r *reports.Run, rep *slo.Report, res *load.Result, aborted bool, cha
 	var left *chaos.LeftoverError
 	if errors.As(chaosErr, &left) {
 		goAhead = false
-		r.Reasons = append(r.Reasons, "faults left in force: "+left.Error())
+		r.Reasons = append(r.Reasons, fmt.Sprintf("faults left in force (run id %s): %s", r.RunID, left.Error()))
 	}
 	if r.Videos.Lost > 0 {
 		goAhead = false

@@ -80,10 +80,20 @@ type Options struct {
 	// TargetURL, when set, verifies a platform that is already running at this URL (a staging
 	// deployment, or `ddp-verify platform up`) instead of starting the local one. Its SLIs come
 	// from PrometheusURL, and the generator's own metrics are pushed there by remote write.
-	// Faults need a chaos backend, which a URL target does not have in this version.
+	// Its faults need Chaos (or NoChaos).
 	TargetURL      string
 	PrometheusURL  string
 	RemoteWriteURL string // default PrometheusURL + /api/v1/write
+	// Chaos, with a URL target, returns the backend that injects the profile's faults (cmd
+	// builds a Chaos Mesh one). It is called once, with the run's id, which must label
+	// everything the backend creates, so that `ddp-verify chaos cleanup --run-id` finds what
+	// a dead run left. A backend with a Preflight(ctx) error method is checked in preflight.
+	// The local target always uses its supervisor's control API.
+	Chaos func(runID string) (chaos.Backend, error)
+	// Guardrails bound what a URL target's faults may hit (namespace allow-list, maximum
+	// node and pod shares): each fault's blast radius is checked against them in preflight
+	// and again when it is injected.
+	Guardrails chaos.Guardrails
 	// ExpectJobs are scrape jobs Prometheus must report healthy in preflight (URL target).
 	ExpectJobs []string
 	// PreflightTimeout bounds each preflight check; default 10 s.
@@ -118,6 +128,7 @@ type platformHandle struct {
 	url     string // base URL of the gateway or API
 	jobs    []prom.Job
 	backend chaos.Backend
+	guard   chaos.Guardrails
 	stop    func() error
 	// versions describe the platform for run.json.
 	versions map[string]string
@@ -193,7 +204,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			return nil, err
 		}
 	} else {
-		if plat, papi, jobs, err = external(o); err != nil {
+		if plat, papi, jobs, err = external(o, runID); err != nil {
 			return nil, err
 		}
 		promName = "external " + o.PrometheusURL
@@ -207,6 +218,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	if err := preflight(ctx, plat.url, papi, jobs, o.PreflightTimeout); err != nil {
 		return nil, err
+	}
+	if o.TargetURL != "" && plat.backend != nil {
+		if err := chaosPreflight(ctx, plat.backend, chaosFaults(p), plat.guard, o.PreflightTimeout); err != nil {
+			return nil, err
+		}
 	}
 	stopPush := func() {}
 	if o.TargetURL != "" {
@@ -239,7 +255,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	var sched *chaos.Scheduler
 	faults := chaosFaults(p)
 	if !o.NoChaos && len(faults) > 0 {
-		sched = chaos.NewScheduler(plat.backend, faults, chaos.WithLogger(log))
+		sched = chaos.NewScheduler(plat.backend, faults, chaos.WithLogger(log), chaos.WithGuardrails(plat.guard))
 	}
 
 	// Load and chaos share one start: the scheduler's offsets and the engine's stages are both
@@ -357,10 +373,40 @@ func progressOut(o Options) io.Writer {
 	return o.Progress
 }
 
+// newRunID returns "<UTC time>-<profile>-<6 hex digits>". It is a Kubernetes label value
+// (every chaos object carries it): the profile part keeps lower-case letters, digits and
+// '-', and at most 20 of them, so that the id (at most 44 characters) also fits in the
+// chaos objects' names with its random part.
 func newRunID(profileName string) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + profileName + "-" + hex.EncodeToString(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + labelPart(profileName, 20) + "-" + hex.EncodeToString(b[:])
+}
+
+// labelPart turns s into at most n characters of a label value: lower case, runs of other
+// characters as one '-', no '-' at either end; "run" when nothing is left.
+func labelPart(s string, n int) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	out := b.String()
+	if len(out) > n {
+		out = strings.TrimRight(out[:n], "-")
+	}
+	if out == "" {
+		return "run"
+	}
+	return out
 }
 
 // runWindows places the profile's windows on the clock; the "run" window reaches to the end

@@ -565,3 +565,37 @@ func Cleanup(ctx context.Context, c client.Client, runID string, poll, bound tim
 	}
 	return rep, errors.Join(errs...)
 }
+
+// ErrNotInstalled is wrapped by [Backend.Preflight] when the cluster lacks the Chaos Mesh CRDs.
+var ErrNotInstalled = errors.New("no Chaos Mesh CRDs")
+
+// Preflight checks, without changing anything, that the API server answers, that the Chaos
+// Mesh CRDs are installed (PodChaos can be listed where the objects will be created) and
+// that every allowed namespace exists. Each error says what to fix.
+func (b *Backend) Preflight(ctx context.Context) error {
+	ns := b.opts.objectNamespace()
+	err := b.c.List(ctx, &v1alpha1.PodChaosList{}, client.InNamespace(ns), client.Limit(1))
+	switch {
+	case err == nil:
+	case meta.IsNoMatchError(err) || apierrors.IsNotFound(err):
+		return fmt.Errorf("%w: the cluster has no PodChaos kind (%v); install Chaos Mesh (its CRDs and controller)", ErrNotInstalled, err)
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return fmt.Errorf("not allowed to list PodChaos in namespace %s (%v); grant this user get, list, watch, create and delete on chaos-mesh.org podchaos, networkchaos and awschaos there, and get, list and patch on nodes", ns, err)
+	default:
+		return fmt.Errorf("cannot reach the Kubernetes API server: %w", err)
+	}
+	var missing []string
+	for _, n := range b.opts.Namespaces {
+		err := b.c.Get(ctx, client.ObjectKey{Name: n}, &corev1.Namespace{})
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, n)
+		case err != nil && !apierrors.IsForbidden(err):
+			return fmt.Errorf("read namespace %s: %w", n, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("namespace(s) %s do not exist; name the namespaces the platform runs in", strings.Join(missing, ", "))
+	}
+	return nil
+}

@@ -279,9 +279,11 @@ func names(nodes []corev1.Node) []string {
 	return out
 }
 
-// objectName is "ddpv-<fault>-<run>[-suffix]", cut to fit a DNS label.
+// objectName is "ddpv-<fault>-<run>[-suffix]", cut to fit a DNS label. Names are lower
+// case (run ids carry an upper-case UTC time, which a label value allows and a name does
+// not), and any other character a name may not hold becomes '-'.
 func objectName(runID, faultID, suffix string) string {
-	n := "ddpv-" + faultID + "-" + runID
+	n := dnsLabel("ddpv-" + faultID + "-" + runID)
 	max := 63
 	if suffix != "" {
 		max -= len(suffix) + 1
@@ -293,6 +295,18 @@ func objectName(runID, faultID, suffix string) string {
 		n += "-" + suffix
 	}
 	return n
+}
+
+func dnsLabel(s string) string {
+	return strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
 }
 
 func typed[T client.Object](obj T, kind string) T {

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
 )
@@ -36,15 +34,9 @@ func newChaosCleanupCmd(out, errOut io.Writer) *cobra.Command {
 			", and reports what it did and anything left.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rules := clientcmd.NewDefaultClientConfigLoadingRules()
-			rules.ExplicitPath = o.kubeconfig
-			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
+			c, err := kubeClient(o.kubeconfig, o.context)
 			if err != nil {
-				return withExitCode(exitBadInput, fmt.Errorf("kubeconfig: %w", err))
-			}
-			c, err := client.New(cfg, client.Options{Scheme: mesh.NewScheme()})
-			if err != nil {
-				return withExitCode(exitInfra, fmt.Errorf("kubernetes client: %w", err))
+				return err
 			}
 			rep, err := mesh.Cleanup(cmd.Context(), c, o.runID, time.Second, o.wait)
 			for _, d := range rep.Deleted {

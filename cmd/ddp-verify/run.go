@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/dailydoco/ddp-verify/chaos"
+	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/run"
 )
@@ -26,13 +28,15 @@ func newRunCmd(out, errOut io.Writer) *cobra.Command {
 		timeScale float64
 		baseline  string
 		verbose   bool
+		mo        meshFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run --profile NAME|FILE",
 		Short: "Run a whole verification: load, chaos, SLOs, verdict and reports",
 		Long: `Run a whole verification. With --target local (the default) it starts the reference platform
 and an embedded Prometheus; with --target URL it verifies a platform already running there,
-reading SLIs from --prometheus-url (faults need --no-chaos there in this version). It drives
+reading SLIs from --prometheus-url; its faults run as Chaos Mesh objects with --chaos-backend mesh
+(--namespace, --kubeconfig, --context), or are skipped with --no-chaos. It drives
 the profile's load and faults on one clock, drains the video pipeline, evaluates the SLOs per
 window and writes run.json, report.html, junit.xml and summary.md. Exit 0 GO, 1 NO-GO, 2 bad input, 3 infrastructure or preflight error,
 130 interrupted (the first Ctrl-C stops the load, recovers every fault and writes an ABORTED
@@ -48,6 +52,9 @@ report; a second one exits after recovering faults).`,
 				o.TargetURL = target
 			default:
 				return withExitCode(exitBadInput, fmt.Errorf("--target %q: want local or the URL of a running platform (http://... or https://...)", target))
+			}
+			if err := mo.validate(cmd, target == "local"); err != nil {
+				return withExitCode(exitBadInput, err)
 			}
 			p, err := loadProfile(name, timeScale)
 			if err != nil {
@@ -76,6 +83,12 @@ report; a second one exits after recovering faults).`,
 				level = slog.LevelInfo
 			}
 			o.Logger = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
+			if mo.backend == "mesh" && !o.NoChaos {
+				if o.Chaos, err = mo.chaos(o.Logger); err != nil {
+					return err
+				}
+				o.Guardrails = chaos.Guardrails{Namespaces: mo.namespaces, MaxNodeShare: mo.maxNodeShare}
+			}
 
 			// The first interrupt stops the load and writes an ABORTED report; the second cancels
 			// the run's context (faults are still recovered, nothing more is evaluated).
@@ -132,8 +145,55 @@ report; a second one exits after recovering faults).`,
 	f.StringVar(&o.Topology, "topology", "", "reference platform topology file (default: the profile's)")
 	f.DurationVar(&o.DrainTimeout, "drain-timeout", 0, "how long to wait for accepted videos to finish after the load (default 3m)")
 	f.BoolVar(&verbose, "verbose", false, "log what the run does")
+	f.StringVar(&mo.backend, "chaos-backend", "", "with a URL target: mesh runs the profile's faults as Chaos Mesh objects in the cluster of --kubeconfig/--context")
+	f.StringVar(&mo.kubeconfig, "kubeconfig", "", "with --chaos-backend mesh: kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&mo.context, "context", "", "with --chaos-backend mesh: kubeconfig context (default: the current one)")
+	f.StringSliceVar(&mo.namespaces, "namespace", nil, "with --chaos-backend mesh: a namespace of the platform whose pods faults may hit (repeatable; the first holds the chaos objects)")
+	f.Float64Var(&mo.maxNodeShare, "max-node-share", 0, "with --chaos-backend mesh: largest share (0-1] of the cluster's nodes one fault may hit (default 0.5)")
+	f.StringVar(&mo.poolLabel, "pool-label", "", "with --chaos-backend mesh: node label naming a node's pool (default "+run.PoolLabel+")")
 	_ = cmd.MarkFlagRequired("profile")
 	return cmd
+}
+
+// meshFlags are the flags of run's Chaos Mesh backend.
+type meshFlags struct {
+	backend, kubeconfig, context, poolLabel string
+	namespaces                              []string
+	maxNodeShare                            float64
+}
+
+// validate rejects flag combinations before anything is touched.
+func (m *meshFlags) validate(cmd *cobra.Command, local bool) error {
+	switch {
+	case m.backend != "" && m.backend != "mesh":
+		return fmt.Errorf("--chaos-backend %q: the only backend for a URL target is mesh (Chaos Mesh)", m.backend)
+	case m.backend != "" && local:
+		return fmt.Errorf("--chaos-backend is for a URL target; the local target injects faults through its own supervisor")
+	case m.backend == "":
+		for _, name := range []string{"kubeconfig", "context", "namespace", "max-node-share", "pool-label"} {
+			if cmd.Flags().Changed(name) {
+				return fmt.Errorf("--%s configures the Chaos Mesh backend: add --chaos-backend mesh (with a URL target)", name)
+			}
+		}
+		return nil
+	case len(m.namespaces) == 0:
+		return fmt.Errorf("--chaos-backend mesh needs --namespace NS: the namespaces of the platform whose pods faults may hit")
+	case cmd.Flags().Changed("max-node-share") && (m.maxNodeShare <= 0 || m.maxNodeShare > 1):
+		return fmt.Errorf("--max-node-share %g: want a share in (0, 1]", m.maxNodeShare)
+	}
+	return nil
+}
+
+// chaos returns run's factory of Chaos Mesh backends, one per run id, on the cluster of
+// the kubeconfig.
+func (m *meshFlags) chaos(log *slog.Logger) (func(runID string) (chaos.Backend, error), error) {
+	c, err := kubeClient(m.kubeconfig, m.context)
+	if err != nil {
+		return nil, err
+	}
+	return func(runID string) (chaos.Backend, error) {
+		return mesh.New(c, mesh.Options{RunID: runID, Namespaces: m.namespaces, PoolLabel: m.poolLabel, Logger: log})
+	}, nil
 }
 
 // printVerdict prints the verdict, the top reasons and where the reports are.

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/dailydoco/ddp-verify/chaos/mesh"
+)
+
+// kubeClient connects to the cluster a kubeconfig file and context name ("" for
+// $KUBECONFIG or ~/.kube/config, and its current context), with the core and Chaos Mesh
+// kinds. It contacts nothing: a bad file is bad input (exit 2), and an unreachable cluster
+// shows up on the first request. The client can watch, which the Chaos Mesh backend uses
+// to see a chaos object's last status.
+func kubeClient(kubeconfig, context string) (client.WithWatch, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		return nil, withExitCode(exitBadInput, fmt.Errorf("kubeconfig: %w", err))
+	}
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: mesh.NewScheme()})
+	if err != nil {
+		return nil, withExitCode(exitInfra, fmt.Errorf("kubernetes client: %w", err))
+	}
+	return c, nil
+}

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Flag combinations of run's Chaos Mesh backend are checked before anything is contacted.
+func TestRunChaosBackendFlags(t *testing.T) {
+	url := []string{"--target", "http://127.0.0.1:1", "--prometheus-url", "http://127.0.0.1:1"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"faults on a URL target need a backend or --no-chaos", url, "add --chaos-backend mesh"},
+		{"unknown backend", append([]string{"--chaos-backend", "chaosd"}, url...), `--chaos-backend "chaosd"`},
+		{"mesh is for a URL target", []string{"--chaos-backend", "mesh", "--namespace", "ns"}, "--chaos-backend is for a URL target"},
+		{"mesh flags without the backend", append([]string{"--namespace", "ns"}, url...), "--namespace configures the Chaos Mesh backend"},
+		{"mesh needs namespaces", append([]string{"--chaos-backend", "mesh"}, url...), "needs --namespace"},
+		{"node share out of range", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--max-node-share", "1.5"}, url...), "--max-node-share 1.5"},
+		{"bad kubeconfig", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, url...), "kubeconfig:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run", "--profile", "smoke", "--out", t.TempDir()}, tc.args...)
+			out, code := runChaosCmd(t, args...)
+			if code != exitBadInput || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, output %q; want exit %d saying %q", code, out, exitBadInput, tc.want)
+			}
+		})
+	}
+}
