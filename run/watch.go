@@ -138,8 +138,11 @@ func (w *watcher) loop(ctx context.Context, done <-chan struct{}) {
 			var active []string
 			if w.sched != nil {
 				for _, r := range w.sched.Active() {
+					if r.Injected.Tool.IsZero() {
+						continue // submitted, not yet confirmed in force
+					}
 					active = append(active, r.Fault.ID)
-					if _, ok := w.trackers[r.Fault.ID]; !ok && !r.Injected.Tool.IsZero() {
+					if _, ok := w.trackers[r.Fault.ID]; !ok {
 						w.trackers[r.Fault.ID] = newRecoveryTracker(r.Injected.Tool)
 						w.recovery.objective.WithLabelValues(r.Fault.ID).Set(objectives[r.Fault.ID].Seconds())
 					}
