@@ -151,11 +151,25 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if dir == "" {
 		dir = filepath.Join("reports", time.Now().UTC().Format("20060102T150405Z")+"-"+p.Name)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, infra("create the run directory: %w", err)
-	}
 	if err := checkWindows(o.SLO, tl); err != nil {
 		return nil, &Error{Code: ExitBadInput, Err: err}
+	}
+	var (
+		plat     *platformHandle
+		papi     v1.API
+		jobs     []prom.Job
+		promName = "embedded v0.316.0"
+	)
+	if o.TargetURL != "" {
+		// Check the target's settings before anything is created, so bad input leaves nothing behind.
+		var err error
+		if plat, papi, jobs, err = external(o, runID); err != nil {
+			return nil, err
+		}
+		promName = "external " + o.PrometheusURL
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, infra("create the run directory: %w", err)
 	}
 
 	// The generator's own metrics, scraped by the same Prometheus as the platform's, so client
@@ -172,12 +186,6 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	defer genSrv.Close()
 
 	fmt.Fprintf(progressOut(o), "ddp-verify: run %s, profile %s (%s), out %s\n", runID, p.Name, tl.Duration, dir)
-	var (
-		plat     *platformHandle
-		papi     v1.API
-		jobs     []prom.Job
-		promName = "embedded v0.316.0"
-	)
 	closeProm := func() {}
 	if o.TargetURL == "" {
 		fmt.Fprintf(progressOut(o), "ddp-verify: starting the local reference platform\n")
@@ -203,11 +211,6 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			closeProm()
 			return nil, err
 		}
-	} else {
-		if plat, papi, jobs, err = external(o, runID); err != nil {
-			return nil, err
-		}
-		promName = "external " + o.PrometheusURL
 	}
 	defer func() {
 		if err := plat.stop(); err != nil {

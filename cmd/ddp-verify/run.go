@@ -21,14 +21,15 @@ import (
 
 func newRunCmd(out, errOut io.Writer) *cobra.Command {
 	var (
-		o         run.Options
-		name      string
-		sloFile   string
-		target    string
-		timeScale float64
-		baseline  string
-		verbose   bool
-		mo        meshFlags
+		o          run.Options
+		name       string
+		sloFile    string
+		target     string
+		timeScale  float64
+		baseline   string
+		verbose    bool
+		mo         meshFlags
+		configFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --profile NAME|FILE",
@@ -43,6 +44,14 @@ window and writes run.json, report.html, junit.xml and summary.md. Exit 0 GO, 1 
 report; a second one exits after recovering faults).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configFile != "" {
+				if err := applyConfig(cmd, configFile); err != nil {
+					return err
+				}
+			}
+			if name == "" {
+				return withExitCode(exitBadInput, errors.New("--profile is required (or profile: in --config)"))
+			}
 			switch {
 			case target == "local":
 				if o.PrometheusURL != "" {
@@ -151,7 +160,7 @@ report; a second one exits after recovering faults).`,
 	f.StringSliceVar(&mo.namespaces, "namespace", nil, "with --chaos-backend mesh: a namespace of the platform whose pods faults may hit (repeatable; the first holds the chaos objects)")
 	f.Float64Var(&mo.maxNodeShare, "max-node-share", 0, "with --chaos-backend mesh: largest share (0-1] of the cluster's nodes one fault may hit (default 0.5)")
 	f.StringVar(&mo.poolLabel, "pool-label", "", "with --chaos-backend mesh: node label naming a node's pool (default "+run.PoolLabel+")")
-	_ = cmd.MarkFlagRequired("profile")
+	f.StringVar(&configFile, "config", "", "run configuration file (YAML): the same settings as these flags; flags given here win")
 	return cmd
 }
 
@@ -220,4 +229,25 @@ func printVerdict(out io.Writer, o *run.Outcome) {
 	fmt.Fprintf(out, "objectives: %s\n", strings.Join(parts, ", "))
 	fmt.Fprintf(out, "videos: %d accepted, %d processed, %d failed, %d lost\n", r.Videos.Accepted, r.Videos.Processed, r.Videos.Failed, r.Videos.Lost)
 	fmt.Fprintf(out, "reports: %s/{run.json,report.html,junit.xml,summary.md}\n", o.Dir)
+}
+
+// applyConfig sets every flag the configuration file gives and the command line does not.
+func applyConfig(cmd *cobra.Command, file string) error {
+	c, err := run.LoadConfig(file)
+	if err != nil {
+		var re *run.Error
+		if errors.As(err, &re) {
+			return withExitCode(re.Code, re.Err)
+		}
+		return withExitCode(exitBadInput, err)
+	}
+	for _, kv := range c.Flags() {
+		if cmd.Flags().Changed(kv[0]) {
+			continue
+		}
+		if err := cmd.Flags().Set(kv[0], kv[1]); err != nil {
+			return withExitCode(exitBadInput, c.FieldError(kv[0], err))
+		}
+	}
+	return nil
 }

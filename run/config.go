@@ -1,0 +1,195 @@
+package run
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a run configuration file (`run --config ddp-verify.yaml`): the settings of one
+// environment, so that a nightly job or a launch review runs with a short command line. Every
+// field is the same as the `run` flag of the same name; a flag given on the command line wins
+// over the file.
+type Config struct {
+	Profile          string      `yaml:"profile"`
+	Target           string      `yaml:"target"`
+	PrometheusURL    string      `yaml:"prometheus_url"`
+	RemoteWriteURL   string      `yaml:"remote_write_url"`
+	ExpectJobs       []string    `yaml:"expect_jobs"`
+	SLO              string      `yaml:"slo"`
+	Topology         string      `yaml:"topology"`
+	Out              string      `yaml:"out"`
+	TimeScale        *float64    `yaml:"time_scale"`
+	Baseline         string      `yaml:"baseline"`
+	DrainTimeout     string      `yaml:"drain_timeout"`
+	PreflightTimeout string      `yaml:"preflight_timeout"`
+	Chaos            ChaosConfig `yaml:"chaos"`
+
+	// lines maps each flag set by the file to the line that set it, for error messages.
+	lines map[string]int
+	file  string
+}
+
+// ChaosConfig selects and bounds the chaos backend. Backend "none" skips the profile's faults
+// (--no-chaos); "mesh" runs them as Chaos Mesh objects (URL targets); empty keeps the default
+// (the local platform's own backend for the local target).
+type ChaosConfig struct {
+	Backend      string   `yaml:"backend"`
+	Kubeconfig   string   `yaml:"kubeconfig"`
+	Context      string   `yaml:"context"`
+	Namespaces   []string `yaml:"namespaces"`
+	MaxNodeShare *float64 `yaml:"max_node_share"`
+	PoolLabel    string   `yaml:"pool_label"`
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+): `)
+
+// LoadConfig reads a run configuration strictly: an unknown field or a value of the wrong type
+// is an error naming the file, the line and the field.
+func LoadConfig(file string) (*Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, badInput("read config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		msgs := []string{err.Error()}
+		if errors.As(err, &te) {
+			msgs = te.Errors
+		}
+		var errs []error
+		for _, m := range msgs {
+			if loc := yamlLineRE.FindStringSubmatch(m); loc != nil {
+				m = file + ":" + loc[1] + ": " + yamlLineRE.ReplaceAllString(m, "")
+			} else {
+				m = file + ": " + strings.TrimPrefix(m, "yaml: ")
+			}
+			errs = append(errs, errors.New(regexp.MustCompile(`field (\S+) not found in type \S+`).ReplaceAllString(m, "unknown field $1")))
+		}
+		return nil, &Error{Code: ExitBadInput, Err: errors.Join(errs...)}
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	c.file = file
+	c.lines = map[string]int{}
+	for flag, path := range configFields {
+		if n := lookup(&root, path); n != nil {
+			c.lines[flag] = n.Line
+		}
+	}
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, c.FieldError(flag, fmt.Errorf(format, args...)))
+	}
+	switch c.Chaos.Backend {
+	case "", "none", "mesh":
+	default:
+		bad("chaos-backend", "unknown backend %q (none, or mesh for a URL target)", c.Chaos.Backend)
+	}
+	if t := c.Target; t != "" && t != "local" && !strings.HasPrefix(t, "http://") && !strings.HasPrefix(t, "https://") {
+		bad("target", "want local or the URL of a running platform (got %q)", t)
+	}
+	if v := c.Chaos.MaxNodeShare; v != nil && (*v <= 0 || *v > 1) {
+		bad("max-node-share", "want a share in (0, 1] (got %g)", *v)
+	}
+	if v := c.TimeScale; v != nil && !(*v > 0) {
+		bad("time-scale", "must be positive (got %g)", *v)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, &Error{Code: ExitBadInput, Err: err}
+	}
+	return &c, nil
+}
+
+// configFields maps run flags to their place in the file.
+var configFields = map[string][]string{
+	"profile": {"profile"}, "target": {"target"}, "prometheus-url": {"prometheus_url"},
+	"remote-write-url": {"remote_write_url"}, "expect-job": {"expect_jobs"}, "slo": {"slo"},
+	"topology": {"topology"}, "out": {"out"}, "time-scale": {"time_scale"}, "baseline": {"baseline"},
+	"drain-timeout": {"drain_timeout"}, "preflight-timeout": {"preflight_timeout"},
+	"chaos-backend": {"chaos", "backend"}, "kubeconfig": {"chaos", "kubeconfig"},
+	"context": {"chaos", "context"}, "namespace": {"chaos", "namespaces"},
+	"max-node-share": {"chaos", "max_node_share"}, "pool-label": {"chaos", "pool_label"},
+}
+
+func lookup(n *yaml.Node, path []string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
+}
+
+// Flags lists the settings of the file as run flag values, in a stable order. "no-chaos" is
+// set for chaos backend "none".
+func (c *Config) Flags() [][2]string {
+	var out [][2]string
+	add := func(flag, v string) {
+		if v != "" {
+			out = append(out, [2]string{flag, v})
+		}
+	}
+	add("profile", c.Profile)
+	add("target", c.Target)
+	add("prometheus-url", c.PrometheusURL)
+	add("remote-write-url", c.RemoteWriteURL)
+	add("expect-job", strings.Join(c.ExpectJobs, ","))
+	add("slo", c.SLO)
+	add("topology", c.Topology)
+	add("out", c.Out)
+	if c.TimeScale != nil {
+		add("time-scale", strconv.FormatFloat(*c.TimeScale, 'g', -1, 64))
+	}
+	add("baseline", c.Baseline)
+	add("drain-timeout", c.DrainTimeout)
+	add("preflight-timeout", c.PreflightTimeout)
+	if c.Chaos.Backend == "none" {
+		add("no-chaos", "true")
+	} else {
+		add("chaos-backend", c.Chaos.Backend)
+	}
+	add("kubeconfig", c.Chaos.Kubeconfig)
+	add("context", c.Chaos.Context)
+	add("namespace", strings.Join(c.Chaos.Namespaces, ","))
+	if c.Chaos.MaxNodeShare != nil {
+		add("max-node-share", strconv.FormatFloat(*c.Chaos.MaxNodeShare, 'g', -1, 64))
+	}
+	add("pool-label", c.Chaos.PoolLabel)
+	return out
+}
+
+// FieldError describes a value of the file that its flag refused.
+func (c *Config) FieldError(flag string, err error) error {
+	path := strings.Join(configFields[flag], ".")
+	if flag == "no-chaos" {
+		path = "chaos.backend"
+	}
+	if line, ok := c.lines[flag]; ok {
+		return fmt.Errorf("%s:%d: %s: %w", c.file, line, path, err)
+	}
+	return fmt.Errorf("%s: %s: %w", c.file, path, err)
+}

@@ -1,0 +1,66 @@
+package run
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfig(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("testdata", "config", "staging.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range c.Flags() {
+		got[kv[0]] = kv[1]
+	}
+	want := map[string]string{
+		"profile": "nightly", "target": "https://api.staging.example.test",
+		"prometheus-url": "https://prometheus.staging.example.test", "expect-job": "api,video-worker",
+		"drain-timeout": "5m", "chaos-backend": "mesh", "context": "staging",
+		"namespace": "dailydoco-prod", "max-node-share": "0.34",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("flag %s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("flags %v, want exactly %v", got, want)
+	}
+	if err := c.FieldError("max-node-share", errString("nope")); !strings.Contains(err.Error(), "staging.good.yaml:11: chaos.max_node_share: nope") {
+		t.Errorf("field error %q does not name file, line and field", err)
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func TestBadConfigNamesFileLineAndField(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"unknown-field.bad.yaml", []string{"unknown-field.bad.yaml:4: unknown field namespace"}},
+		{"bad-values.bad.yaml", []string{
+			"bad-values.bad.yaml:2: target: want local or the URL",
+			`bad-values.bad.yaml:4: chaos.backend: unknown backend "litmus"`,
+			"bad-values.bad.yaml:5: chaos.max_node_share: want a share in (0, 1]",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			_, err := LoadConfig(filepath.Join("testdata", "config", tc.file))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
