@@ -3,7 +3,6 @@ package run
 import (
 	"context"
 	"math"
-	"sync"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -95,9 +94,6 @@ type watcher struct {
 	api      v1.API
 	recovery *recoveryGauges
 	faults   []profile.Fault
-
-	mu       sync.Mutex
-	trackers map[string]*recoveryTracker
 }
 
 func (w *watcher) loop(ctx context.Context, done <-chan struct{}) {
@@ -117,11 +113,10 @@ func (w *watcher) loop(ctx context.Context, done <-chan struct{}) {
 		}
 		objectives[f.Name] = obj
 	}
-	w.trackers = map[string]*recoveryTracker{}
+	trackers := map[string]*recoveryTracker{}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	lastPrint := time.Time{}
-	queue := math.NaN()
 	for {
 		select {
 		case <-done:
@@ -142,19 +137,19 @@ func (w *watcher) loop(ctx context.Context, done <-chan struct{}) {
 						continue // submitted, not yet confirmed in force
 					}
 					active = append(active, r.Fault.ID)
-					if _, ok := w.trackers[r.Fault.ID]; !ok {
-						w.trackers[r.Fault.ID] = newRecoveryTracker(r.Injected.Tool)
+					if _, ok := trackers[r.Fault.ID]; !ok {
+						trackers[r.Fault.ID] = newRecoveryTracker(r.Injected.Tool)
 						w.recovery.objective.WithLabelValues(r.Fault.ID).Set(objectives[r.Fault.ID].Seconds())
 					}
 				}
 			}
-			for id, tr := range w.trackers {
+			for id, tr := range trackers {
 				d, _ := tr.observe(now, live.ErrorRate, live.Requests)
 				w.recovery.seconds.WithLabelValues(id).Set(d.Seconds())
 			}
 			if now.Sub(lastPrint) >= every {
 				lastPrint = now
-				queue = instant(ctx, w.api, "sum(dailydoco_queue_depth)", now)
+				queue := instant(ctx, w.api, "sum(dailydoco_queue_depth)", now)
 				elapsed := now.Sub(w.t0)
 				stage, left := stageAt(w.tl, elapsed)
 				prog.Update(Status{Elapsed: elapsed, Total: w.tl.Duration, Stage: stage, StageLeft: left, Live: live, Queue: queue, Faults: active})

@@ -28,7 +28,7 @@ func newCompareCmd(out, _ io.Writer) *cobra.Command {
 				return err
 			}
 			if d.Regressed() {
-				return withExitCode(exitNoGo, errors.New("B regressed beyond tolerances"))
+				return withExitCode(exitNoGo, errors.New("the second run regressed beyond the tolerances"))
 			}
 			return nil
 		},
