@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -265,14 +266,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	// measured from t0.
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
-	aborted := false
-	var abortOnce sync.Once
-	abort := func() { abortOnce.Do(func() { aborted = true; stopLoad() }) }
+	var aborted atomic.Bool
 	if o.Interrupt != nil {
 		go func() {
 			select {
 			case <-o.Interrupt:
-				abort()
+				aborted.Store(true)
+				stopLoad()
 			case <-loadCtx.Done():
 			}
 		}()
@@ -280,23 +280,24 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	t0 := time.Now()
 	var (
-		wg         sync.WaitGroup
-		loadRes    *load.Result
-		loadErr    error
-		chaosRes   []chaos.Result
-		chaosErr   error
-		chaosStart = make(chan struct{})
+		wg       sync.WaitGroup
+		loadRes  *load.Result
+		loadErr  error
+		chaosRes []chaos.Result
+		chaosErr error
 	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		loadRes, loadErr = eng.Run(loadCtx)
+		// However the load ended (its schedule, an abortOnFail threshold, an interrupt), no
+		// fault stays: the scheduler recovers what is in force and skips what has not started.
+		stopLoad()
 	}()
 	if sched != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			close(chaosStart)
 			chaosRes, chaosErr = sched.Run(loadCtx)
 			if chaosErr != nil {
 				log.Warn("chaos", "err", chaosErr)
@@ -320,7 +321,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	// Drain: accepted videos keep processing after the last user leaves; wait for them so that
 	// "lost" means lost, bounded so a stuck pipeline cannot hold the run forever.
-	if !aborted {
+	if !aborted.Load() {
 		fmt.Fprintln(progressOut(o), "ddp-verify: load done, draining the video pipeline")
 		drain(ctx, papi, o.DrainTimeout)
 	}
@@ -354,7 +355,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if cfg, err := json.Marshal(p); err == nil {
 		r.Config = cfg
 	}
-	decide(r, rep, loadRes, aborted, chaosErr)
+	decide(r, rep, loadRes, aborted.Load(), chaosErr)
 	closeProm()
 	if err := reports.WriteRunDir(dir, r); err != nil {
 		return nil, infra("write the run directory: %w", err)
