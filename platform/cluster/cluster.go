@@ -96,8 +96,11 @@ type Cluster struct {
 	stopMonitor  context.CancelFunc
 	monitorDone  chan struct{}
 
+	dtSpec datatier.Spec // to restart the data tier after a power loss of its zone
+
 	mu              sync.Mutex
 	datatier        *proc
+	datatierDown    bool // killed with its zone (topology data_tier.zone)
 	gateway         *proc
 	nodes           []*nodeState // in creation order
 	nextIndex       int
@@ -250,10 +253,11 @@ func (c *Cluster) start(ctx context.Context) error {
 	go func() { _ = c.control.Serve(ln) }() // ends with Shutdown in Stop
 
 	tm := c.topo.Timing
-	dt, err := c.spawn(ctx, RoleDataTier, RoleDataTier, datatier.Spec{
+	c.dtSpec = datatier.Spec{
 		Addr: hostPort(c.addr(2), DataTierPort), DBPath: filepath.Join(c.dir, "ddp.db"),
 		Lease: tm.Lease.D(), MaxAttempts: 5, Model: c.topo.Model,
-	})
+	}
+	dt, err := c.spawn(ctx, RoleDataTier, RoleDataTier, c.dtSpec)
 	if err != nil {
 		return err
 	}

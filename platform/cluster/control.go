@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
@@ -231,12 +232,36 @@ func (c *Cluster) ZonePowerLoss(zone string) (Change, error) {
 		ns.fault, ns.zoneFault = faultPowerLoss, true
 		at = c.sigkill(ns)
 	}
+	if c.topo.DataTier.Zone == zone && c.datatier != nil {
+		// The data tier runs in this zone (topology data_tier.zone): it loses power too. Its
+		// database file is durable, so what it had committed is there when it restarts.
+		targets = append(targets, RoleDataTier)
+		procs = append(procs, c.datatier)
+		c.datatier.signal(syscall.SIGKILL)
+		c.datatierDown = true
+		at = time.Now()
+	}
 	ch := c.record("power-loss", zone, targets, at)
 	c.mu.Unlock()
 	for _, p := range procs {
 		<-p.done
 	}
 	return ch, nil
+}
+
+// restartDataTier brings the data tier back after a power loss of its zone, on the same
+// address and database file.
+func (c *Cluster) restartDataTier() (time.Time, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dt, err := c.spawn(ctx, RoleDataTier, RoleDataTier, c.dtSpec)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("restart the data tier: %w", err)
+	}
+	c.mu.Lock()
+	c.datatier, c.datatierDown = dt, false
+	c.mu.Unlock()
+	return time.Now(), nil
 }
 
 // PartitionZone isolates every node of the zone from the rest and from the data tier.
@@ -282,9 +307,18 @@ func (c *Cluster) RestoreZone(zone string) (Change, error) {
 	}
 	delete(c.zoneDown, zone)
 	delete(c.zonePartitioned, zone)
+	dtDown := c.datatierDown && c.topo.DataTier.Zone == zone
 	c.mu.Unlock()
 	var targets []string
 	at := time.Now()
+	if dtDown {
+		// The data tier first: the zone's nodes need it as they start.
+		t, err := c.restartDataTier()
+		if err != nil {
+			return Change{}, err
+		}
+		targets, at = append(targets, RoleDataTier), t
+	}
 	for _, ns := range nodes {
 		t, err := c.restore(ns)
 		if err != nil {

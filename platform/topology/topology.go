@@ -50,6 +50,14 @@ type Topology struct {
 	Timing     Timing      `yaml:"timing" json:"timing"`
 	Autoscaler Autoscaler  `yaml:"autoscaler" json:"autoscaler"`
 	Network    Network     `yaml:"network" json:"network"`
+	DataTier   DataTier    `yaml:"data_tier" json:"data_tier"`
+}
+
+// DataTier places the data tier (database, queue). By default it is a managed, multi-AZ service
+// outside the zones, so zone faults leave it alone; with Zone set it runs in that zone and a
+// power loss of the zone takes it down too, until the zone is restored.
+type DataTier struct {
+	Zone string `yaml:"zone,omitempty" json:"zone,omitempty"`
 }
 
 // Autoscaler configures the cluster autoscaler (nodes per pool between min and max).
@@ -364,6 +372,9 @@ func (t *Topology) validate() []fieldErr {
 			bad(fmt.Sprintf("zone %q is empty or repeated", z), "zones", i)
 		}
 		zones[z] = true
+	}
+	if z := t.DataTier.Zone; z != "" && !zones[z] {
+		bad(fmt.Sprintf("zone %q is not one of the topology's zones", z), "data_tier", "zone")
 	}
 	pools := map[string]*Pool{}
 	maxNodes := 0
