@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 // platform is back to full health afterwards. It lives here because this package's TestMain
 // already lets the test binary act as the platform's processes.
 func TestLocalChaosOnTheReferencePlatform(t *testing.T) {
-	c := platformtest.Start(t, platformtest.Topology())
+	topo := platformtest.Topology()
+	topo.DataTier.Zone = "us-east-1b" // the zone fault below takes the data tier down too
+	c := platformtest.Start(t, topo)
 	backend, err := local.New(c.ControlURL(), c.ControlToken(), local.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +48,15 @@ func TestLocalChaosOnTheReferencePlatform(t *testing.T) {
 		if !r.Recovered.Tool.After(r.Injected.Tool) {
 			t.Errorf("fault %s recovered at %s, before its injection at %s", r.Fault.ID, r.Recovered.Tool, r.Injected.Tool)
 		}
+	}
+	dataTierDown := false
+	for _, ch := range c.Changes() {
+		if ch.Action == "power-loss" && slices.Contains(ch.Targets, cluster.RoleDataTier) {
+			dataTierDown = true
+		}
+	}
+	if !dataTierDown {
+		t.Errorf("the zone's power loss did not take down the data tier placed in it: %+v", c.Changes())
 	}
 	zone := results[1]
 	if len(zone.Targets) < 2 {

@@ -218,7 +218,18 @@ func (b *Backend) Inject(ctx context.Context, f chaos.Fault, im chaos.Impact) (*
 		}
 		st.zone = f.Target.Zone
 		st.applied = append(st.applied, c)
-		st.targets = c.Targets
+		// A zone's blast radius may include processes that are not nodes (the data tier, when
+		// the topology places it in the zone); the supervisor changes those before it answers,
+		// so only the nodes' states are waited for.
+		topo, err := b.Topology(ctx)
+		if err != nil {
+			return inj, fmt.Errorf("fault %s: %w", f.ID, err)
+		}
+		for _, n := range topo.Nodes {
+			if slices.Contains(c.Targets, n.Name) {
+				st.targets = append(st.targets, n.Name)
+			}
+		}
 		inj.SubmittedAt = c.At
 		inj.Objects = []string{fmt.Sprintf("change %d %s zone %s", c.ID, c.Action, f.Target.Zone)}
 		return inj, nil
