@@ -199,7 +199,7 @@ func newSLOView(r *Run, s SLOResult) sloView {
 	v := sloView{
 		Status: string(s.Status), StatusText: statusText(s.Status), StatusClass: statusClass(s.Status),
 		Name: s.Name(), ID: s.ID, Window: s.Window, Key: s.Key, Query: s.Query, Error: s.Error,
-		Samples:   strconv.FormatInt(s.SampleCount, 10),
+		Samples:   samplesText(s),
 		Weight:    formatNumber(s.Weight),
 		Value:     "—",
 		Threshold: s.Op + " " + formatValue(s.Objective, s.Unit),
@@ -500,4 +500,13 @@ func labelOutside(bars []bandView, charW, right float64) {
 		}
 		bars[i].Label = ""
 	}
+}
+
+// samplesText shows the sample count, or "—" for an objective that has a value but declares no
+// sample query: "0 samples" beside a value would read as a contradiction.
+func samplesText(s SLOResult) string {
+	if s.SampleCount == 0 && s.Value != nil {
+		return "—"
+	}
+	return strconv.FormatInt(s.SampleCount, 10)
 }

@@ -127,6 +127,9 @@ func sloMessage(s SLOResult) string {
 	if s.Warning != nil {
 		msg += fmt.Sprintf(", warning %s", formatValue(*s.Warning, s.Unit))
 	}
+	if s.SampleCount == 0 && s.Value != nil {
+		return msg // the objective declares no sample query
+	}
 	return msg + fmt.Sprintf(" (%d samples)", s.SampleCount)
 }
 
