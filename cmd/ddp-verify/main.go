@@ -12,23 +12,25 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(cli(os.Args[1:])) }
+
+// cli runs the command line args and returns the process exit code.
+func cli(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := newRootCmd(os.Stdout, os.Stderr)
-	cmd.SetArgs(os.Args[1:])
+	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err == nil {
-		return
+		return exitGo
 	}
 	var ec *exitError
 	if errors.As(err, &ec) {
 		if ec.err != nil {
 			fmt.Fprintln(os.Stderr, "ddp-verify:", ec.err)
 		}
-		stop()
-		os.Exit(ec.code)
+		return ec.code
 	}
 	fmt.Fprintln(os.Stderr, "ddp-verify:", err)
-	os.Exit(exitBadInput)
+	return exitBadInput
 }

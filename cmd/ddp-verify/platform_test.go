@@ -22,6 +22,10 @@ import (
 // TestMain lets this test binary stand in for ddp-verify: `platform up` re-executes its own
 // binary as `<exe> platform <role>`, and under test that binary is this one.
 func TestMain(m *testing.M) {
+	if os.Getenv(envActAsCLI) == "1" {
+		// A test runs this binary as the ddp-verify command itself (see runCLI).
+		os.Exit(cli(os.Args[1:]))
+	}
 	if len(os.Args) > 2 && os.Args[1] == "platform" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		root := newRootCmd(os.Stdout, os.Stderr)

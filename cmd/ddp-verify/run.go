@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -106,7 +107,8 @@ report; a second one exits after recovering faults).`,
 			sigs := make(chan os.Signal, 2)
 			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 			defer signal.Stop(sigs)
-			ctx, cancel := contextWithDone(cmd.Context(), hard)
+			// main cancels cmd.Context() on the first signal too; run handles both signals itself.
+			ctx, cancel := contextWithDone(context.WithoutCancel(cmd.Context()), hard)
 			defer cancel()
 			go func() {
 				select {

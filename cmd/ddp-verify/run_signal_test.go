@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/reports"
+)
+
+// envActAsCLI makes this test binary run as the ddp-verify command (TestMain).
+const envActAsCLI = "DDP_VERIFY_TEST_AS_CLI"
+
+// The whole command under a real SIGINT: a run interrupted while its fault is in force
+// recovers the fault, exits 130 and writes a report marked ABORTED. The test binary plays
+// ddp-verify (and, through `platform <role>`, the platform's processes).
+func TestRunInterruptedBySIGINT(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(os.Args[0], "run", "--profile", filepath.Join("testdata", "interrupt.yaml"), "--out", dir, "--slo", filepath.Join("..", "..", "run", "testdata", "reachable.slo.yaml"))
+	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	seen := make(chan struct{})
+	var log strings.Builder
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if !signalled && strings.Contains(sc.Text(), "faults=general-node") {
+				signalled = true
+				close(seen)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-seen:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("the fault never showed in the progress lines")
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want 130; stderr:\n%s", err, log.String())
+	}
+	r, err := reports.ReadRun(filepath.Join(dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != reports.VerdictAborted {
+		t.Errorf("verdict %s, want ABORTED", r.Verdict)
+	}
+	if len(r.Chaos) != 1 || r.Chaos[0].InjectedAt == nil || r.Chaos[0].RecoveredAt == nil || r.Chaos[0].Error != "" {
+		t.Errorf("the fault was not injected and recovered cleanly: %+v", r.Chaos)
+	}
+}
