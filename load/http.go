@@ -32,6 +32,10 @@ type HTTPOptions struct {
 	DisableKeepAlives bool
 	// UserAgent is sent when the request has none. Empty means "ddp-verify".
 	UserAgent string
+	// Headers are sent with every request that does not set them itself, e.g. the token an
+	// API gateway in front of a staging platform requires. Keys must be canonical
+	// (http.CanonicalHeaderKey); the values are shared by all VUs and never modified.
+	Headers http.Header
 	// NetHTTP sends every request through net/http's transport. By default plain http://
 	// requests that the engine's lean HTTP/1.1 client can send exactly as net/http would go
 	// through it (a persistent connection per VU, no per-request goroutines or contexts; see
@@ -240,6 +244,11 @@ func (c *Client) Do(ctx context.Context, step string, req *http.Request) (*Respo
 	}
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", c.ua)
+	}
+	for k, vs := range c.vu.eng.http.Headers {
+		if _, ok := req.Header[k]; !ok {
+			req.Header[k] = vs
+		}
 	}
 	start := t.now()
 	c.ctx, c.deadline = ctx, time.Now().Add(c.timeout)

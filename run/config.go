@@ -31,10 +31,18 @@ type Config struct {
 	DrainTimeout     string      `yaml:"drain_timeout"`
 	PreflightTimeout string      `yaml:"preflight_timeout"`
 	Chaos            ChaosConfig `yaml:"chaos"`
+	Auth             AuthConfig  `yaml:"auth"`
 
 	// lines maps each flag set by the file to the line that set it, for error messages.
 	lines map[string]int
 	file  string
+}
+
+// AuthConfig names a header every load request carries and the environment variable that
+// holds its value (the token itself never goes in the file).
+type AuthConfig struct {
+	Header   string `yaml:"header"`
+	TokenEnv string `yaml:"token_env"`
 }
 
 // ChaosConfig selects and bounds the chaos backend. Backend "none" skips the profile's faults
@@ -120,6 +128,7 @@ var configFields = map[string][]string{
 	"chaos-backend": {"chaos", "backend"}, "kubeconfig": {"chaos", "kubeconfig"},
 	"context": {"chaos", "context"}, "namespace": {"chaos", "namespaces"},
 	"max-node-share": {"chaos", "max_node_share"}, "pool-label": {"chaos", "pool_label"},
+	"auth-header": {"auth", "header"}, "auth-token-env": {"auth", "token_env"},
 }
 
 func lookup(n *yaml.Node, path []string) *yaml.Node {
@@ -179,6 +188,8 @@ func (c *Config) Flags() [][2]string {
 		add("max-node-share", strconv.FormatFloat(*c.Chaos.MaxNodeShare, 'g', -1, 64))
 	}
 	add("pool-label", c.Chaos.PoolLabel)
+	add("auth-header", c.Auth.Header)
+	add("auth-token-env", c.Auth.TokenEnv)
 	return out
 }
 

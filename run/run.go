@@ -97,6 +97,9 @@ type Options struct {
 	Guardrails chaos.Guardrails
 	// ExpectJobs are scrape jobs Prometheus must report healthy in preflight (URL target).
 	ExpectJobs []string
+	// Headers go with every request the load generator sends that does not set them itself
+	// (e.g. a token an API gateway in front of a staging platform requires).
+	Headers http.Header
 	// PreflightTimeout bounds each preflight check; default 10 s.
 	PreflightTimeout time.Duration
 	// Interrupt is closed (or receives) on the first Ctrl-C: load stops, faults are recovered,
@@ -250,7 +253,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 		ths = append(ths, th)
 	}
-	eng, err := load.NewEngine(scen, load.WithThresholds(ths...), load.WithLogger(log))
+	eng, err := load.NewEngine(scen, load.WithThresholds(ths...), load.WithLogger(log), load.WithHTTP(load.HTTPOptions{Headers: o.Headers}))
 	if err != nil {
 		return nil, badInput("load model: %w", err)
 	}

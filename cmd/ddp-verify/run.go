@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -30,6 +31,8 @@ func newRunCmd(out, errOut io.Writer) *cobra.Command {
 		baseline   string
 		verbose    bool
 		mo         meshFlags
+		authHeader string
+		authEnv    string
 		configFile string
 	)
 	cmd := &cobra.Command{
@@ -78,6 +81,13 @@ report; a second one exits after recovering faults).`,
 				return err
 			}
 			o.Profile, o.SLO = p, spec
+			if authHeader != "" || authEnv != "" {
+				h, err := authHeaders(authHeader, authEnv)
+				if err != nil {
+					return withExitCode(exitBadInput, err)
+				}
+				o.Headers = h
+			}
 			if baseline != "" {
 				if o.Baseline, err = reports.ReadRun(baseline); err != nil {
 					return withExitCode(exitBadInput, fmt.Errorf("--baseline: %w", err))
@@ -162,6 +172,8 @@ report; a second one exits after recovering faults).`,
 	f.StringSliceVar(&mo.namespaces, "namespace", nil, "with --chaos-backend mesh: a namespace of the platform whose pods faults may hit (repeatable; the first holds the chaos objects)")
 	f.Float64Var(&mo.maxNodeShare, "max-node-share", 0, "with --chaos-backend mesh: largest share (0-1] of the cluster's nodes one fault may hit (default 0.5)")
 	f.StringVar(&mo.poolLabel, "pool-label", "", "with --chaos-backend mesh: node label naming a node's pool (default "+run.PoolLabel+")")
+	f.StringVar(&authHeader, "auth-header", "", "with --auth-token-env: the header that carries the token on every request (e.g. X-Api-Key)")
+	f.StringVar(&authEnv, "auth-token-env", "", "environment variable holding a token the target requires on every request (its value is never printed)")
 	f.StringVar(&configFile, "config", "", "run configuration file (YAML): the same settings as these flags; flags given here win")
 	return cmd
 }
@@ -252,4 +264,16 @@ func applyConfig(cmd *cobra.Command, file string) error {
 		}
 	}
 	return nil
+}
+
+// authHeaders builds the header every load request carries from the token in the environment
+// variable env. The token itself never appears in an error or a report.
+func authHeaders(header, env string) (http.Header, error) {
+	switch {
+	case header == "" || env == "":
+		return nil, errors.New("--auth-header and --auth-token-env go together")
+	case os.Getenv(env) == "":
+		return nil, fmt.Errorf("--auth-token-env %s: the environment variable is empty or unset", env)
+	}
+	return http.Header{http.CanonicalHeaderKey(header): {os.Getenv(env)}}, nil
 }

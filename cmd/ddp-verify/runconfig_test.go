@@ -40,3 +40,28 @@ func TestRunConfigFile(t *testing.T) {
 		})
 	}
 }
+
+func TestRunAuthTokenFromEnvironment(t *testing.T) {
+	t.Setenv("DDP_TEST_EMPTY_TOKEN", "")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unset variable", []string{"run", "--profile", "smoke", "--auth-header", "X-Api-Key", "--auth-token-env", "DDP_TEST_EMPTY_TOKEN"}, "DDP_TEST_EMPTY_TOKEN: the environment variable is empty or unset"},
+		{"header without variable", []string{"run", "--profile", "smoke", "--auth-header", "X-Api-Key"}, "--auth-header and --auth-token-env go together"},
+		{"from the file", []string{"run", "--config", writeConfig(t, "profile: smoke\nauth: {header: X-Api-Key, token_env: DDP_TEST_EMPTY_TOKEN}\n")}, "DDP_TEST_EMPTY_TOKEN: the environment variable is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := execute(t, tc.args...)
+			if code != exitBadInput || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, errOut, tc.want)
+			}
+		})
+	}
+	t.Setenv("DDP_TEST_TOKEN", "s3cret")
+	h, err := authHeaders("x-api-key", "DDP_TEST_TOKEN")
+	if err != nil || h.Get("X-Api-Key") != "s3cret" {
+		t.Errorf("headers %v, err %v", h, err)
+	}
+}
