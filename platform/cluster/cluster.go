@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -96,7 +97,8 @@ type Cluster struct {
 	stopMonitor  context.CancelFunc
 	monitorDone  chan struct{}
 
-	dtSpec datatier.Spec // to restart the data tier after a power loss of its zone
+	dtSpec datatier.Spec   // to restart the data tier after a power loss of its zone
+	prices cost.PriceTable // the built-in table with the topology's overrides
 
 	mu              sync.Mutex
 	datatier        *proc
@@ -168,10 +170,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	for _, p := range topo.Pools {
 		types = append(types, p.InstanceType)
 	}
-	if err := cost.Prices.Check(types...); err != nil {
+	prices := priceTable(topo)
+	if err := prices.Check(types...); err != nil {
 		return nil, err
 	}
-	c := &Cluster{topo: topo, exec: opts.Exec, log: opts.Logger, dir: opts.Dir, secret: randomBytes(32),
+	c := &Cluster{topo: topo, prices: prices, exec: opts.Exec, log: opts.Logger, dir: opts.Dir, secret: randomBytes(32),
 		adminToken: hex.EncodeToString(randomBytes(16)), controlToken: hex.EncodeToString(randomBytes(16)),
 		zoneDown: map[string]bool{}, zonePartitioned: map[string]bool{}, pressure: map[string]time.Time{},
 		hpa: hpaState{served: map[string]uint64{}, last: map[string]uint64{}, seq: map[string]int{}, lowSince: map[string]time.Time{}, desired: map[string]int{}}}
@@ -234,7 +237,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	reg, _ := metrics.NewRegistry(nil)
-	reg.MustRegister(cost.New(cost.Prices, cost.PlanFixedCosts, c.costNodes))
+	reg.MustRegister(cost.New(c.prices, cost.PlanFixedCosts, c.costNodes))
 	c.lifecycle = newLifecycleMetrics(c)
 	reg.MustRegister(c.lifecycle)
 	mux := http.NewServeMux()
@@ -668,4 +671,20 @@ func (c *Cluster) Nodes() []NodeInfo {
 		out = append(out, ni)
 	}
 	return out
+}
+
+// priceTable is the cost exporter's table: the built-in dated one, with the topology's prices
+// (and their date and source) over it when it has any.
+func priceTable(t *topology.Topology) cost.PriceTable {
+	if t.Prices == nil {
+		return cost.Prices
+	}
+	pt := cost.PriceTable{Date: t.Prices.Date, Region: t.Region, Source: t.Prices.Source, Instances: maps.Clone(cost.Prices.Instances)}
+	if pt.Source == "" {
+		pt.Source = "topology " + t.Name
+	}
+	for name, ip := range t.Prices.Instances {
+		pt.Instances[name] = cost.InstancePrice{Hourly: ip.Hourly, GPUs: topology.InstanceTypes[name].GPUs, GPUHourly: ip.GPUHourly}
+	}
+	return pt
 }

@@ -51,6 +51,22 @@ type Topology struct {
 	Autoscaler Autoscaler  `yaml:"autoscaler" json:"autoscaler"`
 	Network    Network     `yaml:"network" json:"network"`
 	DataTier   DataTier    `yaml:"data_tier" json:"data_tier"`
+	// Prices overrides instance prices of the cost exporter's built-in dated table (for
+	// another region, a discount, or newer prices); instance types it does not list keep theirs.
+	Prices *Prices `yaml:"prices,omitempty" json:"prices,omitempty"`
+}
+
+// Prices is a dated table of on-demand instance prices in USD per hour.
+type Prices struct {
+	Date      string                   `yaml:"date" json:"date"`     // YYYY-MM-DD the prices were taken
+	Source    string                   `yaml:"source" json:"source"` // where they come from
+	Instances map[string]InstancePrice `yaml:"instances" json:"instances"`
+}
+
+// InstancePrice is one instance type's price; GPUHourly is the share of it that is the GPU's.
+type InstancePrice struct {
+	Hourly    float64 `yaml:"hourly" json:"hourly"`
+	GPUHourly float64 `yaml:"gpu_hourly,omitempty" json:"gpu_hourly,omitempty"`
 }
 
 // DataTier places the data tier (database, queue). By default it is a managed, multi-AZ service
@@ -372,6 +388,19 @@ func (t *Topology) validate() []fieldErr {
 			bad(fmt.Sprintf("zone %q is empty or repeated", z), "zones", i)
 		}
 		zones[z] = true
+	}
+	if p := t.Prices; p != nil {
+		if _, err := time.Parse(time.DateOnly, p.Date); err != nil {
+			bad(fmt.Sprintf("date %q is not YYYY-MM-DD: a price table must say when its prices were taken", p.Date), "prices", "date")
+		}
+		if len(p.Instances) == 0 {
+			bad("at least one instance price is required", "prices", "instances")
+		}
+		for name, ip := range p.Instances {
+			if !(ip.Hourly > 0) || ip.GPUHourly < 0 || ip.GPUHourly > ip.Hourly {
+				bad(fmt.Sprintf("want hourly > 0 and 0 <= gpu_hourly <= hourly (got %v, %v)", ip.Hourly, ip.GPUHourly), "prices", "instances", name)
+			}
+		}
 	}
 	if z := t.DataTier.Zone; z != "" && !zones[z] {
 		bad(fmt.Sprintf("zone %q is not one of the topology's zones", z), "data_tier", "zone")
