@@ -119,7 +119,7 @@ func TestURLTargetWithChaosMesh(t *testing.T) {
 	if got := cordons(); len(got) != 1 || got[want] != runID {
 		t.Errorf("cordons seen %v, want %s cordoned by %s", got, want, runID)
 	}
-	if left := meshtest.Leftovers(t, k8s, runID); len(left) != 0 {
+	if left := meshtest.WaitNoLeftovers(t, k8s, runID, 10*time.Second); len(left) != 0 {
 		t.Errorf("chaos objects left behind: %v", left)
 	}
 	if left := meshtest.Cordoned(t, k8s); len(left) != 0 {

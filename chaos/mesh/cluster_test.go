@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,3 +85,10 @@ func leftovers(t *testing.T, runID string) []string {
 
 // cordoned lists the unschedulable nodes.
 func cordoned(t *testing.T) []string { t.Helper(); return meshtest.Cordoned(t, k8s) }
+
+// remaining waits until the run has no chaos object left, and returns what is still there
+// after 10 s: a recovered object lingers while the controller drops its finalizer.
+func remaining(t *testing.T, runID string) []string {
+	t.Helper()
+	return meshtest.WaitNoLeftovers(t, k8s, runID, 10*time.Second)
+}

@@ -154,7 +154,7 @@ func TestObjectsPerFault(t *testing.T) {
 			require.NoError(t, err)
 			_, err = b.WaitRecovered(ctx, inj)
 			require.NoError(t, err)
-			assert.Empty(t, leftovers(t, runID))
+			assert.Empty(t, remaining(t, runID))
 			assert.Empty(t, cordoned(t))
 		})
 	}
@@ -212,7 +212,7 @@ func TestRunRecordsInjectionAndRecoveryTimes(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"gpu-a"}, res[0].Targets[:1])
-	assert.Empty(t, leftovers(t, runID))
+	assert.Empty(t, remaining(t, runID))
 	assert.Empty(t, cordoned(t))
 }
 
@@ -230,7 +230,7 @@ func TestInjectionTimeoutIsCleanedUp(t *testing.T) {
 	require.ErrorIs(t, err, mesh.ErrTimeout)
 	assert.ErrorContains(t, err, "PodChaos dailydoco/ddpv-stuck-timeout: AllInjected not confirmed in time within 300ms (conditions: AllInjected=False)")
 	assert.Equal(t, chaos.Failed, res[0].Phase)
-	assert.Empty(t, leftovers(t, runID), "the stuck object is deleted")
+	assert.Empty(t, remaining(t, runID), "the stuck object is deleted")
 	assert.Empty(t, cordoned(t), "the zone is uncordoned")
 }
 
@@ -306,7 +306,7 @@ func TestCleanupAfterCrash(t *testing.T) {
 	assert.ElementsMatch(t, []string{"PodChaos dailydoco/ddpv-az-b-crashed", "NetworkChaos dailydoco/ddpv-slow-crashed"}, rep.Deleted)
 	assert.ElementsMatch(t, []string{"uncordoned Node general-b", "uncordoned Node gpu-b"}, rep.Restored)
 	assert.Empty(t, rep.Left)
-	assert.Empty(t, leftovers(t, "crashed"))
+	assert.Empty(t, remaining(t, "crashed"))
 	assert.Empty(t, cordoned(t))
 	assert.Len(t, leftovers(t, "other"), 1, "another run's objects stay")
 
@@ -340,5 +340,5 @@ func TestManifestsAreAcceptedByTheServer(t *testing.T) {
 	}
 	assert.Contains(t, docs[0], "cordons nodes [general-b gpu-b]")
 	assert.NotContains(t, string(out), "partitionBehavior", "left unset for CRDs that predate it")
-	assert.Empty(t, leftovers(t, "plan"), "a dry run creates nothing")
+	assert.Empty(t, remaining(t, "plan"), "a dry run creates nothing")
 }

@@ -112,10 +112,12 @@ func (fc *Controller) reconcile(ctx context.Context, obj client.Object) error {
 			}
 			st.Experiment.DesiredPhase = v1alpha1.StoppedPhase
 			st.Conditions = conditions(false)
+			// Stamp before the update: the backend may see the object before this goroutine
+			// runs on. A failed update is retried and overwrites the stamp with its own time.
+			fc.stamp(key+"/recover", now.Time)
 			if err := fc.Client.Update(ctx, obj); err != nil {
 				return err
 			}
-			fc.stamp(key+"/recover", now.Time)
 		}
 		obj.SetFinalizers(slices.DeleteFunc(obj.GetFinalizers(), func(s string) bool { return s == RecordsFinalizer }))
 		return fc.Client.Update(ctx, obj)
@@ -138,10 +140,10 @@ func (fc *Controller) reconcile(ctx context.Context, obj client.Object) error {
 			})
 		}
 		st.Conditions = conditions(true)
+		fc.stamp(key+"/apply", now.Time) // before the update, as for recover
 		if err := fc.Client.Update(ctx, obj); err != nil {
 			return err
 		}
-		fc.stamp(key+"/apply", now.Time)
 	}
 	return nil
 }
@@ -264,6 +266,22 @@ func Leftovers(t testing.TB, c client.Reader, runID string) []string {
 		}
 	}
 	return out
+}
+
+// WaitNoLeftovers waits (up to d) until none of the run's chaos objects is left and returns
+// what is still there when d runs out. A recovered object may still exist for a moment while
+// the controller removes its records finalizer (recovery is confirmed by AllRecovered while
+// the finalizer runs), so "nothing left" is a state to wait for, not to sample once.
+func WaitNoLeftovers(t testing.TB, c client.Reader, runID string, d time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		left := Leftovers(t, c, runID)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Cordoned lists the unschedulable nodes.
