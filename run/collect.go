@@ -120,10 +120,19 @@ func drain(ctx context.Context, api v1.API, timeout time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	missing := 0
 	for {
 		q := instant(ctx, api, "sum(dailydoco_queue_depth)", time.Now())
 		if q == 0 || ctx.Err() != nil {
 			return
+		}
+		if math.IsNaN(q) {
+			// A target that exports no queue depth has nothing to drain that we could see.
+			if missing++; missing >= 5 {
+				return
+			}
+		} else {
+			missing = 0
 		}
 		sleep(ctx, time.Second)
 	}
