@@ -26,7 +26,7 @@ func (p *Profile) WritePlan(w io.Writer) error {
 	if len(tl.Faults) > 0 {
 		fmt.Fprintln(tw, "\nFAULTS\tKIND\tTARGET\tINJECT\tRECOVER\tRECOVERY WINDOW END")
 		for _, f := range tl.Faults {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, kind(f.Fault), target(f.Fault.Target), offset(f.Start), offset(f.End), offset(f.RecoveryEnd))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, f.Fault.Kind(), f.Fault.Target, offset(f.Start), offset(f.End), offset(f.RecoveryEnd))
 		}
 	} else {
 		fmt.Fprintln(tw, "\nFAULTS\tnone")
@@ -48,14 +48,16 @@ func offset(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", m, s)
 }
 
-func kind(f Fault) string {
+// Kind is the fault kind with its mode, e.g. "zone-outage/power-loss".
+func (f Fault) Kind() string {
 	if f.Mode != "" {
 		return f.Fault + "/" + f.Mode
 	}
 	return f.Fault
 }
 
-func target(t FaultTarget) string {
+// String describes what the fault targets, e.g. "pool=gpu count=1".
+func (t FaultTarget) String() string {
 	var parts []string
 	if t.Zone != "" {
 		parts = append(parts, "zone="+t.Zone)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/load"
 )
 
 // Timeline is the resolved schedule of a profile: offsets from the start of the run.
@@ -61,11 +63,11 @@ func scenarioLength(s Scenario) time.Duration {
 		return d
 	case "constant-vus", "constant-arrival-rate":
 		return s.Duration.Duration
-	default: // per-vu-iterations, shared-iterations: bounded by maxDuration (k6 default 10m)
+	default: // per-vu-iterations, shared-iterations: bounded by maxDuration
 		if s.MaxDuration.Duration > 0 {
 			return s.MaxDuration.Duration
 		}
-		return 10 * time.Minute
+		return load.DefaultMaxDuration
 	}
 }
 

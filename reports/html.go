@@ -505,7 +505,7 @@ func labelOutside(bars []bandView, charW, right float64) {
 // samplesText shows the sample count, or "—" for an objective that has a value but declares no
 // sample query: "0 samples" beside a value would read as a contradiction.
 func samplesText(s SLOResult) string {
-	if s.SampleCount == 0 && s.Value != nil {
+	if !s.hasSampleCount() {
 		return "—"
 	}
 	return strconv.FormatInt(s.SampleCount, 10)

@@ -127,8 +127,8 @@ func sloMessage(s SLOResult) string {
 	if s.Warning != nil {
 		msg += fmt.Sprintf(", warning %s", formatValue(*s.Warning, s.Unit))
 	}
-	if s.SampleCount == 0 && s.Value != nil {
-		return msg // the objective declares no sample query
+	if !s.hasSampleCount() {
+		return msg
 	}
 	return msg + fmt.Sprintf(" (%d samples)", s.SampleCount)
 }

@@ -255,6 +255,10 @@ type SLOResult struct {
 }
 
 // Name is the display name, or the id when there is none.
+// hasSampleCount is false for an objective that has a value but declares no sample query:
+// its count of 0 means "not counted", not "no samples".
+func (s SLOResult) hasSampleCount() bool { return s.SampleCount != 0 || s.Value == nil }
+
 func (s *SLOResult) Name() string {
 	if s.DisplayName != "" {
 		return s.DisplayName

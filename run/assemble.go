@@ -64,7 +64,7 @@ func timelineEvents(tl profile.Timeline, t0 time.Time) []reports.Event {
 	}
 	for _, f := range tl.Faults {
 		ev = append(ev, reports.Event{Kind: reports.EventFault, Name: f.Name, Start: t0.Add(f.Start), End: t0.Add(f.End),
-			Detail: faultDetail(f.Fault)})
+			Detail: f.Fault.Kind() + " " + f.Fault.Target.String()})
 	}
 	for _, w := range tl.Windows {
 		if w.Kind == profile.WindowDeclared {
@@ -72,21 +72,6 @@ func timelineEvents(tl profile.Timeline, t0 time.Time) []reports.Event {
 		}
 	}
 	return ev
-}
-
-func faultDetail(f profile.Fault) string {
-	var parts []string
-	parts = append(parts, f.Fault)
-	if f.Mode != "" {
-		parts = append(parts, f.Mode)
-	}
-	t := f.Target
-	for _, kv := range [][2]string{{"zone", t.Zone}, {"pool", t.Pool}, {"node", t.Node}, {"service", t.Service}} {
-		if kv[1] != "" {
-			parts = append(parts, kv[0]+"="+kv[1])
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 // sloResults converts the evaluator's results for run.json, with the objective's criterion.
