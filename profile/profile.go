@@ -31,6 +31,17 @@ type Profile struct {
 
 	// source is the file (or "builtin:NAME") the profile was read from, for error messages.
 	source string
+	// timeScale is the product of the factors [Profile.Scaled] applied; 0 means unscaled.
+	timeScale float64
+}
+
+// TimeScale is the factor the profile's schedule was scaled by ([Profile.Scaled]); 1 when
+// it was not scaled.
+func (p *Profile) TimeScale() float64 {
+	if p.timeScale == 0 {
+		return 1
+	}
+	return p.timeScale
 }
 
 // Source is where the profile was read from: a path, or builtin:NAME.

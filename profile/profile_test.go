@@ -186,6 +186,12 @@ func TestScaledMultipliesScheduleOnly(t *testing.T) {
 	if p.Timeline().Duration != time.Hour {
 		t.Error("Scaled modified the original profile")
 	}
+	if p.TimeScale() != 1 || q.TimeScale() != 0.05 {
+		t.Errorf("time scale: original %g, scaled %g; want 1 and 0.05", p.TimeScale(), q.TimeScale())
+	}
+	if r, _ := q.Scaled(2); r.TimeScale() != 0.1 {
+		t.Errorf("scaling twice records %g, want the product 0.1", r.TimeScale())
+	}
 	if _, err := p.Scaled(0); err == nil {
 		t.Error("scale 0 accepted")
 	}

@@ -180,6 +180,7 @@ func (p *Profile) Scaled(f float64) (*Profile, error) {
 	}
 	sc := func(d Duration) Duration { return Duration{time.Duration(math.Round(float64(d.Duration) * f))} }
 	q := *p
+	q.timeScale = p.TimeScale() * f
 	q.Scenarios = make([]Scenario, len(p.Scenarios))
 	for i, s := range p.Scenarios {
 		s.StartTime = sc(s.StartTime)

@@ -89,6 +89,12 @@ func BuildJUnit(r *Run) JUnitSuites {
 		}
 		slo.Cases = append(slo.Cases, c)
 	}
+	for _, n := range r.NotEvaluated {
+		// Not evaluated in this run: visible in CI, neither passed nor failed.
+		slo.Cases = append(slo.Cases, JUnitCase{Name: n.ID + " [not evaluated]", Classname: "slo." + n.ID,
+			Skipped: &JUnitSkipped{Message: "NOT EVALUATED: " + n.Reason}})
+		slo.Skipped++
+	}
 	if len(r.SLOs) == 0 {
 		slo.Cases = append(slo.Cases, JUnitCase{Name: "objectives evaluated", Classname: "slo",
 			Failure: &JUnitFailure{Message: "no objective was evaluated; a run without objectives cannot pass", Type: "NO_OBJECTIVES"}})

@@ -21,11 +21,26 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	if len(r.SLOs) == 0 {
 		counts = append(counts, "**no objective was evaluated**")
 	}
-	fmt.Fprintf(&b, "Score **%.1f**/100 · %s · run `%s` · %s\n\n", r.Score, strings.Join(counts, " · "), mdCode(r.RunID), formatDuration(r.Duration()))
+	scale := ""
+	if r.Scaled() {
+		scale = fmt.Sprintf(" · time scale ×%g", r.TimeScale)
+	}
+	fmt.Fprintf(&b, "Score **%.1f**/100 · %s · run `%s` · %s%s\n\n", r.Score, strings.Join(counts, " · "), mdCode(r.RunID), formatDuration(r.Duration()), scale)
 	if len(r.Reasons) > 0 {
 		b.WriteString("**Why**\n\n")
 		for _, reason := range r.Reasons {
 			fmt.Fprintf(&b, "- %s\n", mdText(reason))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.NotEvaluated) > 0 {
+		fmt.Fprintf(&b, "**Not evaluated** (the verdict says nothing about these)\n\n")
+		for _, n := range r.NotEvaluated {
+			key := ""
+			if n.Key {
+				key = " (key)"
+			}
+			fmt.Fprintf(&b, "- `%s`%s %s: %s\n", mdCode(n.ID), key, mdText(n.DisplayName), mdText(n.Reason))
 		}
 		b.WriteString("\n")
 	}

@@ -158,6 +158,7 @@ func TestReadRunRejectsBadInput(t *testing.T) {
 		{"wrong-schema", []string{"field schema", "ddp-verify/run/v0"}},
 		{"series-length", []string{"field series.rps", "3 points"}},
 		{"truncated", []string{"unexpected EOF"}},
+		{"not-evaluated-without-reason", []string{"field not_evaluated[0].reason", "is empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -286,6 +287,55 @@ func TestJUnitZeroSLOsFails(t *testing.T) {
 	}
 	if !strings.Contains(s.Suites[0].Cases[0].Failure.Message, "no objective was evaluated") {
 		t.Errorf("message %q", s.Suites[0].Cases[0].Failure.Message)
+	}
+}
+
+// A time-scaled run's objectives that were not evaluated show in every report: named, with
+// the reason, and never counted as passed.
+func TestNotEvaluatedShownInEveryReport(t *testing.T) {
+	r := smallRun()
+	r.Verdict, r.Reasons = reports.VerdictGo, nil
+	r.TimeScale = 0.05
+	r.NotEvaluated = []reports.NotEvaluated{{ID: "throughput_videos_per_hour", DisplayName: "Throughput >= 500 videos/hour", Key: true,
+		Reason: "the run is time-scaled (x0.05) and this objective needs its windows [plateau] at full length"}}
+	for name, f := range map[string]func(*bytes.Buffer) error{
+		"summary.md":  func(w *bytes.Buffer) error { return reports.WriteMarkdown(w, r) },
+		"report.html": func(w *bytes.Buffer) error { return reports.WriteHTML(w, r) },
+	} {
+		out := string(render(t, f))
+		for _, want := range []string{"Not evaluated", "throughput_videos_per_hour", "plateau", "at full length", "time scale ×0.05"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s does not show %q", name, want)
+			}
+		}
+	}
+	s := parseJUnit(t, r)
+	slo := s.Suites[0]
+	if slo.Tests != len(r.SLOs)+1 || slo.Skipped != 1 || s.Skipped != 1 {
+		t.Fatalf("SLO suite tests=%d skipped=%d (root %d), want %d tests and 1 skipped", slo.Tests, slo.Skipped, s.Skipped, len(r.SLOs)+1)
+	}
+	last := slo.Cases[len(slo.Cases)-1]
+	if last.Name != "throughput_videos_per_hour [not evaluated]" || last.Skipped == nil || last.Failure != nil || !strings.Contains(last.Skipped.Message, "time-scaled") {
+		t.Errorf("not-evaluated case %+v", last)
+	}
+
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := reports.WriteRunDir(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := reports.ReadRun(filepath.Join(dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.TimeScale != 0.05 || !slices.Equal(back.NotEvaluated, r.NotEvaluated) {
+		t.Errorf("read back time scale %g, not evaluated %+v", back.TimeScale, back.NotEvaluated)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(render(t, func(w *bytes.Buffer) error { return reports.WriteJSON(w, r) })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := compileSchema(t).Validate(doc); err != nil {
+		t.Errorf("run.json with not_evaluated does not match docs/run.schema.json: %v", err)
 	}
 }
 

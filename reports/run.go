@@ -85,7 +85,25 @@ type Run struct {
 	Chaos    []ChaosResult   `json:"chaos"`
 	Videos   Videos          `json:"videos"`
 	Cost     Cost            `json:"cost"`
+	// TimeScale is the factor the profile's schedule was scaled by (--time-scale); 0 (an
+	// older run.json) and 1 mean full length.
+	TimeScale float64 `json:"time_scale,omitempty"`
+	// NotEvaluated lists the objectives of the SLO set that this run did not evaluate, each
+	// with the reason (a time-scaled run, or no window of the run matches theirs). A GO
+	// verdict says nothing about them.
+	NotEvaluated []NotEvaluated `json:"not_evaluated,omitempty"`
 }
+
+// NotEvaluated is an objective the run did not evaluate, and why.
+type NotEvaluated struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name,omitempty"`
+	Key         bool   `json:"key"`
+	Reason      string `json:"reason"`
+}
+
+// Scaled reports whether the run's schedule was compressed or stretched (time scale not 1).
+func (r *Run) Scaled() bool { return r.TimeScale != 0 && r.TimeScale != 1 }
 
 // Duration is the wall-clock length of the run.
 func (r *Run) Duration() time.Duration { return r.EndedAt.Sub(r.StartedAt) }
@@ -389,6 +407,17 @@ func (r *Run) Validate() error {
 	}
 	if len(r.Config) > 0 && !json.Valid(r.Config) {
 		bad("config", "is not valid JSON")
+	}
+	if r.TimeScale < 0 || math.IsNaN(r.TimeScale) || math.IsInf(r.TimeScale, 0) {
+		bad("time_scale", "is %v, want a positive factor (or absent)", r.TimeScale)
+	}
+	for i, n := range r.NotEvaluated {
+		if n.ID == "" {
+			bad(fmt.Sprintf("not_evaluated[%d].id", i), "is empty")
+		}
+		if n.Reason == "" {
+			bad(fmt.Sprintf("not_evaluated[%d].reason", i), "is empty: say why the objective was not evaluated")
+		}
 	}
 	for i, e := range r.Timeline {
 		switch e.Kind {

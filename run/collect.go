@@ -266,6 +266,15 @@ func videosAndCost(ctx context.Context, api v1.API, t0, end time.Time) (reports.
 // decide sets the verdict, the score and the reasons. Missing data never passes: the gate of
 // the SLO evaluation already fails on NO_DATA and ERROR, and a run that evaluated nothing is
 // NO-GO.
+// notEvaluated lists the objectives the evaluator skipped, with its reasons.
+func notEvaluated(rep *slo.Report) []reports.NotEvaluated {
+	var out []reports.NotEvaluated
+	for _, s := range rep.Skipped {
+		out = append(out, reports.NotEvaluated{ID: s.ID, DisplayName: s.DisplayName, Key: s.Key, Reason: s.Reason})
+	}
+	return out
+}
+
 func decide(r *reports.Run, rep *slo.Report, res *load.Result, aborted bool, chaosErr error) {
 	r.Score = rep.Score
 	r.Reasons = append(r.Reasons, rep.GateReasons...)

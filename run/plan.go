@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -34,9 +35,18 @@ func WritePlan(w io.Writer, p *profile.Profile, spec *slo.Spec, topo *topology.T
 	}
 	tl := p.Timeline()
 	fmt.Fprintf(w, "\nSLOS (%s)\n", spec.File)
+	var notEvaluated []string
+	for i := range spec.Objectives {
+		if _, skip := spec.Objectives[i].NotEvaluatedAt(p.TimeScale()); skip {
+			notEvaluated = append(notEvaluated, spec.Objectives[i].ID)
+		}
+	}
 	for _, win := range tl.Windows {
 		var ids []string
 		for _, o := range spec.Objectives {
+			if slices.Contains(notEvaluated, o.ID) {
+				continue
+			}
 			for _, pat := range o.Windows {
 				if ok, _ := filepath.Match(pat, win.Name); ok {
 					ids = append(ids, o.ID)
@@ -48,6 +58,9 @@ func WritePlan(w io.Writer, p *profile.Profile, spec *slo.Spec, topo *topology.T
 			sort.Strings(ids)
 			fmt.Fprintf(w, "  %-24s %s\n", win.Name, strings.Join(ids, ", "))
 		}
+	}
+	if len(notEvaluated) > 0 {
+		fmt.Fprintf(w, "  not evaluated at time scale x%g (they need full-length windows): %s\n", p.TimeScale(), strings.Join(notEvaluated, ", "))
 	}
 	if len(p.Chaos) == 0 {
 		return nil

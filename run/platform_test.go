@@ -90,6 +90,38 @@ func TestUnreachableObjectiveIsNoGo(t *testing.T) {
 	}
 }
 
+// A time-scaled run leaves out the objectives that need full-length windows, names them in
+// run.json with the reason, and decides on the rest.
+func TestTimeScaledRunListsNotEvaluated(t *testing.T) {
+	o := options(t, "short.yaml", "fulllength.slo.yaml")
+	scaled, err := o.Profile.Scaled(0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Profile = scaled
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := reports.ReadRun(filepath.Join(out.Dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Verdict != reports.VerdictGo || out.Code != ExitGo {
+		t.Errorf("verdict %s (exit %d), reasons %q; want GO on the objectives evaluated", back.Verdict, out.Code, back.Reasons)
+	}
+	if back.TimeScale != 0.5 {
+		t.Errorf("run.json time_scale %g, want 0.5", back.TimeScale)
+	}
+	if len(back.SLOs) != 1 || back.SLOs[0].ID != "requests_seen" {
+		t.Errorf("evaluated %+v, want requests_seen only", back.SLOs)
+	}
+	if len(back.NotEvaluated) != 1 || back.NotEvaluated[0].ID != "api_latency_p95_1ms" || !back.NotEvaluated[0].Key ||
+		!strings.Contains(back.NotEvaluated[0].Reason, "time-scaled (x0.5)") {
+		t.Errorf("not evaluated %+v, want the full-length objective with its reason", back.NotEvaluated)
+	}
+}
+
 // faultWatcher closes interrupt the first time the progress output shows a fault in force.
 type faultWatcher struct {
 	mu        sync.Mutex

@@ -338,14 +338,16 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		// objectives are listed as skipped instead.
 		evalTL = withoutFaults(p)
 	}
-	rep := slo.Evaluate(ctx, papi, o.SLO, runWindows(evalTL, t0, loadEnd, end), slo.Options{Baseline: baselineOf(o.Baseline), Logger: log})
+	rep := slo.Evaluate(ctx, papi, o.SLO, runWindows(evalTL, t0, loadEnd, end), slo.Options{Baseline: baselineOf(o.Baseline), Logger: log, TimeScale: p.TimeScale()})
 	r := &reports.Run{
 		Schema: reports.Schema, RunID: runID, Profile: p.Name, Target: plat.name,
 		Versions:  map[string]string{"ddp-verify": o.Version, "go": runtime.Version(), "prometheus": promName},
 		StartedAt: t0.UTC(), EndedAt: end.UTC(),
-		Timeline: timelineEvents(tl, t0),
-		SLOs:     sloResults(o.SLO, rep),
-		Chaos:    chaosResults(p, t0, chaosRes),
+		Timeline:     timelineEvents(tl, t0),
+		SLOs:         sloResults(o.SLO, rep),
+		Chaos:        chaosResults(p, t0, chaosRes),
+		TimeScale:    p.TimeScale(),
+		NotEvaluated: notEvaluated(rep),
 	}
 	for k, v := range plat.versions {
 		r.Versions[k] = v

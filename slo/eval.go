@@ -112,10 +112,19 @@ type Report struct {
 	Gate Status `json:"gate"`
 	// GateReasons says why the gate is not PASS.
 	GateReasons []string `json:"gate_reasons,omitempty"`
-	// Skipped lists objectives whose windows matched none of the supplied windows.
-	Skipped []string `json:"skipped,omitempty"`
+	// Skipped lists objectives that were not evaluated, each with the reason: no supplied
+	// window matched theirs, or the run was time-scaled and they need full-length windows.
+	Skipped []Skip `json:"skipped,omitempty"`
 	// BaselineRunID names the baseline the relative criteria were compared with.
 	BaselineRunID string `json:"baseline_run_id,omitempty"`
+}
+
+// Skip is an objective that was not evaluated, and why.
+type Skip struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name,omitempty"`
+	Key         bool   `json:"key"`
+	Reason      string `json:"reason"`
 }
 
 // Baseline holds an earlier run's values, per objective and window, for relative criteria.
@@ -166,6 +175,9 @@ type Options struct {
 	// Now stamps results; defaults to time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// TimeScale is the factor the run's profile was scaled by (--time-scale); 0 means 1.
+	// Below 1, objectives marked full_length_only are skipped, with the reason.
+	TimeScale float64
 }
 
 // Evaluate runs every objective of spec in every supplied window its Windows select: one
@@ -185,6 +197,13 @@ func Evaluate(ctx context.Context, q Querier, spec *Spec, windows []Window, o Op
 		rep.TotalScore = spec.TotalScore
 		for i := range spec.Objectives {
 			obj := &spec.Objectives[i]
+			skip := func(reason string) {
+				rep.Skipped = append(rep.Skipped, Skip{ID: obj.ID, DisplayName: obj.DisplayName, Key: obj.Key, Reason: reason})
+			}
+			if why, ok := obj.NotEvaluatedAt(o.TimeScale); ok {
+				skip(why)
+				continue
+			}
 			matched := false
 			for _, w := range windows {
 				if !selects(obj.Windows, w.Name) {
@@ -196,7 +215,7 @@ func Evaluate(ctx context.Context, q Querier, spec *Spec, windows []Window, o Op
 				rep.Results = append(rep.Results, r)
 			}
 			if !matched {
-				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: no window matches %v", obj.ID, obj.Windows))
+				skip(fmt.Sprintf("no window matches %v", obj.Windows))
 			}
 		}
 	}
@@ -205,6 +224,16 @@ func Evaluate(ctx context.Context, q Querier, spec *Spec, windows []Window, o Op
 	}
 	score(rep)
 	return rep
+}
+
+// NotEvaluatedAt reports whether a run whose profile was scaled by timeScale (0 meaning 1)
+// leaves the objective out, and why: a full_length_only objective is not evaluated on
+// compressed windows.
+func (obj *Objective) NotEvaluatedAt(timeScale float64) (reason string, skipped bool) {
+	if !obj.FullLengthOnly || timeScale <= 0 || timeScale >= 1 {
+		return "", false
+	}
+	return fmt.Sprintf("the run is time-scaled (x%g) and this objective needs its windows %v at full length", timeScale, obj.Windows), true
 }
 
 func selects(patterns []string, name string) bool {

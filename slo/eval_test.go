@@ -221,7 +221,65 @@ func TestZeroObjectivesIsError(t *testing.T) {
 	require.NoError(t, err)
 	rep := slo.Evaluate(context.Background(), q, spec, windows(testBase()), slo.Options{})
 	require.Equal(t, slo.StatusError, rep.Gate)
-	require.Equal(t, []string{"a: no window matches [stage-*]"}, rep.Skipped)
+	require.Equal(t, []slo.Skip{{ID: "a", Reason: "no window matches [stage-*]"}}, rep.Skipped)
+}
+
+// A time-scaled run skips the objectives that need full-length windows, says why, and
+// evaluates them at any scale of 1 or more; the scale never turns a skip into a pass.
+func TestFullLengthOnlySkippedWhenTimeScaled(t *testing.T) {
+	q := appended(t, slotest.Frames(testBase(), 3, time.Second, 1))
+	spec, err := slo.Parse("fl.yaml", []byte(`objectives:
+  - id: rate
+    display_name: A rate at full length
+    query: vector(1)
+    op: '>'
+    value: 0
+    key: true
+    full_length_only: true
+  - id: plain
+    query: vector(1)
+    op: '>'
+    value: 0
+`))
+	require.NoError(t, err)
+	ids := func(rep *slo.Report) (got []string) {
+		for _, r := range rep.Results {
+			got = append(got, r.ID)
+		}
+		return got
+	}
+	for _, scale := range []float64{0, 1, 2} {
+		rep := slo.Evaluate(context.Background(), q, spec, windows(testBase())[:1], slo.Options{TimeScale: scale})
+		require.Equal(t, []string{"rate", "plain"}, ids(rep), "time scale %g", scale)
+		require.Empty(t, rep.Skipped, "time scale %g", scale)
+	}
+	rep := slo.Evaluate(context.Background(), q, spec, windows(testBase())[:1], slo.Options{TimeScale: 0.05})
+	require.Equal(t, []string{"plain"}, ids(rep))
+	require.Len(t, rep.Skipped, 1)
+	sk := rep.Skipped[0]
+	require.Equal(t, "rate", sk.ID)
+	require.Equal(t, "A rate at full length", sk.DisplayName)
+	require.True(t, sk.Key)
+	require.Contains(t, sk.Reason, "time-scaled (x0.05)")
+
+	// Nothing left to evaluate is still an error, never a pass.
+	only, err := slo.Parse("fl.yaml", []byte("objectives:\n  - id: rate\n    query: vector(1)\n    op: '>'\n    value: 0\n    full_length_only: true\n"))
+	require.NoError(t, err)
+	rep = slo.Evaluate(context.Background(), q, only, windows(testBase())[:1], slo.Options{TimeScale: 0.5})
+	require.Equal(t, slo.StatusError, rep.Gate)
+	require.False(t, rep.Passed())
+
+	// The default set marks the plateau throughput and the realtime ratio (sample count sized
+	// for the whole run) as full-length only, and nothing else.
+	def, err := slo.Default()
+	require.NoError(t, err)
+	var marked []string
+	for _, o := range def.Objectives {
+		if o.FullLengthOnly {
+			marked = append(marked, o.ID)
+		}
+	}
+	require.Equal(t, []string{"video_processing_p95_realtime", "throughput_videos_per_hour"}, marked)
 }
 
 func TestScoreAndGate(t *testing.T) {

@@ -45,7 +45,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	for _, s := range rep.Skipped {
-		fmt.Fprintf(w, "skipped: %s\n", s)
+		fmt.Fprintf(w, "not evaluated: %s: %s\n", s.ID, s.Reason)
 	}
 	fmt.Fprintf(w, "score: %.1f%% (%g of %g; pass >= %g%%, warning >= %g%%)\n", rep.Score, rep.Achieved, rep.Achievable, rep.TotalScore.Pass, rep.TotalScore.Warning)
 	fmt.Fprintf(w, "gate: %s\n", rep.Gate)

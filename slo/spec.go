@@ -84,6 +84,12 @@ type Objective struct {
 	// Windows are names (or path.Match patterns such as "recovery-*") of the windows the
 	// caller supplies; default ["run"].
 	Windows []string `yaml:"windows" json:"windows"`
+	// FullLengthOnly marks an objective whose evidence needs the profile's windows at their
+	// real length (a rate at a plateau, a sample count sized for the whole run). A run with
+	// --time-scale below 1 does not evaluate it and lists it as not evaluated, with the
+	// reason, instead of deciding it on compressed windows. At time scale 1 or more it is
+	// evaluated as usual.
+	FullLengthOnly bool `yaml:"full_length_only" json:"full_length_only,omitempty"`
 
 	relative, relativeWarning *relCriterion
 }

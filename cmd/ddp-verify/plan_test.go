@@ -50,6 +50,25 @@ func TestPlanLaunchShowsThePlansStagesAndFaults(t *testing.T) {
 	}
 }
 
+// A time-scaled plan says up front which objectives the run will not evaluate.
+func TestPlanTimeScaledListsNotEvaluated(t *testing.T) {
+	out, errOut, code := execute(t, "plan", "--profile", "launch", "--time-scale", "0.05")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := "not evaluated at time scale x0.05 (they need full-length windows): video_processing_p95_realtime, throughput_videos_per_hour"
+	if !strings.Contains(out, want) {
+		t.Errorf("plan output lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "plateau                  api_latency_p95, api_latency_p95_client, dashboard_load_p95, error_rate, throughput") {
+		t.Error("the plateau row still lists the throughput objective")
+	}
+	full, _, _ := execute(t, "plan", "--profile", "launch")
+	if strings.Contains(full, "not evaluated") || !strings.Contains(full, "error_rate, throughput_videos_per_hour") {
+		t.Errorf("the full-length plan leaves objectives out:\n%s", full)
+	}
+}
+
 func TestPlanBadInputExits2(t *testing.T) {
 	for _, args := range [][]string{
 		{"plan"},

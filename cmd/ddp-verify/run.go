@@ -240,7 +240,13 @@ func printVerdict(out io.Writer, o *run.Outcome) {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
 		}
 	}
+	if len(r.NotEvaluated) > 0 {
+		parts = append(parts, fmt.Sprintf("%d not evaluated", len(r.NotEvaluated)))
+	}
 	fmt.Fprintf(out, "objectives: %s\n", strings.Join(parts, ", "))
+	for _, n := range r.NotEvaluated {
+		fmt.Fprintf(out, "  not evaluated: %s: %s\n", n.ID, n.Reason)
+	}
 	fmt.Fprintf(out, "videos: %d accepted, %d processed, %d failed, %d lost\n", r.Videos.Accepted, r.Videos.Processed, r.Videos.Failed, r.Videos.Lost)
 	fmt.Fprintf(out, "reports: %s/{run.json,report.html,junit.xml,summary.md}\n", o.Dir)
 }

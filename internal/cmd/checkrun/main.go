@@ -1,7 +1,8 @@
 // Command checkrun checks a run directory the way CI must: the verdict is the expected one,
-// every objective was evaluated with data, every planned fault was injected and recovered, no
-// accepted video was lost, and the four report files are present and valid. It prints what
-// it checked and exits 1 on the first problem found (after listing them all).
+// every objective was evaluated with data, and exactly the -not-evaluated ones were not
+// (a time-scaled run), every planned fault was injected and recovered, no accepted video was
+// lost, and the four report files are present and valid. It prints what it checked and
+// exits 1 when it found a problem (after listing them all).
 //
 //	go run ./internal/cmd/checkrun -verdict GO reports/smoke
 package main
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dailydoco/ddp-verify/reports"
@@ -20,12 +22,17 @@ import (
 func main() {
 	verdict := flag.String("verdict", "GO", "expected verdict")
 	faults := flag.Int("faults", -1, "expected number of faults injected and recovered (-1: as many as run.json lists, at least one)")
+	notEvaluated := flag.String("not-evaluated", "", "comma-separated objective ids the run must list as not evaluated (a time-scaled run); any other not evaluated is a problem")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: checkrun [-verdict GO] [-faults N] RUN_DIR")
+		fmt.Fprintln(os.Stderr, "usage: checkrun [-verdict GO] [-faults N] [-not-evaluated ID,...] RUN_DIR")
 		os.Exit(2)
 	}
-	problems := check(flag.Arg(0), reports.Verdict(*verdict), *faults)
+	var want []string
+	if *notEvaluated != "" {
+		want = strings.Split(*notEvaluated, ",")
+	}
+	problems := check(flag.Arg(0), reports.Verdict(*verdict), *faults, want)
 	for _, p := range problems {
 		fmt.Println("FAIL:", p)
 	}
@@ -35,7 +42,7 @@ func main() {
 	fmt.Println("checkrun: all checks passed for", flag.Arg(0))
 }
 
-func check(dir string, verdict reports.Verdict, faults int) []string {
+func check(dir string, verdict reports.Verdict, faults int, wantNotEvaluated []string) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	r, err := reports.ReadRun(filepath.Join(dir, "run.json"))
@@ -51,6 +58,18 @@ func check(dir string, verdict reports.Verdict, faults int) []string {
 	for _, s := range r.SLOs {
 		if s.Value == nil || s.Status == reports.StatusNoData || s.Status == reports.StatusError {
 			bad("objective %s in %s has no data (%s: %s)", s.ID, s.Window, s.Status, s.Error)
+		}
+	}
+	skipped := map[string]bool{}
+	for _, n := range r.NotEvaluated {
+		skipped[n.ID] = true
+		if !slices.Contains(wantNotEvaluated, n.ID) {
+			bad("objective %s was not evaluated: %s", n.ID, n.Reason)
+		}
+	}
+	for _, id := range wantNotEvaluated {
+		if !skipped[id] {
+			bad("objective %s should be listed as not evaluated, and is not", id)
 		}
 	}
 	injected := 0
