@@ -158,6 +158,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err := checkWindows(o.SLO, tl); err != nil {
 		return nil, &Error{Code: ExitBadInput, Err: err}
 	}
+	if err := checkBaselineScale(o.Baseline, p); err != nil {
+		return nil, &Error{Code: ExitBadInput, Err: err}
+	}
 	var (
 		plat     *platformHandle
 		papi     v1.API
@@ -453,6 +456,22 @@ func checkWindows(spec *slo.Spec, tl profile.Timeline) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkBaselineScale refuses a baseline run at another time scale: its windows had other
+// lengths, so relative criteria would compare values that mean different things.
+func checkBaselineScale(b *reports.Run, p *profile.Profile) error {
+	if b == nil {
+		return nil
+	}
+	was := b.TimeScale
+	if was == 0 {
+		was = 1
+	}
+	if was != p.TimeScale() {
+		return fmt.Errorf("--baseline run %s ran at time scale %g and this run is at %g: its windows had other lengths, so relative criteria would compare unlike values; use a baseline run at time scale %g", b.RunID, was, p.TimeScale(), p.TimeScale())
+	}
+	return nil
 }
 
 // baselineOf turns an earlier run's results into the evaluator's baseline.

@@ -2,6 +2,7 @@ package run
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -190,5 +191,35 @@ func TestChaosFaultsFromProfile(t *testing.T) {
 	}
 	if fs[1].Kind != chaos.ZoneOutage || fs[1].Target.Mode != chaos.PowerLoss || fs[1].Target.Zone != "us-east-1a" || fs[1].At != 47*time.Minute {
 		t.Errorf("zone fault %+v", fs[1])
+	}
+}
+
+// A baseline from a run at another time scale is refused before anything starts: its windows
+// had other lengths. An older run.json without time_scale counts as full length.
+func TestBaselineAtAnotherTimeScaleIsBadInput(t *testing.T) {
+	p, err := profile.Load("smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled, err := p.Scaled(0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := slo.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(t.Context(), Options{Profile: scaled, SLO: spec, OutDir: t.TempDir(), Baseline: &reports.Run{RunID: "night-1"}})
+	var re *Error
+	if !errors.As(err, &re) || re.Code != ExitBadInput || !strings.Contains(err.Error(), "night-1 ran at time scale 1 and this run is at 0.5") {
+		t.Fatalf("err %v, want bad input naming both time scales", err)
+	}
+	for _, tc := range []struct {
+		base float64
+		p    *profile.Profile
+	}{{0, p}, {1, p}, {0.5, scaled}} {
+		if err := checkBaselineScale(&reports.Run{TimeScale: tc.base}, tc.p); err != nil {
+			t.Errorf("baseline at %g, run at %g: %v", tc.base, tc.p.TimeScale(), err)
+		}
 	}
 }
