@@ -263,9 +263,6 @@ func videosAndCost(ctx context.Context, api v1.API, t0, end time.Time) (reports.
 	return v, c
 }
 
-// decide sets the verdict, the score and the reasons. Missing data never passes: the gate of
-// the SLO evaluation already fails on NO_DATA and ERROR, and a run that evaluated nothing is
-// NO-GO.
 // notEvaluated lists the objectives the evaluator skipped, with its reasons.
 func notEvaluated(rep *slo.Report) []reports.NotEvaluated {
 	var out []reports.NotEvaluated
@@ -275,6 +272,9 @@ func notEvaluated(rep *slo.Report) []reports.NotEvaluated {
 	return out
 }
 
+// decide sets the verdict, the score and the reasons. Missing data never passes: the gate of
+// the SLO evaluation already fails on NO_DATA and ERROR, and a run that evaluated nothing is
+// NO-GO.
 func decide(r *reports.Run, rep *slo.Report, res *load.Result, aborted bool, chaosErr error) {
 	r.Score = rep.Score
 	r.Reasons = append(r.Reasons, rep.GateReasons...)

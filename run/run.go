@@ -338,7 +338,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	evalTL := tl
 	if sched == nil {
 		// No fault ran, so fault and recovery windows would only ever report NO_DATA; their
-		// objectives are listed as skipped instead.
+		// objectives are listed as not evaluated instead.
 		evalTL = withoutFaults(p)
 	}
 	rep := slo.Evaluate(ctx, papi, o.SLO, runWindows(evalTL, t0, loadEnd, end), slo.Options{Baseline: baselineOf(o.Baseline), Logger: log, TimeScale: p.TimeScale()})
