@@ -88,6 +88,9 @@ func Compare(a, b *Run, tol Tolerances) Diff {
 		sb, ok := inB[k]
 		if !ok {
 			c.Regressed, c.Note = true, "missing in B"
+			if why, skipped := b.notEvaluated(sa.ID); skipped {
+				c.Note = "not evaluated in B: " + why
+			}
 		} else {
 			c.StatusB, c.ValueB = sb.Status, sb.Value
 			c.Regressed, c.Note = sloRegressed(sa, sb, tol)
@@ -142,6 +145,16 @@ func Compare(a, b *Run, tol Tolerances) Diff {
 	return d
 }
 
+// notEvaluated returns why the run left objective id out, if it did.
+func (r *Run) notEvaluated(id string) (string, bool) {
+	for _, n := range r.NotEvaluated {
+		if n.ID == id {
+			return n.Reason, true
+		}
+	}
+	return "", false
+}
+
 // sloRegressed decides whether objective b is worse than a: a worse status, or a value that
 // moved in the bad direction (set by the objective's operator) by more than the tolerance.
 func sloRegressed(a, b SLOResult, tol Tolerances) (bool, string) {
@@ -165,6 +178,14 @@ func sloRegressed(a, b SLOResult, tol Tolerances) (bool, string) {
 	return false, ""
 }
 
+// profileAndScale names the run's profile, with its time scale when it was scaled.
+func profileAndScale(r *Run) string {
+	if r.Scaled() {
+		return fmt.Sprintf("%s, time scale x%g", r.Profile, r.TimeScale)
+	}
+	return r.Profile
+}
+
 func pctChange(a, b float64) float64 {
 	if a == 0 {
 		return math.Inf(1)
@@ -176,8 +197,8 @@ func pctChange(a, b float64) float64 {
 // regressions or "no regression".
 func (d Diff) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "A %s  %s  score %.1f  (%s)\n", d.A.RunID, d.A.Verdict, d.A.Score, d.A.Profile)
-	fmt.Fprintf(&b, "B %s  %s  score %.1f  (%s)\n\n", d.B.RunID, d.B.Verdict, d.B.Score, d.B.Profile)
+	fmt.Fprintf(&b, "A %s  %s  score %.1f  (%s)\n", d.A.RunID, d.A.Verdict, d.A.Score, profileAndScale(d.A))
+	fmt.Fprintf(&b, "B %s  %s  score %.1f  (%s)\n\n", d.B.RunID, d.B.Verdict, d.B.Score, profileAndScale(d.B))
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OBJECTIVE\tWINDOW\tA\tB\tSTATUS\t")
 	val := func(p *float64, unit string) string {

@@ -30,6 +30,11 @@ func TestCompare(t *testing.T) {
 		{"value of a >= objective", func(b *reports.Run) { b.SLOs[8].Value = f(700) }, []string{"videos-per-hour [steady]: value"}},
 		{"no data", func(b *reports.Run) { b.SLOs[5].Status, b.SLOs[5].Value = reports.StatusNoData, nil }, []string{"availability [chaos]: status PASS -> NO_DATA"}},
 		{"objective dropped", func(b *reports.Run) { b.SLOs = b.SLOs[:len(b.SLOs)-1] }, []string{"videos-lost [run]: missing in B"}},
+		{"objective not evaluated in a time-scaled B", func(b *reports.Run) {
+			b.SLOs = b.SLOs[:len(b.SLOs)-1]
+			b.TimeScale = 0.05
+			b.NotEvaluated = []reports.NotEvaluated{{ID: "videos-lost", Reason: "the run is time-scaled (x0.05)"}}
+		}, []string{"videos-lost [run]: not evaluated in B: the run is time-scaled (x0.05)"}},
 		{"step latency", func(b *reports.Run) { b.Load.Steps[3].Response.P95 = 520 }, []string{"PUT /v1/captures/{id}/upload: p95 402.0 ms -> 520.0 ms"}},
 		{"step errors", func(b *reports.Run) { b.Load.Steps[0].ErrorRate = 0.02 }, []string{"POST /v1/signup: error rate"}},
 	}
@@ -54,6 +59,9 @@ func TestCompare(t *testing.T) {
 			}
 			if d.Regressed() != strings.Contains(out.String(), "B regressed") {
 				t.Errorf("text output disagrees with Regressed():\n%s", out.String())
+			}
+			if b.Scaled() && !strings.Contains(out.String(), "time scale x0.05") {
+				t.Errorf("text output does not say B was time-scaled:\n%s", out.String())
 			}
 		})
 	}
