@@ -88,6 +88,9 @@ type Run struct {
 	// TimeScale is the factor the profile's schedule was scaled by (--time-scale); 0 (an
 	// older run.json) and 1 mean full length.
 	TimeScale float64 `json:"time_scale,omitempty"`
+	// Seed is the seed of the users' random draws (`run --seed`): the same seed offers the
+	// same load. 0 in an older run.json, whose seed was 1.
+	Seed uint64 `json:"seed,omitempty"`
 	// NotEvaluated lists the objectives of the SLO set that this run did not evaluate, each
 	// with the reason (a time-scaled run, or no window of the run matches theirs). A GO
 	// verdict says nothing about them.

@@ -27,6 +27,7 @@ type Config struct {
 	Topology         string      `yaml:"topology"`
 	Out              string      `yaml:"out"`
 	TimeScale        *float64    `yaml:"time_scale"`
+	Seed             *uint64     `yaml:"seed"`
 	Baseline         string      `yaml:"baseline"`
 	DrainTimeout     string      `yaml:"drain_timeout"`
 	PreflightTimeout string      `yaml:"preflight_timeout"`
@@ -113,6 +114,9 @@ func LoadConfig(file string) (*Config, error) {
 	if v := c.TimeScale; v != nil && !(*v > 0) {
 		bad("time-scale", "must be positive (got %g)", *v)
 	}
+	if v := c.Seed; v != nil && *v == 0 {
+		bad("seed", "must be at least 1")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, &Error{Code: ExitBadInput, Err: err}
 	}
@@ -123,7 +127,7 @@ func LoadConfig(file string) (*Config, error) {
 var configFields = map[string][]string{
 	"profile": {"profile"}, "target": {"target"}, "prometheus-url": {"prometheus_url"},
 	"remote-write-url": {"remote_write_url"}, "expect-job": {"expect_jobs"}, "slo": {"slo"},
-	"topology": {"topology"}, "out": {"out"}, "time-scale": {"time_scale"}, "baseline": {"baseline"},
+	"topology": {"topology"}, "out": {"out"}, "time-scale": {"time_scale"}, "seed": {"seed"}, "baseline": {"baseline"},
 	"drain-timeout": {"drain_timeout"}, "preflight-timeout": {"preflight_timeout"},
 	"chaos-backend": {"chaos", "backend"}, "kubeconfig": {"chaos", "kubeconfig"},
 	"context": {"chaos", "context"}, "namespace": {"chaos", "namespaces"},
@@ -172,6 +176,9 @@ func (c *Config) Flags() [][2]string {
 	add("out", c.Out)
 	if c.TimeScale != nil {
 		add("time-scale", strconv.FormatFloat(*c.TimeScale, 'g', -1, 64))
+	}
+	if c.Seed != nil {
+		add("seed", strconv.FormatUint(*c.Seed, 10))
 	}
 	add("baseline", c.Baseline)
 	add("drain-timeout", c.DrainTimeout)

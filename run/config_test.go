@@ -19,7 +19,7 @@ func TestLoadConfig(t *testing.T) {
 		"profile": "nightly", "target": "https://api.staging.example.test",
 		"prometheus-url": "https://prometheus.staging.example.test", "expect-job": "api,video-worker",
 		"drain-timeout": "5m", "chaos-backend": "mesh", "context": "staging",
-		"namespace": "dailydoco-prod", "max-node-share": "0.34",
+		"namespace": "dailydoco-prod", "max-node-share": "0.34", "seed": "7",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -48,6 +48,7 @@ func TestBadConfigNamesFileLineAndField(t *testing.T) {
 			"bad-values.bad.yaml:2: target: want local or the URL",
 			`bad-values.bad.yaml:4: chaos.backend: unknown backend "litmus"`,
 			"bad-values.bad.yaml:5: chaos.max_node_share: want a share in (0, 1]",
+			"bad-values.bad.yaml:6: seed: must be at least 1",
 		}},
 	}
 	for _, tc := range tests {

@@ -43,6 +43,7 @@ func options(t *testing.T, profileFile, sloFile string) Options {
 
 func TestHealthyRunIsGo(t *testing.T) {
 	o := options(t, "short.yaml", "reachable.slo.yaml")
+	o.Seed = 7
 	out, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -57,8 +58,8 @@ func TestHealthyRunIsGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.RunID != out.Run.RunID || len(back.SLOs) != 2 {
-		t.Errorf("run.json read back: run %s, %d objectives", back.RunID, len(back.SLOs))
+	if back.RunID != out.Run.RunID || len(back.SLOs) != 2 || back.Seed != 7 {
+		t.Errorf("run.json read back: run %s, %d objectives, seed %d (want 7)", back.RunID, len(back.SLOs), back.Seed)
 	}
 	for _, f := range []string{"report.html", "junit.xml", "summary.md"} {
 		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {

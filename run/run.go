@@ -114,6 +114,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	// DrainTimeout bounds the wait for accepted videos to finish after the load; default 3 min.
 	DrainTimeout time.Duration
+	// Seed seeds the users' random draws (journeys, think times, media lengths): the same seed
+	// offers the same load. 0 means 1, the default.
+	Seed uint64
 	// Version is stamped into run.json.
 	Version string
 	Logger  *slog.Logger
@@ -256,7 +259,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 		ths = append(ths, th)
 	}
-	eng, err := load.NewEngine(scen, load.WithThresholds(ths...), load.WithLogger(log), load.WithHTTP(load.HTTPOptions{Headers: o.Headers}))
+	eng, err := load.NewEngine(scen, load.WithThresholds(ths...), load.WithLogger(log), load.WithHTTP(load.HTTPOptions{Headers: o.Headers}), load.WithSeed(seedOf(o)))
 	if err != nil {
 		return nil, badInput("load model: %w", err)
 	}
@@ -350,6 +353,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		SLOs:         sloResults(o.SLO, rep),
 		Chaos:        chaosResults(p, t0, chaosRes),
 		TimeScale:    p.TimeScale(),
+		Seed:         seedOf(o),
 		NotEvaluated: notEvaluated(rep),
 	}
 	for k, v := range plat.versions {
@@ -456,6 +460,14 @@ func checkWindows(spec *slo.Spec, tl profile.Timeline) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// seedOf is the run's seed: Options.Seed, or 1.
+func seedOf(o Options) uint64 {
+	if o.Seed == 0 {
+		return 1
+	}
+	return o.Seed
 }
 
 // checkBaselineScale refuses a baseline run at another time scale: its windows had other

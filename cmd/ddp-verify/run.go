@@ -56,6 +56,9 @@ report; a second one exits after recovering faults).`,
 			if name == "" {
 				return withExitCode(exitBadInput, errors.New("--profile is required (or profile: in --config)"))
 			}
+			if o.Seed == 0 {
+				return withExitCode(exitBadInput, errors.New("--seed: must be at least 1"))
+			}
 			switch {
 			case target == "local":
 				if o.PrometheusURL != "" {
@@ -160,6 +163,7 @@ report; a second one exits after recovering faults).`,
 	f.DurationVar(&o.PreflightTimeout, "preflight-timeout", 0, "how long each preflight check may take (default 10s)")
 	f.StringVar(&o.OutDir, "out", "", "run directory (default reports/<UTC time>-<profile>)")
 	f.Float64Var(&timeScale, "time-scale", 1, "multiply stage, fault and window durations by this factor")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of the users' random draws (journeys, think times, media lengths); the same seed offers the same load")
 	f.BoolVar(&o.NoChaos, "no-chaos", false, "skip the profile's faults")
 	f.StringVar(&baseline, "baseline", "", "an earlier run.json for the SLO file's relative criteria")
 	f.StringVar(&sloFile, "slo", "", "SLO file (default: the profile's, or the built-in DailyDoco Pro set)")

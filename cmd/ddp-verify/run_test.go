@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// Flag combinations of run's Chaos Mesh backend are checked before anything is contacted.
-func TestRunChaosBackendFlags(t *testing.T) {
+// Bad run flags (the Chaos Mesh backend's combinations, the seed) are refused before anything is contacted.
+func TestRunBadFlags(t *testing.T) {
 	url := []string{"--target", "http://127.0.0.1:1", "--prometheus-url", "http://127.0.0.1:1"}
 	tests := []struct {
 		name string
@@ -20,6 +20,7 @@ func TestRunChaosBackendFlags(t *testing.T) {
 		{"mesh flags without the backend", append([]string{"--namespace", "ns"}, url...), "--namespace configures the Chaos Mesh backend"},
 		{"mesh needs namespaces", append([]string{"--chaos-backend", "mesh"}, url...), "needs --namespace"},
 		{"node share out of range", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--max-node-share", "1.5"}, url...), "--max-node-share 1.5"},
+		{"seed 0", []string{"--seed", "0"}, "--seed: must be at least 1"},
 		{"bad kubeconfig", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, url...), "kubeconfig:"},
 	}
 	for _, tc := range tests {
