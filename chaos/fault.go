@@ -128,7 +128,7 @@ func (f Fault) Validate() error {
 			bad("target.zone", "required for %s", f.Kind)
 		}
 		if t.Mode != PowerLoss && t.Mode != Partition {
-			bad("target.mode", "must be %q or %q, got %q", PowerLoss, Partition, t.Mode)
+			bad("target.mode", "%s needs mode %s or %s (got %q)", f.Kind, PowerLoss, Partition, t.Mode)
 		}
 	case NodeFailure:
 		switch {
@@ -155,6 +155,9 @@ func (f Fault) Validate() error {
 		}
 	default:
 		bad("fault", "unknown kind %q (want %s, %s, %s or %s)", f.Kind, ZoneOutage, NodeFailure, PodKill, NetworkDelay)
+	}
+	if t.Mode != "" && f.Kind != ZoneOutage {
+		bad("target.mode", "only %s takes a mode (got %q)", ZoneOutage, t.Mode)
 	}
 	return errors.Join(errs...)
 }

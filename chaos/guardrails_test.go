@@ -73,7 +73,7 @@ func TestFaultValidate(t *testing.T) {
 		want  []string
 	}{
 		{"zone needs zone and mode", chaos.Fault{ID: "z", Kind: chaos.ZoneOutage, Duration: time.Minute},
-			[]string{"target.zone: required", `target.mode: must be "power-loss" or "partition"`}},
+			[]string{"target.zone: required", "target.mode: zone-outage needs mode power-loss or partition"}},
 		{"node and pool", chaos.Fault{ID: "n", Kind: chaos.NodeFailure, Duration: time.Minute, Target: chaos.Target{Node: "x", Pool: "gpu", Count: 1}},
 			[]string{"target.node: give either node, or pool and count"}},
 		{"pool without count", chaos.Fault{ID: "n", Kind: chaos.NodeFailure, Duration: time.Minute, Target: chaos.Target{Pool: "gpu"}},

@@ -351,6 +351,11 @@ func (c ScenarioConfig) Scaled(f float64) ScenarioConfig {
 
 // Validate checks the scenario and returns every problem found, each prefixed with
 // "scenario NAME".
+// CheckExecutor reports every problem with an executor's parameters, each as "field: message"
+// with k6's field names (for example "stages[1].duration: -5s is negative"), joined with
+// errors.Join. Profiles use it so that the engine's rules are the only ones.
+func CheckExecutor(ex Executor) error { return ex.validate() }
+
 func (c ScenarioConfig) Validate() error {
 	var errs []error
 	if c.Name == "" {

@@ -14,7 +14,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/dailydoco/ddp-verify/load"
 )
 
 //go:embed profiles/*.yaml
@@ -65,13 +64,22 @@ func Parse(source string, data []byte) (*Profile, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
-	p.source = source
-	v := validator{source: source, root: &root}
-	v.profile(&p)
-	if err := errors.Join(v.errs...); err != nil {
+	p.source, p.root = source, &root
+	if err := p.check(); err != nil {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// check validates the profile with every rule and, when it passes, resolves its plan. Lines in
+// errors come from the document the profile was parsed from.
+func (p *Profile) check() error {
+	v := validator{source: p.source, root: p.root}
+	v.profile(p)
+	if len(v.errs) == 0 {
+		p.plan = v.resolve(p)
+	}
+	return errors.Join(v.errs...)
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+): `)
@@ -127,7 +135,11 @@ func (e *FieldError) Error() string {
 }
 
 func (v *validator) fail(field, format string, args ...any) {
-	v.errs = append(v.errs, &FieldError{Source: v.source, Line: lineOf(v.root, field), Field: field, Msg: fmt.Sprintf(format, args...)})
+	line := 0
+	if v.root != nil { // a profile built in code has no document
+		line = lineOf(v.root, field)
+	}
+	v.errs = append(v.errs, &FieldError{Source: v.source, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // lineOf finds the line of a field path (a.b[2].c) in the document; for an absent field it
@@ -211,11 +223,6 @@ func (v *validator) profile(p *Profile) {
 	}
 	for i, w := range p.Windows {
 		v.window(i, w, stageNames, scenarioNames, tl, windowNames)
-	}
-	for i, th := range p.Thresholds {
-		if _, err := load.ParseThresholdSpec(th); err != nil {
-			v.fail(fmt.Sprintf("thresholds[%d]", i), "%v", err)
-		}
 	}
 	if p.SLO == "" {
 		v.fail("slo", "is required (\"default\" for the built-in objectives, or a path)")
@@ -341,15 +348,6 @@ func (v *validator) fault(i int, f Fault, tl Timeline, names map[string]bool) {
 		v.fail(at+".name", "duplicate fault name %q", f.Name)
 	}
 	names[f.Name] = true
-	if !contains(FaultKinds, f.Fault) {
-		v.fail(at+".fault", "unknown fault %q (one of %s)", f.Fault, strings.Join(FaultKinds, ", "))
-	}
-	if f.At.Duration < 0 {
-		v.fail(at+".at", "must not be negative (got %s)", f.At)
-	}
-	if f.Duration.Duration <= 0 {
-		v.fail(at+".duration", "must be positive: every fault ends by itself (got %s)", f.Duration)
-	}
 	if f.RecoveryObjective.Duration < 0 {
 		v.fail(at+".recovery_objective", "must not be negative (got %s)", f.RecoveryObjective)
 	}
@@ -359,37 +357,7 @@ func (v *validator) fault(i int, f Fault, tl Timeline, names map[string]bool) {
 	if end := f.At.Duration + f.Duration.Duration; f.At.Duration >= 0 && end > tl.Duration {
 		v.fail(at+".duration", "fault ends at %s, after the run ends at %s", end, tl.Duration)
 	}
-	t := f.Target
-	switch f.Fault {
-	case "zone-outage":
-		if f.Mode != "power-loss" && f.Mode != "partition" {
-			v.fail(at+".mode", "zone-outage needs mode power-loss or partition (got %q)", f.Mode)
-		}
-		if t.Zone == "" {
-			v.fail(at+".target.zone", "zone-outage needs a zone")
-		}
-	case "node-failure":
-		if (t.Node == "") == (t.Pool == "") {
-			v.fail(at+".target", "node-failure needs exactly one of node or pool")
-		}
-		if t.Pool != "" && t.Count < 1 {
-			v.fail(at+".target.count", "must be at least 1 with a pool")
-		}
-	case "pod-kill":
-		if t.Service == "" {
-			v.fail(at+".target.service", "pod-kill needs a service")
-		}
-	case "network-delay":
-		if f.Latency.Duration <= 0 {
-			v.fail(at+".latency", "network-delay needs a positive latency")
-		}
-		if t.Zone == "" && t.Node == "" && t.Service == "" {
-			v.fail(at+".target", "network-delay needs a zone, node or service")
-		}
-	}
-	if f.Mode != "" && f.Fault != "zone-outage" {
-		v.fail(at+".mode", "only zone-outage takes a mode")
-	}
+	v.chaosRules(i, f)
 }
 
 func (v *validator) window(i int, w WindowSpec, stages, scenarios map[string]bool, tl Timeline, names map[string]bool) {

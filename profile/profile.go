@@ -33,6 +33,10 @@ type Profile struct {
 	source string
 	// timeScale is the product of the factors [Profile.Scaled] applied; 0 means unscaled.
 	timeScale float64
+	// root is the parsed document, for the lines of errors found after scaling.
+	root *yaml.Node
+	// plan is the resolved plan, set when every rule passed.
+	plan *Plan
 }
 
 // TimeScale is the factor the profile's schedule was scaled by ([Profile.Scaled]); 1 when

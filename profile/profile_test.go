@@ -21,6 +21,12 @@ func TestBadProfilesNameFileLineAndField(t *testing.T) {
 		{"duration-without-unit.bad.yaml", []string{"duration-without-unit.bad.yaml:5:", `invalid duration "60"`}},
 		{"bad-threshold.bad.yaml", []string{"bad-threshold.bad.yaml:9:", "thresholds[1]"}},
 		{"zone-outage-mode.bad.yaml", []string{"zone-outage-mode.bad.yaml:10:", "chaos[0].mode", "power-loss or partition"}},
+		// The chaos engine's rules are checked at load, on the profile's own fields: a fault
+		// name is a Kubernetes label value (it names Chaos Mesh objects).
+		{"fault-name-not-a-label.bad.yaml", []string{"fault-name-not-a-label.bad.yaml:8:", "chaos[0].name", `"GPU_Node" must be a DNS label`}},
+		{"mode-on-node-failure.bad.yaml", []string{"mode-on-node-failure.bad.yaml:10:", "chaos[0].mode", "only zone-outage takes a mode"}},
+		// The engine's model is built at load too: a fraction of a user is refused, not rounded.
+		{"fractional-stage-target.bad.yaml", []string{"fractional-stage-target.bad.yaml:6:", "scenarios[0].stages[1].target", "2.5 must be a whole number"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {

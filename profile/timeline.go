@@ -172,8 +172,8 @@ func (p *Profile) PeakVUs() int {
 }
 
 // Scaled returns a copy of the profile with stage, scenario, fault and window durations and
-// offsets multiplied by f. Per-user behaviour (think time, graceful periods, time units) is
-// unchanged. f must be positive.
+// offsets multiplied by f, checked again with every rule and resolved into its plan. Per-user
+// behaviour (think time, graceful periods, time units) is unchanged. f must be positive.
 func (p *Profile) Scaled(f float64) (*Profile, error) {
 	if !(f > 0) || math.IsInf(f, 0) {
 		return nil, fmt.Errorf("time scale must be a positive number (got %v)", f)
@@ -202,6 +202,10 @@ func (p *Profile) Scaled(f float64) (*Profile, error) {
 	for i := range q.Windows {
 		q.Windows[i].From = sc(q.Windows[i].From)
 		q.Windows[i].To = sc(q.Windows[i].To)
+	}
+	q.plan = nil
+	if err := q.check(); err != nil {
+		return nil, fmt.Errorf("at time scale %g: %w", f, err)
 	}
 	return &q, nil
 }

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"math"
 	"strings"
@@ -40,7 +41,7 @@ func (d Diff) Regressed() bool { return len(d.Regressions) > 0 }
 // SLOChange compares one objective in one window.
 type SLOChange struct {
 	ID, Window, Unit string
-	StatusA, StatusB Status // empty when the objective is missing from that run
+	StatusA, StatusB verdict.Status // empty when the objective is missing from that run
 	ValueA, ValueB   *float64
 	Regressed        bool
 	Note             string
@@ -56,11 +57,11 @@ type StepChange struct {
 	Note                   string
 }
 
-func verdictRank(v Verdict) int {
+func verdictRank(v verdict.Verdict) int {
 	switch v {
-	case VerdictGo:
+	case verdict.Go:
 		return 0
-	case VerdictNoGo:
+	case verdict.NoGo:
 		return 1
 	}
 	return 2
@@ -76,7 +77,7 @@ func Compare(a, b *Run, tol Tolerances) Diff {
 	}
 
 	type key struct{ id, window string }
-	inB := map[key]SLOResult{}
+	inB := map[key]verdict.Objective{}
 	for _, s := range b.SLOs {
 		inB[key{s.ID, s.Window}] = s
 	}
@@ -157,8 +158,8 @@ func (r *Run) notEvaluated(id string) (string, bool) {
 
 // sloRegressed decides whether objective b is worse than a: a worse status, or a value that
 // moved in the bad direction (set by the objective's operator) by more than the tolerance.
-func sloRegressed(a, b SLOResult, tol Tolerances) (bool, string) {
-	if b.Status.severity() > a.Status.severity() {
+func sloRegressed(a, b verdict.Objective, tol Tolerances) (bool, string) {
+	if b.Status.Severity() > a.Status.Severity() {
 		return true, fmt.Sprintf("status %s -> %s", a.Status, b.Status)
 	}
 	if a.Value == nil || b.Value == nil {
@@ -207,7 +208,7 @@ func (d Diff) WriteText(w io.Writer) error {
 		}
 		return formatValue(*p, unit)
 	}
-	st := func(s Status) string {
+	st := func(s verdict.Status) string {
 		if s == "" {
 			return "-"
 		}

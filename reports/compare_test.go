@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"bytes"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"strings"
 	"testing"
 
@@ -21,19 +22,19 @@ func TestCompare(t *testing.T) {
 			b.Load.Steps[0].Response.P95 += 4 // under the 5 ms floor
 		}, nil},
 		{"improvement", func(b *reports.Run) {
-			b.Verdict, b.SLOs[1].Status, b.SLOs[1].Value = reports.VerdictGo, reports.StatusPass, f(0.08)
+			b.Verdict, b.SLOs[1].Status, b.SLOs[1].Value = verdict.Go, verdict.Pass, f(0.08)
 			b.Load.Steps[3].Response.P95 = 100
 		}, nil},
-		{"verdict", func(b *reports.Run) { b.Verdict = reports.VerdictAborted }, []string{"verdict NO-GO -> ABORTED"}},
-		{"status", func(b *reports.Run) { b.SLOs[0].Status = reports.StatusWarn }, []string{"api-latency-p95 [steady]: status PASS -> WARN"}},
+		{"verdict", func(b *reports.Run) { b.Verdict = verdict.Aborted }, []string{"verdict NO-GO -> ABORTED"}},
+		{"status", func(b *reports.Run) { b.SLOs[0].Status = verdict.Warn }, []string{"api-latency-p95 [steady]: status PASS -> WARN"}},
 		{"value of a < objective", func(b *reports.Run) { b.SLOs[0].Value = f(0.097) }, []string{"api-latency-p95 [steady]: value 87 ms -> 97 ms"}},
 		{"value of a >= objective", func(b *reports.Run) { b.SLOs[8].Value = f(700) }, []string{"videos-per-hour [steady]: value"}},
-		{"no data", func(b *reports.Run) { b.SLOs[5].Status, b.SLOs[5].Value = reports.StatusNoData, nil }, []string{"availability [chaos]: status PASS -> NO_DATA"}},
+		{"no data", func(b *reports.Run) { b.SLOs[5].Status, b.SLOs[5].Value = verdict.NoData, nil }, []string{"availability [chaos]: status PASS -> NO_DATA"}},
 		{"objective dropped", func(b *reports.Run) { b.SLOs = b.SLOs[:len(b.SLOs)-1] }, []string{"videos-lost [run]: missing in B"}},
 		{"objective not evaluated in a time-scaled B", func(b *reports.Run) {
 			b.SLOs = b.SLOs[:len(b.SLOs)-1]
 			b.TimeScale = 0.05
-			b.NotEvaluated = []reports.NotEvaluated{{ID: "videos-lost", Reason: "the run is time-scaled (x0.05)"}}
+			b.NotEvaluated = []verdict.NotEvaluated{{ID: "videos-lost", Reason: "the run is time-scaled (x0.05)"}}
 		}, []string{"videos-lost [run]: not evaluated in B: the run is time-scaled (x0.05)"}},
 		{"step latency", func(b *reports.Run) { b.Load.Steps[3].Response.P95 = 520 }, []string{"PUT /v1/captures/{id}/upload: p95 402.0 ms -> 520.0 ms"}},
 		{"step errors", func(b *reports.Run) { b.Load.Steps[0].ErrorRate = 0.02 }, []string{"POST /v1/signup: error rate"}},

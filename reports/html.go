@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"html/template"
 	"io"
 	"math"
@@ -142,11 +143,11 @@ func newHTMLView(r *Run) htmlView {
 	return v
 }
 
-func verdictClass(v Verdict) string {
+func verdictClass(v verdict.Verdict) string {
 	switch v {
-	case VerdictGo:
+	case verdict.Go:
 		return "go"
-	case VerdictNoGo:
+	case verdict.NoGo:
 		return "nogo"
 	default:
 		return "aborted"
@@ -155,23 +156,23 @@ func verdictClass(v Verdict) string {
 
 // statusText is how a status reads in the report; NO_DATA is spelt out so it is never
 // mistaken for a measured failure.
-func statusText(s Status) string {
+func statusText(s verdict.Status) string {
 	switch s {
-	case StatusNoData:
+	case verdict.NoData:
 		return "NO DATA"
-	case StatusNoBaseline:
+	case verdict.NoBaseline:
 		return "NO BASELINE"
 	}
 	return string(s)
 }
 
-func statusClass(s Status) string {
+func statusClass(s verdict.Status) string {
 	return "st-" + strings.ToLower(strings.ReplaceAll(string(s), "_", ""))
 }
 
 // statusCounts counts objectives per status, worst first, omitting statuses with none.
-func statusCounts(slos []SLOResult) []countView {
-	order := []Status{StatusFail, StatusError, StatusNoData, StatusWarn, StatusNoBaseline, StatusPass}
+func statusCounts(slos []verdict.Objective) []countView {
+	order := []verdict.Status{verdict.Fail, verdict.Error, verdict.NoData, verdict.Warn, verdict.NoBaseline, verdict.Pass}
 	var out []countView
 	for _, st := range order {
 		n := 0
@@ -189,13 +190,13 @@ func statusCounts(slos []SLOResult) []countView {
 
 // sortedSLOs puts the objectives that decide a NO-GO first, keeping the evaluation order
 // among equals, so the reviewer reads the reasons before the passes.
-func sortedSLOs(in []SLOResult) []SLOResult {
+func sortedSLOs(in []verdict.Objective) []verdict.Objective {
 	out := slices.Clone(in)
-	slices.SortStableFunc(out, func(a, b SLOResult) int { return b.Status.severity() - a.Status.severity() })
+	slices.SortStableFunc(out, func(a, b verdict.Objective) int { return b.Status.Severity() - a.Status.Severity() })
 	return out
 }
 
-func newSLOView(r *Run, s SLOResult) sloView {
+func newSLOView(r *Run, s verdict.Objective) sloView {
 	v := sloView{
 		Status: string(s.Status), StatusText: statusText(s.Status), StatusClass: statusClass(s.Status),
 		Name: s.Name(), ID: s.ID, Window: s.Window, Key: s.Key, Query: s.Query, Error: s.Error,
@@ -504,8 +505,8 @@ func labelOutside(bars []bandView, charW, right float64) {
 
 // samplesText shows the sample count, or "—" for an objective that has a value but declares no
 // sample query: "0 samples" beside a value would read as a contradiction.
-func samplesText(s SLOResult) string {
-	if !s.hasSampleCount() {
+func samplesText(s verdict.Objective) string {
+	if !s.HasSampleCount() {
 		return "—"
 	}
 	return strconv.FormatInt(s.SampleCount, 10)

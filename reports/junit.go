@@ -3,6 +3,7 @@ package reports
 import (
 	"encoding/xml"
 	"fmt"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"strings"
 )
@@ -72,15 +73,15 @@ func BuildJUnit(r *Run) JUnitSuites {
 		msg := sloMessage(s)
 		detail := sloDetail(s)
 		switch s.Status {
-		case StatusPass:
+		case verdict.Pass:
 			c.SystemOut = msg + "\n" + detail
-		case StatusWarn:
+		case verdict.Warn:
 			c.SystemOut = "WARN: " + msg + "\n" + detail
-		case StatusNoBaseline:
+		case verdict.NoBaseline:
 			// Not decided without a baseline: visible in CI, neither passed nor failed.
 			c.Skipped = &JUnitSkipped{Message: "NO_BASELINE: " + msg}
 			slo.Skipped++
-		case StatusError:
+		case verdict.Error:
 			c.Error = &JUnitFailure{Message: "ERROR: " + msg, Type: string(s.Status), Text: detail}
 			slo.Errors++
 		default: // FAIL and NO_DATA: missing data never passes
@@ -102,18 +103,18 @@ func BuildJUnit(r *Run) JUnitSuites {
 	}
 	slo.Tests = len(slo.Cases)
 
-	verdict := JUnitSuite{Name: JUnitVerdictSuite, Time: secs, Tests: 1}
+	vs := JUnitSuite{Name: JUnitVerdictSuite, Time: secs, Tests: 1}
 	vc := JUnitCase{Name: "verdict", Classname: "run." + r.Profile, Time: secs}
 	reasons := strings.Join(r.Reasons, "\n")
-	if r.Verdict == VerdictGo {
+	if r.Verdict == verdict.Go {
 		vc.SystemOut = fmt.Sprintf("GO, score %.1f", r.Score)
 	} else {
 		vc.Failure = &JUnitFailure{Message: fmt.Sprintf("%s, score %.1f", r.Verdict, r.Score), Type: string(r.Verdict), Text: reasons}
-		verdict.Failures = 1
+		vs.Failures = 1
 	}
-	verdict.Cases = []JUnitCase{vc}
+	vs.Cases = []JUnitCase{vc}
 
-	out := JUnitSuites{Name: "ddp-verify " + r.Profile + " " + r.RunID, Time: secs, Suites: []JUnitSuite{slo, verdict}}
+	out := JUnitSuites{Name: "ddp-verify " + r.Profile + " " + r.RunID, Time: secs, Suites: []JUnitSuite{slo, vs}}
 	for _, s := range out.Suites {
 		out.Tests += s.Tests
 		out.Failures += s.Failures
@@ -124,7 +125,7 @@ func BuildJUnit(r *Run) JUnitSuites {
 }
 
 // sloMessage is the one-line outcome: value against threshold.
-func sloMessage(s SLOResult) string {
+func sloMessage(s verdict.Objective) string {
 	val := "no value"
 	if s.Value != nil {
 		val = formatValue(*s.Value, s.Unit)
@@ -133,13 +134,13 @@ func sloMessage(s SLOResult) string {
 	if s.Warning != nil {
 		msg += fmt.Sprintf(", warning %s", formatValue(*s.Warning, s.Unit))
 	}
-	if !s.hasSampleCount() {
+	if !s.HasSampleCount() {
 		return msg
 	}
 	return msg + fmt.Sprintf(" (%d samples)", s.SampleCount)
 }
 
-func sloDetail(s SLOResult) string {
+func sloDetail(s verdict.Objective) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "window %s %s to %s\nquery: %s\n", s.Window, s.WindowStart.UTC().Format("15:04:05"), s.WindowEnd.UTC().Format("15:04:05"), s.Query)
 	for _, e := range s.Evidence {

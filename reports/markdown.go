@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"fmt"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"math"
 	"strings"
@@ -12,7 +13,7 @@ import (
 // chaos and cost figures, short enough for a CI job summary or a pull-request comment.
 func WriteMarkdown(w io.Writer, r *Run) error {
 	var b bytes.Buffer
-	icon := map[Verdict]string{VerdictGo: "✅", VerdictNoGo: "❌", VerdictAborted: "⚠️"}[r.Verdict]
+	icon := map[verdict.Verdict]string{verdict.Go: "✅", verdict.NoGo: "❌", verdict.Aborted: "⚠️"}[r.Verdict]
 	fmt.Fprintf(&b, "## %s %s: `%s` against `%s`\n\n", icon, r.Verdict, mdCode(r.Profile), mdCode(r.Target))
 	var counts []string
 	for _, c := range statusCounts(r.SLOs) {
@@ -80,15 +81,15 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	return err
 }
 
-func mdStatus(s Status) string {
+func mdStatus(s verdict.Status) string {
 	switch s {
-	case StatusPass:
+	case verdict.Pass:
 		return "✅ PASS"
-	case StatusWarn:
+	case verdict.Warn:
 		return "⚠️ WARN"
-	case StatusNoData:
+	case verdict.NoData:
 		return "⬜ NO DATA"
-	case StatusNoBaseline:
+	case verdict.NoBaseline:
 		return "➖ NO BASELINE"
 	}
 	return "❌ " + string(s)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"math"
 	"os"
 	"path/filepath"
@@ -230,7 +231,7 @@ func parseJUnit(t *testing.T, r *reports.Run) reports.JUnitSuites {
 
 func TestJUnitCountsMatchSLOs(t *testing.T) {
 	r := smallRun()
-	r.SLOs[5].Status, r.SLOs[5].Value, r.SLOs[5].Error = reports.StatusError, nil, "query timed out"
+	r.SLOs[5].Status, r.SLOs[5].Value, r.SLOs[5].Error = verdict.Error, nil, "query timed out"
 	s := parseJUnit(t, r)
 	if len(s.Suites) != 2 || s.Suites[0].Name != reports.JUnitSLOSuite {
 		t.Fatalf("suites %+v, want the SLO suite and the verdict suite", s.Suites)
@@ -239,9 +240,9 @@ func TestJUnitCountsMatchSLOs(t *testing.T) {
 	var wantFail, wantErr int
 	for _, o := range r.SLOs {
 		switch o.Status {
-		case reports.StatusFail, reports.StatusNoData:
+		case verdict.Fail, verdict.NoData:
 			wantFail++
-		case reports.StatusError:
+		case verdict.Error:
 			wantErr++
 		}
 	}
@@ -260,7 +261,7 @@ func TestJUnitCountsMatchSLOs(t *testing.T) {
 		if want := o.ID + " [" + o.Window + "]"; c.Name != want {
 			t.Errorf("case %d is %q, want %q", i, c.Name, want)
 		}
-		if o.Status == reports.StatusFail && !strings.Contains(c.Failure.Message, "objective "+o.Op) {
+		if o.Status == verdict.Fail && !strings.Contains(c.Failure.Message, "objective "+o.Op) {
 			t.Errorf("failure message %q does not give the threshold", c.Failure.Message)
 		}
 	}
@@ -280,7 +281,7 @@ func TestJUnitCountsMatchSLOs(t *testing.T) {
 func TestJUnitZeroSLOsFails(t *testing.T) {
 	r := smallRun()
 	r.SLOs = nil
-	r.Verdict = reports.VerdictGo // even a (wrong) GO must not turn an empty report green
+	r.Verdict = verdict.Go // even a (wrong) GO must not turn an empty report green
 	s := parseJUnit(t, r)
 	if s.Suites[0].Tests != 1 || s.Suites[0].Failures != 1 || s.Suites[0].Cases[0].Failure == nil {
 		t.Fatalf("zero-SLO suite %+v, want one failing case", s.Suites[0])
@@ -294,9 +295,9 @@ func TestJUnitZeroSLOsFails(t *testing.T) {
 // the reason, and never counted as passed.
 func TestNotEvaluatedShownInEveryReport(t *testing.T) {
 	r := smallRun()
-	r.Verdict, r.Reasons = reports.VerdictGo, nil
+	r.Verdict, r.Reasons = verdict.Go, nil
 	r.TimeScale = 0.05
-	r.NotEvaluated = []reports.NotEvaluated{{ID: "throughput_videos_per_hour", DisplayName: "Throughput >= 500 videos/hour", Key: true,
+	r.NotEvaluated = []verdict.NotEvaluated{{ID: "throughput_videos_per_hour", DisplayName: "Throughput >= 500 videos/hour", Key: true,
 		Reason: "the run is time-scaled (x0.05) and this objective needs its windows [plateau] at full length"}}
 	for name, f := range map[string]func(*bytes.Buffer) error{
 		"summary.md":  func(w *bytes.Buffer) error { return reports.WriteMarkdown(w, r) },
@@ -390,7 +391,7 @@ func TestHTMLEscapesUntrustedStrings(t *testing.T) {
 	s := &r.SLOs[0]
 	s.ID, s.DisplayName, s.Window, s.Query, s.Unit, s.Error = payload, payload, payload, payload, payload, payload
 	s.Warnings = []string{payload}
-	s.Evidence = append(s.Evidence, reports.Evidence{Label: payload, Value: 1, Unit: payload})
+	s.Evidence = append(s.Evidence, verdict.Evidence{Label: payload, Value: 1, Unit: payload})
 	r.Chaos[0].Fault, r.Chaos[0].Targets, r.Chaos[0].Error = payload, []string{payload}, payload
 	r.Load.Steps[0].Step, r.Load.Steps[0].Scenario = payload, payload
 	r.Load.Stages[0].Stage = payload

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"math"
 	"os"
@@ -14,52 +15,6 @@ import (
 
 // Schema identifies the run.json format this package reads and writes.
 const Schema = "ddp-verify/run/v1"
-
-// Verdict is the answer of a run.
-type Verdict string
-
-// Verdicts.
-const (
-	VerdictGo      Verdict = "GO"
-	VerdictNoGo    Verdict = "NO-GO"
-	VerdictAborted Verdict = "ABORTED"
-)
-
-// Status is the outcome of one objective in one window.
-type Status string
-
-// Statuses. Missing data never passes: NO_DATA, ERROR and FAIL all count against a run.
-const (
-	StatusPass       Status = "PASS"
-	StatusWarn       Status = "WARN"
-	StatusFail       Status = "FAIL"
-	StatusNoData     Status = "NO_DATA"
-	StatusNoBaseline Status = "NO_BASELINE"
-	StatusError      Status = "ERROR"
-)
-
-// Failing reports whether s counts as a failed objective (FAIL, NO_DATA or ERROR).
-func (s Status) Failing() bool {
-	return s == StatusFail || s == StatusNoData || s == StatusError
-}
-
-// severity orders statuses from worst to best, for sorting tables and for compare.
-func (s Status) severity() int {
-	switch s {
-	case StatusError:
-		return 5
-	case StatusFail:
-		return 4
-	case StatusNoData:
-		return 3
-	case StatusWarn:
-		return 2
-	case StatusNoBaseline:
-		return 1
-	default:
-		return 0
-	}
-}
 
 // Run is the complete record of one verification run: everything the reports show, and
 // enough (Config) to reproduce it. The run orchestrator fills it from the load, chaos and SLO
@@ -72,37 +27,29 @@ type Run struct {
 	Versions  map[string]string `json:"versions"`
 	StartedAt time.Time         `json:"started_at"`
 	EndedAt   time.Time         `json:"ended_at"`
-	Verdict   Verdict           `json:"verdict"`
+	Verdict   verdict.Verdict   `json:"verdict"`
 	// Score is the Keptn-style weighted score, 0 to 100.
 	Score   float64  `json:"score"`
 	Reasons []string `json:"reasons"`
 	// Config is the resolved profile, kept verbatim so that a run can be reproduced.
-	Config   json.RawMessage `json:"config"`
-	Timeline []Event         `json:"timeline"`
-	Load     Load            `json:"load"`
-	Series   Series          `json:"series"`
-	SLOs     []SLOResult     `json:"slos"`
-	Chaos    []ChaosResult   `json:"chaos"`
-	Videos   Videos          `json:"videos"`
-	Cost     Cost            `json:"cost"`
+	Config   json.RawMessage     `json:"config"`
+	Timeline []Event             `json:"timeline"`
+	Load     Load                `json:"load"`
+	Series   Series              `json:"series"`
+	SLOs     []verdict.Objective `json:"slos"`
+	Chaos    []ChaosResult       `json:"chaos"`
+	Videos   Videos              `json:"videos"`
+	Cost     Cost                `json:"cost"`
 	// TimeScale is the factor the profile's schedule was scaled by (--time-scale); 0 (an
 	// older run.json) and 1 mean full length.
 	TimeScale float64 `json:"time_scale,omitempty"`
 	// Seed is the seed of the users' random draws (`run --seed`): the same seed offers the
 	// same load. 0 in an older run.json, whose seed was 1.
 	Seed uint64 `json:"seed,omitempty"`
-	// NotEvaluated lists the objectives of the SLO set that this run did not evaluate, each
+	// verdict.NotEvaluated lists the objectives of the SLO set that this run did not evaluate, each
 	// with the reason (a time-scaled run, or no window of the run matches theirs). A GO
 	// verdict says nothing about them.
-	NotEvaluated []NotEvaluated `json:"not_evaluated,omitempty"`
-}
-
-// NotEvaluated is an objective the run did not evaluate, and why.
-type NotEvaluated struct {
-	ID          string `json:"id"`
-	DisplayName string `json:"display_name,omitempty"`
-	Key         bool   `json:"key"`
-	Reason      string `json:"reason"`
+	NotEvaluated []verdict.NotEvaluated `json:"not_evaluated,omitempty"`
 }
 
 // Scaled reports whether the run's schedule was compressed or stretched (time scale not 1).
@@ -249,52 +196,6 @@ func (v *Values) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// SLOResult is one objective evaluated in one window.
-type SLOResult struct {
-	ID          string    `json:"id"`
-	DisplayName string    `json:"display_name"`
-	Window      string    `json:"window"`
-	WindowStart time.Time `json:"window_start"`
-	WindowEnd   time.Time `json:"window_end"`
-	// Query is the PromQL that produced Value, with the window already substituted.
-	Query string `json:"query"`
-	// Value is null when there was no data or the query failed.
-	Value     *float64 `json:"value"`
-	Unit      string   `json:"unit"`
-	Op        string   `json:"op"`
-	Objective float64  `json:"objective"`
-	Warning   *float64 `json:"warning,omitempty"`
-	// Baseline is the value of the same objective in the baseline run, when one was given.
-	Baseline    *float64   `json:"baseline,omitempty"`
-	Status      Status     `json:"status"`
-	SampleCount int64      `json:"sample_count"`
-	Warnings    []string   `json:"warnings,omitempty"`
-	Key         bool       `json:"key"`
-	Weight      float64    `json:"weight"`
-	Evidence    []Evidence `json:"evidence,omitempty"`
-	Error       string     `json:"error,omitempty"`
-}
-
-// Name is the display name, or the id when there is none.
-// hasSampleCount is false for an objective that has a value but declares no sample query:
-// its count of 0 means "not counted", not "no samples".
-func (s SLOResult) hasSampleCount() bool { return s.SampleCount != 0 || s.Value == nil }
-
-func (s *SLOResult) Name() string {
-	if s.DisplayName != "" {
-		return s.DisplayName
-	}
-	return s.ID
-}
-
-// Evidence is a supporting figure shown beside a value, such as the interpolated p95 next to
-// the exact fraction of requests under 100 ms.
-type Evidence struct {
-	Label string  `json:"label"`
-	Value float64 `json:"value"`
-	Unit  string  `json:"unit,omitempty"`
-}
-
 // ChaosResult records one fault: when it was injected and when the system recovered.
 type ChaosResult struct {
 	Fault      string     `json:"fault"`
@@ -401,7 +302,7 @@ func (r *Run) Validate() error {
 		bad("ended_at", "%s is before started_at %s", r.EndedAt.Format(time.RFC3339), r.StartedAt.Format(time.RFC3339))
 	}
 	switch r.Verdict {
-	case VerdictGo, VerdictNoGo, VerdictAborted:
+	case verdict.Go, verdict.NoGo, verdict.Aborted:
 	default:
 		bad("verdict", "is %q, want GO, NO-GO or ABORTED", r.Verdict)
 	}
@@ -452,7 +353,7 @@ func (r *Run) Validate() error {
 			bad(f("id"), "is empty")
 		}
 		switch s.Status {
-		case StatusPass, StatusWarn, StatusFail, StatusNoData, StatusNoBaseline, StatusError:
+		case verdict.Pass, verdict.Warn, verdict.Fail, verdict.NoData, verdict.NoBaseline, verdict.Error:
 		default:
 			bad(f("status"), "is %q, want PASS, WARN, FAIL, NO_DATA, NO_BASELINE or ERROR", s.Status)
 		}
@@ -461,7 +362,7 @@ func (r *Run) Validate() error {
 		default:
 			bad(f("op"), "is %q, want <, <=, > or >=", s.Op)
 		}
-		if s.Status == StatusPass && s.Value == nil {
+		if s.Status == verdict.Pass && s.Value == nil {
 			// The one invariant reports must never show: a pass without a value.
 			bad(f("value"), "is null but status is PASS; missing data never passes")
 		}

@@ -1,12 +1,13 @@
 package reports
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/dailydoco/ddp-verify/internal/atomicfile"
 )
 
 // File names inside a run directory (DESIGN 4.2).
@@ -59,39 +60,8 @@ func RenderRunDir(dir string, r *Run) error {
 	return nil
 }
 
-// writeFileAtomic renders into a temporary file in the same directory and renames it over
-// path, so a reader (a CI uploader, a browser) never sees a half-written report, and a
-// failed render leaves the previous file intact.
-func writeFileAtomic(path string, r *Run, render func(io.Writer, *Run) error) (err error) {
-	// Render to memory first: a template error must not cost a temp file.
-	var buf bytes.Buffer
-	if err := render(&buf, r); err != nil {
-		return fmt.Errorf("render %s: %w", filepath.Base(path), err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+// writeFileAtomic renders r into path so that a reader (a CI uploader, a browser) never sees
+// a half-written report, and a failed render leaves the previous file intact.
+func writeFileAtomic(path string, r *Run, render func(io.Writer, *Run) error) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return render(w, r) })
 }

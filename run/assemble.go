@@ -1,9 +1,12 @@
 package run
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/dailydoco/ddp-verify/chaos"
@@ -11,48 +14,82 @@ import (
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo"
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
-// sloWindows places the profile's windows on the wall clock of a run that started at t0. A
-// window that ends after the run did (an interrupted run) is cut at end; one that had not
-// started is left out, since evaluating it would only ever give NO_DATA.
-func sloWindows(tl profile.Timeline, t0, end time.Time) []slo.Window {
-	var out []slo.Window
-	for _, w := range tl.Windows {
-		s, e := t0.Add(w.Start), t0.Add(w.End)
-		if !s.Before(end) {
-			continue
-		}
-		if e.After(end) {
-			e = end
-		}
-		out = append(out, slo.Window{Name: w.Name, Start: s, End: e})
+// assemble builds the run.json record from what the phases collected: the timeline, the load
+// generator's statistics, the SLO results, the faults, the chart series and the video and cost
+// accounting from Prometheus. The verdict is left to [decide].
+func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *slo.Report) *reports.Run {
+	rec := &reports.Run{
+		Schema: reports.Schema, RunID: r.runID, Profile: r.plan.Name(), Target: r.platform.Name,
+		Versions:  map[string]string{"ddp-verify": r.o.Version, "go": runtime.Version()},
+		StartedAt: ex.t0.UTC(), EndedAt: d.end.UTC(),
+		Timeline:     timelineEvents(r.plan.Timeline, ex.t0),
+		SLOs:         rep.Results,
+		Chaos:        chaosResults(r.plan.Profile, ex.t0, ex.faults),
+		TimeScale:    r.plan.TimeScale(),
+		Seed:         r.o.seed(),
+		NotEvaluated: rep.Skipped,
 	}
-	return out
+	for k, v := range r.platform.Versions {
+		rec.Versions[k] = v
+	}
+	if ex.load != nil && ex.load.Snapshot != nil {
+		rec.Load = loadResults(ex.load.Snapshot, r.plan.Timeline, ex.t0)
+	}
+	api := r.platform.Prometheus
+	rec.Series = series(ctx, api, ex.load, ex.t0, d.end)
+	rec.Videos, rec.Cost = videosAndCost(ctx, api, ex.t0, d.end)
+	// The profile as given (with its faults even under --no-chaos), so the run can be repeated.
+	if cfg, err := json.Marshal(r.o.Plan.Profile); err == nil {
+		rec.Config = cfg
+	}
+	return rec
 }
 
-// chaosFaults converts the profile's fault schedule to the chaos model.
-func chaosFaults(p *profile.Profile) []chaos.Fault {
-	out := make([]chaos.Fault, 0, len(p.Chaos))
-	for _, f := range p.Chaos {
-		out = append(out, chaos.Fault{
-			ID:       f.Name,
-			Kind:     chaos.Kind(f.Fault),
-			At:       f.At.Duration,
-			Duration: f.Duration.Duration,
-			Force:    f.Force,
-			Target: chaos.Target{
-				Zone:    f.Target.Zone,
-				Mode:    chaos.ZoneMode(f.Mode),
-				Pool:    f.Target.Pool,
-				Count:   f.Target.Count,
-				Node:    f.Target.Node,
-				Service: f.Target.Service,
-				Latency: f.Latency.Duration,
-			},
-		})
+// decide sets the verdict, the score and the reasons. Missing data never passes: the gate of
+// the SLO evaluation already fails on NO_DATA and ERROR, and a run that evaluated nothing is
+// NO-GO.
+func decide(rec *reports.Run, rep *slo.Report, ex *execution) {
+	rec.Score = rep.Score
+	rec.Reasons = append(rec.Reasons, rep.GateReasons...)
+	goAhead := rep.Gate.Met()
+	if len(rep.Results) == 0 {
+		goAhead = false
+		rec.Reasons = append(rec.Reasons, "no objective was evaluated")
 	}
-	return out
+	if ex.load != nil && ex.load.Aborted != nil {
+		goAhead = false
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("load stopped early: threshold %s failed", ex.load.Aborted.Source))
+	}
+	for _, c := range rec.Chaos {
+		if c.Error != "" {
+			goAhead = false
+			rec.Reasons = append(rec.Reasons, fmt.Sprintf("fault %s: %s", c.Fault, c.Error))
+		}
+	}
+	var left *chaos.LeftoverError
+	if errors.As(ex.chaosErr, &left) {
+		goAhead = false
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("faults left in force (run id %s): %s", rec.RunID, left.Error()))
+	}
+	if rec.Videos.Lost > 0 {
+		goAhead = false
+		rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d accepted videos were lost", rec.Videos.Lost))
+	}
+	switch {
+	case ex.aborted:
+		rec.Verdict = verdict.Aborted
+		rec.Reasons = append([]string{"interrupted: the run was stopped before its end; results cover what was collected"}, rec.Reasons...)
+	case goAhead:
+		rec.Verdict = verdict.Go
+	default:
+		rec.Verdict = verdict.NoGo
+	}
+	if rec.Reasons == nil {
+		rec.Reasons = []string{}
+	}
 }
 
 // timelineEvents lists the stages and planned faults on the wall clock.
@@ -72,76 +109,6 @@ func timelineEvents(tl profile.Timeline, t0 time.Time) []reports.Event {
 		}
 	}
 	return ev
-}
-
-// sloResults converts the evaluator's results for run.json, with the objective's criterion.
-func sloResults(spec *slo.Spec, rep *slo.Report) []reports.SLOResult {
-	objectives := map[string]slo.Objective{}
-	for _, o := range spec.Objectives {
-		objectives[o.ID] = o
-	}
-	out := make([]reports.SLOResult, 0, len(rep.Results))
-	for _, r := range rep.Results {
-		o := objectives[r.ID]
-		sr := reports.SLOResult{
-			ID: r.ID, DisplayName: r.DisplayName, Window: r.Window.Name,
-			WindowStart: r.Window.Start, WindowEnd: r.Window.End,
-			Query: r.Query, Value: r.Value, Unit: r.Unit, Op: o.Op,
-			Baseline: r.Baseline, Status: reports.Status(r.Status),
-			Warnings: r.Warnings, Key: r.Key, Weight: r.Weight, Error: errorText(r),
-		}
-		if sr.Op == "" {
-			sr.Op = relativeOp(o.Relative)
-		}
-		// The declared criterion; a computed threshold (relative criteria) replaces it below.
-		if o.Value != nil {
-			sr.Objective = *o.Value
-		}
-		if o.Warning != nil {
-			w := *o.Warning
-			sr.Warning = &w
-		}
-		for _, t := range r.Targets {
-			if t.Threshold == nil {
-				continue
-			}
-			switch t.Kind {
-			case "pass":
-				sr.Objective = *t.Threshold
-			case "warning":
-				v := *t.Threshold
-				sr.Warning = &v
-			}
-		}
-		if r.SampleCount != nil {
-			sr.SampleCount = int64(*r.SampleCount)
-		}
-		for _, e := range r.Evidence {
-			if e.Value != nil {
-				sr.Evidence = append(sr.Evidence, reports.Evidence{Label: e.Name, Value: *e.Value, Unit: e.Unit})
-			}
-		}
-		out = append(out, sr)
-	}
-	return out
-}
-
-// errorText is the explanation shown for a result that has no value or did not pass.
-func errorText(r slo.Result) string {
-	if r.Status == slo.StatusPass || r.Status == slo.StatusWarn {
-		return ""
-	}
-	return r.Reason
-}
-
-// relativeOp extracts the comparison operator of a relative criterion such as "<=+10%".
-func relativeOp(rel string) string {
-	for _, op := range []string{"<=", ">=", "<", ">"} {
-		if strings.HasPrefix(rel, op) {
-			return op
-		}
-	}
-	return "<="
 }
 
 // chaosResults converts the scheduler's records for run.json. Recovery time is measured by

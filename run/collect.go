@@ -2,144 +2,16 @@ package run
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"net/http"
-	"strings"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
-	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/load"
-	"github.com/dailydoco/ddp-verify/prom"
 	"github.com/dailydoco/ddp-verify/reports"
-	"github.com/dailydoco/ddp-verify/slo"
 )
-
-// DefaultPreflightTimeout bounds each preflight check, so a missing target fails within seconds.
-const DefaultPreflightTimeout = 10 * time.Second
-
-// preflight checks that the target answers /ready, that Prometheus answers queries and that
-// it scrapes every expected job. Each failure says what to fix, with exit code 3.
-func preflight(ctx context.Context, url string, api v1.API, jobs []prom.Job, timeout time.Duration) error {
-	if timeout <= 0 {
-		timeout = DefaultPreflightTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var cause error // the last failure seen before the deadline, which says more than the deadline
-	for {
-		err := ready(ctx, url)
-		if err == nil {
-			break
-		}
-		if ctx.Err() == nil || cause == nil {
-			cause = err
-		}
-		if ctx.Err() != nil {
-			return infra("preflight: the target at %s is not ready after %s: %v; is the platform running and the URL right?", url, timeout, cause)
-		}
-		sleep(ctx, 200*time.Millisecond)
-	}
-	cause = nil
-	want := map[string]bool{}
-	for _, j := range jobs {
-		want[j.Name] = true
-	}
-	for {
-		missing, err := jobsDown(ctx, api, want)
-		if err == nil && len(missing) == 0 {
-			return nil
-		}
-		if err != nil && (ctx.Err() == nil || cause == nil) {
-			cause = err
-		}
-		if ctx.Err() != nil {
-			if err != nil {
-				return infra("preflight: Prometheus is not reachable after %s: %v; check --prometheus-url", timeout, cause)
-			}
-			return infra("preflight: Prometheus has no healthy target for job(s) %s; check that they expose /metrics", strings.Join(missing, ", "))
-		}
-		sleep(ctx, 200*time.Millisecond)
-	}
-}
-
-func ready(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(url, "/")+"/ready", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /ready answered %s", resp.Status)
-	}
-	return nil
-}
-
-// jobsDown lists the wanted jobs without a single healthy target.
-func jobsDown(ctx context.Context, api v1.API, want map[string]bool) ([]string, error) {
-	res, err := api.Targets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	up := map[string]bool{}
-	for _, t := range res.Active {
-		if t.Health == v1.HealthGood {
-			up[string(t.Labels["job"])] = true
-		}
-	}
-	var missing []string
-	for j := range want {
-		if !up[j] {
-			missing = append(missing, j)
-		}
-	}
-	return missing, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-// drain waits until no accepted video is queued or processing, or the timeout passes.
-func drain(ctx context.Context, api v1.API, timeout time.Duration) {
-	if timeout == 0 {
-		timeout = 3 * time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	missing := 0
-	for {
-		q := instant(ctx, api, "sum(dailydoco_queue_depth)", time.Now())
-		if q == 0 || ctx.Err() != nil {
-			return
-		}
-		if math.IsNaN(q) {
-			// A target that exports no queue depth has nothing to drain that we could see.
-			if missing++; missing >= 5 {
-				return
-			}
-		} else {
-			missing = 0
-		}
-		sleep(ctx, time.Second)
-	}
-}
-
-// waitScrape lets two scrape intervals pass so the last samples are stored.
-func waitScrape(ctx context.Context) { sleep(ctx, 2*prom.DefaultScrapeInterval+200*time.Millisecond) }
 
 // series builds the per-interval chart data: client-side columns from the engine's
 // one-second buckets, platform columns from Prometheus range queries.
@@ -261,57 +133,4 @@ func videosAndCost(ctx context.Context, api v1.API, t0, end time.Time) (reports.
 		}
 	}
 	return v, c
-}
-
-// notEvaluated lists the objectives the evaluator skipped, with its reasons.
-func notEvaluated(rep *slo.Report) []reports.NotEvaluated {
-	var out []reports.NotEvaluated
-	for _, s := range rep.Skipped {
-		out = append(out, reports.NotEvaluated{ID: s.ID, DisplayName: s.DisplayName, Key: s.Key, Reason: s.Reason})
-	}
-	return out
-}
-
-// decide sets the verdict, the score and the reasons. Missing data never passes: the gate of
-// the SLO evaluation already fails on NO_DATA and ERROR, and a run that evaluated nothing is
-// NO-GO.
-func decide(r *reports.Run, rep *slo.Report, res *load.Result, aborted bool, chaosErr error) {
-	r.Score = rep.Score
-	r.Reasons = append(r.Reasons, rep.GateReasons...)
-	goAhead := rep.Gate == slo.StatusPass || rep.Gate == slo.StatusWarn
-	if len(rep.Results) == 0 {
-		goAhead = false
-		r.Reasons = append(r.Reasons, "no objective was evaluated")
-	}
-	if res != nil && res.Aborted != nil {
-		goAhead = false
-		r.Reasons = append(r.Reasons, fmt.Sprintf("load stopped early: threshold %s failed", res.Aborted.Source))
-	}
-	for _, c := range r.Chaos {
-		if c.Error != "" {
-			goAhead = false
-			r.Reasons = append(r.Reasons, fmt.Sprintf("fault %s: %s", c.Fault, c.Error))
-		}
-	}
-	var left *chaos.LeftoverError
-	if errors.As(chaosErr, &left) {
-		goAhead = false
-		r.Reasons = append(r.Reasons, fmt.Sprintf("faults left in force (run id %s): %s", r.RunID, left.Error()))
-	}
-	if r.Videos.Lost > 0 {
-		goAhead = false
-		r.Reasons = append(r.Reasons, fmt.Sprintf("%d accepted videos were lost", r.Videos.Lost))
-	}
-	switch {
-	case aborted:
-		r.Verdict = reports.VerdictAborted
-		r.Reasons = append([]string{"interrupted: the run was stopped before its end; results cover what was collected"}, r.Reasons...)
-	case goAhead:
-		r.Verdict = reports.VerdictGo
-	default:
-		r.Verdict = reports.VerdictNoGo
-	}
-	if r.Reasons == nil {
-		r.Reasons = []string{}
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
 )
 
 // Config is a run configuration file (`run --config ddp-verify.yaml`): the settings of one
@@ -85,7 +87,7 @@ func LoadConfig(file string) (*Config, error) {
 			}
 			errs = append(errs, errors.New(regexp.MustCompile(`field (\S+) not found in type \S+`).ReplaceAllString(m, "unknown field $1")))
 		}
-		return nil, &Error{Code: ExitBadInput, Err: errors.Join(errs...)}
+		return nil, exitcode.New(exitcode.BadInput, errors.Join(errs...))
 	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
@@ -118,7 +120,7 @@ func LoadConfig(file string) (*Config, error) {
 		bad("seed", "must be at least 1")
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, &Error{Code: ExitBadInput, Err: err}
+		return nil, exitcode.New(exitcode.BadInput, err)
 	}
 	return &c, nil
 }

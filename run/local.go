@@ -2,12 +2,16 @@ package run
 
 import (
 	"context"
-	"log/slog"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"sync"
 
+	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/chaos/local"
 	"github.com/dailydoco/ddp-verify/platform/cluster"
 	"github.com/dailydoco/ddp-verify/platform/topology"
+	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/prom"
 )
 
@@ -15,52 +19,98 @@ import (
 // file_sd list, so replacement processes are picked up).
 const PlatformJob = "platform"
 
-// startLocal starts the reference platform for a local run, with its data under dir/platform.
-func startLocal(ctx context.Context, o Options, dir string, log *slog.Logger) (*platformHandle, error) {
-	topo, err := resolveTopology(o)
-	if err != nil {
-		return nil, err
+// LocalTarget starts the reference platform on this machine for the run (each node its own
+// process, under the run directory's platform/), an embedded Prometheus that scrapes it and
+// the generator into the run directory's tsdb/, and injects faults through the platform
+// supervisor's control API.
+type LocalTarget struct {
+	// Topology is the reference platform's shape; nil is the built-in default.
+	Topology *topology.Topology
+	// Exec starts the platform's processes; nil runs this binary's `platform` commands.
+	Exec cluster.ExecFunc
+}
+
+var _ Target = (*LocalTarget)(nil)
+
+// localFaults are the fault kinds the reference platform's supervisor can inject.
+var localFaults = []chaos.Kind{chaos.ZoneOutage, chaos.NodeFailure}
+
+// Check refuses faults the local platform cannot inject, before anything starts.
+func (t *LocalTarget) Check(plan *profile.Plan, faults bool) error {
+	if !faults {
+		return nil
 	}
-	exec := o.Exec
+	for i, f := range plan.Faults {
+		if !slices.Contains(localFaults, f.Kind) {
+			return badInput("%s: chaos[%d].fault: the local reference platform injects %s, not %s; run it against a cluster (--target URL --chaos-backend mesh) or skip the faults with --no-chaos", plan.Profile.Source(), i, "zone-outage and node-failure", f.Kind)
+		}
+	}
+	return nil
+}
+
+// Open starts the platform and the embedded Prometheus.
+func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
+	topo := t.Topology
+	if topo == nil {
+		topo = topology.Default()
+	}
+	exec := t.Exec
 	if exec == nil {
+		var err error
 		if exec, err = cluster.SelfExec(); err != nil {
 			return nil, infra("locate the ddp-verify binary to start the platform: %w", err)
 		}
 	}
-	c, err := cluster.Start(ctx, cluster.Options{Topology: topo, Exec: exec, Dir: filepath.Join(dir, "platform"), Logger: log})
+	c, err := cluster.Start(ctx, cluster.Options{Topology: topo, Exec: exec, Dir: filepath.Join(env.Dir, "platform"), Logger: env.Logger})
 	if err != nil {
 		return nil, infra("start the local reference platform: %w", err)
 	}
-	var backend *local.Backend
-	if !o.NoChaos && len(o.Profile.Chaos) > 0 {
-		if backend, err = local.New(c.ControlURL(), c.ControlToken(), local.Options{Logger: log}); err != nil {
-			c.Stop()
+	jobs := []prom.Job{{Name: GeneratorJob, Targets: []string{env.Generator.Addr}}, {Name: PlatformJob, FileSD: []string{c.FileSDPath()}}}
+	srv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(env.Dir, "tsdb"), Jobs: jobs, Logger: env.Logger})
+	if err != nil {
+		c.Stop()
+		return nil, infra("start the embedded Prometheus: %w", err)
+	}
+	stop := sync.OnceValue(func() error {
+		// Prometheus first, so that it compacts what it has while the platform is still there
+		// to be scraped no more.
+		perr := srv.Close()
+		cerr := c.Stop()
+		if perr != nil {
+			return fmt.Errorf("close the embedded Prometheus: %w", perr)
+		}
+		return cerr
+	})
+	api, err := prometheusAPI(srv.URL())
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	p := &Platform{
+		Name: "local", BaseURL: c.GatewayURL(), Prometheus: api,
+		ExpectJobs: []string{GeneratorJob, PlatformJob},
+		Versions:   map[string]string{"platform": "reference (" + topo.Name + ")", "prometheus": "embedded " + prom.Version},
+		Close:      stop,
+	}
+	if env.Faults {
+		if p.Chaos, err = local.New(c.ControlURL(), c.ControlToken(), local.Options{Logger: env.Logger}); err != nil {
+			stop()
 			return nil, infra("connect the chaos backend to the platform supervisor: %w", err)
 		}
 	}
-	return &platformHandle{
-		name:     "local",
-		url:      c.GatewayURL(),
-		jobs:     []prom.Job{{Name: PlatformJob, FileSD: []string{c.FileSDPath()}}},
-		backend:  backend,
-		stop:     c.Stop,
-		versions: map[string]string{"platform": "reference (" + topo.Name + ")"},
-	}, nil
+	return p, nil
 }
 
-// resolveTopology picks the topology: the option, else the profile's ("default" is built in).
-func resolveTopology(o Options) (*topology.Topology, error) {
-	if o.TopologyOverride != nil {
-		return o.TopologyOverride, nil
+// ResolveTopology picks the local platform's topology: the file given, else the profile's
+// ("default" or empty is the built-in one). A bad file is bad input.
+func ResolveTopology(file string, p *profile.Plan) (*topology.Topology, error) {
+	if file == "" {
+		file = p.Profile.Topology
 	}
-	name := o.Topology
-	if name == "" {
-		name = o.Profile.Topology
-	}
-	if name == "" || name == "default" {
+	if file == "" || file == "default" {
 		return topology.Default(), nil
 	}
-	t, err := topology.Load(name)
+	t, err := topology.Load(file)
 	if err != nil {
 		return nil, badInput("topology: %w", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/verdict"
+
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +23,6 @@ import (
 	"github.com/dailydoco/ddp-verify/chaos/mesh/meshtest"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/prom"
-	"github.com/dailydoco/ddp-verify/reports"
 )
 
 // A URL target whose faults run through Chaos Mesh: the reference platform runs as it would
@@ -76,7 +77,7 @@ func TestURLTargetWithChaosMesh(t *testing.T) {
 	if backendRunID != runID {
 		t.Fatalf("the backend got run id %q, run.json says %q", backendRunID, runID)
 	}
-	if out.Run.Verdict != reports.VerdictGo {
+	if out.Run.Verdict != verdict.Go {
 		t.Errorf("verdict %s: %q", out.Run.Verdict, out.Run.Reasons)
 	}
 

@@ -29,11 +29,12 @@ var DefaultNamespaces = []string{"dailydoco-prod"}
 
 // WritePlan prints the profile's timeline, the SLOs evaluated in each window and the Chaos
 // Mesh manifests its faults would create against a cluster shaped like topo. It touches nothing.
-func WritePlan(w io.Writer, p *profile.Profile, spec *slo.Spec, topo *topology.Topology, namespaces []string) error {
+func WritePlan(w io.Writer, plan *profile.Plan, spec *slo.Spec, topo *topology.Topology, namespaces []string) error {
+	p := plan.Profile
 	if err := p.WritePlan(w); err != nil {
 		return err
 	}
-	tl := p.Timeline()
+	tl := plan.Timeline
 	fmt.Fprintf(w, "\nSLOS (%s)\n", spec.File)
 	var notEvaluated []string
 	for i := range spec.Objectives {
@@ -62,13 +63,13 @@ func WritePlan(w io.Writer, p *profile.Profile, spec *slo.Spec, topo *topology.T
 	if len(notEvaluated) > 0 {
 		fmt.Fprintf(w, "  not evaluated at time scale x%g (they need full-length windows): %s\n", p.TimeScale(), strings.Join(notEvaluated, ", "))
 	}
-	if len(p.Chaos) == 0 {
+	if len(plan.Faults) == 0 {
 		return nil
 	}
 	if len(namespaces) == 0 {
 		namespaces = DefaultNamespaces
 	}
-	manifests, err := mesh.Manifests(chaosFaults(p), mesh.Options{RunID: "plan", Namespaces: namespaces, PoolLabel: PoolLabel}, clusterNodes(topo))
+	manifests, err := mesh.Manifests(plan.Faults, mesh.Options{RunID: "plan", Namespaces: namespaces, PoolLabel: PoolLabel}, clusterNodes(topo))
 	if err != nil {
 		return fmt.Errorf("render Chaos Mesh manifests: %w", err)
 	}

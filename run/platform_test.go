@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/verdict"
+
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/prom"
@@ -48,7 +50,7 @@ func TestHealthyRunIsGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Code != ExitGo || out.Run.Verdict != reports.VerdictGo {
+	if out.Code != ExitGo || out.Run.Verdict != verdict.Go {
 		t.Fatalf("code %d verdict %s, reasons %q", out.Code, out.Run.Verdict, out.Run.Reasons)
 	}
 	if out.Run.Load.Total.Count == 0 {
@@ -76,7 +78,7 @@ func TestUnreachableObjectiveIsNoGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Code != ExitNoGo || out.Run.Verdict != reports.VerdictNoGo {
+	if out.Code != ExitNoGo || out.Run.Verdict != verdict.NoGo {
 		t.Fatalf("code %d verdict %s, want NO-GO", out.Code, out.Run.Verdict)
 	}
 	if !strings.Contains(strings.Join(out.Run.Reasons, "\n"), "api_latency_p95_1ms") {
@@ -108,7 +110,7 @@ func TestTimeScaledRunListsNotEvaluated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Verdict != reports.VerdictGo || out.Code != ExitGo {
+	if back.Verdict != verdict.Go || out.Code != ExitGo {
 		t.Errorf("verdict %s (exit %d), reasons %q; want GO on the objectives evaluated", back.Verdict, out.Code, back.Reasons)
 	}
 	if back.TimeScale != 0.5 {
@@ -157,7 +159,7 @@ func TestInterruptDuringFaultRecoversAndAborts(t *testing.T) {
 	default:
 		t.Fatalf("the fault never showed in the progress output:\n%s", w.buf.String())
 	}
-	if out.Code != ExitInterrupted || out.Run.Verdict != reports.VerdictAborted {
+	if out.Code != ExitInterrupted || out.Run.Verdict != verdict.Aborted {
 		t.Fatalf("code %d verdict %s, want 130 ABORTED", out.Code, out.Run.Verdict)
 	}
 	if d := time.Since(start); d > 55*time.Second {
@@ -174,7 +176,7 @@ func TestInterruptDuringFaultRecoversAndAborts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Verdict != reports.VerdictAborted {
+	if back.Verdict != verdict.Aborted {
 		t.Errorf("run.json verdict %s", back.Verdict)
 	}
 }
@@ -230,7 +232,7 @@ func TestURLTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Run.Verdict != reports.VerdictGo {
+	if out.Run.Verdict != verdict.Go {
 		t.Fatalf("verdict %s: %q", out.Run.Verdict, out.Run.Reasons)
 	}
 	for _, s := range out.Run.SLOs {

@@ -75,7 +75,7 @@ func (p *Progress) Update(s Status) {
 	warn := strings.Join(s.warnings(), "; ")
 	if !p.tty {
 		line := fmt.Sprintf("[%s/%s] stage=%s users=%d rps=%.1f p95=%s errors=%.2f%% queue=%s faults=%s",
-			clock(s.Elapsed), clock(s.Total), s.Stage, s.Live.VUs, s.Live.RPS, s.Live.P95.Round(time.Millisecond),
+			clockText(s.Elapsed), clockText(s.Total), s.Stage, s.Live.VUs, s.Live.RPS, s.Live.P95.Round(time.Millisecond),
 			100*s.Live.ErrorRate, queue, faults)
 		if warn != "" {
 			line += " warn=" + strings.ReplaceAll(warn, " ", "")
@@ -88,7 +88,7 @@ func (p *Progress) Update(s Status) {
 		fmt.Fprintf(&b, "\033[%dA", p.lines)
 	}
 	lines := []string{
-		fmt.Sprintf("  %s / %s   stage %s (%s left)", clock(s.Elapsed), clock(s.Total), s.Stage, clock(s.StageLeft)),
+		fmt.Sprintf("  %s / %s   stage %s (%s left)", clockText(s.Elapsed), clockText(s.Total), s.Stage, clockText(s.StageLeft)),
 		fmt.Sprintf("  users %-6d rps %-8.1f p95 %-8s errors %.2f%%   videos in queue %s",
 			s.Live.VUs, s.Live.RPS, s.Live.P95.Round(time.Millisecond), 100*s.Live.ErrorRate, queue),
 		fmt.Sprintf("  faults in force: %s", faults),
@@ -107,7 +107,7 @@ func (p *Progress) Update(s Status) {
 	io.WriteString(p.w, b.String())
 }
 
-func clock(d time.Duration) string {
+func clockText(d time.Duration) string {
 	d = d.Round(time.Second)
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
 }

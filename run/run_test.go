@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/verdict"
+
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/profile"
@@ -133,17 +135,17 @@ func TestDecide(t *testing.T) {
 		chaosErr error
 		lost     int64
 		chaos    []reports.ChaosResult
-		want     reports.Verdict
+		want     verdict.Verdict
 		reason   string
 	}{
-		{name: "all pass", rep: pass, want: reports.VerdictGo},
-		{name: "an SLO fails", rep: fail, want: reports.VerdictNoGo, reason: "x failed"},
-		{name: "nothing evaluated", rep: empty, want: reports.VerdictNoGo, reason: "no objective was evaluated"},
-		{name: "threshold abort", rep: pass, res: &load.Result{Aborted: &load.ThresholdResult{Source: "http_req_failed:rate<0.2"}}, want: reports.VerdictNoGo, reason: "load stopped early"},
-		{name: "interrupted", rep: pass, aborted: true, want: reports.VerdictAborted, reason: "interrupted"},
-		{name: "video lost", rep: pass, lost: 2, want: reports.VerdictNoGo, reason: "2 accepted videos were lost"},
-		{name: "fault error", rep: pass, chaos: []reports.ChaosResult{{Fault: "gpu", Error: "refused"}}, want: reports.VerdictNoGo, reason: "fault gpu: refused"},
-		{name: "fault left behind", rep: pass, chaosErr: &chaos.LeftoverError{}, want: reports.VerdictNoGo, reason: "faults left in force"},
+		{name: "all pass", rep: pass, want: verdict.Go},
+		{name: "an SLO fails", rep: fail, want: verdict.NoGo, reason: "x failed"},
+		{name: "nothing evaluated", rep: empty, want: verdict.NoGo, reason: "no objective was evaluated"},
+		{name: "threshold abort", rep: pass, res: &load.Result{Aborted: &load.ThresholdResult{Source: "http_req_failed:rate<0.2"}}, want: verdict.NoGo, reason: "load stopped early"},
+		{name: "interrupted", rep: pass, aborted: true, want: verdict.Aborted, reason: "interrupted"},
+		{name: "video lost", rep: pass, lost: 2, want: verdict.NoGo, reason: "2 accepted videos were lost"},
+		{name: "fault error", rep: pass, chaos: []reports.ChaosResult{{Fault: "gpu", Error: "refused"}}, want: verdict.NoGo, reason: "fault gpu: refused"},
+		{name: "fault left behind", rep: pass, chaosErr: &chaos.LeftoverError{}, want: verdict.NoGo, reason: "faults left in force"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

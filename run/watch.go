@@ -84,78 +84,82 @@ func (r *recoveryTracker) observe(now time.Time, errorRate float64, requests uin
 	return now.Sub(r.injected), false
 }
 
-// watcher drives the progress view and the recovery gauges while load and chaos run.
-type watcher struct {
-	opts     Options
-	tl       profile.Timeline
-	t0       time.Time
-	eng      *load.Engine
-	sched    *chaos.Scheduler
-	api      v1.API
-	recovery *recoveryGauges
-	faults   []profile.Fault
-}
-
-func (w *watcher) loop(ctx context.Context, done <-chan struct{}) {
-	prog := NewProgress(w.opts.Progress, w.opts.Terminal)
-	every := w.opts.ProgressEvery
+// watch drives the progress view and the recovery gauges while load and chaos run, until
+// done closes.
+func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, eng *load.Engine, sched *chaos.Scheduler) {
+	prog := NewProgress(r.o.Progress, r.o.Terminal)
+	every := r.o.ProgressEvery
 	if every == 0 {
 		every = 10 * time.Second
-		if w.opts.Terminal {
+		if r.o.Terminal {
 			every = time.Second
 		}
 	}
-	objectives := map[string]time.Duration{}
-	for _, f := range w.faults {
-		obj := f.RecoveryObjective.Duration
-		if obj == 0 {
-			obj = DefaultRecoveryObjective
-		}
-		objectives[f.Name] = obj
-	}
+	objectives := recoveryObjectives(r.plan.Profile.Chaos)
 	trackers := map[string]*recoveryTracker{}
-	tick := time.NewTicker(time.Second)
+	tick := r.clock.NewTicker(time.Second)
 	defer tick.Stop()
-	lastPrint := time.Time{}
+	var lastPrint time.Time
 	for {
+		var now time.Time
 		select {
 		case <-done:
 			return
+		case now = <-tick.C():
 		case <-ctx.Done():
 			// Load is stopping; keep reporting until load and chaos have both finished.
 			select {
 			case <-done:
 				return
-			case <-tick.C:
+			case now = <-tick.C():
 			}
-		case now := <-tick.C:
-			live := w.eng.Live()
-			var active []string
-			if w.sched != nil {
-				for _, r := range w.sched.Active() {
-					if r.Injected.Tool.IsZero() {
-						continue // submitted, not yet confirmed in force
-					}
-					active = append(active, r.Fault.ID)
-					if _, ok := trackers[r.Fault.ID]; !ok {
-						trackers[r.Fault.ID] = newRecoveryTracker(r.Injected.Tool)
-						w.recovery.objective.WithLabelValues(r.Fault.ID).Set(objectives[r.Fault.ID].Seconds())
-					}
-				}
+		}
+		live := eng.Live()
+		active := r.trackRecovery(now, live, sched, trackers, objectives)
+		if now.Sub(lastPrint) >= every {
+			lastPrint = now
+			queue := instant(ctx, r.platform.Prometheus, "sum(dailydoco_queue_depth)", now)
+			elapsed := now.Sub(t0)
+			stage, left := stageAt(r.plan.Timeline, elapsed)
+			prog.Update(Status{Elapsed: elapsed, Total: r.plan.Timeline.Duration, Stage: stage, StageLeft: left, Live: live, Queue: queue, Faults: active})
+		}
+	}
+}
+
+// recoveryObjectives is each fault's recovery time objective.
+func recoveryObjectives(faults []profile.Fault) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, f := range faults {
+		obj := f.RecoveryObjective.Duration
+		if obj == 0 {
+			obj = DefaultRecoveryObjective
+		}
+		out[f.Name] = obj
+	}
+	return out
+}
+
+// trackRecovery starts a tracker for each fault confirmed in force, feeds every tracker the
+// live error rate and sets the recovery gauges. It returns the faults in force.
+func (r *runner) trackRecovery(now time.Time, live load.Live, sched *chaos.Scheduler, trackers map[string]*recoveryTracker, objectives map[string]time.Duration) []string {
+	var active []string
+	if sched != nil {
+		for _, f := range sched.Active() {
+			if f.Injected.Tool.IsZero() {
+				continue // submitted, not yet confirmed in force
 			}
-			for id, tr := range trackers {
-				d, _ := tr.observe(now, live.ErrorRate, live.Requests)
-				w.recovery.seconds.WithLabelValues(id).Set(d.Seconds())
-			}
-			if now.Sub(lastPrint) >= every {
-				lastPrint = now
-				queue := instant(ctx, w.api, "sum(dailydoco_queue_depth)", now)
-				elapsed := now.Sub(w.t0)
-				stage, left := stageAt(w.tl, elapsed)
-				prog.Update(Status{Elapsed: elapsed, Total: w.tl.Duration, Stage: stage, StageLeft: left, Live: live, Queue: queue, Faults: active})
+			active = append(active, f.Fault.ID)
+			if _, ok := trackers[f.Fault.ID]; !ok {
+				trackers[f.Fault.ID] = newRecoveryTracker(f.Injected.Tool)
+				r.recovery.objective.WithLabelValues(f.Fault.ID).Set(objectives[f.Fault.ID].Seconds())
 			}
 		}
 	}
+	for id, tr := range trackers {
+		d, _ := tr.observe(now, live.ErrorRate, live.Requests)
+		r.recovery.seconds.WithLabelValues(id).Set(d.Seconds())
+	}
+	return active
 }
 
 // instant runs one instant query and returns its single value, NaN when there is none.

@@ -73,14 +73,15 @@ func TestNewMixRejects(t *testing.T) {
 	}
 }
 
-func TestFromProfileBuiltins(t *testing.T) {
+func TestFromPlanBuiltins(t *testing.T) {
 	t.Parallel()
 	for _, name := range profile.Builtin() {
-		p, err := profile.Load(name)
+		plan, err := profile.Resolve(name, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		scs, err := FromProfile(p, Target{BaseURL: "http://127.0.0.1:1"})
+		p := plan.Profile
+		scs, err := FromPlan(plan, Target{BaseURL: "http://127.0.0.1:1"})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -101,13 +102,13 @@ func TestFromProfileBuiltins(t *testing.T) {
 	}
 }
 
-func TestFromProfileLaunchStages(t *testing.T) {
+func TestFromPlanLaunchStages(t *testing.T) {
 	t.Parallel()
-	p, err := profile.Load("launch")
+	p, err := profile.Resolve("launch", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scs, err := FromProfile(p, Target{BaseURL: "http://127.0.0.1:1"})
+	scs, err := FromPlan(p, Target{BaseURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,20 +130,32 @@ func TestFromProfileLaunchStages(t *testing.T) {
 	}
 }
 
-func TestFromProfileErrors(t *testing.T) {
+func TestFromPlanErrors(t *testing.T) {
 	t.Parallel()
-	p := &profile.Profile{Name: "x", Scenarios: []profile.Scenario{
-		{Name: "a", Executor: "constant-arrival-rate", Rate: 2.5, Duration: profile.Duration{Duration: time.Minute}, PreAllocatedVUs: 1, Journeys: map[string]float64{"browse": 1}},
-		{Name: "b", Executor: "constant-vus", VUs: 1, Duration: profile.Duration{Duration: time.Minute}, Journeys: map[string]float64{"moonwalk": 1}},
-	}}
-	_, err := FromProfile(p, Target{BaseURL: "http://127.0.0.1:1"})
-	if err == nil {
-		t.Fatal("no error")
+	p, err := profile.Parse("x.yaml", []byte(`name: x
+scenarios:
+  - name: a
+    executor: constant-vus
+    vus: 1
+    duration: 1m
+    journeys: {browse: 1}
+  - name: b
+    executor: constant-vus
+    vus: 1
+    duration: 1m
+    journeys: {moonwalk: 1}
+slo: default
+`))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{"scenarios[0] (a): rate: 2.5 must be a whole number", "scenarios[1] (b): journeys.moonwalk: unknown journey"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
+	plan, err := p.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = FromPlan(plan, Target{BaseURL: "http://127.0.0.1:1"})
+	if err == nil || !strings.Contains(err.Error(), "scenarios[1] (b): journeys.moonwalk: unknown journey") {
+		t.Errorf("error %v, want the unknown journey named with its scenario", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/dailydoco/ddp-verify/prom"
 	"github.com/dailydoco/ddp-verify/slo"
 	"github.com/dailydoco/ddp-verify/slo/slotest"
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
 // BenchmarkEvaluateDefault60m evaluates the default SLO set over a 60-minute TSDB of about
@@ -62,8 +63,8 @@ func BenchmarkEvaluateDefault60m(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	for _, r := range rep.Results {
-		if r.Status == slo.StatusError || r.Status == slo.StatusNoData {
-			b.Fatalf("%s/%s: %s %s", r.ID, r.Window.Name, r.Status, r.Reason)
+		if r.Status == verdict.Error || r.Status == verdict.NoData {
+			b.Fatalf("%s/%s: %s %s", r.ID, r.Window, r.Status, r.Error)
 		}
 	}
 	b.ReportMetric(elapsed.Seconds()/float64(b.N), "s/eval")

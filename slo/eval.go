@@ -12,23 +12,9 @@ import (
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 )
-
-// Status is the outcome of one objective in one window, or of the whole gate.
-type Status string
-
-// Statuses. Only PASS and WARN ever count as met; missing data never passes.
-const (
-	StatusPass       Status = "PASS"
-	StatusWarn       Status = "WARN"
-	StatusFail       Status = "FAIL"
-	StatusNoData     Status = "NO_DATA"
-	StatusNoBaseline Status = "NO_BASELINE"
-	StatusError      Status = "ERROR"
-)
-
-// Schema identifies the JSON of [Report].
-const Schema = "ddp-verify/slo/v1"
 
 // Querier is the one method the evaluator needs. client_golang's v1.API satisfies it, for an
 // external Prometheus and for the embedded one alike.
@@ -44,109 +30,51 @@ type Window struct {
 	End   time.Time `json:"end"`
 }
 
-// Target is one criterion of an objective and whether the value violated it.
-type Target struct {
-	// Kind is "pass" or "warning".
-	Kind string `json:"kind"`
-	// Criterion as written: "< 0.5", ">= 0.95", "<=+10%".
-	Criterion string `json:"criterion"`
-	// Threshold is the absolute bound the value was compared with (for a relative criterion,
-	// computed from the baseline); nil when it could not be computed (no baseline).
-	Threshold *float64 `json:"threshold"`
-	Violated  bool     `json:"violated"`
-}
-
-// EvidenceResult is an evidence query's outcome.
-type EvidenceResult struct {
-	Name     string   `json:"name"`
-	Query    string   `json:"query"`
-	Value    *float64 `json:"value"`
-	Unit     string   `json:"unit,omitempty"`
-	Error    string   `json:"error,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
-}
-
-// Result is one objective evaluated in one window. Value is nil when there is no finite
-// value (JSON has no NaN); Reason says why the status is what it is.
-type Result struct {
-	ID          string    `json:"id"`
-	DisplayName string    `json:"display_name,omitempty"`
-	Window      Window    `json:"window"`
-	Query       string    `json:"query"`
-	Value       *float64  `json:"value"`
-	Unit        string    `json:"unit,omitempty"`
-	Status      Status    `json:"status"`
-	Reason      string    `json:"reason,omitempty"`
-	Targets     []Target  `json:"targets"`
-	Key         bool      `json:"key"`
-	Weight      float64   `json:"weight"`
-	Score       float64   `json:"score"`
-	Baseline    *float64  `json:"baseline,omitempty"`
-	EvaluatedAt time.Time `json:"evaluated_at"`
-	// SampleCount is the min_samples query's value, nil when the objective has none.
-	SampleCount      *float64         `json:"sample_count"`
-	MinSamples       *float64         `json:"min_samples,omitempty"`
-	MinSamplesQuery  string           `json:"min_samples_query,omitempty"`
-	Warnings         []string         `json:"warnings,omitempty"`
-	Infos            []string         `json:"infos,omitempty"`
-	Evidence         []EvidenceResult `json:"evidence,omitempty"`
-	RawValue         string           `json:"raw_value,omitempty"` // "NaN", "+Inf" when Value is nil for that reason
-	SeriesReturned   int              `json:"series_returned"`
-	EmptyMeansZeroed bool             `json:"empty_means_zero_applied,omitempty"`
-}
-
-// Report is a whole evaluation: every result, the score and the gate.
+// Report is a whole evaluation: every result, the score and the gate. Results are the
+// records run.json stores ([verdict.Objective]); the run and `evaluate` put the report's
+// parts into a run.json.
 type Report struct {
-	Schema      string    `json:"schema"`
-	SLOFile     string    `json:"slo_file"`
-	EvaluatedAt time.Time `json:"evaluated_at"`
-	Windows     []Window  `json:"windows"`
-	Results     []Result  `json:"results"`
+	SLOFile     string
+	EvaluatedAt time.Time
+	Windows     []Window
+	Results     []verdict.Objective
 	// Score is the achieved share of the achievable score, in percent (PASS = weight,
 	// WARN = half the weight, anything else 0).
-	Score      float64    `json:"score"`
-	Achieved   float64    `json:"achieved"`
-	Achievable float64    `json:"achievable"`
-	TotalScore TotalScore `json:"total_score"`
+	Score      float64
+	Achieved   float64
+	Achievable float64
+	TotalScore TotalScore
 	// Gate is PASS, WARN or FAIL, or ERROR when nothing was evaluated.
-	Gate Status `json:"gate"`
+	Gate verdict.Status
 	// GateReasons says why the gate is not PASS.
-	GateReasons []string `json:"gate_reasons,omitempty"`
+	GateReasons []string
 	// Skipped lists objectives that were not evaluated, each with the reason: no supplied
 	// window matched theirs, or the run was time-scaled and they need full-length windows.
-	Skipped []Skip `json:"skipped,omitempty"`
+	Skipped []verdict.NotEvaluated
 	// BaselineRunID names the baseline the relative criteria were compared with.
-	BaselineRunID string `json:"baseline_run_id,omitempty"`
-}
-
-// Skip is an objective that was not evaluated, and why.
-type Skip struct {
-	ID          string `json:"id"`
-	DisplayName string `json:"display_name,omitempty"`
-	Key         bool   `json:"key"`
-	Reason      string `json:"reason"`
+	BaselineRunID string
 }
 
 // Baseline holds an earlier run's values, per objective and window, for relative criteria.
 // The reports side fills it from a previous run.json with [NewBaseline] or [Baseline.Set].
 type Baseline struct {
-	RunID  string             `json:"run_id"`
-	Values map[string]float64 `json:"values"` // key: BaselineKey(id, window)
+	RunID  string
+	Values map[string]float64 // key: BaselineKey(id, window)
 }
 
 // BaselineKey is the key of an objective's value in a window.
 func BaselineKey(id, window string) string { return id + "@" + window }
 
-// NewBaseline builds a baseline from earlier results. Only results with a finite value and a
-// status of PASS, WARN, FAIL or NO_BASELINE count: a value that was NO_DATA or ERROR then is
-// no baseline now.
-func NewBaseline(runID string, results []Result) *Baseline {
+// NewBaseline builds a baseline from an earlier run's results. Only results with a finite
+// value and a status of PASS, WARN, FAIL or NO_BASELINE count: a value that was NO_DATA (too
+// few samples) or ERROR then is no baseline now.
+func NewBaseline(runID string, results []verdict.Objective) *Baseline {
 	b := &Baseline{RunID: runID}
 	for _, r := range results {
-		if r.Value == nil || (r.Status != StatusPass && r.Status != StatusWarn && r.Status != StatusFail && r.Status != StatusNoBaseline) {
+		if r.Value == nil || !finite(*r.Value) || !(r.Status.Met() || r.Status == verdict.Fail || r.Status == verdict.NoBaseline) {
 			continue
 		}
-		b.Set(r.ID, r.Window.Name, *r.Value)
+		b.Set(r.ID, r.Window, *r.Value)
 	}
 	return b
 }
@@ -191,14 +119,14 @@ func Evaluate(ctx context.Context, q Querier, spec *Spec, windows []Window, o Op
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	rep := &Report{Schema: Schema, EvaluatedAt: o.Now().UTC(), Windows: windows, Results: []Result{}}
+	rep := &Report{EvaluatedAt: o.Now().UTC(), Windows: windows, Results: []verdict.Objective{}}
 	if spec != nil {
 		rep.SLOFile = spec.File
 		rep.TotalScore = spec.TotalScore
 		for i := range spec.Objectives {
 			obj := &spec.Objectives[i]
 			skip := func(reason string) {
-				rep.Skipped = append(rep.Skipped, Skip{ID: obj.ID, DisplayName: obj.DisplayName, Key: obj.Key, Reason: reason})
+				rep.Skipped = append(rep.Skipped, verdict.NotEvaluated{ID: obj.ID, DisplayName: obj.DisplayName, Key: obj.Key, Reason: reason})
 			}
 			if why, ok := obj.NotEvaluatedAt(o.TimeScale); ok {
 				skip(why)
@@ -211,7 +139,7 @@ func Evaluate(ctx context.Context, q Querier, spec *Spec, windows []Window, o Op
 				}
 				matched = true
 				r := evaluateOne(ctx, q, obj, w, o)
-				o.Logger.Debug("objective evaluated", "id", r.ID, "window", w.Name, "status", r.Status, "reason", r.Reason)
+				o.Logger.Debug("objective evaluated", "id", r.ID, "window", w.Name, "status", r.Status, "reason", r.Error)
 				rep.Results = append(rep.Results, r)
 			}
 			if !matched {
@@ -245,149 +173,176 @@ func selects(patterns []string, name string) bool {
 	return false
 }
 
-func evaluateOne(ctx context.Context, q Querier, obj *Objective, w Window, o Options) Result {
-	r := Result{
-		ID: obj.ID, DisplayName: obj.DisplayName, Window: w, Unit: obj.Unit, Key: obj.Key,
-		Weight: *obj.Weight, Query: Substitute(obj.Query, w), EvaluatedAt: o.Now().UTC(), Targets: []Target{},
+func evaluateOne(ctx context.Context, q Querier, obj *Objective, w Window, o Options) verdict.Objective {
+	r := verdict.Objective{
+		ID: obj.ID, DisplayName: obj.DisplayName, Window: w.Name, WindowStart: w.Start, WindowEnd: w.End,
+		Query: Substitute(obj.Query, w), Unit: obj.Unit, Key: obj.Key, Weight: *obj.Weight,
 	}
+	declared(&r, obj)
 	if !w.End.After(w.Start) || w.End.Sub(w.Start) < time.Millisecond {
-		r.Status, r.Reason = StatusError, fmt.Sprintf("window %q is empty: it ends at %s, not after its start %s", w.Name, w.End.Format(time.RFC3339Nano), w.Start.Format(time.RFC3339Nano))
+		r.Status, r.Error = verdict.Error, fmt.Sprintf("window %q is empty: it ends at %s, not after its start %s", w.Name, w.End.Format(time.RFC3339Nano), w.Start.Format(time.RFC3339Nano))
 		return r
 	}
-
 	// Evidence first: it is shown whatever the status turns out to be.
-	for _, e := range obj.Evidence {
-		er := EvidenceResult{Name: e.Name, Query: Substitute(e.Query, w), Unit: e.Unit}
-		val, warns, _, err := q.Query(ctx, er.Query, w.End)
-		er.Warnings = append(er.Warnings, warns...)
-		if err != nil {
-			er.Error = err.Error()
-		} else if f, _, reason := single(val); reason == "" && finite(f) {
-			er.Value = ptr(f)
-		} else if reason != "" {
-			er.Error = reason
-		} else {
-			er.Error = "value is " + formatValue(f)
-		}
-		r.Evidence = append(r.Evidence, er)
-	}
+	r.Evidence = evidence(ctx, q, obj, w, o.Logger)
 
 	val, warns, infos, err := q.Query(ctx, r.Query, w.End)
 	r.Warnings = appendUnique(r.Warnings, warns...)
-	r.Infos = appendUnique(r.Infos, infos...)
+	logInfos(o.Logger, r, infos)
 	if err != nil {
-		r.Status, r.Reason = StatusError, "query failed: "+err.Error()
+		r.Status, r.Error = verdict.Error, "query failed: "+err.Error()
 		return r
 	}
 	f, n, reason := single(val)
-	r.SeriesReturned = n
 	switch {
 	case reason != "" && n != 0:
-		r.Status, r.Reason = StatusError, reason
+		r.Status, r.Error = verdict.Error, reason
 		return r
 	case reason != "": // empty
 		if obj.EmptyMeans != EmptyZero {
-			r.Status, r.Reason = StatusNoData, "the query returned no series"
+			r.Status, r.Error = verdict.NoData, "the query returned no series"
 			return r
 		}
-		f, r.EmptyMeansZeroed = 0, true
+		f = 0
 	}
 	if !finite(f) {
-		r.RawValue = formatValue(f)
-		r.Status, r.Reason = StatusNoData, "the value is "+r.RawValue+", not a measurement"
+		r.Status, r.Error = verdict.NoData, "the value is "+formatValue(f)+", not a measurement"
 		return r
 	}
 	r.Value = ptr(f)
 
 	if ms := obj.MinSamples; ms != nil {
-		r.MinSamples = ptr(ms.Value)
-		r.MinSamplesQuery = Substitute(ms.Query, w)
-		cval, cwarns, cinfos, err := q.Query(ctx, r.MinSamplesQuery, w.End)
-		r.Warnings = appendUnique(r.Warnings, cwarns...)
-		r.Infos = appendUnique(r.Infos, cinfos...)
+		c, err := sampleCount(ctx, q, &r, Substitute(ms.Query, w), w.End, o.Logger)
 		if err != nil {
-			r.Status, r.Reason = StatusError, "min_samples query failed: "+err.Error()
+			r.Status, r.Error = verdict.Error, err.Error()
 			return r
 		}
-		c, cn, creason := single(cval)
-		switch {
-		case creason != "" && cn != 0:
-			r.Status, r.Reason = StatusError, "min_samples query: "+creason
-			return r
-		case creason != "" || math.IsNaN(c):
-			c = 0
-		}
-		r.SampleCount = ptr(c)
+		r.SampleCount = roundCount(c)
 		if c < ms.Value {
-			r.Status, r.Reason = StatusNoData, fmt.Sprintf("too few samples: %s < %s", formatValue(c), formatValue(ms.Value))
+			r.Status, r.Error = verdict.NoData, fmt.Sprintf("too few samples: %s < %s", formatValue(c), formatValue(ms.Value))
 			return r
 		}
 	}
-
 	judge(&r, obj, f, o.Baseline)
 	return r
+}
+
+// sampleCount runs the objective's min_samples query; an empty or NaN answer is 0 samples.
+func sampleCount(ctx context.Context, q Querier, r *verdict.Objective, query string, at time.Time, log *slog.Logger) (float64, error) {
+	val, warns, infos, err := q.Query(ctx, query, at)
+	r.Warnings = appendUnique(r.Warnings, warns...)
+	logInfos(log, *r, infos)
+	if err != nil {
+		return 0, fmt.Errorf("min_samples query failed: %w", err)
+	}
+	c, n, reason := single(val)
+	switch {
+	case reason != "" && n != 0:
+		return 0, fmt.Errorf("min_samples query: %s", reason)
+	case reason != "" || math.IsNaN(c):
+		return 0, nil
+	}
+	return c, nil
+}
+
+// evidence runs the objective's evidence queries; a figure that has no finite value is left
+// out (and logged), never shown as zero.
+func evidence(ctx context.Context, q Querier, obj *Objective, w Window, log *slog.Logger) []verdict.Evidence {
+	var out []verdict.Evidence
+	for _, e := range obj.Evidence {
+		query := Substitute(e.Query, w)
+		val, _, _, err := q.Query(ctx, query, w.End)
+		if err != nil {
+			log.Debug("evidence query failed", "objective", obj.ID, "evidence", e.Name, "err", err)
+			continue
+		}
+		f, _, reason := single(val)
+		if reason != "" || !finite(f) {
+			log.Debug("evidence has no value", "objective", obj.ID, "evidence", e.Name, "reason", reason, "value", formatValue(f))
+			continue
+		}
+		out = append(out, verdict.Evidence{Label: e.Name, Value: f, Unit: e.Unit})
+	}
+	return out
+}
+
+// logInfos logs PromQL's informational annotations (such as "metric might not be a counter"):
+// they help whoever writes queries, but are not warnings about the result.
+func logInfos(log *slog.Logger, r verdict.Objective, infos v1.Infos) {
+	for _, i := range infos {
+		log.Debug("promql info", "objective", r.ID, "window", r.Window, "info", i)
+	}
+}
+
+// declared sets the objective's criteria as written: the absolute one, or the operator of a
+// relative one (whose threshold [judge] computes from the baseline).
+func declared(r *verdict.Objective, obj *Objective) {
+	r.Op = obj.Op
+	if r.Op == "" && obj.relative != nil {
+		r.Op = obj.relative.op
+	}
+	if obj.Value != nil {
+		r.Objective = *obj.Value
+	}
+	if obj.Warning != nil {
+		w := *obj.Warning
+		r.Warning = &w
+	}
 }
 
 // judge applies the criteria. Pass needs every pass criterion; WARN needs every criterion's
 // warning threshold (or its pass threshold when it has no warning one) and at least one
 // warning threshold to exist. A relative criterion without a baseline makes the result
-// NO_BASELINE unless an absolute criterion already fails.
-func judge(r *Result, obj *Objective, f float64, b *Baseline) {
+// NO_BASELINE unless an absolute criterion already fails. A relative threshold computed from
+// the baseline replaces the declared one in the record.
+func judge(r *verdict.Objective, obj *Objective, f float64, b *Baseline) {
 	passOK, warnOK, hasWarn, missingBase := true, true, false, false
 	if obj.Op != "" {
 		ok := compare(f, obj.Op, *obj.Value)
-		r.Targets = append(r.Targets, Target{Kind: "pass", Criterion: obj.Op + " " + formatValue(*obj.Value), Threshold: ptr(*obj.Value), Violated: !ok})
 		passOK = passOK && ok
 		wok := ok
 		if obj.Warning != nil {
 			hasWarn = true
 			wok = compare(f, obj.Op, *obj.Warning)
-			r.Targets = append(r.Targets, Target{Kind: "warning", Criterion: obj.Op + " " + formatValue(*obj.Warning), Threshold: ptr(*obj.Warning), Violated: !wok})
 		}
 		warnOK = warnOK && wok
 	}
 	if obj.relative != nil {
-		base, ok := b.Lookup(obj.ID, r.Window.Name)
+		base, ok := b.Lookup(obj.ID, r.Window)
 		if ok {
 			r.Baseline = ptr(base)
+		} else {
+			missingBase = true
 		}
-		check := func(kind string, c *relCriterion) bool {
-			t := Target{Kind: kind, Criterion: c.text}
+		check := func(c *relCriterion, set func(th float64)) bool {
 			if !ok {
-				r.Targets = append(r.Targets, t)
 				return false
 			}
 			th := base * (1 + c.percent/100)
-			t.Threshold = ptr(th)
-			met := compare(f, c.op, th)
-			t.Violated = !met
-			r.Targets = append(r.Targets, t)
-			return met
+			set(th)
+			return compare(f, c.op, th)
 		}
-		if !ok {
-			missingBase = true
-		}
-		pok := check("pass", obj.relative)
+		pok := check(obj.relative, func(th float64) { r.Objective = th })
 		passOK = passOK && pok
 		wok := pok
 		if obj.relativeWarning != nil {
 			hasWarn = true
-			wok = check("warning", obj.relativeWarning)
+			wok = check(obj.relativeWarning, func(th float64) { r.Warning = ptr(th) })
 		}
 		warnOK = warnOK && wok
 	}
 	absoluteFails := obj.Op != "" && !compare(f, obj.Op, *obj.Value) && (obj.Warning == nil || !compare(f, obj.Op, *obj.Warning))
 	switch {
 	case missingBase && absoluteFails:
-		r.Status, r.Reason = StatusFail, "the absolute criterion fails; the relative one has no baseline"
+		r.Status, r.Error = verdict.Fail, "the absolute criterion fails; the relative one has no baseline"
 	case missingBase:
-		r.Status, r.Reason = StatusNoBaseline, "relative criterion "+obj.relative.text+" has no baseline value for this objective and window"
+		r.Status, r.Error = verdict.NoBaseline, "relative criterion "+obj.relative.text+" has no baseline value for this objective and window"
 	case passOK:
-		r.Status = StatusPass
+		r.Status = verdict.Pass
 	case hasWarn && warnOK:
-		r.Status, r.Reason = StatusWarn, "misses the pass criterion, meets the warning one"
+		r.Status = verdict.Warn
 	default:
-		r.Status, r.Reason = StatusFail, "misses the criterion"
+		r.Status, r.Error = verdict.Fail, "misses the criterion"
 	}
 }
 
@@ -434,19 +389,12 @@ func single(v model.Value) (f float64, n int, reason string) {
 
 // score fills the score and the gate (Keptn-style, with missing data never passing).
 func score(rep *Report) {
-	for i := range rep.Results {
-		r := &rep.Results[i]
-		switch r.Status {
-		case StatusPass:
-			r.Score = r.Weight
-		case StatusWarn:
-			r.Score = r.Weight / 2
-		}
-		rep.Achieved += r.Score
+	for _, r := range rep.Results {
+		rep.Achieved += Points(r)
 		rep.Achievable += r.Weight
 	}
 	if len(rep.Results) == 0 {
-		rep.Gate = StatusError
+		rep.Gate = verdict.Error
 		rep.GateReasons = []string{"no objective was evaluated: an empty evaluation never passes"}
 		return
 	}
@@ -454,33 +402,49 @@ func score(rep *Report) {
 	var reasons []string
 	for _, r := range rep.Results {
 		switch {
-		case r.Status == StatusNoData || r.Status == StatusError:
-			reasons = append(reasons, fmt.Sprintf("%s in %s is %s: %s", r.ID, r.Window.Name, r.Status, r.Reason))
-		case r.Key && r.Status != StatusPass && r.Status != StatusWarn:
-			reasons = append(reasons, fmt.Sprintf("key objective %s in %s is %s", r.ID, r.Window.Name, r.Status))
+		case r.Status == verdict.NoData || r.Status == verdict.Error:
+			reasons = append(reasons, fmt.Sprintf("%s in %s is %s: %s", r.ID, r.Window, r.Status, r.Error))
+		case r.Key && !r.Status.Met():
+			reasons = append(reasons, fmt.Sprintf("key objective %s in %s is %s", r.ID, r.Window, r.Status))
 		}
 	}
 	switch {
 	case len(reasons) > 0:
-		rep.Gate = StatusFail
+		rep.Gate = verdict.Fail
 	case rep.Score >= rep.TotalScore.Pass:
-		rep.Gate = StatusPass
+		rep.Gate = verdict.Pass
 	case rep.Score >= rep.TotalScore.Warning:
-		rep.Gate = StatusWarn
+		rep.Gate = verdict.Warn
 		reasons = append(reasons, fmt.Sprintf("score %.1f%% is below the pass threshold %.1f%%", rep.Score, rep.TotalScore.Pass))
 	default:
-		rep.Gate = StatusFail
+		rep.Gate = verdict.Fail
 		reasons = append(reasons, fmt.Sprintf("score %.1f%% is below the warning threshold %.1f%%", rep.Score, rep.TotalScore.Warning))
 	}
 	rep.GateReasons = reasons
 }
 
+// Points is what one result adds to the score: its weight for PASS, half of it for WARN,
+// nothing otherwise.
+func Points(r verdict.Objective) float64 {
+	switch r.Status {
+	case verdict.Pass:
+		return r.Weight
+	case verdict.Warn:
+		return r.Weight / 2
+	}
+	return 0
+}
+
 // Passed reports whether the gate lets the run through (PASS or WARN).
-func (rep *Report) Passed() bool { return rep.Gate == StatusPass || rep.Gate == StatusWarn }
+func (rep *Report) Passed() bool { return rep.Gate.Met() }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func ptr(f float64) *float64 { return &f }
+
+// roundCount turns a sample count into a whole number (a count query may return 59.9999
+// from rate arithmetic).
+func roundCount(c float64) int64 { return int64(math.Round(c)) }
 
 func formatValue(f float64) string {
 	switch {

@@ -15,6 +15,7 @@ import (
 	"github.com/dailydoco/ddp-verify/prom"
 	"github.com/dailydoco/ddp-verify/slo"
 	"github.com/dailydoco/ddp-verify/slo/slotest"
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
 func TestMain(m *testing.M) {
@@ -60,7 +61,7 @@ func appended(t testing.TB, frames []slotest.Frame) v1.API {
 }
 
 type want struct {
-	status slo.Status
+	status verdict.Status
 	value  *float64 // nil: no value expected
 	reason string   // substring of the reason, if set
 }
@@ -71,22 +72,22 @@ func f(v float64) *float64 { return &v }
 func expectedStatus() map[string]want {
 	costPerHour := slotest.NodeHourlyCost + slotest.FixedHourlyCost
 	return map[string]want{
-		"p95_server_pass":       {slo.StatusPass, f((slotest.ServerFast + slotest.ServerErrors) / (slotest.ServerRequests + slotest.ServerErrors)), ""},
-		"p95_client_warn":       {slo.StatusWarn, f(slotest.ClientFast / slotest.ClientRequests), ""},
-		"p95_client_fail":       {slo.StatusFail, f(slotest.ClientFast / slotest.ClientRequests), ""},
-		"realtime_le2":          {slo.StatusPass, f(slotest.RealtimeWithin2 / slotest.RealtimeVideos), ""},
-		"cost_per_video":        {slo.StatusPass, f(costPerHour / (3600 * slotest.VideosSucceeded)), ""},
-		"empty_no_data":         {slo.StatusNoData, nil, "no series"},
-		"empty_zero":            {slo.StatusPass, f(0), ""},
-		"multiple_series":       {slo.StatusError, nil, "returned 2 series"},
-		"nan":                   {slo.StatusNoData, nil, "NaN"},
-		"inf":                   {slo.StatusNoData, nil, "+Inf"},
-		"too_few_samples":       {slo.StatusNoData, f(slotest.DashboardWithin3 / slotest.DashboardLoads), "too few samples: 60 < 1000"},
-		"enough_samples":        {slo.StatusPass, f(slotest.DashboardWithin3 / slotest.DashboardLoads), ""},
-		"mean_latency_relative": {slo.StatusNoBaseline, f((5 + 0.01) / (slotest.ServerRequests + slotest.ServerErrors)), "no baseline"},
-		"quantile_warning":      {slo.StatusNoData, nil, "+Inf"},
-		"query_error":           {slo.StatusError, nil, "query failed"},
-		"recovery_ratio":        {slo.StatusPass, f(slotest.RecoverySeconds / slotest.RecoveryObjective), ""},
+		"p95_server_pass":       {verdict.Pass, f((slotest.ServerFast + slotest.ServerErrors) / (slotest.ServerRequests + slotest.ServerErrors)), ""},
+		"p95_client_warn":       {verdict.Warn, f(slotest.ClientFast / slotest.ClientRequests), ""},
+		"p95_client_fail":       {verdict.Fail, f(slotest.ClientFast / slotest.ClientRequests), ""},
+		"realtime_le2":          {verdict.Pass, f(slotest.RealtimeWithin2 / slotest.RealtimeVideos), ""},
+		"cost_per_video":        {verdict.Pass, f(costPerHour / (3600 * slotest.VideosSucceeded)), ""},
+		"empty_no_data":         {verdict.NoData, nil, "no series"},
+		"empty_zero":            {verdict.Pass, f(0), ""},
+		"multiple_series":       {verdict.Error, nil, "returned 2 series"},
+		"nan":                   {verdict.NoData, nil, "NaN"},
+		"inf":                   {verdict.NoData, nil, "+Inf"},
+		"too_few_samples":       {verdict.NoData, f(slotest.DashboardWithin3 / slotest.DashboardLoads), "too few samples: 60 < 1000"},
+		"enough_samples":        {verdict.Pass, f(slotest.DashboardWithin3 / slotest.DashboardLoads), ""},
+		"mean_latency_relative": {verdict.NoBaseline, f((5 + 0.01) / (slotest.ServerRequests + slotest.ServerErrors)), "no baseline"},
+		"quantile_warning":      {verdict.NoData, nil, "+Inf"},
+		"query_error":           {verdict.Error, nil, "query failed"},
+		"recovery_ratio":        {verdict.Pass, f(slotest.RecoverySeconds / slotest.RecoveryObjective), ""},
 	}
 }
 
@@ -94,7 +95,7 @@ func checkResults(t *testing.T, rep *slo.Report, exp map[string]want, window str
 	t.Helper()
 	seen := 0
 	for _, r := range rep.Results {
-		if r.Window.Name != window {
+		if r.Window != window {
 			continue
 		}
 		w, ok := exp[r.ID]
@@ -102,7 +103,7 @@ func checkResults(t *testing.T, rep *slo.Report, exp map[string]want, window str
 			continue
 		}
 		seen++
-		require.Equal(t, w.status, r.Status, "%s: %s", r.ID, r.Reason)
+		require.Equal(t, w.status, r.Status, "%s: %s", r.ID, r.Error)
 		if w.value == nil {
 			require.Nil(t, r.Value, r.ID)
 		} else {
@@ -110,7 +111,7 @@ func checkResults(t *testing.T, rep *slo.Report, exp map[string]want, window str
 			require.InDelta(t, *w.value, *r.Value, 1e-9, r.ID)
 		}
 		if w.reason != "" {
-			require.Contains(t, r.Reason, w.reason, r.ID)
+			require.Contains(t, r.Error, w.reason, r.ID)
 		}
 	}
 	require.Equal(t, len(exp), seen, "every expected objective was evaluated")
@@ -126,32 +127,33 @@ func TestStatusPaths(t *testing.T) {
 	rep := slo.Evaluate(context.Background(), q, spec, ws, slo.Options{Now: func() time.Time { return fixed }})
 	checkResults(t, rep, expectedStatus(), "run")
 
-	byID := map[string]slo.Result{}
+	byID := map[string]verdict.Objective{}
 	for _, r := range rep.Results {
 		byID[r.ID] = r
 	}
 	// The exact fraction decides; the interpolated p95 is evidence beside it.
 	ev := byID["p95_server_pass"].Evidence
 	require.Len(t, ev, 1)
-	require.NotNil(t, ev[0].Value)
-	require.Greater(t, *ev[0].Value, 0.05)
-	require.LessOrEqual(t, *ev[0].Value, 0.1)
+	require.Greater(t, ev[0].Value, 0.05)
+	require.LessOrEqual(t, ev[0].Value, 0.1)
 	// Query text is recorded after substitution.
 	require.Contains(t, byID["p95_server_pass"].Query, "[60s]")
-	require.Equal(t, fixed, byID["p95_server_pass"].EvaluatedAt)
-	// Targets carry violated flags.
-	require.Equal(t, []slo.Target{{Kind: "pass", Criterion: ">= 0.95", Threshold: f(0.95), Violated: true},
-		{Kind: "warning", Criterion: ">= 0.85", Threshold: f(0.85), Violated: false}}, byID["p95_client_warn"].Targets)
-	require.Equal(t, 60.0, *byID["too_few_samples"].SampleCount)
-	require.Equal(t, 60.0, *byID["enough_samples"].SampleCount)
-	require.Equal(t, "NaN", byID["nan"].RawValue)
+	require.Equal(t, fixed, rep.EvaluatedAt)
+	// The record carries the criterion it was judged by.
+	warn := byID["p95_client_warn"]
+	require.Equal(t, ">=", warn.Op)
+	require.Equal(t, 0.95, warn.Objective)
+	require.Equal(t, f(0.85), warn.Warning)
+	require.Equal(t, ">= 0.95 (warn >= 0.85)", slo.Criterion(warn))
+	require.Equal(t, int64(60), byID["too_few_samples"].SampleCount)
+	require.Equal(t, int64(60), byID["enough_samples"].SampleCount)
+	require.Contains(t, byID["nan"].Error, "the value is NaN")
 	// Prometheus's warnings are kept.
 	require.NotEmpty(t, byID["quantile_warning"].Warnings)
 	require.Contains(t, byID["quantile_warning"].Warnings[0], "quantile value should be between 0 and 1")
-	require.Equal(t, 2, byID["multiple_series"].SeriesReturned)
 
 	// Missing data and errors fail the gate, whatever the score.
-	require.Equal(t, slo.StatusFail, rep.Gate)
+	require.Equal(t, verdict.Fail, rep.Gate)
 	require.False(t, rep.Passed())
 	require.NotEmpty(t, rep.GateReasons)
 }
@@ -171,25 +173,25 @@ func TestRelativeCriteria(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		baseline *slo.Baseline
-		status   slo.Status
+		status   verdict.Status
 	}{
-		{"no baseline", nil, slo.StatusNoBaseline},
-		{"baseline of another window", &slo.Baseline{Values: map[string]float64{slo.BaselineKey("mean_latency_relative", "plateau"): 0.05}}, slo.StatusNoBaseline},
-		{"NaN baseline", &slo.Baseline{Values: map[string]float64{slo.BaselineKey("mean_latency_relative", "run"): math.NaN()}}, slo.StatusNoBaseline},
-		{"within +10%", &slo.Baseline{Values: map[string]float64{slo.BaselineKey("mean_latency_relative", "run"): 0.05}}, slo.StatusPass},
-		{"above +10%", &slo.Baseline{Values: map[string]float64{slo.BaselineKey("mean_latency_relative", "run"): 0.04}}, slo.StatusFail},
+		{"no baseline", nil, verdict.NoBaseline},
+		{"baseline of another window", &slo.Baseline{Values: map[string]float64{slo.BaselineKey("mean_latency_relative", "plateau"): 0.05}}, verdict.NoBaseline},
+		{"NaN baseline", &slo.Baseline{Values: map[string]float64{slo.BaselineKey("mean_latency_relative", "run"): math.NaN()}}, verdict.NoBaseline},
+		{"within +10%", &slo.Baseline{Values: map[string]float64{slo.BaselineKey("mean_latency_relative", "run"): 0.05}}, verdict.Pass},
+		{"above +10%", &slo.Baseline{Values: map[string]float64{slo.BaselineKey("mean_latency_relative", "run"): 0.04}}, verdict.Fail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := slo.Evaluate(context.Background(), q, only, windows(base)[:1], slo.Options{Baseline: tc.baseline})
 			require.Len(t, rep.Results, 1)
 			r := rep.Results[0]
-			require.Equal(t, tc.status, r.Status, r.Reason)
+			require.Equal(t, tc.status, r.Status, r.Error)
 			require.InDelta(t, mean, *r.Value, 1e-12)
-			if tc.status == slo.StatusNoBaseline {
-				require.Nil(t, r.Targets[0].Threshold)
-				require.NotEqual(t, slo.StatusPass, rep.Gate, "NO_BASELINE never passes")
+			if tc.status == verdict.NoBaseline {
+				require.Zero(t, r.Objective, "no threshold without a baseline")
+				require.NotEqual(t, verdict.Pass, rep.Gate, "NO_BASELINE never passes")
 			} else {
-				require.InDelta(t, *r.Baseline*1.1, *r.Targets[0].Threshold, 1e-15)
+				require.InDelta(t, *r.Baseline*1.1, r.Objective, 1e-15)
 			}
 		})
 	}
@@ -201,7 +203,7 @@ func TestRelativeCriteria(t *testing.T) {
 	_, ok = b.Lookup("too_few_samples", "run")
 	require.False(t, ok, "a NO_DATA value is no baseline")
 	rep := slo.Evaluate(context.Background(), q, only, windows(base)[:1], slo.Options{Baseline: b})
-	require.Equal(t, slo.StatusPass, rep.Results[0].Status, "equal to its own baseline")
+	require.Equal(t, verdict.Pass, rep.Results[0].Status, "equal to its own baseline")
 	require.Equal(t, "run-1", rep.BaselineRunID)
 }
 
@@ -212,7 +214,7 @@ func TestZeroObjectivesIsError(t *testing.T) {
 		"nil spec":   nil,
 	} {
 		rep := slo.Evaluate(context.Background(), q, spec, windows(testBase()), slo.Options{})
-		require.Equal(t, slo.StatusError, rep.Gate, name)
+		require.Equal(t, verdict.Error, rep.Gate, name)
 		require.False(t, rep.Passed(), name)
 		require.Empty(t, rep.Results, name)
 	}
@@ -220,8 +222,8 @@ func TestZeroObjectivesIsError(t *testing.T) {
 	spec, err := slo.Parse("w.yaml", []byte("objectives:\n  - id: a\n    query: vector(1)\n    op: '>'\n    value: 0\n    windows: [stage-*]\n"))
 	require.NoError(t, err)
 	rep := slo.Evaluate(context.Background(), q, spec, windows(testBase()), slo.Options{})
-	require.Equal(t, slo.StatusError, rep.Gate)
-	require.Equal(t, []slo.Skip{{ID: "a", Reason: "no window matches [stage-*]"}}, rep.Skipped)
+	require.Equal(t, verdict.Error, rep.Gate)
+	require.Equal(t, []verdict.NotEvaluated{{ID: "a", Reason: "no window matches [stage-*]"}}, rep.Skipped)
 }
 
 // A time-scaled run skips the objectives that need full-length windows, says why, and
@@ -266,7 +268,7 @@ func TestFullLengthOnlySkippedWhenTimeScaled(t *testing.T) {
 	only, err := slo.Parse("fl.yaml", []byte("objectives:\n  - id: rate\n    query: vector(1)\n    op: '>'\n    value: 0\n    full_length_only: true\n"))
 	require.NoError(t, err)
 	rep = slo.Evaluate(context.Background(), q, only, windows(testBase())[:1], slo.Options{TimeScale: 0.5})
-	require.Equal(t, slo.StatusError, rep.Gate)
+	require.Equal(t, verdict.Error, rep.Gate)
 	require.False(t, rep.Passed())
 
 	// The default set marks the plateau throughput and the realtime ratio (sample count sized
@@ -316,12 +318,12 @@ objectives:
 	require.Equal(t, 2.5, rep.Achieved)
 	require.Equal(t, 4.0, rep.Achievable)
 	require.Equal(t, 62.5, rep.Score)
-	require.Equal(t, slo.StatusWarn, rep.Gate, rep.GateReasons)
+	require.Equal(t, verdict.Warn, rep.Gate, rep.GateReasons)
 	require.True(t, rep.Passed())
 
 	rep = slo.Evaluate(context.Background(), q, mk(true), windows(base)[:1], slo.Options{})
 	require.Equal(t, 62.5, rep.Score)
-	require.Equal(t, slo.StatusFail, rep.Gate)
+	require.Equal(t, verdict.Fail, rep.Gate)
 	require.Contains(t, rep.GateReasons[0], "key objective fail")
 }
 
@@ -335,22 +337,22 @@ func TestDefaultSet(t *testing.T) {
 	checkResults(t, rep, expectedDefault(), "run")
 	require.Empty(t, rep.Skipped)
 	// availability is key and fails (1 % of responses are 503), so the gate fails.
-	require.Equal(t, slo.StatusFail, rep.Gate)
+	require.Equal(t, verdict.Fail, rep.Gate)
 }
 
 func expectedDefault() map[string]want {
 	cost := slotest.NodeHourlyCost + slotest.FixedHourlyCost
 	all := slotest.ServerRequests + slotest.ServerErrors
 	return map[string]want{
-		"api_latency_p95":               {slo.StatusPass, f((slotest.ServerFast + slotest.ServerErrors) / all), ""},
-		"api_latency_p95_client":        {slo.StatusWarn, f(slotest.ClientFast / slotest.ClientRequests), ""},
-		"error_rate":                    {slo.StatusPass, f(slotest.ClientErrors / slotest.ClientRequests), ""},
-		"availability":                  {slo.StatusFail, f(1 - slotest.ServerErrors/all), ""},
-		"video_processing_p95_realtime": {slo.StatusPass, f(slotest.RealtimeWithin2 / slotest.RealtimeVideos), ""},
-		"cost_per_video":                {slo.StatusPass, f(cost / (3600 * slotest.VideosSucceeded)), ""},
-		"monthly_cost_projection":       {slo.StatusPass, f(cost * 730), ""},
-		"dashboard_load_p95":            {slo.StatusPass, f(slotest.DashboardWithin3 / slotest.DashboardLoads), ""},
-		"videos_lost":                   {slo.StatusPass, f(0), ""},
-		"request_count_crosscheck":      {slo.StatusPass, f(math.Abs(1 - slotest.ClientRequests/all)), ""},
+		"api_latency_p95":               {verdict.Pass, f((slotest.ServerFast + slotest.ServerErrors) / all), ""},
+		"api_latency_p95_client":        {verdict.Warn, f(slotest.ClientFast / slotest.ClientRequests), ""},
+		"error_rate":                    {verdict.Pass, f(slotest.ClientErrors / slotest.ClientRequests), ""},
+		"availability":                  {verdict.Fail, f(1 - slotest.ServerErrors/all), ""},
+		"video_processing_p95_realtime": {verdict.Pass, f(slotest.RealtimeWithin2 / slotest.RealtimeVideos), ""},
+		"cost_per_video":                {verdict.Pass, f(cost / (3600 * slotest.VideosSucceeded)), ""},
+		"monthly_cost_projection":       {verdict.Pass, f(cost * 730), ""},
+		"dashboard_load_p95":            {verdict.Pass, f(slotest.DashboardWithin3 / slotest.DashboardLoads), ""},
+		"videos_lost":                   {verdict.Pass, f(0), ""},
+		"request_count_crosscheck":      {verdict.Pass, f(math.Abs(1 - slotest.ClientRequests/all)), ""},
 	}
 }

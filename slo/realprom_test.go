@@ -116,23 +116,26 @@ func TestRealPrometheusMatchesEmbedded(t *testing.T) {
 			for i := range e.Results {
 				er, rr := e.Results[i], r.Results[i]
 				require.Equal(t, er.ID, rr.ID)
-				require.Equal(t, er.Window.Name, rr.Window.Name)
+				require.Equal(t, er.Window, rr.Window)
 				if er.ID == "quantile_warning" {
 					// Prometheus 2.42 has no query warnings; only the status must agree.
 					require.Equal(t, er.Status, rr.Status)
 					continue
 				}
-				require.Equal(t, er.Status, rr.Status, "%s/%s: embedded %q, real %q", er.ID, er.Window.Name, er.Reason, rr.Reason)
+				require.Equal(t, er.Status, rr.Status, "%s/%s: embedded %q, real %q", er.ID, er.Window, er.Error, rr.Error)
 				if er.Value == nil {
 					require.Nil(t, rr.Value, er.ID)
 					continue
 				}
 				require.NotNil(t, rr.Value, er.ID)
 				// Prometheus 3 sums with Kahan compensation, 2.42 does not: allow the last bits.
-				require.InDelta(t, *er.Value, *rr.Value, 1e-9*math.Max(1, math.Abs(*er.Value)), "%s/%s", er.ID, er.Window.Name)
+				require.InDelta(t, *er.Value, *rr.Value, 1e-9*math.Max(1, math.Abs(*er.Value)), "%s/%s", er.ID, er.Window)
 			}
 			require.Equal(t, e.Gate, r.Gate)
 			require.Equal(t, e.Score, r.Score)
+			for i := range e.Results {
+				require.Equal(t, slo.Points(e.Results[i]), slo.Points(r.Results[i]), e.Results[i].ID)
+			}
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dailydoco/ddp-verify/slo"
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
 func TestBadFilesRejectedWithFileLineField(t *testing.T) {
@@ -59,7 +60,7 @@ func TestNothingQueriedWhenFileIsBad(t *testing.T) {
 	require.Error(t, err)
 	require.Nil(t, spec, "a bad file yields no spec, so there is nothing to evaluate")
 	rep := slo.Evaluate(context.Background(), panicQuerier{t}, spec, windows(testBase()), slo.Options{})
-	require.Equal(t, slo.StatusError, rep.Gate)
+	require.Equal(t, verdict.Error, rep.Gate)
 }
 
 func TestDefaultSetParsesAndCoversTheIssue(t *testing.T) {

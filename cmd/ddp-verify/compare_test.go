@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/dailydoco/ddp-verify/verdict"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func TestCompareCmd(t *testing.T) {
 	worse := reportstest.Launch(time.Minute)
 	worse.RunID = "worse"
 	v := 0.131
-	worse.SLOs[0].Value, worse.SLOs[0].Status = &v, reports.StatusFail
+	worse.SLOs[0].Value, worse.SLOs[0].Status = &v, verdict.Fail
 	worse.Load.Steps[3].Response.P95 = 611
 	b := writeTestRun(t, worse)
 

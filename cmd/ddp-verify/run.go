@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"log/slog"
 	"net/http"
@@ -234,12 +235,12 @@ func printVerdict(out io.Writer, o *run.Outcome) {
 		}
 		fmt.Fprintf(out, "  - %s\n", reason)
 	}
-	counts := map[reports.Status]int{}
+	counts := map[verdict.Status]int{}
 	for _, s := range r.SLOs {
 		counts[s.Status]++
 	}
 	var parts []string
-	for _, st := range []reports.Status{reports.StatusPass, reports.StatusWarn, reports.StatusFail, reports.StatusNoData, reports.StatusNoBaseline, reports.StatusError} {
+	for _, st := range []verdict.Status{verdict.Pass, verdict.Warn, verdict.Fail, verdict.NoData, verdict.NoBaseline, verdict.Error} {
 		if counts[st] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
 		}

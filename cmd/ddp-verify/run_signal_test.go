@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"os"
 	"os/exec"
@@ -64,7 +65,7 @@ func TestRunInterruptedBySIGINT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Verdict != reports.VerdictAborted {
+	if r.Verdict != verdict.Aborted {
 		t.Errorf("verdict %s, want ABORTED", r.Verdict)
 	}
 	if len(r.Chaos) != 1 || r.Chaos[0].InjectedAt == nil || r.Chaos[0].RecoveredAt == nil || r.Chaos[0].Error != "" {

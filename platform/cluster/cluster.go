@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dailydoco/ddp-verify/internal/atomicfile"
 	"io"
 	"log/slog"
 	"maps"
@@ -630,15 +631,7 @@ func (c *Cluster) writeFileSD() error {
 	for _, t := range c.Targets() {
 		groups = append(groups, group{Targets: []string{t.Addr}, Labels: map[string]string{"ddp_process": t.Name, "ddp_role": t.Role}})
 	}
-	b, err := json.MarshalIndent(groups, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := c.FileSDPath() + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write file_sd: %w", err)
-	}
-	return os.Rename(tmp, c.FileSDPath())
+	return atomicfile.WriteJSON(c.FileSDPath(), groups)
 }
 
 // NodeInfo describes one node.

@@ -6,6 +6,7 @@ package reportstest
 
 import (
 	"encoding/json"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"math"
 	"time"
 
@@ -97,7 +98,7 @@ func Launch(step time.Duration) *reports.Run {
 		Versions:  map[string]string{"ddp-verify": "v0.4.0", "platform": "reference-2026.03", "prometheus": "v0.316.0"},
 		StartedAt: Start,
 		EndedAt:   at(60),
-		Verdict:   reports.VerdictNoGo,
+		Verdict:   verdict.NoGo,
 		Score:     71.4,
 		Reasons: []string{
 			"api-latency-p95 [chaos]: 142 ms, objective < 100 ms (key objective failed)",
@@ -260,14 +261,14 @@ func launchSeries(step time.Duration) reports.Series {
 	return s
 }
 
-func launchSLOs() []reports.SLOResult {
+func launchSLOs() []verdict.Objective {
 	type w struct {
 		name       string
 		start, end float64
 	}
 	steady, chaos, recovery, whole := w{"steady", 25, 35}, w{"chaos", gpuFaultStart, azFaultEnd}, w{"recovery", azFaultEnd, 55}, w{"run", 0, 60}
-	mk := func(id, name string, win w, query string, value *float64, unit, op string, objective float64, warning *float64, status reports.Status, samples int64, key bool, weight float64, ev ...reports.Evidence) reports.SLOResult {
-		return reports.SLOResult{
+	mk := func(id, name string, win w, query string, value *float64, unit, op string, objective float64, warning *float64, status verdict.Status, samples int64, key bool, weight float64, ev ...verdict.Evidence) verdict.Objective {
+		return verdict.Objective{
 			ID: id, DisplayName: name, Window: win.name, WindowStart: at(win.start), WindowEnd: at(win.end),
 			Query: query, Value: value, Unit: unit, Op: op, Objective: objective, Warning: warning,
 			Status: status, SampleCount: samples, Key: key, Weight: weight, Evidence: ev,
@@ -289,25 +290,25 @@ func launchSLOs() []reports.SLOResult {
 	}
 	errQ := `sum(rate(http_server_request_duration_seconds_count{service="api",http_response_status_code=~"5.."}[%s])) / sum(rate(http_server_request_duration_seconds_count{service="api"}[%s]))`
 	rtQ := `histogram_quantile(0.95, sum by (le) (rate(dailydoco_video_processing_realtime_ratio_bucket[%s])))`
-	out := []reports.SLOResult{
-		mk("api-latency-p95", "API p95 latency < 100 ms", steady, sub(latQ, steady), ptr(0.087), "s", "<", 0.1, ptr(0.09), reports.StatusPass, 184210, true, 3,
-			reports.Evidence{Label: "requests <= 100 ms", Value: 96.4, Unit: "%"}, reports.Evidence{Label: "interpolated p95", Value: 0.087, Unit: "s"}),
-		mk("api-latency-p95", "API p95 latency < 100 ms", chaos, sub(latQ, chaos), ptr(0.142), "s", "<", 0.1, ptr(0.09), reports.StatusFail, 241880, true, 3,
-			reports.Evidence{Label: "requests <= 100 ms", Value: 88.1, Unit: "%"}, reports.Evidence{Label: "interpolated p95", Value: 0.142, Unit: "s"}),
-		mk("api-latency-p95", "API p95 latency < 100 ms", recovery, sub(latQ, recovery), ptr(0.094), "s", "<", 0.1, ptr(0.09), reports.StatusWarn, 71240, true, 3,
-			reports.Evidence{Label: "requests <= 100 ms", Value: 95.3, Unit: "%"}, reports.Evidence{Label: "interpolated p95", Value: 0.094, Unit: "s"}),
-		mk("error-rate", "Error rate < 1 %", steady, sub(errQ, steady), ptr(0.0011), "ratio", "<", 0.01, ptr(0.005), reports.StatusPass, 184210, true, 2),
-		mk("error-rate", "Error rate < 1 %", chaos, sub(errQ, chaos), ptr(0.0087), "ratio", "<", 0.01, ptr(0.005), reports.StatusWarn, 241880, true, 2),
-		mk("availability", "Availability >= 99.9 %", chaos, `avg_over_time(probe_success{job="blackbox",target="api"}[13m])`, ptr(0.9993), "ratio", ">=", 0.999, nil, reports.StatusPass, 780, true, 2),
-		mk("video-realtime-ratio", "Video processing < 2x realtime", steady, sub(rtQ, steady), ptr(1.41), "x", "<", 2, ptr(1.8), reports.StatusPass, 1611, true, 2,
-			reports.Evidence{Label: "videos <= 2x", Value: 99.2, Unit: "%"}),
-		mk("video-realtime-ratio", "Video processing < 2x realtime", chaos, sub(rtQ, chaos), ptr(2.31), "x", "<", 2, ptr(1.8), reports.StatusFail, 2102, true, 2,
-			reports.Evidence{Label: "videos <= 2x", Value: 91.7, Unit: "%"}),
-		mk("videos-per-hour", "Throughput >= 500 videos/hour", steady, `sum(increase(dailydoco_videos_processed_total{result="ok"}[10m])) * 6`, ptr(812.0), "videos/h", ">=", 500, nil, reports.StatusPass, 1611, false, 1),
-		mk("cost-per-video", "Cost per video < $0.50", whole, `sum(sum_over_time(node_total_hourly_cost[60m:1m])) / 60 / sum(increase(dailydoco_videos_processed_total{result="ok"}[60m]))`, ptr(0.00199), "USD", "<", 0.5, ptr(0.4), reports.StatusPass, 9377, false, 1),
-		mk("dashboard-load-p95", "Dashboard load < 3 s", steady, `histogram_quantile(0.95, sum by (le) (rate(ddp_client_request_duration_seconds_bucket{scenario="dashboard",step="page load"}[10m])))`, nil, "s", "<", 3, nil, reports.StatusNoData, 0, false, 1),
-		mk("recovery-time", "Recovery after a fault < 5 min", chaos, `max(ddp_chaos_recovery_seconds)`, ptr(96.0), "s", "<", 300, ptr(180.0), reports.StatusPass, 2, true, 2),
-		mk("videos-lost", "No accepted video lost", whole, `sum(increase(dailydoco_videos_accepted_total[60m])) - sum(increase(dailydoco_videos_processed_total[60m]))`, ptr(0.0), "videos", "<=", 0, nil, reports.StatusPass, 9412, true, 3),
+	out := []verdict.Objective{
+		mk("api-latency-p95", "API p95 latency < 100 ms", steady, sub(latQ, steady), ptr(0.087), "s", "<", 0.1, ptr(0.09), verdict.Pass, 184210, true, 3,
+			verdict.Evidence{Label: "requests <= 100 ms", Value: 96.4, Unit: "%"}, verdict.Evidence{Label: "interpolated p95", Value: 0.087, Unit: "s"}),
+		mk("api-latency-p95", "API p95 latency < 100 ms", chaos, sub(latQ, chaos), ptr(0.142), "s", "<", 0.1, ptr(0.09), verdict.Fail, 241880, true, 3,
+			verdict.Evidence{Label: "requests <= 100 ms", Value: 88.1, Unit: "%"}, verdict.Evidence{Label: "interpolated p95", Value: 0.142, Unit: "s"}),
+		mk("api-latency-p95", "API p95 latency < 100 ms", recovery, sub(latQ, recovery), ptr(0.094), "s", "<", 0.1, ptr(0.09), verdict.Warn, 71240, true, 3,
+			verdict.Evidence{Label: "requests <= 100 ms", Value: 95.3, Unit: "%"}, verdict.Evidence{Label: "interpolated p95", Value: 0.094, Unit: "s"}),
+		mk("error-rate", "Error rate < 1 %", steady, sub(errQ, steady), ptr(0.0011), "ratio", "<", 0.01, ptr(0.005), verdict.Pass, 184210, true, 2),
+		mk("error-rate", "Error rate < 1 %", chaos, sub(errQ, chaos), ptr(0.0087), "ratio", "<", 0.01, ptr(0.005), verdict.Warn, 241880, true, 2),
+		mk("availability", "Availability >= 99.9 %", chaos, `avg_over_time(probe_success{job="blackbox",target="api"}[13m])`, ptr(0.9993), "ratio", ">=", 0.999, nil, verdict.Pass, 780, true, 2),
+		mk("video-realtime-ratio", "Video processing < 2x realtime", steady, sub(rtQ, steady), ptr(1.41), "x", "<", 2, ptr(1.8), verdict.Pass, 1611, true, 2,
+			verdict.Evidence{Label: "videos <= 2x", Value: 99.2, Unit: "%"}),
+		mk("video-realtime-ratio", "Video processing < 2x realtime", chaos, sub(rtQ, chaos), ptr(2.31), "x", "<", 2, ptr(1.8), verdict.Fail, 2102, true, 2,
+			verdict.Evidence{Label: "videos <= 2x", Value: 91.7, Unit: "%"}),
+		mk("videos-per-hour", "Throughput >= 500 videos/hour", steady, `sum(increase(dailydoco_videos_processed_total{result="ok"}[10m])) * 6`, ptr(812.0), "videos/h", ">=", 500, nil, verdict.Pass, 1611, false, 1),
+		mk("cost-per-video", "Cost per video < $0.50", whole, `sum(sum_over_time(node_total_hourly_cost[60m:1m])) / 60 / sum(increase(dailydoco_videos_processed_total{result="ok"}[60m]))`, ptr(0.00199), "USD", "<", 0.5, ptr(0.4), verdict.Pass, 9377, false, 1),
+		mk("dashboard-load-p95", "Dashboard load < 3 s", steady, `histogram_quantile(0.95, sum by (le) (rate(ddp_client_request_duration_seconds_bucket{scenario="dashboard",step="page load"}[10m])))`, nil, "s", "<", 3, nil, verdict.NoData, 0, false, 1),
+		mk("recovery-time", "Recovery after a fault < 5 min", chaos, `max(ddp_chaos_recovery_seconds)`, ptr(96.0), "s", "<", 300, ptr(180.0), verdict.Pass, 2, true, 2),
+		mk("videos-lost", "No accepted video lost", whole, `sum(increase(dailydoco_videos_accepted_total[60m])) - sum(increase(dailydoco_videos_processed_total[60m]))`, ptr(0.0), "videos", "<=", 0, nil, verdict.Pass, 9412, true, 3),
 	}
 	out[10].Warnings = []string{"query returned an empty vector; the dashboard journey step is named \"GET /v1/dashboard\", not \"page load\""}
 	return out

@@ -11,6 +11,7 @@ import (
 	"encoding/xml"
 	"flag"
 	"fmt"
+	"github.com/dailydoco/ddp-verify/verdict"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,7 +21,7 @@ import (
 )
 
 func main() {
-	verdict := flag.String("verdict", "GO", "expected verdict")
+	wantVerdict := flag.String("verdict", "GO", "expected verdict")
 	faults := flag.Int("faults", -1, "expected number of faults injected and recovered (-1: as many as run.json lists, at least one)")
 	notEvaluated := flag.String("not-evaluated", "", "comma-separated objective ids the run must list as not evaluated (a time-scaled run); any other not evaluated is a problem")
 	flag.Parse()
@@ -32,7 +33,7 @@ func main() {
 	if *notEvaluated != "" {
 		want = strings.Split(*notEvaluated, ",")
 	}
-	problems := check(flag.Arg(0), reports.Verdict(*verdict), *faults, want)
+	problems := check(flag.Arg(0), verdict.Verdict(*wantVerdict), *faults, want)
 	for _, p := range problems {
 		fmt.Println("FAIL:", p)
 	}
@@ -42,21 +43,21 @@ func main() {
 	fmt.Println("checkrun: all checks passed for", flag.Arg(0))
 }
 
-func check(dir string, verdict reports.Verdict, faults int, wantNotEvaluated []string) []string {
+func check(dir string, want verdict.Verdict, faults int, wantNotEvaluated []string) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	r, err := reports.ReadRun(filepath.Join(dir, "run.json"))
 	if err != nil {
 		return []string{err.Error()}
 	}
-	if r.Verdict != verdict {
-		bad("verdict %s, want %s (reasons: %s)", r.Verdict, verdict, strings.Join(r.Reasons, "; "))
+	if r.Verdict != want {
+		bad("verdict %s, want %s (reasons: %s)", r.Verdict, want, strings.Join(r.Reasons, "; "))
 	}
 	if len(r.SLOs) == 0 {
 		bad("no objective was evaluated")
 	}
 	for _, s := range r.SLOs {
-		if s.Value == nil || s.Status == reports.StatusNoData || s.Status == reports.StatusError {
+		if s.Value == nil || s.Status == verdict.NoData || s.Status == verdict.Error {
 			bad("objective %s in %s has no data (%s: %s)", s.ID, s.Window, s.Status, s.Error)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/dailydoco/ddp-verify/verdict"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // checkrun must accept exactly the objectives it is told a time-scaled run leaves out.
 func TestCheckNotEvaluated(t *testing.T) {
 	r := reportstest.Launch(time.Minute)
-	r.NotEvaluated = []reports.NotEvaluated{{ID: "throughput_videos_per_hour", Key: true, Reason: "the run is time-scaled (x0.05)"}}
+	r.NotEvaluated = []verdict.NotEvaluated{{ID: "throughput_videos_per_hour", Key: true, Reason: "the run is time-scaled (x0.05)"}}
 	dir := filepath.Join(t.TempDir(), "run")
 	if err := reports.WriteRunDir(dir, r); err != nil {
 		t.Fatal(err)

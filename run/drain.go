@@ -1,0 +1,72 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/prom"
+)
+
+// drained is how the drain phase ended.
+type drained struct {
+	// end is when the data the run evaluates ends: after the drain and the last scrape.
+	end time.Time
+	// empty is true when the pipeline was seen empty (no video queued or processing).
+	empty bool
+	// inFlight is the videos still queued or processing when the drain stopped waiting; NaN
+	// when the target exports no queue depth.
+	inFlight float64
+	// skipped is true when the run was interrupted, so nothing was waited for.
+	skipped bool
+}
+
+// drain waits, bounded, until no accepted video is queued or processing, so that "lost" means
+// lost, then lets the last samples reach the TSDB. An interrupted run does not wait.
+func (r *runner) drain(ctx context.Context, ex *execution) drained {
+	d := drained{skipped: ex.aborted, inFlight: math.NaN()}
+	if !ex.aborted {
+		fmt.Fprintln(r.o.progress(), "ddp-verify: load done, draining the video pipeline")
+		d.empty, d.inFlight = r.waitDrained(ctx, orDefault(r.o.DrainTimeout, DefaultDrainTimeout))
+		if !d.empty {
+			fmt.Fprintf(r.o.progress(), "ddp-verify: the drain stopped waiting with %s videos still in flight\n", countText(d.inFlight))
+		}
+	}
+	// Two scrape intervals, so the last samples are stored.
+	r.sleep(ctx, 2*prom.DefaultScrapeInterval+200*time.Millisecond)
+	d.end = r.clock.Now()
+	return d
+}
+
+// waitDrained polls the queue depth until it is 0, the timeout passes or the target turns out
+// to export none. It returns whether the pipeline was seen empty and the last depth seen.
+func (r *runner) waitDrained(ctx context.Context, timeout time.Duration) (empty bool, inFlight float64) {
+	deadline := r.clock.Now().Add(timeout)
+	missing := 0
+	for {
+		q := instant(ctx, r.platform.Prometheus, "sum(dailydoco_queue_depth)", r.clock.Now())
+		switch {
+		case q == 0:
+			return true, 0
+		case math.IsNaN(q):
+			// A target that exports no queue depth has nothing to drain that we could see.
+			if missing++; missing >= 5 {
+				return false, q
+			}
+		default:
+			missing = 0
+		}
+		if ctx.Err() != nil || !r.clock.Now().Before(deadline) {
+			return false, q
+		}
+		r.sleep(ctx, time.Second)
+	}
+}
+
+func countText(v float64) string {
+	if math.IsNaN(v) {
+		return "an unknown number of"
+	}
+	return fmt.Sprintf("%.0f", v)
+}

@@ -1,0 +1,102 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/chaos"
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/load"
+)
+
+// execution is what the execute phase ran, on the run's clock.
+type execution struct {
+	t0, loadEnd time.Time
+	load        *load.Result
+	// faults are the scheduler's records; chaosErr is its error (faults left in force).
+	faults   []chaos.Result
+	chaosErr error
+	// aborted is set when the first interrupt stopped the run early.
+	aborted bool
+}
+
+// execute drives load and chaos on one clock: the scheduler's offsets and the engine's stages
+// are both measured from t0. However the load ends (its schedule, an abortOnFail threshold, an
+// interrupt), the fault schedule ends with it, and every fault in force is recovered.
+func (r *runner) execute(ctx context.Context) (*execution, error) {
+	eng, err := r.engine()
+	if err != nil {
+		return nil, err
+	}
+	var sched *chaos.Scheduler
+	if r.faults() {
+		sched = chaos.NewScheduler(r.platform.Chaos, r.plan.Faults, chaos.WithLogger(r.log),
+			chaos.WithGuardrails(r.platform.Guardrails), chaos.WithClock(r.clock))
+	}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var aborted atomic.Bool
+	go r.onInterrupt(loadCtx, func() { aborted.Store(true); stopLoad() })
+
+	ex := &execution{t0: r.clock.Now()}
+	var loadErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ex.load, loadErr = eng.Run(loadCtx)
+		stopLoad()
+	})
+	if sched != nil {
+		wg.Go(func() {
+			ex.faults, ex.chaosErr = sched.Run(loadCtx)
+			if ex.chaosErr != nil {
+				r.log.Warn("chaos", "err", ex.chaosErr)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	r.watch(loadCtx, done, ex.t0, eng, sched)
+	<-done
+	ex.loadEnd, ex.aborted = r.clock.Now(), aborted.Load()
+	if r.platform.Flush != nil {
+		r.platform.Flush(ctx)
+	}
+	if ctx.Err() != nil {
+		return nil, exitcode.New(exitcode.Interrupted, errors.New("interrupted twice: faults were recovered, nothing was evaluated"))
+	}
+	if loadErr != nil && !errors.Is(loadErr, context.Canceled) && !errors.Is(loadErr, load.ErrThresholdAbort) {
+		return nil, infra("load: %w", loadErr)
+	}
+	return ex, nil
+}
+
+// engine builds the load engine over the workload's scenarios, with the plan's thresholds,
+// and registers its metrics with the generator's.
+func (r *runner) engine() (*load.Engine, error) {
+	scen, err := r.workload.Scenarios(r.plan, r.platform.BaseURL, r.runID, r.reg)
+	if err != nil {
+		return nil, badInput("%w", err)
+	}
+	eng, err := load.NewEngine(scen, load.WithThresholds(r.plan.Thresholds...), load.WithLogger(r.log),
+		load.WithHTTP(load.HTTPOptions{Headers: r.o.Headers}), load.WithSeed(r.o.seed()), load.WithClock(r.clock))
+	if err != nil {
+		return nil, badInput("load model: %w", err)
+	}
+	r.reg.MustRegister(eng.Collector())
+	return eng, nil
+}
+
+// onInterrupt calls stop when the first interrupt arrives, unless the load ends first.
+func (r *runner) onInterrupt(ctx context.Context, stop func()) {
+	if r.o.Interrupt == nil {
+		return
+	}
+	select {
+	case <-r.o.Interrupt:
+		stop()
+	case <-ctx.Done():
+	}
+}

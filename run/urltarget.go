@@ -1,0 +1,149 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/dailydoco/ddp-verify/chaos"
+	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/prom"
+)
+
+// URLTarget is a platform already running at a URL (a staging deployment, or `ddp-verify
+// platform up`). Its SLIs come from its Prometheus, the generator's own metrics are pushed
+// there by remote write, and its faults run through the backend Chaos makes.
+type URLTarget struct {
+	URL           string
+	PrometheusURL string
+	// RemoteWriteURL receives the generator's metrics; default PrometheusURL + /api/v1/write.
+	RemoteWriteURL string
+	// ExpectJobs are scrape jobs Prometheus must report healthy in preflight.
+	ExpectJobs []string
+	// Chaos returns the backend that injects the plan's faults (cmd builds a Chaos Mesh one).
+	// It is called once, with the run's id, which must label everything the backend creates,
+	// so that `ddp-verify chaos cleanup --run-id` finds what a dead run left. A backend with a
+	// Preflight(ctx) error method is checked in preflight.
+	Chaos func(runID string) (chaos.Backend, error)
+	// Guardrails bound what the faults may hit (namespace allow-list, node and pod shares).
+	Guardrails chaos.Guardrails
+}
+
+var _ Target = (*URLTarget)(nil)
+
+// Check validates the URLs and that faults have a backend.
+func (t *URLTarget) Check(plan *profile.Plan, faults bool) error {
+	if err := checkURL("target", t.URL); err != nil {
+		return err
+	}
+	if t.PrometheusURL == "" {
+		return badInput("a URL target needs --prometheus-url: the Prometheus that scrapes the platform")
+	}
+	if err := checkURL("prometheus-url", t.PrometheusURL); err != nil {
+		return err
+	}
+	if t.RemoteWriteURL != "" {
+		if err := checkURL("remote-write-url", t.RemoteWriteURL); err != nil {
+			return err
+		}
+	}
+	if faults && t.Chaos == nil {
+		return badInput("profile %s has faults, and a URL target injects them through Chaos Mesh: add --chaos-backend mesh with --namespace NS (the platform's namespaces; --kubeconfig and --context pick the cluster), or --no-chaos to skip them", plan.Name())
+	}
+	return nil
+}
+
+// Open connects to the platform's Prometheus, makes the chaos backend and starts pushing the
+// generator's metrics. The first push is made at once, so that a receiver that refuses them
+// fails here, not at the evaluation.
+func (t *URLTarget) Open(ctx context.Context, env Env) (*Platform, error) {
+	api, err := prometheusAPI(t.PrometheusURL)
+	if err != nil {
+		return nil, err
+	}
+	p := &Platform{
+		Name: t.URL, BaseURL: strings.TrimSuffix(t.URL, "/"), Prometheus: api,
+		ExpectJobs: t.ExpectJobs, Guardrails: t.Guardrails,
+		Versions: map[string]string{"prometheus": "external " + t.PrometheusURL},
+	}
+	if env.Faults {
+		if p.Chaos, err = t.Chaos(env.RunID); err != nil {
+			return nil, badInput("%w", err)
+		}
+	}
+	stop, err := t.startPusher(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	p.Flush = stop
+	p.Close = func() error { stop(context.WithoutCancel(ctx)); return nil }
+	return p, nil
+}
+
+// startPusher sends the generator's metrics to the remote-write receiver every second, and
+// once more when stopped, so the last samples arrive before evaluation. Stopping twice is
+// harmless.
+func (t *URLTarget) startPusher(ctx context.Context, env Env) (stop func(context.Context), err error) {
+	rw := t.RemoteWriteURL
+	if rw == "" {
+		rw = strings.TrimSuffix(t.PrometheusURL, "/") + "/api/v1/write"
+	}
+	host, _ := os.Hostname()
+	p := &prom.Pusher{URL: rw, Gatherer: env.Generator.Gatherer, Logger: env.Logger,
+		ExtraLabels: map[string]string{"job": GeneratorJob, "instance": host, "run_id": env.RunID}}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = p.Push(pctx)
+	cancel()
+	if err != nil {
+		return nil, infra("preflight: cannot push the load generator's metrics to %s (%v); enable the remote-write receiver (prometheus --web.enable-remote-write-receiver) or give --remote-write-url", rw, err)
+	}
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = p.Run(runCtx, time.Second)
+	}()
+	var once sync.Once
+	return func(ctx context.Context) {
+		once.Do(func() {
+			stopRun()
+			<-done
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := p.Push(fctx); err != nil {
+				env.logger().Warn("final push of the generator's metrics", "err", fmt.Sprint(err))
+			}
+		})
+	}, nil
+}
+
+func (e Env) logger() *slog.Logger {
+	if e.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Logger
+}
+
+func checkURL(flag, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return badInput("--%s %q: want an http or https URL", flag, raw)
+	}
+	return nil
+}
+
+func prometheusAPI(addr string) (v1.API, error) {
+	client, err := promapi.NewClient(promapi.Config{Address: addr})
+	if err != nil {
+		return nil, infra("prometheus client for %s: %w", addr, err)
+	}
+	return v1.NewAPI(client), nil
+}
