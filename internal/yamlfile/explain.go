@@ -69,7 +69,9 @@ func (r *resolver) resolve(msg string) error {
 	onLine := func(e entry) bool { return e.node.Line == fe.Line }
 	value := func(e entry) bool { return onLine(e) && !e.key }
 	var at *entry
-	named := true // the message names the key it is about: blame that key or nothing
+	// A message that names its key is blamed on that key or on nothing; any other falls back
+	// to the first value on its line.
+	fallback := true
 	switch {
 	case unknownFieldRE.MatchString(fe.Msg):
 		name := unknownFieldRE.FindStringSubmatch(fe.Msg)[1]
@@ -79,15 +81,18 @@ func (r *resolver) resolve(msg string) error {
 		} else {
 			fe.Msg = "unknown field " + name
 		}
+		fallback = false
 	case setTwiceRE.MatchString(fe.Msg):
 		name := setTwiceRE.FindStringSubmatch(fe.Msg)[1]
 		at = r.take(func(e entry) bool { return onLine(e) && e.key && e.node.Value == name })
 		fe.Msg = "set more than once"
+		fallback = false
 	case duplicateKeyRE.MatchString(fe.Msg):
 		sm := duplicateKeyRE.FindStringSubmatch(fe.Msg)
 		name, _ := strconv.Unquote(sm[1])
 		at = r.take(func(e entry) bool { return onLine(e) && e.key && e.node.Value == name })
 		fe.Msg = "defined twice (first at line " + sm[2] + ")"
+		fallback = false
 	case cannotRE.MatchString(fe.Msg):
 		sm := cannotRE.FindStringSubmatch(fe.Msg)
 		tag, shown, goType := sm[1], sm[2], sm[3]
@@ -111,15 +116,11 @@ func (r *resolver) resolve(msg string) error {
 		if at != nil {
 			fe.Msg = fmt.Sprintf("want %s, got %s", describeType(typeAt(r.typ, at.path), goType), describeNode(unalias(at.node)))
 		}
-		named = false
 	case column > 0:
 		at = r.take(func(e entry) bool { return value(e) && e.node.Column == column })
-		named = false
-	default:
-		named = false
 	}
-	if at == nil && !named {
-		// An unmarshaler's own message without a column: blame the first value on the line.
+	if at == nil && fallback {
+		// For example an unmarshaler's own message, without a column.
 		at = r.take(value)
 	}
 	if at != nil {

@@ -2,6 +2,7 @@ package yamlfile_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,6 +27,7 @@ type testFile struct {
 	Items    []item             `yaml:"items"`
 	Inner    *inner             `yaml:"inner"`
 	Machines map[string]price   `yaml:"machines"`
+	Level    level              `yaml:"level"`
 }
 
 type item struct {
@@ -65,6 +67,18 @@ func (s *span) UnmarshalYAML(n *yaml.Node) error {
 		return yamlfile.ValueError(n, "must not be negative (got %s)", d)
 	}
 	s.Duration = d
+	return nil
+}
+
+// level rejects a value with a plain error that names only the line, as unmarshalers
+// written without [yamlfile.ValueError] do; yaml.v3 stops decoding at such an error.
+type level string
+
+func (l *level) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value != "low" && n.Value != "high" {
+		return fmt.Errorf("line %d: want low or high (got %q)", n.Line, n.Value)
+	}
+	*l = level(n.Value)
 	return nil
 }
 
@@ -266,5 +280,31 @@ func TestValidator(t *testing.T) {
 	zero.Fail("name", "is required")
 	if got := zero.Err().Error(); got != ": name: is required" {
 		t.Errorf("zero validator: %q", got)
+	}
+}
+
+func TestGoodFileDecodes(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("testdata", "full.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got testFile
+	if _, err := yamlfile.Decode("full.good.yaml", data, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := testFile{
+		Name: "full", Count: 3, Ratio: 0.5, Enabled: true, Wait: 90 * time.Second,
+		Tags:    []string{"a", "b"},
+		Weights: map[string]float64{"browse": 2, "capture.4k": 1},
+		Items: []item{
+			{ID: "first", Stages: []stage{{span{10 * time.Second}, 5}, {span{20 * time.Second}, 0}}, ThinkTime: span{3 * time.Second}},
+			{ID: "second"},
+		},
+		Inner: &inner{Note: "hello"},
+		Level: "high",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded\n%+v\nwant\n%+v", got, want)
 	}
 }
