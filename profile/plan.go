@@ -103,7 +103,7 @@ func (v *validator) resolve(p *Profile) *Plan {
 	for i, th := range p.Thresholds {
 		t, err := load.ParseThresholdSpec(th)
 		if err != nil {
-			v.fail(fmt.Sprintf("thresholds[%d]", i), "%v", err)
+			v.Fail(fmt.Sprintf("thresholds[%d]", i), "%v", err)
 			continue
 		}
 		plan.Thresholds = append(plan.Thresholds, t)
@@ -117,10 +117,10 @@ func (v *validator) loadRules(at string, err error) {
 	for _, e := range unjoin(err) {
 		field, msg, ok := strings.Cut(e.Error(), ": ")
 		if !ok || strings.ContainsAny(field, " ") {
-			v.fail(at, "%s", e.Error())
+			v.Fail(at, "%s", e.Error())
 			continue
 		}
-		v.fail(at+"."+field, "%s", msg)
+		v.Fail(at+"."+field, "%s", msg)
 	}
 }
 
@@ -157,7 +157,7 @@ func (v *validator) stages(at string, in []Stage) []load.Stage {
 // rounding them silently.
 func (v *validator) count(field string, x float64) int64 {
 	if x < 0 || x != math.Trunc(x) || x > math.MaxInt32 {
-		v.fail(field, "%v must be a whole number from 0 to %d (use timeUnit for fractional rates)", x, math.MaxInt32)
+		v.Fail(field, "%v must be a whole number from 0 to %d (use timeUnit for fractional rates)", x, math.MaxInt32)
 		return 0
 	}
 	return int64(x)
@@ -217,10 +217,10 @@ func (v *validator) chaosRules(i int, f Fault) {
 			continue // reported as required by the profile's own rule
 		}
 		if errors.As(e, &fe) {
-			v.fail(fmt.Sprintf("chaos[%d].%s", i, chaosField(fe.Field)), "%s", fe.Msg)
+			v.Fail(fmt.Sprintf("chaos[%d].%s", i, chaosField(fe.Field)), "%s", fe.Msg)
 			continue
 		}
-		v.fail(fmt.Sprintf("chaos[%d]", i), "%v", e)
+		v.Fail(fmt.Sprintf("chaos[%d]", i), "%v", e)
 	}
 }
 

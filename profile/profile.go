@@ -1,11 +1,12 @@
 package profile
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dailydoco/ddp-verify/internal/yamlfile"
 )
 
 // Profile is one verification profile as written in YAML. Field names follow k6 where k6 has
@@ -33,8 +34,8 @@ type Profile struct {
 	source string
 	// timeScale is the product of the factors [Profile.Scaled] applied; 0 means unscaled.
 	timeScale float64
-	// root is the parsed document, for the lines of errors found after scaling.
-	root *yaml.Node
+	// doc is the parsed document, for the lines of errors found after scaling.
+	doc *yamlfile.Document
 	// plan is the resolved plan, set when every rule passed.
 	plan *Plan
 }
@@ -160,14 +161,15 @@ type WindowSpec struct {
 type Duration struct{ time.Duration }
 
 // UnmarshalYAML parses a Go duration string; plain numbers are rejected because their unit
-// would be a guess.
+// would be a guess. Its errors are [yamlfile.ValueError]s, so that the decoder goes on and
+// reports them at their field with every other problem.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration such as 30s or 5m", n.Line)
+		return yamlfile.ValueError(n, "expected a duration such as 30s or 5m")
 	}
 	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
 	if err != nil {
-		return fmt.Errorf("line %d: invalid duration %q (use a unit: 30s, 5m, 1h)", n.Line, n.Value)
+		return yamlfile.ValueError(n, "invalid duration %q (use a unit: 30s, 5m, 1h)", n.Value)
 	}
 	d.Duration = v
 	return nil

@@ -13,12 +13,16 @@ func TestBadProfilesNameFileLineAndField(t *testing.T) {
 		file string
 		want []string // every substring must appear in the error
 	}{
-		{"unknown-field.bad.yaml", []string{"unknown-field.bad.yaml:7:", "unknown field thinktime"}},
+		{"unknown-field.bad.yaml", []string{"unknown-field.bad.yaml:7: scenarios[0].thinktime: unknown field (did you mean thinkTime?)"}},
 		{"negative-duration.bad.yaml", []string{"negative-duration.bad.yaml:6:", "scenarios[0].stages[1].duration", "must not be negative"}},
 		{"fault-outside-run.bad.yaml", []string{"fault-outside-run.bad.yaml:12:", "chaos[0].duration", "after the run ends at 1m0s"}},
 		{"window-refers-to-nothing.bad.yaml", []string{"window-refers-to-nothing.bad.yaml:9:", "windows[0].stage", `no stage "hold"`}},
 		{"bad-executor.bad.yaml", []string{"bad-executor.bad.yaml:3:", "scenarios[0].executor", `"ramping-users"`}},
-		{"duration-without-unit.bad.yaml", []string{"duration-without-unit.bad.yaml:5:", `invalid duration "60"`}},
+		{"duration-without-unit.bad.yaml", []string{`duration-without-unit.bad.yaml:5: scenarios[0].duration: invalid duration "60"`}},
+		{"executor-is-a-list.bad.yaml", []string{
+			"executor-is-a-list.bad.yaml:3: scenarios[0].executor: want a string, got a sequence",
+			`executor-is-a-list.bad.yaml:5: scenarios[0].vus: want an integer, got the string "five"`,
+		}},
 		{"bad-threshold.bad.yaml", []string{"bad-threshold.bad.yaml:9:", "thresholds[1]"}},
 		{"zone-outage-mode.bad.yaml", []string{"zone-outage-mode.bad.yaml:10:", "chaos[0].mode", "power-loss or partition"}},
 		// The chaos engine's rules are checked at load, on the profile's own fields: a fault

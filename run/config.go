@@ -1,18 +1,13 @@
 package run
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/yamlfile"
 )
 
 // Config is a run configuration file (`run --config ddp-verify.yaml`): the settings of one
@@ -36,9 +31,9 @@ type Config struct {
 	Chaos            ChaosConfig `yaml:"chaos"`
 	Auth             AuthConfig  `yaml:"auth"`
 
-	// lines maps each flag set by the file to the line that set it, for error messages.
-	lines map[string]int
-	file  string
+	// doc locates the file's fields for error messages; nil for an empty file.
+	doc  *yamlfile.Document
+	file string
 }
 
 // AuthConfig names a header every load request carries and the environment variable that
@@ -60,48 +55,25 @@ type ChaosConfig struct {
 	PoolLabel    string   `yaml:"pool_label"`
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+): `)
-
 // LoadConfig reads a run configuration strictly: an unknown field or a value of the wrong type
-// is an error naming the file, the line and the field.
+// is an error naming the file, the line and the field. An empty file, or one of comments only,
+// sets nothing.
 func LoadConfig(file string) (*Config, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, badInput("read config: %w", err)
 	}
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		msgs := []string{err.Error()}
-		if errors.As(err, &te) {
-			msgs = te.Errors
-		}
-		var errs []error
-		for _, m := range msgs {
-			if loc := yamlLineRE.FindStringSubmatch(m); loc != nil {
-				m = file + ":" + loc[1] + ": " + yamlLineRE.ReplaceAllString(m, "")
-			} else {
-				m = file + ": " + strings.TrimPrefix(m, "yaml: ")
-			}
-			errs = append(errs, errors.New(regexp.MustCompile(`field (\S+) not found in type \S+`).ReplaceAllString(m, "unknown field $1")))
-		}
-		return nil, exitcode.New(exitcode.BadInput, errors.Join(errs...))
+	c := Config{file: file}
+	doc, err := yamlfile.Decode(file, data, &c)
+	if errors.Is(err, yamlfile.ErrEmpty) {
+		return &c, nil
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
-	c.file = file
-	c.lines = map[string]int{}
-	for flag, path := range configFields {
-		if n := lookup(&root, path); n != nil {
-			c.lines[flag] = n.Line
-		}
+	if err != nil {
+		return nil, exitcode.New(exitcode.BadInput, err)
 	}
-	var errs []error
-	bad := func(flag, format string, args ...any) {
-		errs = append(errs, c.FieldError(flag, fmt.Errorf(format, args...)))
-	}
+	c.doc = doc
+	problems := yamlfile.Validator{Doc: doc}
+	bad := func(flag, format string, args ...any) { problems.Fail(configPath(flag), format, args...) }
 	switch c.Chaos.Backend {
 	case "", "none", "mesh":
 	default:
@@ -119,44 +91,31 @@ func LoadConfig(file string) (*Config, error) {
 	if v := c.Seed; v != nil && *v == 0 {
 		bad("seed", "must be at least 1")
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := problems.Err(); err != nil {
 		return nil, exitcode.New(exitcode.BadInput, err)
 	}
 	return &c, nil
 }
 
-// configFields maps run flags to their place in the file.
-var configFields = map[string][]string{
-	"profile": {"profile"}, "target": {"target"}, "prometheus-url": {"prometheus_url"},
-	"remote-write-url": {"remote_write_url"}, "expect-job": {"expect_jobs"}, "slo": {"slo"},
-	"topology": {"topology"}, "out": {"out"}, "time-scale": {"time_scale"}, "seed": {"seed"}, "baseline": {"baseline"},
-	"drain-timeout": {"drain_timeout"}, "preflight-timeout": {"preflight_timeout"},
-	"chaos-backend": {"chaos", "backend"}, "kubeconfig": {"chaos", "kubeconfig"},
-	"context": {"chaos", "context"}, "namespace": {"chaos", "namespaces"},
-	"max-node-share": {"chaos", "max_node_share"}, "pool-label": {"chaos", "pool_label"},
-	"auth-header": {"auth", "header"}, "auth-token-env": {"auth", "token_env"},
+// configFields maps run flags to their field paths in the file.
+var configFields = map[string]string{
+	"profile": "profile", "target": "target", "prometheus-url": "prometheus_url",
+	"remote-write-url": "remote_write_url", "expect-job": "expect_jobs", "slo": "slo",
+	"topology": "topology", "out": "out", "time-scale": "time_scale", "seed": "seed", "baseline": "baseline",
+	"drain-timeout": "drain_timeout", "preflight-timeout": "preflight_timeout",
+	"chaos-backend": "chaos.backend", "kubeconfig": "chaos.kubeconfig",
+	"context": "chaos.context", "namespace": "chaos.namespaces",
+	"max-node-share": "chaos.max_node_share", "pool-label": "chaos.pool_label",
+	"auth-header": "auth.header", "auth-token-env": "auth.token_env",
 }
 
-func lookup(n *yaml.Node, path []string) *yaml.Node {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
+// configPath is the field path of the file's setting for flag; "no-chaos" is chaos backend
+// "none".
+func configPath(flag string) string {
+	if flag == "no-chaos" {
+		return "chaos.backend"
 	}
-	for _, key := range path {
-		if n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				next = n.Content[i+1]
-			}
-		}
-		if next == nil {
-			return nil
-		}
-		n = next
-	}
-	return n
+	return configFields[flag]
 }
 
 // Flags lists the settings of the file as run flag values, in a stable order. "no-chaos" is
@@ -202,14 +161,13 @@ func (c *Config) Flags() [][2]string {
 	return out
 }
 
-// FieldError describes a value of the file that its flag refused.
+// FieldError describes a value of the file that its flag refused: a *yamlfile.FieldError
+// with the file, the line that set it and its field path, whose message is err's text.
 func (c *Config) FieldError(flag string, err error) error {
-	path := strings.Join(configFields[flag], ".")
-	if flag == "no-chaos" {
-		path = "chaos.backend"
+	path := configPath(flag)
+	line, ok := c.doc.Lookup(path)
+	if !ok {
+		line = 0
 	}
-	if line, ok := c.lines[flag]; ok {
-		return fmt.Errorf("%s:%d: %s: %w", c.file, line, path, err)
-	}
-	return fmt.Errorf("%s: %s: %w", c.file, path, err)
+	return &yamlfile.FieldError{Source: c.file, Line: line, Field: path, Msg: err.Error()}
 }

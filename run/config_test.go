@@ -34,6 +34,20 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// A file with nothing in it but comments sets no flag, and a flag it does not set has no line.
+func TestEmptyConfigSetsNothing(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("testdata", "config", "comments-only.good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.Flags(); len(f) != 0 {
+		t.Errorf("flags %v, want none", f)
+	}
+	if err := c.FieldError("seed", errString("nope")); err.Error() != "testdata/config/comments-only.good.yaml: seed: nope" {
+		t.Errorf("field error %q", err)
+	}
+}
+
 type errString string
 
 func (e errString) Error() string { return string(e) }
@@ -43,7 +57,12 @@ func TestBadConfigNamesFileLineAndField(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"unknown-field.bad.yaml", []string{"unknown-field.bad.yaml:4: unknown field namespace"}},
+		{"unknown-field.bad.yaml", []string{"unknown-field.bad.yaml:4: chaos.namespace: unknown field (did you mean namespaces?)"}},
+		{"wrong-types.bad.yaml", []string{
+			`wrong-types.bad.yaml:2: expect_jobs: want a sequence, got the string "api"`,
+			`wrong-types.bad.yaml:3: time_scale: want a number, got the string "fast"`,
+			"wrong-types.bad.yaml:5: chaos.namespaces: want a sequence, got a mapping",
+		}},
 		{"bad-values.bad.yaml", []string{
 			"bad-values.bad.yaml:2: target: want local or the URL",
 			`bad-values.bad.yaml:4: chaos.backend: unknown backend "litmus"`,

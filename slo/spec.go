@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path"
@@ -14,7 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/promql/parser"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/dailydoco/ddp-verify/internal/yamlfile"
 )
 
 // Comparison operators an objective may use.
@@ -137,164 +137,87 @@ func Load(file string) (*Spec, error) {
 // operators, invalid PromQL and empty files are errors. Every problem is reported, each as
 // "file:line: field: message", joined with errors.Join.
 func Parse(file string, data []byte) (*Spec, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
 	var f fileYAML
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s:1: objectives: the file has no objectives", file)
-		}
-		return nil, typeErrors(file, err)
+	doc, err := yamlfile.Decode(file, data, &f)
+	if errors.Is(err, yamlfile.ErrEmpty) {
+		return nil, &yamlfile.FieldError{Source: file, Line: 1, Field: "objectives", Msg: "the file has no objectives"}
 	}
-	v := validator{file: file, root: &root}
+	if err != nil {
+		return nil, err
+	}
+	v := validator{yamlfile.Validator{Doc: doc}}
 	s := &Spec{File: file, Objectives: f.Objectives}
 	s.TotalScore = TotalScore{Pass: DefaultPassPercent, Warning: DefaultWarningPercent}
 	if f.TotalScore != nil {
 		s.TotalScore = *f.TotalScore
 		ts := s.TotalScore
 		if ts.Pass < 0 || ts.Pass > 100 || ts.Warning < 0 || ts.Warning > ts.Pass {
-			v.errf(v.line("total_score"), "total_score", "need 0 <= warning <= pass <= 100, got pass %v warning %v", ts.Pass, ts.Warning)
+			v.Fail("total_score", "need 0 <= warning <= pass <= 100, got pass %v warning %v", ts.Pass, ts.Warning)
 		}
 	}
 	if len(s.Objectives) == 0 {
-		v.errf(v.line("objectives"), "objectives", "no objectives: an SLO file must define at least one")
+		v.Fail("objectives", "no objectives: an SLO file must define at least one")
 	}
 	seen := map[string]int{}
 	for i := range s.Objectives {
 		v.objective(i, &s.Objectives[i], seen)
 	}
-	if len(v.errs) > 0 {
-		return nil, errors.Join(v.errs...)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
-var unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type .*$`)
-
-// typeErrors rewrites yaml.v3's "line N: field x not found in type slo.Objective" as
-// "file:N: x: unknown field".
-func typeErrors(file string, err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	errs := make([]error, 0, len(te.Errors))
-	for _, e := range te.Errors {
-		m := yamlLineRE.FindStringSubmatch(e)
-		if m == nil {
-			errs = append(errs, fmt.Errorf("%s: %s", file, e))
-			continue
-		}
-		msg := m[2]
-		if u := unknownFieldRE.FindStringSubmatch(msg); u != nil {
-			msg = u[1] + ": unknown field"
-		}
-		errs = append(errs, fmt.Errorf("%s:%s: %s", file, m[1], msg))
-	}
-	return errors.Join(errs...)
-}
-
-type validator struct {
-	file string
-	root *yaml.Node
-	errs []error
-}
-
-func (v *validator) errf(line int, field, format string, args ...any) {
-	v.errs = append(v.errs, fmt.Errorf("%s:%d: %s: %s", v.file, line, field, fmt.Sprintf(format, args...)))
-}
-
-// node finds the value node at a path of mapping keys and sequence indexes.
-func (v *validator) node(p ...any) (key, val *yaml.Node) {
-	n := v.root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	key = n
-	for _, step := range p {
-		switch s := step.(type) {
-		case string:
-			if n.Kind != yaml.MappingNode {
-				return key, nil
-			}
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == s {
-					key, n, found = n.Content[i], n.Content[i+1], true
-					break
-				}
-			}
-			if !found {
-				return key, nil
-			}
-		case int:
-			if n.Kind != yaml.SequenceNode || s >= len(n.Content) {
-				return key, nil
-			}
-			key, n = n.Content[s], n.Content[s]
-		}
-	}
-	return key, n
-}
-
-// line is the line of the field at p, or of its closest existing parent.
-func (v *validator) line(p ...any) int {
-	k, _ := v.node(p...)
-	if k == nil || k.Line == 0 {
-		return 1
-	}
-	return k.Line
-}
+type validator struct{ yamlfile.Validator }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 var relRE = regexp.MustCompile(`^(<=|>=|<|>)\s*([+-]\d+(?:\.\d+)?)%$`)
 
 func (v *validator) objective(i int, o *Objective, seen map[string]int) {
-	field := func(name string) string {
-		if o.ID != "" {
-			return fmt.Sprintf("objectives[%d] (%s).%s", i, o.ID, name)
-		}
-		return fmt.Sprintf("objectives[%d].%s", i, name)
+	at := yamlfile.Index("objectives", i)
+	label := at
+	if o.ID != "" {
+		label = fmt.Sprintf("%s (%s)", at, o.ID)
 	}
-	at := func(name string) int { return v.line("objectives", i, name) }
+	// failAt reports a problem with the field name on the line of the field lineOf, the one
+	// that causes it ("value: required with op" is on the op's line); fail when they are one.
+	failAt := func(lineOf, name, format string, args ...any) {
+		v.FailAs(at+"."+lineOf, label+"."+name, format, args...)
+	}
+	fail := func(name, format string, args ...any) { failAt(name, name, format, args...) }
 	switch {
 	case o.ID == "":
-		v.errf(v.line("objectives", i), field("id"), "required")
+		fail("id", "required")
 	case !idRE.MatchString(o.ID):
-		v.errf(at("id"), field("id"), "%q: use lower-case letters, digits, '_', '.', '-'", o.ID)
+		fail("id", "%q: use lower-case letters, digits, '_', '.', '-'", o.ID)
 	case seen[o.ID] != 0:
-		v.errf(at("id"), field("id"), "duplicate id %q (first at line %d)", o.ID, seen[o.ID])
+		fail("id", "duplicate id %q (first at line %d)", o.ID, seen[o.ID])
 	default:
-		seen[o.ID] = at("id")
+		seen[o.ID] = v.Doc.Line(at + ".id")
 	}
-	v.query(at("query"), field("query"), o.Query, true)
+	v.query(at+".query", label+".query", o.Query, true)
 	if o.Op == "" && o.Relative == "" {
-		v.errf(v.line("objectives", i), field("op"), "an objective needs op and value, or relative")
+		fail("op", "an objective needs op and value, or relative")
 	}
 	if o.Op != "" {
 		if !validOp(o.Op) {
-			v.errf(at("op"), field("op"), "%q is not one of <, <=, >, >=, ==", o.Op)
+			fail("op", "%q is not one of <, <=, >, >=, ==", o.Op)
 		}
 		if o.Value == nil {
-			v.errf(at("op"), field("value"), "required with op")
+			failAt("op", "value", "required with op")
 		}
 	}
 	if o.Op == "" && o.Value != nil {
-		v.errf(at("value"), field("op"), "required with value")
+		failAt("value", "op", "required with value")
 	}
 	if o.Warning != nil {
 		switch {
 		case o.Op == "" || o.Value == nil:
-			v.errf(at("warning"), field("warning"), "needs op and value")
+			fail("warning", "needs op and value")
 		case (o.Op == OpLT || o.Op == OpLE) && *o.Warning < *o.Value,
 			(o.Op == OpGT || o.Op == OpGE) && *o.Warning > *o.Value,
 			o.Op == OpEQ:
-			v.errf(at("warning"), field("warning"), "%v is stricter than value %v for op %s; warning must be the looser threshold", *o.Warning, *o.Value, o.Op)
+			fail("warning", "%v is stricter than value %v for op %s; warning must be the looser threshold", *o.Warning, *o.Value, o.Op)
 		}
 	}
 	for _, x := range []struct {
@@ -307,47 +230,47 @@ func (v *validator) objective(i int, o *Objective, seen map[string]int) {
 		}
 		m := relRE.FindStringSubmatch(strings.TrimSpace(x.text))
 		if m == nil {
-			v.errf(at(x.name), field(x.name), "%q: want an operator and a signed percentage, e.g. \"<=+10%%\"", x.text)
+			fail(x.name, "%q: want an operator and a signed percentage, e.g. \"<=+10%%\"", x.text)
 			continue
 		}
 		pct, _ := strconv.ParseFloat(m[2], 64)
 		*x.dst = &relCriterion{op: m[1], percent: pct, text: m[1] + m[2] + "%"}
 	}
 	if o.RelativeWarning != "" && o.Relative == "" {
-		v.errf(at("relative_warning"), field("relative_warning"), "needs relative")
+		fail("relative_warning", "needs relative")
 	}
 	if o.Weight == nil {
 		one := 1.0
 		o.Weight = &one
 	} else if !(*o.Weight > 0) || math.IsInf(*o.Weight, 0) {
-		v.errf(at("weight"), field("weight"), "must be a positive number, got %v", *o.Weight)
+		fail("weight", "must be a positive number, got %v", *o.Weight)
 	}
 	switch o.EmptyMeans {
 	case "":
 		o.EmptyMeans = EmptyNoData
 	case EmptyNoData, EmptyZero:
 	default:
-		v.errf(at("empty_means"), field("empty_means"), "%q is not no_data or zero", o.EmptyMeans)
+		fail("empty_means", "%q is not no_data or zero", o.EmptyMeans)
 	}
 	if ms := o.MinSamples; ms != nil {
-		v.query(v.line("objectives", i, "min_samples", "query"), field("min_samples.query"), ms.Query, true)
+		v.query(at+".min_samples.query", label+".min_samples.query", ms.Query, true)
 		if !(ms.Value > 0) {
-			v.errf(v.line("objectives", i, "min_samples", "value"), field("min_samples.value"), "must be positive, got %v", ms.Value)
+			fail("min_samples.value", "must be positive, got %v", ms.Value)
 		}
 	}
 	for j, e := range o.Evidence {
-		f := fmt.Sprintf("evidence[%d]", j)
+		f := yamlfile.Index("evidence", j)
 		if e.Name == "" {
-			v.errf(v.line("objectives", i, "evidence", j), field(f+".name"), "required")
+			fail(f+".name", "required")
 		}
-		v.query(v.line("objectives", i, "evidence", j, "query"), field(f+".query"), e.Query, true)
+		v.query(at+"."+f+".query", label+"."+f+".query", e.Query, true)
 	}
 	if len(o.Windows) == 0 {
 		o.Windows = []string{"run"}
 	}
 	for j, w := range o.Windows {
 		if _, err := path.Match(w, ""); err != nil || w == "" {
-			v.errf(v.line("objectives", i, "windows", j), field(fmt.Sprintf("windows[%d]", j)), "%q is not a window name or pattern", w)
+			fail(yamlfile.Index("windows", j), "%q is not a window name or pattern", w)
 		}
 	}
 }
@@ -355,16 +278,17 @@ func (v *validator) objective(i int, o *Objective, seen map[string]int) {
 // sampleWindow stands in for a real window when queries are checked at load time.
 var sampleWindow = Window{Name: "run", Start: time.Unix(1_700_000_000, 0), End: time.Unix(1_700_003_600, 0)}
 
-func (v *validator) query(line int, field, q string, required bool) {
+// query checks the PromQL q of the field at path, reported as field.
+func (v *validator) query(path, field, q string, required bool) {
 	if strings.TrimSpace(q) == "" {
 		if required {
-			v.errf(line, field, "required")
+			v.FailAs(path, field, "required")
 		}
 		return
 	}
 	expr, err := parser.NewParser(parser.Options{}).ParseExpr(Substitute(q, sampleWindow))
 	if err != nil {
-		v.errf(line, field, "invalid PromQL: %s", oneLine(err.Error()))
+		v.FailAs(path, field, "invalid PromQL: %s", oneLine(err.Error()))
 		return
 	}
 	if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
@@ -372,7 +296,7 @@ func (v *validator) query(line int, field, q string, required bool) {
 		if t == parser.ValueTypeMatrix {
 			kind = "range vector"
 		}
-		v.errf(line, field, "PromQL evaluates to a %s; an objective needs an instant vector or a scalar", kind)
+		v.FailAs(path, field, "PromQL evaluates to a %s; an objective needs an instant vector or a scalar", kind)
 	}
 }
 

@@ -18,7 +18,12 @@ func TestBadFilesRejectedWithFileLineField(t *testing.T) {
 		file string
 		want []string // each must appear in the error
 	}{
-		{"unknown-field.bad.yaml", []string{"testdata/unknown-field.bad.yaml:6: treshold: unknown field"}},
+		{"unknown-field.bad.yaml", []string{"testdata/unknown-field.bad.yaml:6: objectives[0].treshold: unknown field"}},
+		{"wrong-types.bad.yaml", []string{
+			`testdata/wrong-types.bad.yaml:5: objectives[0].value: want a number, got the string "high"`,
+			`testdata/wrong-types.bad.yaml:6: objectives[0].windows: want a sequence, got the string "run"`,
+			"testdata/wrong-types.bad.yaml:7: objectives[0].key: want true or false, got a sequence",
+		}},
 		{"bad-op.bad.yaml", []string{`testdata/bad-op.bad.yaml:4: objectives[0] (a).op: "=<" is not one of <, <=, >, >=, ==`}},
 		{"bad-promql.bad.yaml", []string{"testdata/bad-promql.bad.yaml:7: objectives[1] (b).query: invalid PromQL"}},
 		{"range-vector.bad.yaml", []string{"testdata/range-vector.bad.yaml:3: objectives[0] (a).query: PromQL evaluates to a range vector"}},

@@ -128,7 +128,7 @@ func TestPlatformUpBadTopologyIsBadInput(t *testing.T) {
 	f := t.TempDir() + "/topo.yaml"
 	os.WriteFile(f, []byte("name: x\nzones: [us-east-1a]\npools:\n  - {name: general, instance_type: m5.2xlarge, nodes: 1, colour: red}\n"), 0o644)
 	_, errOut, code := execute(t, "platform", "up", "--topology", f)
-	if code != exitBadInput || !strings.Contains(errOut, "topo.yaml:4: field colour not found") {
+	if code != exitBadInput || !strings.Contains(errOut, "topo.yaml:4: pools[0].colour: unknown field") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }

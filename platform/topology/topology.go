@@ -2,14 +2,16 @@
 // instance types, services and their replicas, the processing-time model and the timings of the
 // local supervisor. Topologies are strict YAML; [Default] is the deployment plan's cluster,
 // embedded from default.yaml.
+//
+// Topology files are read by internal/yamlfile, the harness's strict YAML loader. It is the one
+// import from outside platform/: a leaf of the standard library and yaml.v3 only, so the
+// system under test still depends on nothing of the harness's behaviour.
 package topology
 
 import (
 	"bytes"
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"sort"
@@ -19,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/dailydoco/ddp-verify/internal/yamlfile"
 	"github.com/dailydoco/ddp-verify/platform/model"
 )
 
@@ -211,8 +214,8 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil || v < 0 {
-		// A TypeError joins the decoder's own list, so it is reported with the others.
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration like 30s or 1m30s", n.Line, n.Value)}}
+		// A ValueError joins the decoder's own list, so it is reported with the others.
+		return yamlfile.ValueError(n, "%q is not a duration like 30s or 1m30s", n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -280,151 +283,70 @@ func withDefaults() Topology {
 // "name:line: field: problem", one per problem.
 func Parse(name string, data []byte) (*Topology, error) {
 	t := withDefaults()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&t); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty topology", name)
-		}
-		return nil, fmt.Errorf("%s: %w", name, yamlErr(name, err))
+	doc, err := yamlfile.Decode(name, data, &t)
+	if err != nil {
+		return nil, err
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root) // decoded above, so it parses
-	var errs []error
-	for _, fe := range t.validate() {
-		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", name, lineOf(&root, fe.path), pathString(fe.path), fe.msg))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	v := yamlfile.Validator{Doc: doc}
+	t.validate(&v)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	return &t, nil
 }
 
-// yamlErr rewrites yaml.v3's "line N: ..." messages as "name:N: ...".
-func yamlErr(name string, err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
-	var errs []error
-	for _, e := range te.Errors {
-		if rest, ok := strings.CutPrefix(e, "line "); ok {
-			if n, msg, ok := strings.Cut(rest, ": "); ok {
-				errs = append(errs, fmt.Errorf("%s:%s: %s", name, n, msg))
-				continue
-			}
-		}
-		errs = append(errs, fmt.Errorf("%s: %s", name, e))
-	}
-	return errors.Join(errs...)
-}
-
-type fieldErr struct {
-	path []any // string keys and int indexes
-	msg  string
-}
-
-func pathString(p []any) string {
-	var b strings.Builder
-	for _, e := range p {
-		switch v := e.(type) {
-		case int:
-			fmt.Fprintf(&b, "[%d]", v)
-		default:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			fmt.Fprint(&b, v)
-		}
-	}
-	return b.String()
-}
-
-// lineOf finds the line of the deepest node on path that exists in the document.
-func lineOf(root *yaml.Node, path []any) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
-	for _, p := range path {
-		var next *yaml.Node
-		switch k := p.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == k {
-						line = n.Content[i].Line
-						next = n.Content[i+1]
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
-				next = n.Content[k]
-				line = next.Line
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-	}
-	return line
-}
-
-func (t *Topology) validate() []fieldErr {
-	var errs []fieldErr
-	bad := func(msg string, path ...any) { errs = append(errs, fieldErr{path, msg}) }
+// validate records every problem of t in v, and fills in the pools' autoscaling bounds.
+func (t *Topology) validate(v *yamlfile.Validator) {
+	bad := func(path, msg string) { v.Fail(path, "%s", msg) }
 	if t.Name == "" {
-		bad("required", "name")
+		bad("name", "required")
 	}
 	if len(t.Zones) == 0 {
-		bad("at least one zone is required", "zones")
+		bad("zones", "at least one zone is required")
 	}
 	zones := map[string]bool{}
 	for i, z := range t.Zones {
 		if z == "" || zones[z] {
-			bad(fmt.Sprintf("zone %q is empty or repeated", z), "zones", i)
+			bad(fmt.Sprintf("zones[%d]", i), fmt.Sprintf("zone %q is empty or repeated", z))
 		}
 		zones[z] = true
 	}
 	if p := t.Prices; p != nil {
 		if _, err := time.Parse(time.DateOnly, p.Date); err != nil {
-			bad(fmt.Sprintf("date %q is not YYYY-MM-DD: a price table must say when its prices were taken", p.Date), "prices", "date")
+			bad("prices.date", fmt.Sprintf("date %q is not YYYY-MM-DD: a price table must say when its prices were taken", p.Date))
 		}
 		if len(p.Instances) == 0 {
-			bad("at least one instance price is required", "prices", "instances")
+			bad("prices.instances", "at least one instance price is required")
 		}
 		for name, ip := range p.Instances {
 			if !(ip.Hourly > 0) || ip.GPUHourly < 0 || ip.GPUHourly > ip.Hourly {
-				bad(fmt.Sprintf("want hourly > 0 and 0 <= gpu_hourly <= hourly (got %v, %v)", ip.Hourly, ip.GPUHourly), "prices", "instances", name)
+				bad(yamlfile.Join("prices.instances", name), fmt.Sprintf("want hourly > 0 and 0 <= gpu_hourly <= hourly (got %v, %v)", ip.Hourly, ip.GPUHourly))
 			}
 		}
 	}
 	if z := t.DataTier.Zone; z != "" && !zones[z] {
-		bad(fmt.Sprintf("zone %q is not one of the topology's zones", z), "data_tier", "zone")
+		bad("data_tier.zone", fmt.Sprintf("zone %q is not one of the topology's zones", z))
 	}
 	pools := map[string]*Pool{}
 	maxNodes := 0
 	if len(t.Pools) == 0 {
-		bad("at least one pool is required", "pools")
+		bad("pools", "at least one pool is required")
 	}
 	for i := range t.Pools {
 		p := &t.Pools[i]
 		if p.Name == "" || pools[p.Name] != nil {
-			bad(fmt.Sprintf("pool name %q is empty or repeated", p.Name), "pools", i, "name")
+			bad(fmt.Sprintf("pools[%d].name", i), fmt.Sprintf("pool name %q is empty or repeated", p.Name))
 		}
 		pools[p.Name] = p
 		if _, ok := InstanceTypes[p.InstanceType]; !ok {
-			bad(fmt.Sprintf("unknown instance type %q (known: %s)", p.InstanceType, knownTypes()), "pools", i, "instance_type")
+			bad(fmt.Sprintf("pools[%d].instance_type", i), fmt.Sprintf("unknown instance type %q (known: %s)", p.InstanceType, knownTypes()))
 		}
 		if p.Nodes < 1 {
-			bad("must be >= 1", "pools", i, "nodes")
+			bad(fmt.Sprintf("pools[%d].nodes", i), "must be >= 1")
 		}
 		for j, z := range p.Zones {
 			if !zones[z] {
-				bad(fmt.Sprintf("zone %q is not among the topology's zones", z), "pools", i, "zones", j)
+				bad(fmt.Sprintf("pools[%d].zones[%d]", i, j), fmt.Sprintf("zone %q is not among the topology's zones", z))
 			}
 		}
 		if p.Min == 0 {
@@ -434,81 +356,77 @@ func (t *Topology) validate() []fieldErr {
 			p.Max = max(p.Nodes, p.Min)
 		}
 		if p.Min > p.Nodes || p.Max < p.Nodes || p.Min < 0 {
-			bad(fmt.Sprintf("min %d and max %d must bracket nodes %d", p.Min, p.Max, p.Nodes), "pools", i, "max")
+			bad(fmt.Sprintf("pools[%d].max", i), fmt.Sprintf("min %d and max %d must bracket nodes %d", p.Min, p.Max, p.Nodes))
 		}
 		maxNodes += p.Max
 	}
 	if 10+maxNodes > 254 {
-		bad(fmt.Sprintf("the pools' max add up to %d nodes; one 127.x.y.0/24 network holds 244", maxNodes), "pools")
+		bad("pools", fmt.Sprintf("the pools' max add up to %d nodes; one 127.x.y.0/24 network holds 244", maxNodes))
 	}
 	seen := map[string]bool{}
 	for i, s := range t.Services {
 		switch s.Name {
 		case ServiceAPI, ServiceDashboard, ServiceVideoWorker, ServiceAIWorker:
 		default:
-			bad(fmt.Sprintf("unknown service %q (known: api, dashboard, video-worker, ai-worker)", s.Name), "services", i, "name")
+			bad(fmt.Sprintf("services[%d].name", i), fmt.Sprintf("unknown service %q (known: api, dashboard, video-worker, ai-worker)", s.Name))
 		}
 		if seen[s.Name] {
-			bad(fmt.Sprintf("service %q is repeated", s.Name), "services", i, "name")
+			bad(fmt.Sprintf("services[%d].name", i), fmt.Sprintf("service %q is repeated", s.Name))
 		}
 		seen[s.Name] = true
 		p := pools[s.Pool]
 		if p == nil {
-			bad(fmt.Sprintf("unknown pool %q", s.Pool), "services", i, "pool")
+			bad(fmt.Sprintf("services[%d].pool", i), fmt.Sprintf("unknown pool %q", s.Pool))
 			continue
 		}
 		if s.Replicas < 1 {
-			bad("must be >= 1", "services", i, "replicas")
+			bad(fmt.Sprintf("services[%d].replicas", i), "must be >= 1")
 		}
 		if s.Name == ServiceVideoWorker && InstanceTypes[p.InstanceType].GPUs == 0 {
-			bad(fmt.Sprintf("pool %q has no GPU (instance type %s)", s.Pool, p.InstanceType), "services", i, "pool")
+			bad(fmt.Sprintf("services[%d].pool", i), fmt.Sprintf("pool %q has no GPU (instance type %s)", s.Pool, p.InstanceType))
 		}
 		if s.MaxReplicas != 0 && (isWorker(s.Name) || s.MaxReplicas < s.Replicas || s.TargetRPS <= 0) {
-			bad("only api and dashboard autoscale, with max_replicas >= replicas and target_rps > 0", "services", i, "max_replicas")
+			bad(fmt.Sprintf("services[%d].max_replicas", i), "only api and dashboard autoscale, with max_replicas >= replicas and target_rps > 0")
 		}
 		if isWorker(s.Name) && s.Replicas > p.Nodes {
-			bad(fmt.Sprintf("a worker runs at most one replica per node; pool %q has %d nodes", s.Pool, p.Nodes), "services", i, "replicas")
+			bad(fmt.Sprintf("services[%d].replicas", i), fmt.Sprintf("a worker runs at most one replica per node; pool %q has %d nodes", s.Pool, p.Nodes))
 		}
 	}
 	for _, need := range []string{ServiceAPI, ServiceDashboard, ServiceVideoWorker, ServiceAIWorker} {
 		if !seen[need] {
-			bad(fmt.Sprintf("service %q is required", need), "services")
+			bad("services", fmt.Sprintf("service %q is required", need))
 		}
 	}
 	g := t.Gateway
 	if g.RateLimits.API < 1 || g.RateLimits.Web < 1 || g.RateLimits.Video < 1 {
-		bad("every limit must be >= 1 request per minute", "gateway", "rate_limits")
+		bad("gateway.rate_limits", "every limit must be >= 1 request per minute")
 	}
 	for i, c := range g.TrustedProxies {
 		if _, err := netip.ParsePrefix(c); err != nil {
-			bad(fmt.Sprintf("%q is not a CIDR network", c), "gateway", "trusted_proxies", i)
+			bad(fmt.Sprintf("gateway.trusted_proxies[%d]", i), fmt.Sprintf("%q is not a CIDR network", c))
 		}
 	}
 	if g.HealthInterval <= 0 || g.UpstreamTimeout <= 0 {
-		bad("health_interval and upstream_timeout must be > 0", "gateway")
+		bad("gateway", "health_interval and upstream_timeout must be > 0")
 	}
 	if g.Retries < 0 {
-		bad("must be >= 0", "gateway", "retries")
+		bad("gateway.retries", "must be >= 0")
 	}
 	if t.API.MaxChunkBytes < 1 || t.API.TokenTTL <= 0 || t.API.DownloadTTL <= 0 {
-		bad("max_chunk_bytes, token_ttl and download_ttl must be > 0", "api")
+		bad("api", "max_chunk_bytes, token_ttl and download_ttl must be > 0")
 	}
 	for _, e := range t.Model.Validate() {
 		field, msg, _ := strings.Cut(e, ": ")
-		path := []any{"model"}
-		for _, f := range strings.Split(field, ".") {
-			path = append(path, f)
-		}
-		bad(msg, path...)
+		bad("model."+field, msg)
 	}
 	tm := t.Timing
 	for name, d := range map[string]Duration{"lease": tm.Lease, "start_timeout": tm.StartTimeout, "stop_grace": tm.StopGrace, "heartbeat_interval": tm.HeartbeatInterval, "node_grace_period": tm.NodeGracePeriod} {
 		if d <= 0 {
-			bad("must be > 0", "timing", name)
+			bad(yamlfile.Join("timing", name), "must be > 0")
 		}
 	}
 	if t.Autoscaler.QueuePerSlot <= 0 || t.Autoscaler.ScaleDownIdle <= 0 || t.Autoscaler.HPASyncPeriod <= 0 {
-		bad("queue_per_slot, scale_down_idle and hpa_sync_period must be > 0", "autoscaler")
+		bad("autoscaler", "queue_per_slot, scale_down_idle and hpa_sync_period must be > 0")
 	}
 	for i, p := range t.Pools {
 		if (t.Service(ServiceAPI) != nil && t.Service(ServiceAPI).Pool == p.Name) || (t.Service(ServiceDashboard) != nil && t.Service(ServiceDashboard).Pool == p.Name) {
@@ -519,16 +437,15 @@ func (t *Topology) validate() []fieldErr {
 				}
 			}
 			if it, ok := InstanceTypes[p.InstanceType]; ok && need > p.Nodes*it.MaxReplicas() {
-				bad(fmt.Sprintf("%d API and dashboard replicas do not fit %d nodes of %d replicas each", need, p.Nodes, it.MaxReplicas()), "pools", i, "nodes")
+				bad(fmt.Sprintf("pools[%d].nodes", i), fmt.Sprintf("%d API and dashboard replicas do not fit %d nodes of %d replicas each", need, p.Nodes, it.MaxReplicas()))
 			}
 		}
 	}
 	if t.Network.Base != "" {
 		if a, err := netip.ParseAddr(t.Network.Base); err != nil || !a.Is4() || a.As4()[0] != 127 || a.As4()[3] != 0 {
-			bad(fmt.Sprintf("%q must be a 127.x.y.0 address", t.Network.Base), "network", "base")
+			bad("network.base", fmt.Sprintf("%q must be a 127.x.y.0 address", t.Network.Base))
 		}
 	}
-	return errs
 }
 
 func isWorker(service string) bool {

@@ -55,9 +55,16 @@ func TestParse(t *testing.T) {
 		want []string // substrings of the error; none means valid
 	}{
 		{name: "small cluster", file: "testdata/small.good.yaml"},
-		{name: "unknown field", file: "testdata/unknown-field.bad.yaml", want: []string{"unknown-field.bad.yaml:6: field node not found"}},
+		{name: "unknown field", file: "testdata/unknown-field.bad.yaml", want: []string{"unknown-field.bad.yaml:6: pools[0].node: unknown field (did you mean nodes?)"}},
 		{name: "every problem at once", file: "testdata/invalid.bad.yaml", want: []string{
-			`invalid.bad.yaml:18: "10x" is not a duration`,
+			`invalid.bad.yaml:18: timing.lease: "10x" is not a duration`,
+		}},
+		{name: "wrong types", file: "testdata/wrong-types.bad.yaml", want: []string{
+			`wrong-types.bad.yaml:2: zones: want a sequence, got the string "us-east-1a"`,
+			`wrong-types.bad.yaml:4: pools[0].nodes: want an integer, got a sequence`,
+		}},
+		{name: "instance type with dots", file: "testdata/bad-price.bad.yaml", want: []string{
+			`bad-price.bad.yaml:14: prices.instances["m5.2xlarge"]: want hourly > 0`,
 		}},
 	}
 	for _, tc := range tests {
