@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,89 +14,10 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/dailydoco/ddp-verify/chaos"
+	"github.com/dailydoco/ddp-verify/chaos/chaostest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// scriptedBackend is a Backend whose behaviour per fault ID is set by the test. It stands
-// in for a platform so the scheduler's timing and undo logic can be tested on synctest's
-// virtual clock; the real backends have their own tests against real servers.
-type scriptedBackend struct {
-	mu sync.Mutex
-	// injectErr and waitInjectedErr make a fault's Inject or WaitInjected fail.
-	injectErr       map[string]error
-	waitInjectedErr map[string]error
-	// hangInjected and hangRecovered make WaitInjected / WaitRecovered block until their
-	// context ends, as a backend whose platform never confirms does.
-	hangInjected  map[string]bool
-	hangRecovered map[string]bool
-	impact        map[string]chaos.Impact
-	calls         []string
-}
-
-func (b *scriptedBackend) record(call string, f chaos.Fault) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.calls = append(b.calls, call+" "+f.ID)
-}
-
-func (b *scriptedBackend) Select(_ context.Context, f chaos.Fault) (chaos.Impact, error) {
-	b.record("select", f)
-	if im, ok := b.impact[f.ID]; ok {
-		return im, nil
-	}
-	return chaos.Impact{Nodes: []string{"node-" + f.ID}, TotalNodes: 10}, nil
-}
-
-func (b *scriptedBackend) Inject(_ context.Context, f chaos.Fault, im chaos.Impact) (*chaos.Injection, error) {
-	b.record("inject", f)
-	if err := b.injectErr[f.ID]; err != nil {
-		return nil, err
-	}
-	return &chaos.Injection{Fault: f, Impact: im, Objects: []string{"obj-" + f.ID}, SubmittedAt: time.Now().Add(-time.Second)}, nil
-}
-
-func (b *scriptedBackend) WaitInjected(ctx context.Context, inj *chaos.Injection) (time.Time, error) {
-	b.record("wait-injected", inj.Fault)
-	if b.hangInjected[inj.Fault.ID] {
-		<-ctx.Done()
-		return time.Time{}, ctx.Err()
-	}
-	if err := b.waitInjectedErr[inj.Fault.ID]; err != nil {
-		return time.Time{}, err
-	}
-	return time.Now().Add(-time.Millisecond), nil
-}
-
-func (b *scriptedBackend) Recover(_ context.Context, inj *chaos.Injection) (time.Time, error) {
-	b.record("recover", inj.Fault)
-	return time.Now(), nil
-}
-
-func (b *scriptedBackend) WaitRecovered(ctx context.Context, inj *chaos.Injection) (time.Time, error) {
-	b.record("wait-recovered", inj.Fault)
-	if b.hangRecovered[inj.Fault.ID] {
-		<-ctx.Done()
-		return time.Time{}, ctx.Err()
-	}
-	return time.Now().Add(-2 * time.Millisecond), nil
-}
-
-func (b *scriptedBackend) Cleanup(context.Context, string) (chaos.CleanupReport, error) {
-	return chaos.CleanupReport{}, nil
-}
-
-func (b *scriptedBackend) callsFor(id string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for _, c := range b.calls {
-		if strings.HasSuffix(c, " "+id) {
-			out = append(out, strings.TrimSuffix(c, " "+id))
-		}
-	}
-	return out
-}
 
 func nodeFault(id string, at, d time.Duration) chaos.Fault {
 	return chaos.Fault{ID: id, Kind: chaos.NodeFailure, At: at, Duration: d, Target: chaos.Target{Node: "n-" + id}}
@@ -108,7 +27,7 @@ var fullCycle = []string{"select", "inject", "wait-injected", "recover", "wait-r
 
 func TestSchedulerRunsFaultsAtTheirOffsets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &scriptedBackend{}
+		b := &chaostest.Backend{}
 		faults := []chaos.Fault{
 			nodeFault("late", 25*time.Second, 5*time.Second),
 			nodeFault("early", 10*time.Second, 30*time.Second),
@@ -138,14 +57,14 @@ func TestSchedulerRunsFaultsAtTheirOffsets(t *testing.T) {
 			assert.Equal(t, start.Add(c.rec-2*time.Millisecond), c.r.Recovered.Backend, c.r.Fault.ID)
 			assert.Equal(t, c.r.Fault.Duration, c.r.InForce(), c.r.Fault.ID)
 			assert.Equal(t, []string{"node-" + c.r.Fault.ID}, c.r.Targets)
-			assert.Equal(t, fullCycle, b.callsFor(c.r.Fault.ID))
+			assert.Equal(t, fullCycle, b.CallsFor(c.r.Fault.ID))
 		}
 	})
 }
 
 func TestSchedulerRecoversOnCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &scriptedBackend{}
+		b := &chaostest.Backend{}
 		faults := []chaos.Fault{nodeFault("held", 0, time.Hour), nodeFault("later", 2*time.Hour, time.Minute)}
 		ctx, cancel := context.WithCancel(t.Context())
 		sched := chaos.NewScheduler(b, faults)
@@ -170,7 +89,7 @@ func TestSchedulerRecoversOnCancel(t *testing.T) {
 		assert.Equal(t, chaos.Recovered, res[0].Phase)
 		assert.Equal(t, start.Add(10*time.Minute), res[0].Recovered.Tool)
 		assert.Equal(t, chaos.Skipped, res[1].Phase)
-		assert.Empty(t, b.callsFor("later"))
+		assert.Empty(t, b.CallsFor("later"))
 		assert.Empty(t, sched.Active())
 	})
 }
@@ -178,7 +97,7 @@ func TestSchedulerRecoversOnCancel(t *testing.T) {
 func TestSchedulerRecoversEverythingOnError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		boom := errors.New("API server said no")
-		b := &scriptedBackend{injectErr: map[string]error{"bad": boom}}
+		b := &chaostest.Backend{InjectErr: map[string]error{"bad": boom}}
 		faults := []chaos.Fault{
 			nodeFault("good", 0, time.Hour),
 			nodeFault("bad", 5*time.Minute, time.Minute),
@@ -198,18 +117,18 @@ func TestSchedulerRecoversEverythingOnError(t *testing.T) {
 
 func TestSchedulerRecoversAFaultThatWasNotConfirmed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &scriptedBackend{waitInjectedErr: map[string]error{"slow": errors.New("not AllInjected after 2m0s")}}
+		b := &chaostest.Backend{WaitInjectedErr: map[string]error{"slow": errors.New("not AllInjected after 2m0s")}}
 		res, err := chaos.NewScheduler(b, []chaos.Fault{nodeFault("slow", 0, time.Hour)}).Run(t.Context())
 		require.ErrorContains(t, err, "fault slow: confirm injection: not AllInjected after 2m0s")
 		assert.Equal(t, chaos.Failed, res[0].Phase)
-		assert.Equal(t, fullCycle, b.callsFor("slow"), "what was applied is recovered")
+		assert.Equal(t, fullCycle, b.CallsFor("slow"), "what was applied is recovered")
 		assert.False(t, res[0].Recovered.Tool.IsZero())
 	})
 }
 
 func TestSchedulerBoundsTheRecoveryWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &scriptedBackend{hangRecovered: map[string]bool{"stuck": true}}
+		b := &chaostest.Backend{HangRecovered: map[string]bool{"stuck": true}}
 		faults := []chaos.Fault{nodeFault("stuck", 0, 10*time.Minute), nodeFault("fine", 0, 10*time.Minute)}
 		start := time.Now()
 		res, err := chaos.NewScheduler(b, faults, chaos.WithRecoveryTimeout(2*time.Minute)).Run(t.Context())
@@ -229,7 +148,7 @@ func TestSchedulerBoundsTheRecoveryWait(t *testing.T) {
 
 func TestSchedulerBoundsRecoveryAfterCancelDuringInjection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &scriptedBackend{hangInjected: map[string]bool{"f": true}}
+		b := &chaostest.Backend{HangInjected: map[string]bool{"f": true}}
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		var res []chaos.Result
@@ -241,7 +160,7 @@ func TestSchedulerBoundsRecoveryAfterCancelDuringInjection(t *testing.T) {
 		time.Sleep(time.Minute)
 		cancel()
 		require.NoError(t, <-done)
-		assert.Equal(t, fullCycle, b.callsFor("f"), "an object whose injection was never confirmed is still recovered")
+		assert.Equal(t, fullCycle, b.CallsFor("f"), "an object whose injection was never confirmed is still recovered")
 		assert.Equal(t, chaos.Recovered, res[0].Phase)
 		assert.True(t, res[0].Injected.Tool.IsZero())
 	})
@@ -249,33 +168,33 @@ func TestSchedulerBoundsRecoveryAfterCancelDuringInjection(t *testing.T) {
 
 func TestSchedulerRefusesByGuardrailsBeforeInjecting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := &scriptedBackend{impact: map[string]chaos.Impact{
+		b := &chaostest.Backend{Impact: map[string]chaos.Impact{
 			"dns": {Pods: []chaos.Pod{{Namespace: "kube-system", Name: "coredns-1"}}, TotalPods: 100, Namespaces: []string{"kube-system"}},
 		}}
 		f := chaos.Fault{ID: "dns", Kind: chaos.PodKill, Duration: time.Minute, Target: chaos.Target{Namespace: "kube-system", Selector: map[string]string{"k8s-app": "kube-dns"}}}
 		res, err := chaos.NewScheduler(b, []chaos.Fault{f}, chaos.WithGuardrails(chaos.Guardrails{Namespaces: []string{"kube-system"}})).Run(t.Context())
 		require.ErrorIs(t, err, chaos.ErrRefused)
 		assert.Equal(t, chaos.Refused, res[0].Phase)
-		assert.Equal(t, []string{"select"}, b.callsFor("dns"))
+		assert.Equal(t, []string{"select"}, b.CallsFor("dns"))
 		assert.Equal(t, []string{"kube-system/coredns-1"}, res[0].Targets)
 	})
 }
 
 func TestSchedulerRejectsInvalidFaults(t *testing.T) {
-	b := &scriptedBackend{}
+	b := &chaostest.Backend{}
 	faults := []chaos.Fault{nodeFault("a", 0, time.Minute), nodeFault("a", 0, 0)}
 	_, err := chaos.NewScheduler(b, faults).Run(t.Context())
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "chaos[1].duration: must be positive")
 	assert.ErrorContains(t, err, `chaos[1].id: "a" is already used by chaos[0]`)
-	assert.Empty(t, b.calls)
+	assert.Empty(t, b.Calls())
 }
 
 func ExampleScheduler() {
 	// A run orchestrator builds the scheduler from the profile's faults and a backend.
 	faults := []chaos.Fault{{ID: "gpu-node", Kind: chaos.NodeFailure, At: 0, Duration: time.Millisecond,
 		Target: chaos.Target{Pool: "gpu", Count: 1}}}
-	sched := chaos.NewScheduler(&scriptedBackend{}, faults,
+	sched := chaos.NewScheduler(&chaostest.Backend{}, faults,
 		chaos.WithGuardrails(chaos.Guardrails{Namespaces: []string{"dailydoco"}}))
 	results, err := sched.Run(context.Background())
 	fmt.Println(results[0].Phase, results[0].Targets, err)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/chaos"
 )
 
 func TestBadProfilesNameFileLineAndField(t *testing.T) {
@@ -204,5 +206,51 @@ func TestScaledMultipliesScheduleOnly(t *testing.T) {
 	}
 	if _, err := p.Scaled(0); err == nil {
 		t.Error("scale 0 accepted")
+	}
+}
+
+// The plan converts the faults into the chaos engine's model once: the launch profile's zone
+// outage is a power loss of us-east-1a during the 1000-user plateau, and both faults pass the
+// chaos engine's own rules.
+func TestPlanFaultsAreChaosFaults(t *testing.T) {
+	plan, err := Resolve("launch", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := plan.Faults
+	if err := chaos.ValidateAll(fs); err != nil {
+		t.Fatalf("launch faults are not valid chaos faults: %v", err)
+	}
+	if len(fs) != 2 || fs[1].Kind != chaos.ZoneOutage || fs[1].Target.Mode != chaos.PowerLoss || fs[1].Target.Zone != "us-east-1a" || fs[1].At != 47*time.Minute {
+		t.Errorf("faults %+v", fs)
+	}
+	if len(plan.Scenarios) != 1 || plan.Scenarios[0].Load.Executor.Name() != "ramping-vus" || len(plan.Thresholds) != len(plan.Profile.Thresholds) {
+		t.Errorf("plan scenarios %+v, %d thresholds", plan.Scenarios, len(plan.Thresholds))
+	}
+	// Scaling resolves a new plan; --no-chaos drops the faults and their windows.
+	scaled, err := Resolve("launch", 0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scaled.Faults[1].At != 141*time.Second || scaled.TimeScale() != 0.05 {
+		t.Errorf("scaled zone fault at %s (time scale %g), want 2m21s", scaled.Faults[1].At, scaled.TimeScale())
+	}
+	if _, ok := plan.Timeline.Window("fault-zone-a"); !ok {
+		t.Fatal("the launch plan has no window fault-zone-a")
+	}
+	calm := plan.WithoutFaults()
+	if len(calm.Faults) != 0 || len(calm.Timeline.Faults) != 0 || len(plan.Faults) != 2 {
+		t.Errorf("WithoutFaults: %d faults, %d in its timeline; the original kept %d", len(calm.Faults), len(calm.Timeline.Faults), len(plan.Faults))
+	}
+	if _, ok := calm.Timeline.Window("fault-zone-a"); ok {
+		t.Error("a plan without faults still has a fault window")
+	}
+}
+
+// Scaling checks every rule again: a time scale that shrinks a stage below what the engine
+// accepts is reported on the stage's line.
+func TestScaledProfileIsCheckedAgain(t *testing.T) {
+	if _, err := Resolve("smoke", 0); err == nil || !strings.Contains(err.Error(), "time scale must be a positive number") {
+		t.Errorf("time scale 0: %v", err)
 	}
 }

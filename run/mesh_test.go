@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/verdict"
 
 	"github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
@@ -62,13 +64,13 @@ func TestURLTargetWithChaosMesh(t *testing.T) {
 	}
 	defer srv.Close()
 	o := options(t, "chaos.yaml", "reachable.slo.yaml")
-	o.TargetURL, o.PrometheusURL, o.ExpectJobs = c.GatewayURL(), srv.URL(), []string{"platform"}
 	var backendRunID string
-	o.Chaos = func(runID string) (chaos.Backend, error) {
-		backendRunID = runID
-		return mesh.New(k8s, mesh.Options{RunID: runID, Namespaces: []string{ns}, PoolLabel: PoolLabel})
-	}
-	o.Guardrails = chaos.Guardrails{Namespaces: []string{ns}, MaxNodeShare: 0.5}
+	o.Target = &URLTarget{URL: c.GatewayURL(), PrometheusURL: srv.URL(), ExpectJobs: []string{"platform"},
+		Chaos: func(runID string) (chaos.Backend, error) {
+			backendRunID = runID
+			return mesh.New(k8s, mesh.Options{RunID: runID, Namespaces: []string{ns}, PoolLabel: PoolLabel})
+		},
+		Guardrails: chaos.Guardrails{Namespaces: []string{ns}, MaxNodeShare: 0.5}}
 	out, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -211,8 +213,7 @@ func TestChaosPreflight(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := chaosPreflight(t.Context(), tc.backend, []chaos.Fault{fault}, tc.guard, 2*time.Second)
-			var re *Error
-			if !errors.As(err, &re) || re.Code != ExitInfra {
+			if exitcode.Of(err) != exitcode.Infra {
 				t.Fatalf("got %v, want an infrastructure error (exit 3)", err)
 			}
 			for _, w := range tc.want {
@@ -232,18 +233,21 @@ func TestChaosPreflight(t *testing.T) {
 // is contacted), and the backend is built for the run's id.
 func TestURLTargetFaultsNeedABackend(t *testing.T) {
 	o := options(t, "chaos.yaml", "reachable.slo.yaml")
-	o.TargetURL, o.PrometheusURL = "http://127.0.0.1:1", "http://127.0.0.1:1"
+	target := &URLTarget{URL: "http://127.0.0.1:1", PrometheusURL: "http://127.0.0.1:1"}
+	o.Target = target
 	_, err := Run(t.Context(), o)
-	var re *Error
-	if !errors.As(err, &re) || re.Code != ExitBadInput || !strings.Contains(err.Error(), "--chaos-backend mesh") || !strings.Contains(err.Error(), "--no-chaos") {
+	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "--chaos-backend mesh") || !strings.Contains(err.Error(), "--no-chaos") {
 		t.Fatalf("got %v, want exit 2 naming --chaos-backend mesh and --no-chaos", err)
 	}
-	o.Chaos = func(runID string) (chaos.Backend, error) {
+	target.Chaos = func(runID string) (chaos.Backend, error) {
 		return mesh.New(nil, mesh.Options{RunID: runID}) // no namespaces: refused
 	}
 	_, err = Run(t.Context(), o)
-	if !errors.As(err, &re) || re.Code != ExitBadInput || !strings.Contains(err.Error(), "no namespaces") {
+	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "no namespaces") {
 		t.Fatalf("got %v, want exit 2 from the backend's options", err)
+	}
+	if _, err := os.Stat(o.OutDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("bad input left the run directory behind: %v", err)
 	}
 }
 
@@ -253,7 +257,7 @@ var labelValue = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9
 // is called, and short enough that object names keep its random part.
 func TestRunIDIsALabelValue(t *testing.T) {
 	for _, name := range []string{"smoke", "My Launch Profile (v2)!", "--weird--", "日本", strings.Repeat("long", 30)} {
-		id := newRunID(name)
+		id := newRunID(time.Now(), name)
 		if !labelValue.MatchString(id) || len(id) > 44 {
 			t.Errorf("profile %q: run id %q (%d chars) is not a label value of at most 44", name, id, len(id))
 		}

@@ -108,8 +108,17 @@ func check(o Options) (*runner, error) {
 // faults says whether the run injects faults.
 func (r *runner) faults() bool { return len(r.plan.Faults) > 0 }
 
-// open creates the run directory, serves the generator's metrics and opens the target.
-func (r *runner) open(ctx context.Context) error {
+// open creates the run directory, serves the generator's metrics and opens the target. When
+// the target cannot be opened, a run directory open created is removed again: a run that never
+// started leaves nothing behind.
+func (r *runner) open(ctx context.Context) (err error) {
+	if _, statErr := os.Stat(r.dir); errors.Is(statErr, os.ErrNotExist) {
+		defer func() {
+			if err != nil {
+				_ = os.RemoveAll(r.dir)
+			}
+		}()
+	}
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return infra("create the run directory: %w", err)
 	}

@@ -3,7 +3,6 @@ package run
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/verdict"
 
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
@@ -28,7 +28,7 @@ func TestMain(m *testing.M) { platformtest.Main(m) }
 
 func options(t *testing.T, profileFile, sloFile string) Options {
 	t.Helper()
-	p, err := profile.Load(filepath.Join("testdata", profileFile))
+	p, err := profile.Resolve(filepath.Join("testdata", profileFile), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +37,8 @@ func options(t *testing.T, profileFile, sloFile string) Options {
 		t.Fatal(err)
 	}
 	return Options{
-		Profile: p, SLO: spec, OutDir: t.TempDir(),
-		TopologyOverride: platformtest.Topology(), Exec: platformtest.Exec,
+		Plan: p, SLO: spec, OutDir: t.TempDir(),
+		Target:       &LocalTarget{Topology: platformtest.Topology(), Exec: platformtest.Exec},
 		DrainTimeout: 20 * time.Second, Version: "test",
 	}
 }
@@ -50,7 +50,7 @@ func TestHealthyRunIsGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Code != ExitGo || out.Run.Verdict != verdict.Go {
+	if out.Code != exitcode.Go || out.Run.Verdict != verdict.Go {
 		t.Fatalf("code %d verdict %s, reasons %q", out.Code, out.Run.Verdict, out.Run.Reasons)
 	}
 	if out.Run.Load.Total.Count == 0 {
@@ -78,7 +78,7 @@ func TestUnreachableObjectiveIsNoGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Code != ExitNoGo || out.Run.Verdict != verdict.NoGo {
+	if out.Code != exitcode.NoGo || out.Run.Verdict != verdict.NoGo {
 		t.Fatalf("code %d verdict %s, want NO-GO", out.Code, out.Run.Verdict)
 	}
 	if !strings.Contains(strings.Join(out.Run.Reasons, "\n"), "api_latency_p95_1ms") {
@@ -97,11 +97,13 @@ func TestUnreachableObjectiveIsNoGo(t *testing.T) {
 // run.json with the reason, and decides on the rest.
 func TestTimeScaledRunListsNotEvaluated(t *testing.T) {
 	o := options(t, "short.yaml", "fulllength.slo.yaml")
-	scaled, err := o.Profile.Scaled(0.5)
+	scaled, err := o.Plan.Profile.Scaled(0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Profile = scaled
+	if o.Plan, err = scaled.Plan(); err != nil {
+		t.Fatal(err)
+	}
 	out, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +112,7 @@ func TestTimeScaledRunListsNotEvaluated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Verdict != verdict.Go || out.Code != ExitGo {
+	if back.Verdict != verdict.Go || out.Code != exitcode.Go {
 		t.Errorf("verdict %s (exit %d), reasons %q; want GO on the objectives evaluated", back.Verdict, out.Code, back.Reasons)
 	}
 	if back.TimeScale != 0.5 {
@@ -159,7 +161,7 @@ func TestInterruptDuringFaultRecoversAndAborts(t *testing.T) {
 	default:
 		t.Fatalf("the fault never showed in the progress output:\n%s", w.buf.String())
 	}
-	if out.Code != ExitInterrupted || out.Run.Verdict != verdict.Aborted {
+	if out.Code != exitcode.Interrupted || out.Run.Verdict != verdict.Aborted {
 		t.Fatalf("code %d verdict %s, want 130 ABORTED", out.Code, out.Run.Verdict)
 	}
 	if d := time.Since(start); d > 55*time.Second {
@@ -202,11 +204,10 @@ func TestPreflightFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := options(t, "short.yaml", "reachable.slo.yaml")
-			o.TargetURL, o.PrometheusURL, o.NoChaos = tc.target, tc.prometheus, true
+			o.Target, o.NoChaos = &URLTarget{URL: tc.target, PrometheusURL: tc.prometheus}, true
 			o.PreflightTimeout = 2 * time.Second
 			_, err := Run(context.Background(), o)
-			var re *Error
-			if !errors.As(err, &re) || re.Code != ExitInfra {
+			if exitcode.Of(err) != exitcode.Infra {
 				t.Fatalf("got %v, want an infrastructure error (exit 3)", err)
 			}
 			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "refused") {
@@ -227,7 +228,7 @@ func TestURLTarget(t *testing.T) {
 	}
 	defer srv.Close()
 	o := options(t, "short.yaml", "reachable.slo.yaml")
-	o.TargetURL, o.PrometheusURL, o.NoChaos, o.ExpectJobs = c.GatewayURL(), srv.URL(), true, []string{"platform"}
+	o.Target, o.NoChaos = &URLTarget{URL: c.GatewayURL(), PrometheusURL: srv.URL(), ExpectJobs: []string{"platform"}}, true
 	out, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,11 @@
 package run
 
 import (
-	"bytes"
-	"errors"
-	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/verdict"
 
 	"github.com/dailydoco/ddp-verify/chaos"
@@ -124,9 +122,9 @@ func TestRunWindowReachesTheEndOfTheDrain(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	pass := &slo.Report{Gate: slo.StatusPass, Score: 100, Results: []slo.Result{{ID: "x", Status: slo.StatusPass}}}
-	fail := &slo.Report{Gate: slo.StatusFail, Score: 40, GateReasons: []string{"x failed"}, Results: []slo.Result{{ID: "x", Status: slo.StatusFail}}}
-	empty := &slo.Report{Gate: slo.StatusError}
+	pass := &slo.Report{Gate: verdict.Pass, Score: 100, Results: []verdict.Objective{{ID: "x", Status: verdict.Pass}}}
+	fail := &slo.Report{Gate: verdict.Fail, Score: 40, GateReasons: []string{"x failed"}, Results: []verdict.Objective{{ID: "x", Status: verdict.Fail}}}
+	empty := &slo.Report{Gate: verdict.Error}
 	tests := []struct {
 		name     string
 		rep      *slo.Report
@@ -150,7 +148,7 @@ func TestDecide(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &reports.Run{Videos: reports.Videos{Lost: tc.lost}, Chaos: tc.chaos}
-			decide(r, tc.rep, tc.res, tc.aborted, tc.chaosErr)
+			decide(r, tc.rep, &execution{load: tc.res, aborted: tc.aborted, chaosErr: tc.chaosErr})
 			if r.Verdict != tc.want {
 				t.Errorf("verdict %s, want %s (reasons %q)", r.Verdict, tc.want, r.Reasons)
 			}
@@ -161,49 +159,14 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func TestProgressPlainAndTerminal(t *testing.T) {
-	s := Status{Elapsed: 65 * time.Second, Total: 2 * time.Minute, Stage: "hold", StageLeft: 35 * time.Second,
-		Live:  load.Live{VUs: 50, RPS: 12.5, P95: 142 * time.Millisecond, ErrorRate: 0.02, Requests: 100},
-		Queue: 3, Faults: []string{"general-node"}}
-	var plain bytes.Buffer
-	NewProgress(&plain, false).Update(s)
-	want := "[1:05/2:00] stage=hold users=50 rps=12.5 p95=142ms errors=2.00% queue=3 faults=general-node warn=p95142ms>100ms;errors2.0%>1%\n"
-	if plain.String() != want {
-		t.Errorf("plain line\n got %q\nwant %q", plain.String(), want)
-	}
-	var tty bytes.Buffer
-	p := NewProgress(&tty, true)
-	p.Update(s)
-	s.Queue = math.NaN()
-	p.Update(s)
-	out := tty.String()
-	if !strings.Contains(out, "\033[4A") || !strings.Contains(out, "videos in queue -") || !strings.Contains(out, "faults in force: general-node") {
-		t.Errorf("terminal view does not redraw in place:\n%q", out)
-	}
-}
-
-func TestChaosFaultsFromProfile(t *testing.T) {
-	p, err := profile.Load("launch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs := chaosFaults(p)
-	if err := chaos.ValidateAll(fs); err != nil {
-		t.Fatalf("launch faults are not valid chaos faults: %v", err)
-	}
-	if fs[1].Kind != chaos.ZoneOutage || fs[1].Target.Mode != chaos.PowerLoss || fs[1].Target.Zone != "us-east-1a" || fs[1].At != 47*time.Minute {
-		t.Errorf("zone fault %+v", fs[1])
-	}
-}
-
 // A baseline from a run at another time scale is refused before anything starts: its windows
 // had other lengths. An older run.json without time_scale counts as full length.
 func TestBaselineAtAnotherTimeScaleIsBadInput(t *testing.T) {
-	p, err := profile.Load("smoke")
+	p, err := profile.Resolve("smoke", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scaled, err := p.Scaled(0.5)
+	scaled, err := profile.Resolve("smoke", 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,14 +174,13 @@ func TestBaselineAtAnotherTimeScaleIsBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Run(t.Context(), Options{Profile: scaled, SLO: spec, OutDir: t.TempDir(), Baseline: &reports.Run{RunID: "night-1"}})
-	var re *Error
-	if !errors.As(err, &re) || re.Code != ExitBadInput || !strings.Contains(err.Error(), "night-1 ran at time scale 1 and this run is at 0.5") {
+	_, err = Run(t.Context(), Options{Plan: scaled, SLO: spec, Target: &LocalTarget{}, OutDir: t.TempDir(), Baseline: &reports.Run{RunID: "night-1"}})
+	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "night-1 ran at time scale 1 and this run is at 0.5") {
 		t.Fatalf("err %v, want bad input naming both time scales", err)
 	}
 	for _, tc := range []struct {
 		base float64
-		p    *profile.Profile
+		p    *profile.Plan
 	}{{0, p}, {1, p}, {0.5, scaled}} {
 		if err := checkBaselineScale(&reports.Run{TimeScale: tc.base}, tc.p); err != nil {
 			t.Errorf("baseline at %g, run at %g: %v", tc.base, tc.p.TimeScale(), err)

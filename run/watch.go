@@ -12,6 +12,7 @@ import (
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/progress"
 )
 
 // DefaultRecoveryObjective is how long the service may take to be healthy again after a fault
@@ -87,7 +88,7 @@ func (r *recoveryTracker) observe(now time.Time, errorRate float64, requests uin
 // watch drives the progress view and the recovery gauges while load and chaos run, until
 // done closes.
 func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, eng *load.Engine, sched *chaos.Scheduler) {
-	prog := NewProgress(r.o.Progress, r.o.Terminal)
+	prog := progress.New(r.o.Progress, r.o.Terminal)
 	every := r.o.ProgressEvery
 	if every == 0 {
 		every = 10 * time.Second
@@ -120,8 +121,8 @@ func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, 
 			lastPrint = now
 			queue := instant(ctx, r.platform.Prometheus, "sum(dailydoco_queue_depth)", now)
 			elapsed := now.Sub(t0)
-			stage, left := stageAt(r.plan.Timeline, elapsed)
-			prog.Update(Status{Elapsed: elapsed, Total: r.plan.Timeline.Duration, Stage: stage, StageLeft: left, Live: live, Queue: queue, Faults: active})
+			stage, left := progress.StageAt(r.plan.Timeline, elapsed)
+			prog.Update(progress.Status{Elapsed: elapsed, Total: r.plan.Timeline.Duration, Stage: stage, StageLeft: left, Live: live, Platform: true, Queue: queue, Faults: active})
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
+	"github.com/dailydoco/ddp-verify/exitcode"
 )
 
 // newChaosCmd groups the chaos maintenance commands.
@@ -52,7 +53,7 @@ func newChaosCleanupCmd(out, errOut io.Writer) *cobra.Command {
 				fmt.Fprintln(out, "nothing to clean up")
 			}
 			if err != nil {
-				return withExitCode(exitInfra, fmt.Errorf("chaos cleanup: %w", err))
+				return exitcode.New(exitcode.Infra, fmt.Errorf("chaos cleanup: %w", err))
 			}
 			return nil
 		},

@@ -1,35 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
 )
 
-func runChaosCmd(t *testing.T, args ...string) (string, int) {
-	t.Helper()
-	var out bytes.Buffer
-	cmd := newRootCmd(&out, &out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	if err == nil {
-		return out.String(), exitGo
-	}
-	var ec *exitError
-	if errors.As(err, &ec) {
-		return out.String() + err.Error(), ec.code
-	}
-	return out.String() + err.Error(), exitBadInput
-}
-
 func TestChaosCleanupBadKubeconfigIsBadInput(t *testing.T) {
-	out, code := runChaosCmd(t, "chaos", "cleanup", "--kubeconfig", filepath.Join(t.TempDir(), "missing"))
-	if code != exitBadInput || !strings.Contains(out, "kubeconfig:") {
-		t.Fatalf("exit %d, output %q; want exit %d naming the kubeconfig", code, out, exitBadInput)
+	out, code := executeCombined(t, "chaos", "cleanup", "--kubeconfig", filepath.Join(t.TempDir(), "missing"))
+	if code != exitcode.BadInput || !strings.Contains(out, "kubeconfig:") {
+		t.Fatalf("exit %d, output %q; want exit %d naming the kubeconfig", code, out, exitcode.BadInput)
 	}
 }
 
@@ -53,14 +37,14 @@ current-context: c
 	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, code := runChaosCmd(t, "chaos", "cleanup", "--kubeconfig", kc, "--run-id", "r1", "--wait", "1s")
-	if code != exitInfra || !strings.Contains(out, "chaos cleanup:") {
-		t.Fatalf("exit %d, output %q; want exit %d", code, out, exitInfra)
+	out, code := executeCombined(t, "chaos", "cleanup", "--kubeconfig", kc, "--run-id", "r1", "--wait", "1s")
+	if code != exitcode.Infra || !strings.Contains(out, "chaos cleanup:") {
+		t.Fatalf("exit %d, output %q; want exit %d", code, out, exitcode.Infra)
 	}
 }
 
 func TestChaosCleanupRejectsArguments(t *testing.T) {
-	if _, code := runChaosCmd(t, "chaos", "cleanup", "extra"); code != exitBadInput {
-		t.Fatalf("exit %d; want %d", code, exitBadInput)
+	if _, code := executeCombined(t, "chaos", "cleanup", "extra"); code != exitcode.BadInput {
+		t.Fatalf("exit %d; want %d", code, exitcode.BadInput)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io"
 
-	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/spf13/cobra"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/reports"
 )
 
 func newCompareCmd(out, _ io.Writer) *cobra.Command {
@@ -17,18 +19,18 @@ func newCompareCmd(out, _ io.Writer) *cobra.Command {
 		RunE: func(_ *cobra.Command, args []string) error {
 			a, err := reports.ReadRun(args[0])
 			if err != nil {
-				return withExitCode(exitBadInput, err)
+				return exitcode.New(exitcode.BadInput, err)
 			}
 			b, err := reports.ReadRun(args[1])
 			if err != nil {
-				return withExitCode(exitBadInput, err)
+				return exitcode.New(exitcode.BadInput, err)
 			}
 			d := reports.Compare(a, b, tol)
 			if err := d.WriteText(out); err != nil {
 				return err
 			}
 			if d.Regressed() {
-				return withExitCode(exitNoGo, errors.New("the second run regressed beyond the tolerances"))
+				return exitcode.New(exitcode.NoGo, errors.New("the second run regressed beyond the tolerances"))
 			}
 			return nil
 		},

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/dailydoco/ddp-verify/verdict"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/dailydoco/ddp-verify/reports"
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/verdict"
+
 	"github.com/dailydoco/ddp-verify/reports/reportstest"
 )
 
@@ -23,12 +24,12 @@ func TestCompareCmd(t *testing.T) {
 	worse.Load.Steps[3].Response.P95 = 611
 	b := writeTestRun(t, worse)
 
-	out, code := runReportsCmd(t, "compare", filepath.Join(a, "run.json"), filepath.Join(same, "run.json"))
+	out, code := executeCombined(t, "compare", filepath.Join(a, "run.json"), filepath.Join(same, "run.json"))
 	if code != 0 || !strings.Contains(out, "no regression") {
 		t.Errorf("identical runs: exit %d\n%s", code, out)
 	}
-	out, code = runReportsCmd(t, "compare", filepath.Join(a, "run.json"), filepath.Join(b, "run.json"))
-	if code != exitNoGo {
+	out, code = executeCombined(t, "compare", filepath.Join(a, "run.json"), filepath.Join(b, "run.json"))
+	if code != exitcode.NoGo {
 		t.Errorf("regressed run: exit %d, want 1\n%s", code, out)
 	}
 	for _, want := range []string{"status PASS -> FAIL", "p95 402.0 ms -> 611.0 ms", "B regressed"} {
@@ -37,11 +38,11 @@ func TestCompareCmd(t *testing.T) {
 		}
 	}
 	// A huge tolerance still flags the status change but no longer the latency.
-	out, code = runReportsCmd(t, "compare", "--latency-tolerance", "100", filepath.Join(a, "run.json"), filepath.Join(b, "run.json"))
-	if code != exitNoGo || strings.Contains(out, "REGRESSED: p95") {
+	out, code = executeCombined(t, "compare", "--latency-tolerance", "100", filepath.Join(a, "run.json"), filepath.Join(b, "run.json"))
+	if code != exitcode.NoGo || strings.Contains(out, "REGRESSED: p95") {
 		t.Errorf("with --latency-tolerance 100: exit %d\n%s", code, out)
 	}
-	if _, code := runReportsCmd(t, "compare", filepath.Join(a, "run.json"), filepath.Join(t.TempDir(), "missing.json")); code != exitBadInput {
+	if _, code := executeCombined(t, "compare", filepath.Join(a, "run.json"), filepath.Join(t.TempDir(), "missing.json")); code != exitcode.BadInput {
 		t.Errorf("missing file: exit %d, want 2", code)
 	}
 }

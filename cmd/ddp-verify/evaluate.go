@@ -1,152 +1,109 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/dailydoco/ddp-verify/prom"
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/reports"
+	"github.com/dailydoco/ddp-verify/run"
 	"github.com/dailydoco/ddp-verify/slo"
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
-// evaluateOptions are the evaluate command's flags (kubectl's Options pattern).
-type evaluateOptions struct {
+// evaluateFlags are the evaluate command's flags.
+type evaluateFlags struct {
 	promURL, tsdb, from, to, sloFile, out, baseline string
 	windows                                         []string
 }
 
 func newEvaluateCmd(out, errOut io.Writer) *cobra.Command {
-	var o evaluateOptions
+	var f evaluateFlags
 	cmd := &cobra.Command{
 		Use:   "evaluate (--prometheus-url URL | --tsdb DIR) --from T --to T [--slo FILE] [--out DIR]",
 		Short: "Evaluate SLOs on existing Prometheus data (external, or a saved embedded TSDB)",
 		Long: `Evaluate an SLO file (default: the built-in DailyDoco Pro set) over the window "run"
 from --from to --to, plus any --window NAME=FROM,TO. Times are RFC 3339 or Unix seconds.
-Prints a table and the gate; with --out, writes DIR/slo.json.
+Prints a table and the gate; with --out, writes a run directory (run.json without load or
+faults, report.html, junit.xml, summary.md) that report and compare read like a run's.
 Exit: 0 gate PASS or WARN, 1 FAIL or ERROR, 2 bad input, 3 Prometheus unreachable.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Context(), out, errOut)
+			o, err := f.options()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(errOut, "evaluating %d objectives from %s over %d window(s)\n", len(o.SLO.Objectives), o.SLO.File, len(o.Windows))
+			ev, err := run.Evaluate(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if err := ev.Report.WriteTable(out); err != nil {
+				return err
+			}
+			if f.out != "" {
+				if err := reports.WriteRunDir(f.out, ev.Run); err != nil {
+					return exitcode.New(exitcode.Infra, err)
+				}
+				fmt.Fprintf(errOut, "wrote %s/{%s,%s,%s,%s}\n", f.out, reports.RunFile, reports.HTMLFile, reports.JUnitFile, reports.MarkdownFile)
+			}
+			if ev.Run.Verdict != verdict.Go {
+				return exitcode.New(exitcode.NoGo, nil)
+			}
+			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.promURL, "prometheus-url", "", "Prometheus base URL, e.g. http://127.0.0.1:9090")
-	f.StringVar(&o.tsdb, "tsdb", "", "saved TSDB directory (a run's tsdb/), opened read-only")
-	f.StringVar(&o.from, "from", "", "start of the run window (RFC 3339 or Unix seconds)")
-	f.StringVar(&o.to, "to", "", "end of the run window (RFC 3339 or Unix seconds)")
-	f.StringVar(&o.sloFile, "slo", "", "SLO file (default: the built-in DailyDoco Pro set)")
-	f.StringVar(&o.out, "out", "", "directory to write slo.json into")
-	f.StringVar(&o.baseline, "baseline", "", "slo.json of an earlier evaluation, for relative criteria")
-	f.StringArrayVar(&o.windows, "window", nil, "extra window NAME=FROM,TO (repeatable), e.g. plateau=...,...")
+	fs := cmd.Flags()
+	fs.StringVar(&f.promURL, "prometheus-url", "", "Prometheus base URL, e.g. http://127.0.0.1:9090")
+	fs.StringVar(&f.tsdb, "tsdb", "", "saved TSDB directory (a run's tsdb/), opened read-only")
+	fs.StringVar(&f.from, "from", "", "start of the run window (RFC 3339 or Unix seconds)")
+	fs.StringVar(&f.to, "to", "", "end of the run window (RFC 3339 or Unix seconds)")
+	fs.StringVar(&f.sloFile, "slo", "", "SLO file (default: the built-in DailyDoco Pro set)")
+	fs.StringVar(&f.out, "out", "", "run directory to write run.json and the reports into")
+	fs.StringVar(&f.baseline, "baseline", "", "run.json of an earlier run or evaluation, for relative criteria")
+	fs.StringArrayVar(&f.windows, "window", nil, "extra window NAME=FROM,TO (repeatable), e.g. plateau=...,...")
 	return cmd
 }
 
-func (o *evaluateOptions) run(ctx context.Context, out, errOut io.Writer) error {
-	if ctx == nil {
-		ctx = context.Background()
+// options parses the flags into the evaluation's options; every problem is bad input.
+func (f *evaluateFlags) options() (run.EvaluateOptions, error) {
+	bad := func(err error) (run.EvaluateOptions, error) {
+		return run.EvaluateOptions{}, exitcode.New(exitcode.BadInput, err)
 	}
-	// Validate everything before touching Prometheus.
-	if (o.promURL == "") == (o.tsdb == "") {
-		return withExitCode(exitBadInput, errors.New("evaluate: give exactly one of --prometheus-url and --tsdb"))
-	}
-	from, err := parseTime("--from", o.from)
+	from, err := parseTime("--from", f.from)
 	if err != nil {
-		return withExitCode(exitBadInput, err)
+		return bad(err)
 	}
-	to, err := parseTime("--to", o.to)
+	to, err := parseTime("--to", f.to)
 	if err != nil {
-		return withExitCode(exitBadInput, err)
+		return bad(err)
 	}
 	if !to.After(from) {
-		return withExitCode(exitBadInput, fmt.Errorf("evaluate: --to %s is not after --from %s", to.Format(time.RFC3339), from.Format(time.RFC3339)))
+		return bad(fmt.Errorf("evaluate: --to %s is not after --from %s", to.Format(time.RFC3339), from.Format(time.RFC3339)))
 	}
-	windows := []slo.Window{{Name: "run", Start: from, End: to}}
-	for _, w := range o.windows {
+	o := run.EvaluateOptions{PrometheusURL: f.promURL, TSDB: f.tsdb, Version: version,
+		Windows: []slo.Window{{Name: "run", Start: from, End: to}}}
+	for _, w := range f.windows {
 		win, err := parseWindow(w)
 		if err != nil {
-			return withExitCode(exitBadInput, err)
+			return bad(err)
 		}
-		windows = append(windows, win)
+		o.Windows = append(o.Windows, win)
 	}
-	var spec *slo.Spec
-	if o.sloFile == "" {
-		spec, err = slo.Default()
-	} else {
-		spec, err = slo.Load(o.sloFile)
+	if o.SLO, err = loadSLO(f.sloFile); err != nil {
+		return run.EvaluateOptions{}, err
 	}
-	if err != nil {
-		return withExitCode(exitBadInput, err)
-	}
-	var baseline *slo.Baseline
-	if o.baseline != "" {
-		prev, err := slo.ReadReport(o.baseline)
-		if err != nil {
-			return withExitCode(exitBadInput, err)
-		}
-		baseline = slo.NewBaseline(o.baseline, prev.Results)
-	}
-	if o.out != "" {
-		if err := os.MkdirAll(o.out, 0o755); err != nil {
-			return withExitCode(exitBadInput, fmt.Errorf("evaluate: --out: %w", err))
+	if f.baseline != "" {
+		if o.Baseline, err = reports.ReadRun(f.baseline); err != nil {
+			return bad(fmt.Errorf("--baseline: %w", err))
 		}
 	}
-
-	url := o.promURL
-	if o.tsdb != "" {
-		if _, err := os.Stat(o.tsdb); err != nil {
-			return withExitCode(exitBadInput, fmt.Errorf("evaluate: --tsdb: %w", err))
-		}
-		ro, err := prom.OpenReadOnly(o.tsdb, prom.Options{})
-		if err != nil {
-			return withExitCode(exitInfra, err)
-		}
-		defer ro.Close()
-		url = ro.URL()
-	}
-	c, err := api.NewClient(api.Config{Address: url})
-	if err != nil {
-		return withExitCode(exitBadInput, fmt.Errorf("evaluate: --prometheus-url: %w", err))
-	}
-	q := v1.NewAPI(c)
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	_, _, _, err = q.Query(pctx, "vector(1)", to)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return withExitCode(exitInterrupted, ctx.Err())
-		}
-		return withExitCode(exitInfra, fmt.Errorf("evaluate: Prometheus at %s is unreachable: %w", url, err))
-	}
-	fmt.Fprintf(errOut, "evaluating %d objectives from %s over %d window(s) at %s\n", len(spec.Objectives), spec.File, len(windows), url)
-
-	rep := slo.Evaluate(ctx, q, spec, windows, slo.Options{Baseline: baseline})
-	if ctx.Err() != nil {
-		return withExitCode(exitInterrupted, ctx.Err())
-	}
-	if err := rep.WriteTable(out); err != nil {
-		return err
-	}
-	if o.out != "" {
-		p := filepath.Join(o.out, "slo.json")
-		if err := rep.WriteFile(p); err != nil {
-			return withExitCode(exitInfra, err)
-		}
-		fmt.Fprintf(errOut, "wrote %s\n", p)
-	}
-	if !rep.Passed() {
-		return withExitCode(exitNoGo, nil)
-	}
-	return nil
+	return o, nil
 }
 
 // parseTime accepts RFC 3339 or Unix seconds (with a fraction).

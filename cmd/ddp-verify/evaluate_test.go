@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,28 +11,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/prom"
-	"github.com/dailydoco/ddp-verify/slo"
+	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo/slotest"
+	"github.com/dailydoco/ddp-verify/verdict"
 )
-
-func runEvaluate(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRootCmd(&out, &errOut)
-	root.SetArgs(append([]string{"evaluate"}, args...))
-	err := root.ExecuteContext(context.Background())
-	code := 0
-	if err != nil {
-		var ec *exitError
-		require.True(t, errors.As(err, &ec), "want an exit code, got %v", err)
-		code = ec.code
-		if ec.err != nil {
-			errOut.WriteString(ec.err.Error())
-		}
-	}
-	return out.String(), errOut.String(), code
-}
 
 func unix(t time.Time) string { return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64) }
 
@@ -61,19 +43,30 @@ func TestEvaluateSavedTSDB(t *testing.T) {
     windows: [run, plateau]
 `), 0o644))
 	outDir := filepath.Join(t.TempDir(), "out")
-	stdout, stderr, code := runEvaluate(t, "--tsdb", dir, "--from", unix(from), "--to", to.Format(time.RFC3339Nano),
+	stdout, stderr, code := execute(t, "evaluate", "--tsdb", dir, "--from", unix(from), "--to", to.Format(time.RFC3339Nano),
 		"--slo", good, "--out", outDir, "--window", "plateau="+unix(from)+","+unix(to))
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "realtime")
 	require.Contains(t, stdout, "gate: PASS")
-	rep, err := slo.ReadReport(filepath.Join(outDir, "slo.json"))
+	// The evaluation is a run directory that report and compare read like a run's.
+	rec, err := reports.ReadRun(filepath.Join(outDir, reports.RunFile))
 	require.NoError(t, err)
-	require.Len(t, rep.Results, 2)
-	require.InDelta(t, slotest.RealtimeWithin2/slotest.RealtimeVideos, *rep.Results[0].Value, 1e-9)
+	require.Equal(t, verdict.Go, rec.Verdict)
+	require.Len(t, rec.SLOs, 2)
+	require.InDelta(t, slotest.RealtimeWithin2/slotest.RealtimeVideos, *rec.SLOs[0].Value, 1e-9)
+	for _, f := range []string{reports.HTMLFile, reports.JUnitFile, reports.MarkdownFile} {
+		require.FileExists(t, filepath.Join(outDir, f))
+	}
+	_, stderr, code = execute(t, "report", outDir)
+	require.Equal(t, 0, code, stderr)
+	// An earlier evaluation's run.json is a baseline for relative criteria.
+	_, stderr, code = execute(t, "evaluate", "--tsdb", dir, "--from", unix(from), "--to", unix(to), "--slo", good,
+		"--baseline", filepath.Join(outDir, reports.RunFile))
+	require.Equal(t, 0, code, stderr)
 
 	// The default set on the same data fails (availability is 99.0 %): exit 1.
-	stdout, stderr, code = runEvaluate(t, "--tsdb", dir, "--from", unix(from), "--to", unix(to), "--out", outDir)
-	require.Equal(t, exitNoGo, code, stderr)
+	stdout, stderr, code = execute(t, "evaluate", "--tsdb", dir, "--from", unix(from), "--to", unix(to), "--out", outDir)
+	require.Equal(t, exitcode.NoGo, code, stderr)
 	require.Contains(t, stdout, "availability")
 	require.Contains(t, stdout, "gate: FAIL")
 
@@ -99,17 +92,17 @@ func TestEvaluateBadInputAndUnreachable(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"no source", []string{"--from", from, "--to", to}, exitBadInput, "exactly one of"},
-		{"both sources", []string{"--prometheus-url", closed, "--tsdb", "x", "--from", from, "--to", to}, exitBadInput, "exactly one of"},
-		{"bad time", []string{"--prometheus-url", closed, "--from", "yesterday", "--to", to}, exitBadInput, "--from"},
-		{"to before from", []string{"--prometheus-url", closed, "--from", to, "--to", from}, exitBadInput, "is not after"},
-		{"bad window", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--window", "plateau"}, exitBadInput, "NAME=FROM,TO"},
-		{"bad SLO file", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--slo", "../../slo/testdata/bad-op.bad.yaml"}, exitBadInput, "bad-op.bad.yaml:4: objectives[0] (a).op"},
-		{"missing tsdb", []string{"--tsdb", filepath.Join(t.TempDir(), "nope"), "--from", from, "--to", to}, exitBadInput, "--tsdb"},
-		{"unreachable", []string{"--prometheus-url", closed, "--from", from, "--to", to}, exitInfra, "unreachable"},
+		{"no source", []string{"--from", from, "--to", to}, exitcode.BadInput, "exactly one of"},
+		{"both sources", []string{"--prometheus-url", closed, "--tsdb", "x", "--from", from, "--to", to}, exitcode.BadInput, "exactly one of"},
+		{"bad time", []string{"--prometheus-url", closed, "--from", "yesterday", "--to", to}, exitcode.BadInput, "--from"},
+		{"to before from", []string{"--prometheus-url", closed, "--from", to, "--to", from}, exitcode.BadInput, "is not after"},
+		{"bad window", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--window", "plateau"}, exitcode.BadInput, "NAME=FROM,TO"},
+		{"bad SLO file", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--slo", "../../slo/testdata/bad-op.bad.yaml"}, exitcode.BadInput, "bad-op.bad.yaml:4: objectives[0] (a).op"},
+		{"missing tsdb", []string{"--tsdb", filepath.Join(t.TempDir(), "nope"), "--from", from, "--to", to}, exitcode.BadInput, "--tsdb"},
+		{"unreachable", []string{"--prometheus-url", closed, "--from", from, "--to", to}, exitcode.Infra, "unreachable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, stderr, code := runEvaluate(t, tc.args...)
+			_, stderr, code := execute(t, append([]string{"evaluate"}, tc.args...)...)
 			require.Equal(t, tc.code, code, stderr)
 			require.Contains(t, stderr, tc.msg)
 		})

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
+	"github.com/dailydoco/ddp-verify/exitcode"
 )
 
 // kubeClient connects to the cluster a kubeconfig file and context name ("" for
@@ -19,11 +20,11 @@ func kubeClient(kubeconfig, context string) (client.WithWatch, error) {
 	rules.ExplicitPath = kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
 	if err != nil {
-		return nil, withExitCode(exitBadInput, fmt.Errorf("kubeconfig: %w", err))
+		return nil, exitcode.New(exitcode.BadInput, fmt.Errorf("kubeconfig: %w", err))
 	}
 	c, err := client.NewWithWatch(cfg, client.Options{Scheme: mesh.NewScheme()})
 	if err != nil {
-		return nil, withExitCode(exitInfra, fmt.Errorf("kubernetes client: %w", err))
+		return nil, exitcode.New(exitcode.Infra, fmt.Errorf("kubernetes client: %w", err))
 	}
 	return c, nil
 }

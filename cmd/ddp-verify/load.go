@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +12,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dailydoco/ddp-verify/load"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/atomicfile"
+	"github.com/dailydoco/ddp-verify/load"
+	"github.com/dailydoco/ddp-verify/progress"
 )
 
 // loadOptions are the flags of `ddp-verify load` (kubectl's Complete/Validate/Run pattern:
@@ -58,7 +61,7 @@ Exit status: 0, 1 when a threshold failed, 2 for bad input, 130 when interrupted
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
-				return withExitCode(exitBadInput, err)
+				return exitcode.New(exitcode.BadInput, err)
 			}
 			return o.run(cmd.Context())
 		},
@@ -141,42 +144,8 @@ func (o *loadOptions) run(ctx context.Context) error {
 	eng, err := load.NewEngine([]load.ScenarioConfig{o.scenario}, load.WithThresholds(o.parsedTh...),
 		load.WithHTTP(load.HTTPOptions{Timeout: o.timeout, InsecureSkipVerify: o.insecure}))
 	if err != nil {
-		return withExitCode(exitBadInput, err)
+		return exitcode.New(exitcode.BadInput, err)
 	}
-	total := o.scenario.Executor.TotalDuration()
-	stop := make(chan struct{})
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		o.progress(eng, total, stop)
-	}()
-	res, runErr := eng.Run(ctx)
-	close(stop)
-	<-progressDone
-
-	sum := load.Summarize(res)
-	if err := sum.WriteText(o.out1); err != nil {
-		return withExitCode(exitInfra, fmt.Errorf("write summary: %w", err))
-	}
-	if o.out != "" {
-		if err := writeJSONAtomic(filepath.Join(o.out, "summary.json"), sum); err != nil {
-			return withExitCode(exitInfra, err)
-		}
-	}
-	switch {
-	case ctx.Err() != nil:
-		return withExitCode(exitInterrupted, nil)
-	case errors.Is(runErr, load.ErrThresholdAbort), !res.ThresholdsPassed():
-		return withExitCode(exitNoGo, nil)
-	case runErr != nil:
-		return withExitCode(exitInfra, runErr)
-	}
-	return nil
-}
-
-// progress shows live figures: a line redrawn every second on a terminal, a plain line every
-// progressEvery otherwise.
-func (o *loadOptions) progress(eng *load.Engine, total time.Duration, stop <-chan struct{}) {
 	tty := false
 	if f, ok := o.err1.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
@@ -185,76 +154,46 @@ func (o *loadOptions) progress(eng *load.Engine, total time.Duration, stop <-cha
 	if tty {
 		every = time.Second
 	}
-	if every <= 0 {
-		return
+	stop := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		progress.Follow(progress.New(o.err1, tty), eng, o.scenario.Executor.TotalDuration(), o.stageAt, every, stop)
+	}()
+	res, runErr := eng.Run(ctx)
+	close(stop)
+	<-progressDone
+
+	sum := load.Summarize(res)
+	if err := sum.WriteText(o.out1); err != nil {
+		return exitcode.New(exitcode.Infra, fmt.Errorf("write summary: %w", err))
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			if tty {
-				fmt.Fprint(o.err1, "\r\x1b[K")
-			}
-			return
-		case <-t.C:
-			l := eng.Live()
-			line := fmt.Sprintf("%6s/%s  vus %d/%d  rps %.1f  p95 %v  errors %.2f%%  reqs %d  dropped %d",
-				l.Elapsed.Truncate(time.Second), total, l.VUs, l.VUsMax, l.RPS, l.P95, 100*l.ErrorRate, l.Requests, l.Dropped)
-			if st := o.stageAt(l.Elapsed); st != "" {
-				line += "  " + st
-			}
-			if tty {
-				fmt.Fprint(o.err1, "\r\x1b[K"+line)
-			} else {
-				fmt.Fprintln(o.err1, line)
-			}
+	if o.out != "" {
+		if err := atomicfile.WriteJSON(filepath.Join(o.out, "summary.json"), sum); err != nil {
+			return exitcode.New(exitcode.Infra, err)
 		}
 	}
+	switch {
+	case ctx.Err() != nil:
+		return exitcode.New(exitcode.Interrupted, nil)
+	case errors.Is(runErr, load.ErrThresholdAbort), !res.ThresholdsPassed():
+		return exitcode.New(exitcode.NoGo, nil)
+	case runErr != nil:
+		return exitcode.New(exitcode.Infra, runErr)
+	}
+	return nil
 }
 
-func (o *loadOptions) stageAt(el time.Duration) string {
+// stageAt names the --stages stage in progress at el, and the time left in it.
+func (o *loadOptions) stageAt(el time.Duration) (string, time.Duration) {
 	var end time.Duration
 	for i, s := range o.stageList {
 		end += s.Duration
 		if el < end {
-			return fmt.Sprintf("stage %d/%d", i+1, len(o.stageList))
+			return fmt.Sprintf("%d/%d", i+1, len(o.stageList)), end - el
 		}
 	}
-	return ""
-}
-
-// writeJSONAtomic writes v as indented JSON to path through a temporary file and a rename,
-// so readers never see a partial file.
-func writeJSONAtomic(path string, v any) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, ".summary-*.json")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return "-", 0
 }
 
 func newRequest(ctx context.Context, method, target string) (*http.Request, error) {

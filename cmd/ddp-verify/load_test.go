@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/load/loadtest"
 )
 
@@ -50,12 +51,12 @@ func TestLoadExitCodes(t *testing.T) {
 		wantCode int
 		wantErr  string
 	}{
-		{"bad stage target", []string{"--url", tg.URL, "--stages", "2s:x"}, exitBadInput, `"x"`},
-		{"bad stage duration", []string{"--url", tg.URL, "--stages", "2parsecs:5"}, exitBadInput, `"2parsecs"`},
-		{"no url", []string{"--stages", "1s:1"}, exitBadInput, "--url"},
-		{"stages and rate", []string{"--url", tg.URL, "--stages", "1s:1", "--rate", "5", "--duration", "1s"}, exitBadInput, "exclude"},
-		{"bad threshold", []string{"--url", tg.URL, "--stages", "1s:1", "--threshold", "http_req_duration:p(95)<1x0"}, exitBadInput, `"1x0"`},
-		{"failed threshold", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>1000000"}, exitNoGo, ""},
+		{"bad stage target", []string{"--url", tg.URL, "--stages", "2s:x"}, exitcode.BadInput, `"x"`},
+		{"bad stage duration", []string{"--url", tg.URL, "--stages", "2parsecs:5"}, exitcode.BadInput, `"2parsecs"`},
+		{"no url", []string{"--stages", "1s:1"}, exitcode.BadInput, "--url"},
+		{"stages and rate", []string{"--url", tg.URL, "--stages", "1s:1", "--rate", "5", "--duration", "1s"}, exitcode.BadInput, "exclude"},
+		{"bad threshold", []string{"--url", tg.URL, "--stages", "1s:1", "--threshold", "http_req_duration:p(95)<1x0"}, exitcode.BadInput, `"1x0"`},
+		{"failed threshold", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>1000000"}, exitcode.NoGo, ""},
 		{"passing rate run", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>=40"}, 0, ""},
 	}
 	for _, tc := range cases {

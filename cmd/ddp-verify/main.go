@@ -5,11 +5,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
 )
 
 func main() { os.Exit(cli(os.Args[1:])) }
@@ -21,16 +22,8 @@ func cli(args []string) int {
 	cmd := newRootCmd(os.Stdout, os.Stderr)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
-	if err == nil {
-		return exitGo
+	if msg := exitcode.Message(err); msg != "" {
+		fmt.Fprintln(os.Stderr, "ddp-verify:", msg)
 	}
-	var ec *exitError
-	if errors.As(err, &ec) {
-		if ec.err != nil {
-			fmt.Fprintln(os.Stderr, "ddp-verify:", ec.err)
-		}
-		return ec.code
-	}
-	fmt.Fprintln(os.Stderr, "ddp-verify:", err)
-	return exitBadInput
+	return exitcode.Of(err)
 }

@@ -1,31 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"strings"
 	"testing"
-)
 
-// execute runs the command tree with args and returns stdout, stderr and the exit code main
-// would use.
-func execute(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	cmd := newRootCmd(&out, &errOut)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	code := exitGo
-	if err != nil {
-		code = exitBadInput
-		var ec *exitError
-		if errors.As(err, &ec) {
-			code = ec.code
-		}
-		errOut.WriteString(err.Error())
-	}
-	return out.String(), errOut.String(), code
-}
+	"github.com/dailydoco/ddp-verify/exitcode"
+)
 
 func TestPlanLaunchShowsThePlansStagesAndFaults(t *testing.T) {
 	out, errOut, code := execute(t, "plan", "--profile", "launch")
@@ -76,7 +56,7 @@ func TestPlanBadInputExits2(t *testing.T) {
 		{"plan", "--profile", "smoke", "--time-scale", "-1"},
 		{"plan", "--profile", "smoke", "--time-scale", "x"},
 	} {
-		if _, errOut, code := execute(t, args...); code != exitBadInput {
+		if _, errOut, code := execute(t, args...); code != exitcode.BadInput {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, errOut)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/platform/cluster"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
@@ -44,12 +45,12 @@ func newPlatformUpCmd(out, errOut io.Writer) *cobra.Command {
 			if o.topology != "" {
 				var err error
 				if topo, err = topology.Load(o.topology); err != nil {
-					return withExitCode(exitBadInput, err)
+					return exitcode.New(exitcode.BadInput, err)
 				}
 			}
 			exec, err := cluster.SelfExec()
 			if err != nil {
-				return withExitCode(exitInfra, err)
+				return exitcode.New(exitcode.Infra, err)
 			}
 			level := slog.LevelWarn
 			if o.verbose {
@@ -59,16 +60,16 @@ func newPlatformUpCmd(out, errOut io.Writer) *cobra.Command {
 			c, err := cluster.Start(cmd.Context(), cluster.Options{Topology: topo, Exec: exec, Dir: o.dir, Logger: log})
 			if err != nil {
 				if cmd.Context().Err() != nil {
-					return withExitCode(exitInterrupted, nil)
+					return exitcode.New(exitcode.Interrupted, nil)
 				}
-				return withExitCode(exitInfra, fmt.Errorf("start platform: %w", err))
+				return exitcode.New(exitcode.Infra, fmt.Errorf("start platform: %w", err))
 			}
 			printPlatform(out, c)
 			fmt.Fprintln(errOut, "platform up; Ctrl-C stops it")
 			<-cmd.Context().Done()
 			fmt.Fprintln(errOut, "stopping the platform")
 			if err := c.Stop(); err != nil {
-				return withExitCode(exitInfra, fmt.Errorf("stop platform: %w", err))
+				return exitcode.New(exitcode.Infra, fmt.Errorf("stop platform: %w", err))
 			}
 			return nil
 		},
@@ -110,7 +111,7 @@ func newPlatformProcessCmd(role string, out, errOut io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(errOut, nil))
 			if err := cluster.RunProcess(cmd.Context(), role, cmd.InOrStdin(), out, log); err != nil {
-				return withExitCode(exitInfra, err)
+				return exitcode.New(exitcode.Infra, err)
 			}
 			return nil
 		},

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 )
 
@@ -34,9 +34,9 @@ func TestMain(m *testing.M) {
 		stop()
 		if err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
-			os.Exit(exitInfra)
+			os.Exit(exitcode.Infra)
 		}
-		os.Exit(exitGo)
+		os.Exit(exitcode.Go)
 	}
 	platformtest.Main(m)
 }
@@ -128,7 +128,7 @@ func TestPlatformUpBadTopologyIsBadInput(t *testing.T) {
 	f := t.TempDir() + "/topo.yaml"
 	os.WriteFile(f, []byte("name: x\nzones: [us-east-1a]\npools:\n  - {name: general, instance_type: m5.2xlarge, nodes: 1, colour: red}\n"), 0o644)
 	_, errOut, code := execute(t, "platform", "up", "--topology", f)
-	if code != exitBadInput || !strings.Contains(errOut, "topo.yaml:4: pools[0].colour: unknown field") {
+	if code != exitcode.BadInput || !strings.Contains(errOut, "topo.yaml:4: pools[0].colour: unknown field") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
@@ -140,8 +140,7 @@ func TestPlatformProcessCommandRejectsBadSpec(t *testing.T) {
 	root.SetIn(strings.NewReader("{not json}\n"))
 	root.SetArgs([]string{"platform", "datatier"})
 	err := root.Execute()
-	var ec *exitError
-	if !errors.As(err, &ec) || ec.code != exitInfra || !strings.Contains(err.Error(), "decode data tier spec") {
+	if exitcode.Of(err) != exitcode.Infra || !strings.Contains(err.Error(), "decode data tier spec") {
 		t.Errorf("err = %v", err)
 	}
 	if sc := bufio.NewScanner(&out); sc.Scan() {

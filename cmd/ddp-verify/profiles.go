@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/run"
@@ -56,11 +57,7 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 		Short: "Print a profile's resolved timeline (stages, faults, windows); touches nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			p, err := loadProfile(name, timeScale)
-			if err != nil {
-				return err
-			}
-			spec, err := loadSLO(sloFile)
+			plan, spec, err := resolve(name, timeScale, sloFile)
 			if err != nil {
 				return err
 			}
@@ -68,7 +65,7 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return run.WritePlan(out, p, spec, topo, namespaces)
+			return run.WritePlan(out, plan, spec, topo, namespaces)
 		},
 	}
 	cmd.Flags().StringVar(&name, "profile", "", "built-in profile name or path to a profile YAML file")
@@ -80,19 +77,32 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 	return cmd
 }
 
+// resolve resolves the profile at the time scale and loads its SLO set: the file given, else
+// the profile's, else the built-in one. Every failure is bad input (exit 2).
+func resolve(name string, timeScale float64, sloFile string) (*profile.Plan, *slo.Spec, error) {
+	plan, err := profile.Resolve(name, timeScale)
+	if err != nil {
+		return nil, nil, exitcode.New(exitcode.BadInput, err)
+	}
+	if sloFile == "" && plan.Profile.SLO != "default" {
+		sloFile = plan.Profile.SLO
+	}
+	spec, err := loadSLO(sloFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return plan, spec, nil
+}
+
 // loadSLO loads an SLO file, or the built-in set when file is empty.
 func loadSLO(file string) (*slo.Spec, error) {
-	var (
-		spec *slo.Spec
-		err  error
-	)
-	if file == "" {
-		spec, err = slo.Default()
-	} else {
-		spec, err = slo.Load(file)
+	load := slo.Default
+	if file != "" {
+		load = func() (*slo.Spec, error) { return slo.Load(file) }
 	}
+	spec, err := load()
 	if err != nil {
-		return nil, withExitCode(exitBadInput, err)
+		return nil, exitcode.New(exitcode.BadInput, err)
 	}
 	return spec, nil
 }
@@ -104,21 +114,7 @@ func loadTopology(file string) (*topology.Topology, error) {
 	}
 	t, err := topology.Load(file)
 	if err != nil {
-		return nil, withExitCode(exitBadInput, err)
+		return nil, exitcode.New(exitcode.BadInput, err)
 	}
 	return t, nil
-}
-
-// loadProfile loads and scales a profile; every failure is bad input (exit 2).
-func loadProfile(name string, timeScale float64) (*profile.Profile, error) {
-	p, err := profile.Load(name)
-	if err != nil {
-		return nil, withExitCode(exitBadInput, err)
-	}
-	if timeScale != 1 {
-		if p, err = p.Scaled(timeScale); err != nil {
-			return nil, withExitCode(exitBadInput, fmt.Errorf("--time-scale: %w", err))
-		}
-	}
-	return p, nil
 }

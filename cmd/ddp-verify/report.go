@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/spf13/cobra"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/reports"
 )
 
 func newReportCmd(out, _ io.Writer) *cobra.Command {
@@ -23,10 +25,10 @@ func newReportCmd(out, _ io.Writer) *cobra.Command {
 			}
 			r, err := reports.ReadRun(filepath.Join(dir, reports.RunFile))
 			if err != nil {
-				return withExitCode(exitBadInput, err)
+				return exitcode.New(exitcode.BadInput, err)
 			}
 			if err := reports.RenderRunDir(dir, r); err != nil {
-				return withExitCode(exitInfra, err)
+				return exitcode.New(exitcode.Infra, err)
 			}
 			_, err = fmt.Fprintf(out, "%s: %s, %s, %s re-rendered (%s)\n", dir, reports.HTMLFile, reports.JUnitFile, reports.MarkdownFile, r.Verdict)
 			return err

@@ -1,34 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/reports/reportstest"
 )
-
-// execute runs the command tree like main does and returns stdout and the exit code.
-func runReportsCmd(t *testing.T, args ...string) (string, int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRootCmd(&out, &errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return out.String(), 0
-	}
-	var ec *exitError
-	if errors.As(err, &ec) {
-		return out.String() + ec.Error(), ec.code
-	}
-	return out.String() + err.Error(), exitBadInput
-}
 
 func writeTestRun(t *testing.T, r *reports.Run) string {
 	t.Helper()
@@ -46,7 +28,7 @@ func TestReportCmdRerenders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, code := runReportsCmd(t, "report", dir)
+	out, code := executeCombined(t, "report", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
@@ -62,8 +44,8 @@ func TestReportCmdBadInput(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "run.json"), []byte(`{"schema":"ddp-verify/run/v1","verdikt":"GO"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code := runReportsCmd(t, "report", dir)
-	if code != exitBadInput || !strings.Contains(out, "run.json") || !strings.Contains(out, "verdikt") {
+	out, code := executeCombined(t, "report", dir)
+	if code != exitcode.BadInput || !strings.Contains(out, "run.json") || !strings.Contains(out, "verdikt") {
 		t.Errorf("exit %d, output %q: want exit 2 naming the file and the field", code, out)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"os"
 	"os/exec"
@@ -12,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/verdict"
 
 	"github.com/dailydoco/ddp-verify/reports"
 )
@@ -58,7 +60,7 @@ func TestRunInterruptedBySIGINT(t *testing.T) {
 	}
 	err = cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+	if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted {
 		t.Fatalf("exit %v, want 130; stderr:\n%s", err, log.String())
 	}
 	r, err := reports.ReadRun(filepath.Join(dir, "run.json"))

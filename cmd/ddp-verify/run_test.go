@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
 )
 
 // Bad run flags (the Chaos Mesh backend's combinations, the seed) are refused before anything is contacted.
@@ -26,9 +28,9 @@ func TestRunBadFlags(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"run", "--profile", "smoke", "--out", t.TempDir()}, tc.args...)
-			out, code := runChaosCmd(t, args...)
-			if code != exitBadInput || !strings.Contains(out, tc.want) {
-				t.Fatalf("exit %d, output %q; want exit %d saying %q", code, out, exitBadInput, tc.want)
+			out, code := executeCombined(t, args...)
+			if code != exitcode.BadInput || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, output %q; want exit %d saying %q", code, out, exitcode.BadInput, tc.want)
 			}
 		})
 	}

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/run"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -34,7 +37,7 @@ func TestRunConfigFile(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, code := execute(t, tc.args...)
-			if code != exitBadInput || !strings.Contains(errOut, tc.want) {
+			if code != exitcode.BadInput || !strings.Contains(errOut, tc.want) {
 				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, errOut, tc.want)
 			}
 		})
@@ -54,13 +57,13 @@ func TestRunAuthTokenFromEnvironment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, code := execute(t, tc.args...)
-			if code != exitBadInput || !strings.Contains(errOut, tc.want) {
+			if code != exitcode.BadInput || !strings.Contains(errOut, tc.want) {
 				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, errOut, tc.want)
 			}
 		})
 	}
 	t.Setenv("DDP_TEST_TOKEN", "s3cret")
-	h, err := authHeaders("x-api-key", "DDP_TEST_TOKEN")
+	h, err := run.HeaderFromEnv("x-api-key", "DDP_TEST_TOKEN")
 	if err != nil || h.Get("X-Api-Key") != "s3cret" {
 		t.Errorf("headers %v, err %v", h, err)
 	}

@@ -1,0 +1,45 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dailydoco/ddp-verify/verdict"
+)
+
+// WriteVerdict prints what a person at a terminal needs at the end of a run: the verdict, the
+// top reasons, the objectives by status, what was not evaluated, the video accounting and
+// where the reports are (dir).
+func WriteVerdict(w io.Writer, r *Run, dir string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nverdict: %s (score %.1f)\n", r.Verdict, r.Score)
+	for i, reason := range r.Reasons {
+		if i == 5 {
+			fmt.Fprintf(&b, "  ... and %d more (see summary.md)\n", len(r.Reasons)-5)
+			break
+		}
+		fmt.Fprintf(&b, "  - %s\n", reason)
+	}
+	counts := map[verdict.Status]int{}
+	for _, s := range r.SLOs {
+		counts[s.Status]++
+	}
+	var parts []string
+	for _, st := range []verdict.Status{verdict.Pass, verdict.Warn, verdict.Fail, verdict.NoData, verdict.NoBaseline, verdict.Error} {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+		}
+	}
+	if len(r.NotEvaluated) > 0 {
+		parts = append(parts, fmt.Sprintf("%d not evaluated", len(r.NotEvaluated)))
+	}
+	fmt.Fprintf(&b, "objectives: %s\n", strings.Join(parts, ", "))
+	for _, n := range r.NotEvaluated {
+		fmt.Fprintf(&b, "  not evaluated: %s: %s\n", n.ID, n.Reason)
+	}
+	fmt.Fprintf(&b, "videos: %d accepted, %d processed, %d failed, %d lost\n", r.Videos.Accepted, r.Videos.Processed, r.Videos.Failed, r.Videos.Lost)
+	fmt.Fprintf(&b, "reports: %s/{%s,%s,%s,%s}\n", dir, RunFile, HTMLFile, JUnitFile, MarkdownFile)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,394 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/dailydoco/ddp-verify/chaos/chaostest"
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/load"
+	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/prom"
+	"github.com/dailydoco/ddp-verify/reports"
+	"github.com/dailydoco/ddp-verify/slo"
+	"github.com/dailydoco/ddp-verify/slo/slotest"
+	"github.com/dailydoco/ddp-verify/verdict"
+)
+
+// fakeTarget is a platform without processes, for testing the run's sequencing: a real HTTP
+// server (httptest) takes the load, a real embedded Prometheus over a TSDB filled with
+// slotest's frames answers the queries, and chaostest's backend records the fault calls. It
+// is a stand-in for the platform only (what the platform would do under faults is the local
+// target's tests' business); everything the run itself does is real.
+type fakeTarget struct {
+	t         *testing.T
+	checkErr  error
+	openErr   error
+	notReady  bool
+	status    int // the answer to load requests; 0 is 200
+	backend   *chaostest.Backend
+	onRequest func() // called on every load request
+
+	requests atomic.Int64
+	closes   atomic.Int32
+	opened   atomic.Bool
+}
+
+func (f *fakeTarget) Check(*profile.Plan, bool) error { return f.checkErr }
+
+func (f *fakeTarget) Open(ctx context.Context, env Env) (*Platform, error) {
+	f.opened.Store(true)
+	if f.openErr != nil {
+		return nil, f.openErr
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ready" {
+			if f.notReady {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			return
+		}
+		f.requests.Add(1)
+		if f.onRequest != nil {
+			f.onRequest()
+		}
+		if f.status != 0 {
+			w.WriteHeader(f.status)
+		}
+	}))
+	f.t.Cleanup(srv.Close)
+	api, err := prometheusAPI(fakePrometheus(f.t))
+	if err != nil {
+		return nil, err
+	}
+	p := &Platform{Name: "fake", BaseURL: srv.URL, Prometheus: api, Versions: map[string]string{"platform": "fake"},
+		Close: func() error { f.closes.Add(1); srv.Close(); return nil }}
+	if env.Faults {
+		p.Chaos = f.backend
+	}
+	return p, nil
+}
+
+// fakePrometheus serves slotest's frames from a minute ago to five minutes ahead, so that the
+// windows of a run starting now have data.
+func fakePrometheus(t *testing.T) string {
+	t.Helper()
+	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	base := time.Now().Add(-time.Minute).Truncate(time.Second)
+	if err := slotest.Append(srv.Appender(context.Background()), slotest.Frames(base, 360, time.Second, 1), "job", "fake"); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL()
+}
+
+// hits is a workload of users that request the base URL every 20 ms.
+type hits struct{}
+
+func (hits) Check(*profile.Plan) error { return nil }
+
+func (hits) Scenarios(plan *profile.Plan, baseURL, _ string, _ prometheus.Registerer) ([]load.ScenarioConfig, error) {
+	var out []load.ScenarioConfig
+	for _, s := range plan.Scenarios {
+		cfg := s.Load
+		cfg.Exec = load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/v1/videos", nil)
+			if err != nil {
+				return err
+			}
+			c := vu.HTTP()
+			c.DiscardBody = true
+			if _, err := c.Do(ctx, "get", req); err != nil {
+				return err
+			}
+			return vu.Sleep(ctx, 20*time.Millisecond)
+		})
+		out = append(out, cfg)
+	}
+	return out, nil
+}
+
+const passingSLO = `objectives:
+  - id: requests_seen
+    query: sum(increase(http_server_request_duration_seconds_count[$WINDOW]))
+    op: ">"
+    value: 0
+    windows: [run]
+`
+
+// fakeRun builds a run's options against a fake target; edit them before calling Run.
+func fakeRun(t *testing.T, sloYAML string) (Options, *fakeTarget) {
+	t.Helper()
+	plan, err := profile.Resolve(filepath.Join("testdata", "fake.yaml"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := slo.Parse("test.slo.yaml", []byte(sloYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &fakeTarget{t: t, backend: &chaostest.Backend{}}
+	return Options{Plan: plan, SLO: spec, Target: target, Workload: hits{}, OutDir: filepath.Join(t.TempDir(), "run"),
+		DrainTimeout: 500 * time.Millisecond, ProgressEvery: time.Second, Version: "test"}, target
+}
+
+var faultCycle = []string{"select node-a", "select node-a", "inject node-a", "wait-injected node-a", "recover node-a", "wait-recovered node-a"}
+
+// The whole pipeline on a healthy fake platform: preflight (which resolves the fault once),
+// load and the fault on one clock, drain, evaluation, the record and the reports; GO, exit 0,
+// and the target closed exactly once.
+func TestPipelineGo(t *testing.T) {
+	t.Parallel()
+	o, target := fakeRun(t, passingSLO)
+	out, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.Go || out.Run.Verdict != verdict.Go {
+		t.Fatalf("exit %d, verdict %s, reasons %q", out.Code, out.Run.Verdict, out.Run.Reasons)
+	}
+	if got := target.backend.Calls(); !slices.Equal(got, faultCycle) {
+		t.Errorf("fault calls %q, want %q", got, faultCycle)
+	}
+	if target.requests.Load() == 0 || out.Run.Load.Total.Count == 0 {
+		t.Errorf("%d requests reached the target, run.json counts %d", target.requests.Load(), out.Run.Load.Total.Count)
+	}
+	if n := target.closes.Load(); n != 1 {
+		t.Errorf("target closed %d times, want once", n)
+	}
+	back, err := reports.ReadRun(filepath.Join(out.Dir, reports.RunFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Target != "fake" || back.Versions["platform"] != "fake" || len(back.Chaos) != 1 || back.Chaos[0].InjectedAt == nil || back.Chaos[0].RecoveredAt == nil {
+		t.Errorf("run.json: target %q, versions %v, chaos %+v", back.Target, back.Versions, back.Chaos)
+	}
+	for _, f := range []string{reports.HTMLFile, reports.JUnitFile, reports.MarkdownFile} {
+		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// Missing data never passes: an objective over a metric nobody exports is NO_DATA, and the
+// run is NO-GO (exit 1) naming it.
+func TestPipelineNoDataIsNoGo(t *testing.T) {
+	t.Parallel()
+	o, _ := fakeRun(t, passingSLO+`  - id: exported_by_nobody
+    query: sum(increase(nobody_exports_this_total[$WINDOW]))
+    op: ">"
+    value: 0
+    windows: [run]
+`)
+	out, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.NoGo || !strings.Contains(strings.Join(out.Run.Reasons, "\n"), "exported_by_nobody in run is NO_DATA") {
+		t.Fatalf("exit %d, reasons %q; want NO-GO naming the objective without data", out.Code, out.Run.Reasons)
+	}
+}
+
+// A fault the backend could not inject makes the run NO-GO, whatever the objectives say.
+func TestPipelineFaultErrorIsNoGo(t *testing.T) {
+	t.Parallel()
+	o, target := fakeRun(t, passingSLO)
+	target.backend.InjectErr = map[string]error{"node-a": errors.New("node-a: permission denied")}
+	out, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.NoGo || !strings.Contains(strings.Join(out.Run.Reasons, "\n"), "fault node-a") {
+		t.Fatalf("exit %d, reasons %q; want NO-GO naming the fault", out.Code, out.Run.Reasons)
+	}
+}
+
+// An abortOnFail threshold stops the load early: NO-GO, with the threshold named.
+func TestPipelineThresholdAbortIsNoGo(t *testing.T) {
+	t.Parallel()
+	o, target := fakeRun(t, passingSLO)
+	target.status = http.StatusInternalServerError
+	var err error
+	if o.Plan, err = profile.Resolve(filepath.Join("testdata", "fake-abort.yaml"), 1); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.NoGo || !strings.Contains(strings.Join(out.Run.Reasons, "\n"), "load stopped early: threshold http_req_failed:rate<0.5") {
+		t.Fatalf("exit %d, reasons %q; want NO-GO from the threshold", out.Code, out.Run.Reasons)
+	}
+}
+
+// The first interrupt stops the load, recovers the fault in force, skips the drain, evaluates
+// what was collected and writes a report marked ABORTED (exit 130).
+func TestPipelineFirstInterruptAborts(t *testing.T) {
+	t.Parallel()
+	o, target := fakeRun(t, passingSLO)
+	interrupt := make(chan struct{})
+	var once sync.Once
+	target.backend.OnInjected = func() { once.Do(func() { close(interrupt) }) }
+	o.Interrupt = interrupt
+	out, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.Interrupted || out.Run.Verdict != verdict.Aborted {
+		t.Fatalf("exit %d, verdict %s; want 130 ABORTED", out.Code, out.Run.Verdict)
+	}
+	if got := target.backend.Calls(); !slices.Equal(got, faultCycle) {
+		t.Errorf("fault calls %q, want the fault recovered: %q", got, faultCycle)
+	}
+	if _, err := reports.ReadRun(filepath.Join(out.Dir, reports.RunFile)); err != nil {
+		t.Errorf("the ABORTED report: %v", err)
+	}
+}
+
+// The second interrupt (the run's context) ends the run at once with exit 130: the fault is
+// still recovered, nothing is evaluated or written, and the target is closed.
+func TestPipelineSecondInterruptExits(t *testing.T) {
+	t.Parallel()
+	o, target := fakeRun(t, passingSLO)
+	ctx, cancel := context.WithCancel(t.Context())
+	target.backend.OnInjected = cancel
+	_, err := Run(ctx, o)
+	if exitcode.Of(err) != exitcode.Interrupted {
+		t.Fatalf("err %v, want exit 130", err)
+	}
+	if got := target.backend.Calls(); !slices.Contains(got, "wait-recovered node-a") {
+		t.Errorf("fault calls %q: the fault was not recovered", got)
+	}
+	if target.closes.Load() != 1 {
+		t.Errorf("target closed %d times, want once", target.closes.Load())
+	}
+	if _, err := os.Stat(filepath.Join(o.OutDir, reports.RunFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("run.json written after a second interrupt: %v", err)
+	}
+}
+
+// Input the target refuses is bad input (exit 2) before anything is created; a target that
+// cannot be opened fails the run and leaves no run directory behind; a platform that is not
+// ready fails the preflight (exit 3) before any load is sent.
+func TestPipelineEarlyFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(*fakeTarget)
+		code  int
+		want  string
+	}{
+		{"target refuses its settings", func(f *fakeTarget) { f.checkErr = errors.New("--prometheus-url is required") }, exitcode.BadInput, "--prometheus-url is required"},
+		{"target cannot open", func(f *fakeTarget) { f.openErr = exitcode.Infraf("cluster unreachable") }, exitcode.Infra, "cluster unreachable"},
+		{"platform not ready", func(f *fakeTarget) { f.notReady = true }, exitcode.Infra, "is not ready"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o, target := fakeRun(t, passingSLO)
+			o.PreflightTimeout = time.Second
+			tc.setup(target)
+			_, err := Run(t.Context(), o)
+			if exitcode.Of(err) != tc.code || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v (exit %d), want exit %d saying %q", err, exitcode.Of(err), tc.code, tc.want)
+			}
+			if target.requests.Load() != 0 || len(target.backend.Calls()) > 1 {
+				t.Errorf("%d load requests and fault calls %q after a failure before the load", target.requests.Load(), target.backend.Calls())
+			}
+			if tc.code == exitcode.BadInput && target.opened.Load() {
+				t.Error("the target was opened despite bad input")
+			}
+			if _, err := os.Stat(o.OutDir); tc.code == exitcode.BadInput || target.openErr != nil {
+				if !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("the run directory is left behind: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// queuePrometheus serves dailydoco_queue_depth = depth for an hour from base.
+func queuePrometheus(t *testing.T, base time.Time, depth float64) string {
+	t.Helper()
+	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	app := srv.Appender(context.Background())
+	for s := 0; s <= 3600; s += 5 {
+		if _, err := app.Append(0, labels.FromStrings("__name__", "dailydoco_queue_depth", "job", "fake"), base.Add(time.Duration(s)*time.Second).UnixMilli(), depth); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL()
+}
+
+// The drain waits on the run's clock: with videos that never finish it gives up after its
+// timeout, saying how many are still in flight; an empty pipeline ends it at once. A fake
+// clock makes both exact and instant.
+func TestDrainOnTheRunClock(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		depth     float64
+		wantEmpty bool
+		wantWait  time.Duration
+	}{{3, false, 3 * time.Minute}, {0, true, 0}} {
+		api, err := prometheusAPI(queuePrometheus(t, base, tc.depth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk := clocktesting.NewFakeClock(base)
+		r := &runner{clock: clk, platform: &Platform{Prometheus: api}}
+		type result struct {
+			empty    bool
+			inFlight float64
+		}
+		done := make(chan result)
+		go func() {
+			e, n := r.waitDrained(t.Context(), 3*time.Minute)
+			done <- result{e, n}
+		}()
+		var got result
+	wait:
+		for {
+			select {
+			case got = <-done:
+				break wait
+			default:
+			}
+			if clk.HasWaiters() {
+				clk.Step(time.Second)
+			} else {
+				runtime.Gosched()
+			}
+		}
+		if got.empty != tc.wantEmpty || got.inFlight != tc.depth {
+			t.Errorf("depth %g: drained %v with %g in flight", tc.depth, got.empty, got.inFlight)
+		}
+		if waited := clk.Since(base); waited < tc.wantWait || waited > tc.wantWait+time.Second {
+			t.Errorf("depth %g: waited %s on the run's clock, want %s", tc.depth, waited, tc.wantWait)
+		}
+	}
+}
