@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -234,7 +235,7 @@ func TestChaosPreflight(t *testing.T) {
 func TestURLTargetFaultsNeedABackend(t *testing.T) {
 	o := options(t, "chaos.yaml", "reachable.slo.yaml")
 	target := &URLTarget{URL: "http://127.0.0.1:1", PrometheusURL: "http://127.0.0.1:1"}
-	o.Target = target
+	o.Target, o.OutDir = target, filepath.Join(t.TempDir(), "run")
 	_, err := Run(t.Context(), o)
 	if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "--chaos-backend mesh") || !strings.Contains(err.Error(), "--no-chaos") {
 		t.Fatalf("got %v, want exit 2 naming --chaos-backend mesh and --no-chaos", err)

@@ -25,7 +25,12 @@ func (r *runner) preflight(ctx context.Context) error {
 		return err
 	}
 	if p.Chaos != nil {
-		return chaosPreflight(ctx, p.Chaos, r.plan.Faults, p.Guardrails, timeout)
+		if err := chaosPreflight(ctx, p.Chaos, r.plan.Faults, p.Guardrails, timeout); err != nil {
+			return err
+		}
+	}
+	if p.Start != nil {
+		return p.Start(ctx)
 	}
 	return nil
 }

@@ -63,6 +63,10 @@ type Platform struct {
 	Guardrails chaos.Guardrails
 	// Versions describe the platform and its Prometheus for run.json.
 	Versions map[string]string
+	// Start, when set, is called once preflight has passed, right before the load: the
+	// target starts what only a run that goes ahead needs (a pusher of the generator's
+	// metrics, whose first push is its last preflight check). An error stops the run.
+	Start func(ctx context.Context) error
 	// Flush, when set, is called once the load has ended, before the drain: the target sends
 	// what it buffers (a pusher's last samples of the generator's metrics).
 	Flush func(ctx context.Context)

@@ -61,9 +61,9 @@ func (t *URLTarget) Check(plan *profile.Plan, faults bool) error {
 	return nil
 }
 
-// Open connects to the platform's Prometheus, makes the chaos backend and starts pushing the
-// generator's metrics. The first push is made at once, so that a receiver that refuses them
-// fails here, not at the evaluation.
+// Open connects to the platform's Prometheus and makes the chaos backend. Once preflight has
+// passed, the platform's Start pushes the generator's metrics for the first time, so that a
+// receiver that refuses them fails the run then, not at the evaluation.
 func (t *URLTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 	api, err := prometheusAPI(t.PrometheusURL)
 	if err != nil {
@@ -79,12 +79,17 @@ func (t *URLTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 			return nil, badInput("%w", err)
 		}
 	}
-	stop, err := t.startPusher(ctx, env)
-	if err != nil {
-		return nil, err
+	var stop func(context.Context)
+	p.Start = func(ctx context.Context) (err error) {
+		stop, err = t.startPusher(ctx, env)
+		return err
 	}
-	p.Flush = stop
-	p.Close = func() error { stop(context.WithoutCancel(ctx)); return nil }
+	p.Flush = func(ctx context.Context) {
+		if stop != nil {
+			stop(ctx)
+		}
+	}
+	p.Close = func() error { p.Flush(context.WithoutCancel(ctx)); return nil }
 	return p, nil
 }
 

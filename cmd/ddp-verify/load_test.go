@@ -38,7 +38,7 @@ func TestLoadStagesWritesSummary(t *testing.T) {
 	if sum.Requests == 0 || sum.Latency.P95 <= 0 || len(sum.Thresholds) != 1 || !sum.Thresholds[0].Pass {
 		t.Fatalf("summary.json: %s", b)
 	}
-	if !strings.Contains(out, "http_req_duration") || !strings.Contains(errOut, "vus ") {
+	if !strings.Contains(out, "http_req_duration") || !strings.Contains(errOut, "users=20") {
 		t.Fatalf("no summary or progress:\nstdout:\n%s\nstderr:\n%s", out, errOut)
 	}
 }
