@@ -92,8 +92,8 @@ type sloView struct {
 }
 
 type chaosView struct {
-	Fault, Kind, Targets, Planned, Injected, Recovered, Recovery, Error string
-	Failed                                                              bool
+	Fault, Kind, Targets, Planned, Injected, Recovered, Undo, Service, Error string
+	Failed                                                                   bool
 }
 
 type statsRow struct {
@@ -260,24 +260,14 @@ func keyFigures(r *Run) []figureView {
 	}
 	out = append(out, figureView{Label: "error rate", Value: formatValue(t.ErrorRate, "ratio"), Note: formatNumber(float64(t.Failures)) + " failed", Class: errClass})
 	vid := r.Videos
-	lostClass := "good"
-	if vid.Lost > 0 {
-		lostClass = "bad"
+	missing := vid.Lost + vid.Unfinished + vid.Failed
+	vidClass := "good"
+	if missing > 0 {
+		vidClass = "bad"
 	}
-	out = append(out, figureView{Label: "videos lost", Value: strconv.FormatInt(vid.Lost, 10), Class: lostClass,
-		Note: fmt.Sprintf("%d accepted, %d processed, %d failed", vid.Accepted, vid.Processed, vid.Failed)})
-	worst := -1.0
-	for _, c := range r.Chaos {
-		if c.RecoverySeconds != nil {
-			worst = math.Max(worst, *c.RecoverySeconds)
-		}
-	}
+	out = append(out, figureView{Label: "videos not processed", Value: strconv.FormatInt(missing, 10), Class: vidClass, Note: vid.Summary()})
 	if len(r.Chaos) > 0 {
-		val := "not recovered"
-		if worst >= 0 {
-			val = formatValue(worst, "s")
-		}
-		out = append(out, figureView{Label: "slowest recovery", Value: val, Note: fmt.Sprintf("%d faults injected", len(r.Chaos))})
+		out = append(out, slowestRecovery(r.Chaos))
 	}
 	c := r.Cost
 	perVideo := "no videos"
@@ -288,9 +278,30 @@ func keyFigures(r *Run) []figureView {
 	if c.MonthlyBudget > 0 && c.ProjectedMonthly > c.MonthlyBudget {
 		costClass = "bad"
 	}
+	if c.Unknown != "" {
+		return append(out, figureView{Label: "projected monthly cost", Value: "unknown", Class: "bad", Note: c.Unknown})
+	}
 	out = append(out, figureView{Label: "projected monthly cost", Value: money(c.ProjectedMonthly), Class: costClass,
 		Note: "budget " + money(c.MonthlyBudget) + " · " + perVideo})
 	return out
+}
+
+// slowestRecovery is the key figure of the faults: the slowest service recovery, or "not
+// recovered" when the service never was after one of them.
+func slowestRecovery(chaos []ChaosResult) figureView {
+	worst, never := 0.0, false
+	for _, c := range chaos {
+		if c.ServiceRecoverySeconds == nil {
+			never = true
+			continue
+		}
+		worst = math.Max(worst, *c.ServiceRecoverySeconds)
+	}
+	f := figureView{Label: "slowest service recovery", Value: formatValue(worst, "s"), Note: fmt.Sprintf("%d faults injected", len(chaos))}
+	if never {
+		f.Value, f.Class = "not recovered", "bad"
+	}
+	return f
 }
 
 func money(x float64) string {
@@ -341,7 +352,7 @@ func ptrTo(x float64) *float64 { return &x }
 
 func newChaosView(r *Run, c ChaosResult) chaosView {
 	v := chaosView{Fault: c.Fault, Kind: c.Kind, Targets: strings.Join(c.Targets, ", "), Error: c.Error,
-		Planned: "—", Injected: "not injected", Recovered: "not recovered", Recovery: "—"}
+		Planned: "—", Injected: "not injected", Recovered: "not undone", Undo: "—", Service: "not recovered"}
 	if c.Mode != "" {
 		v.Kind += " (" + c.Mode + ")"
 	}
@@ -354,10 +365,13 @@ func newChaosView(r *Run, c ChaosResult) chaosView {
 	if c.RecoveredAt != nil {
 		v.Recovered = offset(r, *c.RecoveredAt)
 	}
-	if c.RecoverySeconds != nil {
-		v.Recovery = formatValue(*c.RecoverySeconds, "s")
+	if c.UndoSeconds != nil {
+		v.Undo = formatValue(*c.UndoSeconds, "s")
 	}
-	v.Failed = c.Error != "" || c.RecoveredAt == nil
+	if c.ServiceRecoverySeconds != nil {
+		v.Service = formatValue(*c.ServiceRecoverySeconds, "s")
+	}
+	v.Failed = !c.Confirmed() || c.ServiceRecoverySeconds == nil
 	return v
 }
 

@@ -101,6 +101,11 @@ func BuildJUnit(r *Run) JUnitSuites {
 			Failure: &JUnitFailure{Message: "no objective was evaluated; a run without objectives cannot pass", Type: "NO_OBJECTIVES"}})
 		slo.Failures++
 	}
+	if note := r.ResilienceNote(); note != "" {
+		slo.Cases = append(slo.Cases, JUnitCase{Name: "resilience [not verified]", Classname: "chaos",
+			Skipped: &JUnitSkipped{Message: note}})
+		slo.Skipped++
+	}
 	slo.Tests = len(slo.Cases)
 
 	vs := JUnitSuite{Name: JUnitVerdictSuite, Time: secs, Tests: 1}

@@ -27,6 +27,9 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 		scale = fmt.Sprintf(" · time scale ×%g", r.TimeScale)
 	}
 	fmt.Fprintf(&b, "Score **%.1f**/100 · %s · run `%s` · %s%s\n\n", r.Score, strings.Join(counts, " · "), mdCode(r.RunID), formatDuration(r.Duration()), scale)
+	if note := r.ResilienceNote(); note != "" {
+		fmt.Fprintf(&b, "**⚠️ %s**\n\n", mdText(note))
+	}
 	if len(r.Reasons) > 0 {
 		b.WriteString("**Why**\n\n")
 		for _, reason := range r.Reasons {
@@ -61,21 +64,21 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	if len(r.Chaos) > 0 {
 		var faults []string
 		for _, c := range r.Chaos {
-			rec := "not recovered"
-			if c.RecoverySeconds != nil {
-				rec = "recovered in " + formatValue(*c.RecoverySeconds, "s")
-			}
-			faults = append(faults, fmt.Sprintf("%s (%s)", mdText(c.Fault), rec))
+			faults = append(faults, fmt.Sprintf("%s (%s)", mdText(c.Fault), recoveryText(c)))
 		}
 		fmt.Fprintf(&b, "**Chaos** %s  \n", strings.Join(faults, ", "))
 	}
 	v := r.Videos
-	fmt.Fprintf(&b, "**Videos** %d accepted, %d processed, %d failed, %d lost  \n", v.Accepted, v.Processed, v.Failed, v.Lost)
+	fmt.Fprintf(&b, "**Videos** %s  \n", mdText(v.Summary()))
 	perVideo := "no data"
 	if r.Cost.PerVideo != nil && !math.IsNaN(*r.Cost.PerVideo) {
 		perVideo = fmt.Sprintf("$%.4f", *r.Cost.PerVideo)
 	}
-	fmt.Fprintf(&b, "**Cost** $%.2f this run, %s per video, projected %s/month (budget %s)\n\n", r.Cost.Total, perVideo, money(r.Cost.ProjectedMonthly), money(r.Cost.MonthlyBudget))
+	if r.Cost.Unknown != "" {
+		fmt.Fprintf(&b, "**Cost** unknown: %s\n\n", mdText(r.Cost.Unknown))
+	} else {
+		fmt.Fprintf(&b, "**Cost** $%.2f this run, %s per video, projected %s/month (budget %s)\n\n", r.Cost.Total, perVideo, money(r.Cost.ProjectedMonthly), money(r.Cost.MonthlyBudget))
+	}
 	b.WriteString("Details: `report.html` (open in a browser), `run.json`, `junit.xml`.\n")
 	_, err := w.Write(b.Bytes())
 	return err
@@ -107,4 +110,17 @@ func mdText(s string) string { return mdReplacer.Replace(s) }
 // mdCode makes a string safe inside a single-backtick code span.
 func mdCode(s string) string {
 	return strings.NewReplacer("`", "'", "\n", " ", "\r", " ").Replace(s)
+}
+
+// recoveryText names a fault's two recoveries apart: the backend undoing the fault, and the
+// service back within its steady-state objectives.
+func recoveryText(c ChaosResult) string {
+	undo, service := "not undone", "service not recovered"
+	if c.UndoSeconds != nil {
+		undo = "undone in " + formatValue(*c.UndoSeconds, "s")
+	}
+	if c.ServiceRecoverySeconds != nil {
+		service = "service recovered in " + formatValue(*c.ServiceRecoverySeconds, "s")
+	}
+	return undo + ", " + service
 }

@@ -431,3 +431,68 @@ func TestJUnitGolden(t *testing.T) {
 func TestHTMLGolden(t *testing.T) {
 	golden(t, "TestHTMLGolden.golden.html", render(t, func(w *bytes.Buffer) error { return reports.WriteHTML(w, smallRun()) }))
 }
+
+// A v1 run.json is read as v2: its chaos[].recovery_seconds was the time the backend took to
+// undo the fault, now undo_seconds; the service recovery it never measured stays absent. A v2
+// file may not use the old name.
+func TestReadsV1RunJSON(t *testing.T) {
+	r := mustRead(t, "testdata/v1-chaos.good.json")
+	if r.Schema != reports.Schema || len(r.Chaos) != 1 {
+		t.Fatalf("schema %q, %d faults", r.Schema, len(r.Chaos))
+	}
+	c := r.Chaos[0]
+	if c.UndoSeconds == nil || *c.UndoSeconds != 2.5 || c.ServiceRecoverySeconds != nil || c.V1RecoverySeconds != nil {
+		t.Errorf("migrated fault %+v, want undo 2.5 s and no service recovery", c)
+	}
+	var out bytes.Buffer
+	if err := reports.WriteJSON(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), `"recovery_seconds"`) {
+		t.Errorf("re-rendered run.json still carries the v1 field:\n%s", out.String())
+	}
+	if _, err := reports.ReadRun("testdata/bad/v1-field-in-v2.bad.json"); err == nil || !strings.Contains(err.Error(), "chaos[0].recovery_seconds: is a ddp-verify/run/v1 field") {
+		t.Errorf("v1 field in a v2 file: %v", err)
+	}
+}
+
+// A --no-chaos run says in every report that its verdict says nothing about resilience; a run
+// whose cost could not be computed says why instead of showing $0; the video accounting names
+// unfinished videos and how the drain ended.
+func TestCaveatsShownInEveryReport(t *testing.T) {
+	r := smallRun()
+	r.Verdict, r.Reasons = verdict.Go, nil
+	r.FaultsSkipped = []string{"gpu-node", "zone-a"}
+	r.Cost = reports.Cost{Currency: "USD", Unknown: "no dailydoco_fixed_hourly_cost series"}
+	oldest := 190.0
+	r.Videos = reports.Videos{Accepted: 23, Processed: 7, Unfinished: 16, OldestUnfinishedSeconds: &oldest, Drain: reports.DrainTimedOut}
+	want := []string{"resilience NOT verified: --no-chaos skipped 2 fault(s) (gpu-node, zone-a)", "no dailydoco_fixed_hourly_cost series", "16 unfinished"}
+	for name, f := range map[string]func(*bytes.Buffer) error{
+		"summary.md":  func(w *bytes.Buffer) error { return reports.WriteMarkdown(w, r) },
+		"report.html": func(w *bytes.Buffer) error { return reports.WriteHTML(w, r) },
+		"terminal":    func(w *bytes.Buffer) error { return reports.WriteVerdict(w, r, "reports/x") },
+	} {
+		out := strings.ReplaceAll(string(render(t, f)), `\`, "") // Markdown escapes _
+		for _, w := range want {
+			if name == "terminal" && strings.HasPrefix(w, "no dailydoco") {
+				continue // the terminal shows the verdict and the videos, not the cost
+			}
+			if !strings.Contains(out, w) {
+				t.Errorf("%s does not show %q", name, w)
+			}
+		}
+	}
+	if out := string(render(t, func(w *bytes.Buffer) error { return reports.WriteMarkdown(w, r) })); !strings.Contains(out, "oldest waited 3m10s") || !strings.Contains(out, "drain timed out") {
+		t.Errorf("summary.md video accounting lacks the oldest age or the drain:\n%s", out)
+	}
+	s := parseJUnit(t, r)
+	var found bool
+	for _, c := range s.Suites[0].Cases {
+		if c.Name == "resilience [not verified]" && c.Skipped != nil && strings.Contains(c.Skipped.Message, "gpu-node, zone-a") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("junit.xml has no skipped resilience case: %+v", s.Suites[0].Cases)
+	}
+}

@@ -5,16 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
-// Schema identifies the run.json format this package reads and writes.
-const Schema = "ddp-verify/run/v1"
+// Schema identifies the run.json format this package writes. It also reads [SchemaV1] files
+// (docs/run-json.md has the migration note).
+const Schema = "ddp-verify/run/v2"
+
+// SchemaV1 is the previous format: chaos[].recovery_seconds is v2's undo_seconds, and the
+// video accounting has no unfinished count.
+const SchemaV1 = "ddp-verify/run/v1"
 
 // Run is the complete record of one verification run: everything the reports show, and
 // enough (Config) to reproduce it. The run orchestrator fills it from the load, chaos and SLO
@@ -50,6 +57,17 @@ type Run struct {
 	// with the reason (a time-scaled run, or no window of the run matches theirs). A GO
 	// verdict says nothing about them.
 	NotEvaluated []verdict.NotEvaluated `json:"not_evaluated,omitempty"`
+	// FaultsSkipped names the profile's faults a --no-chaos run did not inject: its verdict
+	// says nothing about resilience.
+	FaultsSkipped []string `json:"faults_skipped,omitempty"`
+}
+
+// ResilienceNote is what every report says of a run whose faults were skipped; "" when none was.
+func (r *Run) ResilienceNote() string {
+	if len(r.FaultsSkipped) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("resilience NOT verified: --no-chaos skipped %d fault(s) (%s)", len(r.FaultsSkipped), strings.Join(r.FaultsSkipped, ", "))
 }
 
 // Scaled reports whether the run's schedule was compressed or stretched (time scale not 1).
@@ -196,7 +214,10 @@ func (v *Values) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ChaosResult records one fault: when it was injected and when the system recovered.
+// ChaosResult records one fault: when it was injected, when the backend undid it, and when
+// the service was back within its steady-state objectives. The two recoveries are different
+// figures and are named apart everywhere: undoing a fault (a node restarted) takes the
+// backend's time; the service may recover long before (it routed around the fault) or after.
 type ChaosResult struct {
 	Fault      string     `json:"fault"`
 	Kind       string     `json:"kind"`
@@ -204,20 +225,64 @@ type ChaosResult struct {
 	Targets    []string   `json:"targets"`
 	PlannedAt  *time.Time `json:"planned_at,omitempty"`
 	InjectedAt *time.Time `json:"injected_at,omitempty"`
-	// RecoveredAt is when the fault was lifted and the system confirmed healthy again.
-	RecoveredAt     *time.Time `json:"recovered_at,omitempty"`
-	RecoverySeconds *float64   `json:"recovery_seconds,omitempty"`
-	Error           string     `json:"error,omitempty"`
+	// RecoveredAt is when the backend confirmed the fault undone.
+	RecoveredAt *time.Time `json:"recovered_at,omitempty"`
+	// UndoSeconds is how long the backend took to undo the fault, from the recovery request
+	// to its confirmation.
+	UndoSeconds *float64 `json:"undo_seconds,omitempty"`
+	// ServiceRecoverySeconds is how long after the injection the service was back within its
+	// steady-state objectives (errors, API latency, video backlog) and stayed there; null
+	// when it never was during the run.
+	ServiceRecoverySeconds *float64 `json:"service_recovery_seconds,omitempty"`
+	Error                  string   `json:"error,omitempty"`
+	// V1RecoverySeconds is a v1 file's recovery_seconds, read as UndoSeconds (never written).
+	V1RecoverySeconds *float64 `json:"recovery_seconds,omitempty"`
 }
 
-// Videos is the video accounting of the run. Lost counts videos that were accepted but neither
-// processed nor reported failed.
-type Videos struct {
-	Accepted  int64 `json:"accepted"`
-	Processed int64 `json:"processed"`
-	Failed    int64 `json:"failed"`
-	Lost      int64 `json:"lost"`
+// Confirmed reports whether the fault was injected and undone as its backend confirmed.
+func (c ChaosResult) Confirmed() bool {
+	return c.Error == "" && c.InjectedAt != nil && c.RecoveredAt != nil
 }
+
+// Videos is the video accounting of the run: every accepted video is processed, failed,
+// unfinished (still queued or processing when the run ended) or lost (none of these: it
+// vanished).
+type Videos struct {
+	Accepted   int64 `json:"accepted"`
+	Processed  int64 `json:"processed"`
+	Failed     int64 `json:"failed"`
+	Unfinished int64 `json:"unfinished"`
+	Lost       int64 `json:"lost"`
+	// OldestUnfinishedSeconds is how long the oldest unfinished video had waited when the
+	// run ended; null when none was unfinished or the platform does not say.
+	OldestUnfinishedSeconds *float64 `json:"oldest_unfinished_seconds,omitempty"`
+	// Drain says how the wait for accepted videos after the load ended: "empty" (every
+	// video finished), "timed out", "skipped" (an interrupted run does not wait) or
+	// "unobserved" (the platform exports no queue depth).
+	Drain string `json:"drain,omitempty"`
+}
+
+// Summary is the accounting in one line: "24 accepted: 22 processed, 1 failed, 1 unfinished
+// (oldest waited 3m10s), 0 lost; drain timed out".
+func (v Videos) Summary() string {
+	s := fmt.Sprintf("%d accepted: %d processed, %d failed, %d unfinished", v.Accepted, v.Processed, v.Failed, v.Unfinished)
+	if v.OldestUnfinishedSeconds != nil {
+		s += fmt.Sprintf(" (oldest waited %s)", (time.Duration(*v.OldestUnfinishedSeconds) * time.Second).String())
+	}
+	s += fmt.Sprintf(", %d lost", v.Lost)
+	if v.Drain != "" {
+		s += "; drain " + v.Drain
+	}
+	return s
+}
+
+// Drain outcomes.
+const (
+	DrainEmpty      = "empty"
+	DrainTimedOut   = "timed out"
+	DrainSkipped    = "skipped"
+	DrainUnobserved = "unobserved"
+)
 
 // Cost is the infrastructure cost of the run and its projection.
 type Cost struct {
@@ -227,6 +292,9 @@ type Cost struct {
 	PerVideo         *float64 `json:"per_video"`
 	ProjectedMonthly float64  `json:"projected_monthly"`
 	MonthlyBudget    float64  `json:"monthly_budget"`
+	// Unknown says why the cost could not be computed (a cost source is missing); the
+	// figures are then zero and must not be read as a cost.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // ReadRun reads and validates a run.json file. Errors name the file and the field at fault.
@@ -254,10 +322,34 @@ func DecodeRun(rd io.Reader) (*Run, error) {
 	if dec.More() {
 		return nil, errors.New("unexpected data after the run object")
 	}
+	if err := r.migrate(); err != nil {
+		return nil, err
+	}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// migrate brings a v1 record to v2: its chaos[].recovery_seconds was the undo time. A v2
+// record must not carry that field.
+func (r *Run) migrate() error {
+	var errs []error
+	for i := range r.Chaos {
+		c := &r.Chaos[i]
+		if c.V1RecoverySeconds == nil {
+			continue
+		}
+		if r.Schema != SchemaV1 {
+			errs = append(errs, fmt.Errorf("field chaos[%d].recovery_seconds: is a %s field; %s has undo_seconds and service_recovery_seconds", i, SchemaV1, Schema))
+			continue
+		}
+		c.UndoSeconds, c.V1RecoverySeconds = c.V1RecoverySeconds, nil
+	}
+	if r.Schema == SchemaV1 && len(errs) == 0 {
+		r.Schema = Schema
+	}
+	return errors.Join(errs...)
 }
 
 // decodeError rewrites encoding/json errors so that they name the field.

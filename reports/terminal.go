@@ -14,6 +14,9 @@ import (
 func WriteVerdict(w io.Writer, r *Run, dir string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nverdict: %s (score %.1f)\n", r.Verdict, r.Score)
+	if note := r.ResilienceNote(); note != "" {
+		fmt.Fprintf(&b, "  %s\n", note)
+	}
 	for i, reason := range r.Reasons {
 		if i == 5 {
 			fmt.Fprintf(&b, "  ... and %d more (see summary.md)\n", len(r.Reasons)-5)
@@ -38,7 +41,7 @@ func WriteVerdict(w io.Writer, r *Run, dir string) error {
 	for _, n := range r.NotEvaluated {
 		fmt.Fprintf(&b, "  not evaluated: %s: %s\n", n.ID, n.Reason)
 	}
-	fmt.Fprintf(&b, "videos: %d accepted, %d processed, %d failed, %d lost\n", r.Videos.Accepted, r.Videos.Processed, r.Videos.Failed, r.Videos.Lost)
+	fmt.Fprintf(&b, "videos: %s\n", r.Videos.Summary())
 	fmt.Fprintf(&b, "reports: %s/{%s,%s,%s,%s}\n", dir, RunFile, HTMLFile, JUnitFile, MarkdownFile)
 	_, err := io.WriteString(w, b.String())
 	return err

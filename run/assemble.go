@@ -27,7 +27,7 @@ func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *sl
 		StartedAt: ex.t0.UTC(), EndedAt: d.end.UTC(),
 		Timeline:     timelineEvents(r.plan.Timeline, ex.t0),
 		SLOs:         rep.Results,
-		Chaos:        chaosResults(r.plan.Profile, ex.t0, ex.faults),
+		Chaos:        chaosResults(r.plan.Profile, ex),
 		TimeScale:    r.plan.TimeScale(),
 		Seed:         r.o.seed(),
 		NotEvaluated: rep.Skipped,
@@ -41,6 +41,12 @@ func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *sl
 	api := r.platform.Prometheus
 	rec.Series = series(ctx, api, ex.load, ex.t0, d.end)
 	rec.Videos, rec.Cost = videosAndCost(ctx, api, ex.t0, d.end)
+	rec.Videos.Drain = d.outcome()
+	if r.o.NoChaos {
+		for _, f := range r.o.Plan.Faults {
+			rec.FaultsSkipped = append(rec.FaultsSkipped, f.ID)
+		}
+	}
 	// The profile as given (with its faults even under --no-chaos), so the run can be repeated.
 	if cfg, err := json.Marshal(r.o.Plan.Profile); err == nil {
 		rec.Config = cfg
@@ -48,48 +54,80 @@ func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *sl
 	return rec
 }
 
-// decide sets the verdict, the score and the reasons. Missing data never passes: the gate of
-// the SLO evaluation already fails on NO_DATA and ERROR, and a run that evaluated nothing is
-// NO-GO.
-func decide(rec *reports.Run, rep *slo.Report, ex *execution) {
+// decide sets the verdict, the score and the reasons. GO needs every one of these: the SLO gate
+// passed (missing data never passes, and a run that evaluated nothing is NO-GO), no threshold
+// stopped the load, every planned fault was injected and undone as its backend confirmed (none
+// left in force), and every accepted video was processed or failed, none unfinished or lost.
+func decide(rec *reports.Run, rep *slo.Report, ex *execution, planned []chaos.Fault) {
 	rec.Score = rep.Score
-	rec.Reasons = append(rec.Reasons, rep.GateReasons...)
-	goAhead := rep.Gate.Met()
+	reasons := append([]string{}, rep.GateReasons...)
 	if len(rep.Results) == 0 {
-		goAhead = false
-		rec.Reasons = append(rec.Reasons, "no objective was evaluated")
+		reasons = append(reasons, "no objective was evaluated")
 	}
 	if ex.load != nil && ex.load.Aborted != nil {
-		goAhead = false
-		rec.Reasons = append(rec.Reasons, fmt.Sprintf("load stopped early: threshold %s failed", ex.load.Aborted.Source))
+		reasons = append(reasons, fmt.Sprintf("load stopped early: threshold %s failed", ex.load.Aborted.Source))
 	}
-	for _, c := range rec.Chaos {
-		if c.Error != "" {
-			goAhead = false
-			rec.Reasons = append(rec.Reasons, fmt.Sprintf("fault %s: %s", c.Fault, c.Error))
-		}
-	}
-	var left *chaos.LeftoverError
-	if errors.As(ex.chaosErr, &left) {
-		goAhead = false
-		rec.Reasons = append(rec.Reasons, fmt.Sprintf("faults left in force (run id %s): %s", rec.RunID, left.Error()))
-	}
-	if rec.Videos.Lost > 0 {
-		goAhead = false
-		rec.Reasons = append(rec.Reasons, fmt.Sprintf("%d accepted videos were lost", rec.Videos.Lost))
-	}
+	reasons = append(reasons, faultReasons(rec, ex, planned)...)
+	reasons = append(reasons, videoReasons(rec.Videos)...)
 	switch {
 	case ex.aborted:
 		rec.Verdict = verdict.Aborted
-		rec.Reasons = append([]string{"interrupted: the run was stopped before its end; results cover what was collected"}, rec.Reasons...)
-	case goAhead:
+		reasons = append([]string{"interrupted: the run was stopped before its end; results cover what was collected"}, reasons...)
+	case rep.Gate.Met() && len(reasons) == len(rep.GateReasons):
 		rec.Verdict = verdict.Go
 	default:
 		rec.Verdict = verdict.NoGo
 	}
-	if rec.Reasons == nil {
-		rec.Reasons = []string{}
+	rec.Reasons = reasons
+}
+
+// faultReasons says which planned faults were not injected and undone as their backend
+// confirmed, and which were left in force. An interrupted run is not blamed for the faults
+// it never reached.
+func faultReasons(rec *reports.Run, ex *execution, planned []chaos.Fault) []string {
+	var out []string
+	ran := map[string]reports.ChaosResult{}
+	for _, c := range rec.Chaos {
+		ran[c.Fault] = c
 	}
+	for _, f := range planned {
+		c, ok := ran[f.ID]
+		switch {
+		case !ok && !ex.aborted:
+			out = append(out, fmt.Sprintf("fault %s was planned but never ran", f.ID))
+		case !ok:
+		case c.Error != "":
+			out = append(out, fmt.Sprintf("fault %s: %s", f.ID, c.Error))
+		case c.InjectedAt == nil && !ex.aborted:
+			out = append(out, fmt.Sprintf("fault %s was never confirmed injected: resilience to it was not verified", f.ID))
+		case c.InjectedAt != nil && c.RecoveredAt == nil:
+			out = append(out, fmt.Sprintf("fault %s was never confirmed undone", f.ID))
+		}
+	}
+	var left *chaos.LeftoverError
+	if errors.As(ex.chaosErr, &left) {
+		out = append(out, fmt.Sprintf("faults left in force (run id %s): %s", rec.RunID, left.Error()))
+	}
+	return out
+}
+
+// videoReasons says which accepted videos are not accounted for as processed or failed.
+func videoReasons(v reports.Videos) []string {
+	var out []string
+	if v.Unfinished > 0 {
+		msg := fmt.Sprintf("%d accepted videos never finished", v.Unfinished)
+		if v.OldestUnfinishedSeconds != nil {
+			msg += fmt.Sprintf(" (the oldest had waited %s)", (time.Duration(*v.OldestUnfinishedSeconds) * time.Second).String())
+		}
+		if v.Drain != "" {
+			msg += "; drain " + v.Drain
+		}
+		out = append(out, msg)
+	}
+	if v.Lost > 0 {
+		out = append(out, fmt.Sprintf("%d accepted videos were lost", v.Lost))
+	}
+	return out
 }
 
 // timelineEvents lists the stages and planned faults on the wall clock.
@@ -111,9 +149,11 @@ func timelineEvents(tl profile.Timeline, t0 time.Time) []reports.Event {
 	return ev
 }
 
-// chaosResults converts the scheduler's records for run.json. Recovery time is measured by
-// the tool, from recovery requested to recovery confirmed.
-func chaosResults(p *profile.Profile, t0 time.Time, results []chaos.Result) []reports.ChaosResult {
+// chaosResults converts the scheduler's records for run.json, with the service recovery the
+// watch measured. The undo time is measured by the tool, from recovery requested to recovery
+// confirmed.
+func chaosResults(p *profile.Profile, ex *execution) []reports.ChaosResult {
+	t0, results := ex.t0, ex.faults
 	modes := map[string]string{}
 	for _, f := range p.Chaos {
 		modes[f.Name] = f.Mode
@@ -133,8 +173,12 @@ func chaosResults(p *profile.Profile, t0 time.Time, results []chaos.Result) []re
 			c.RecoveredAt = &t
 			if req := r.RecoveryRequested.Tool; !req.IsZero() {
 				s := t.Sub(req).Seconds()
-				c.RecoverySeconds = &s
+				c.UndoSeconds = &s
 			}
+		}
+		if d, ok := ex.serviceRecovery[r.Fault.ID]; ok {
+			secs := d.Seconds()
+			c.ServiceRecoverySeconds = &secs
 		}
 		if c.Targets == nil {
 			c.Targets = []string{}

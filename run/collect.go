@@ -66,7 +66,7 @@ func series(ctx context.Context, api v1.API, res *load.Result, t0, end time.Time
 	s.QueueDepth = rangeValues(ctx, api, "sum(dailydoco_queue_depth)", rng, n)
 	s.GPUSlotsInUse = rangeValues(ctx, api, `sum(dailydoco_gpu_slots{state="busy"})`, rng, n)
 	s.GPUSlotsTotal = rangeValues(ctx, api, "sum(dailydoco_gpu_slots)", rng, n)
-	s.CostPerHour = rangeValues(ctx, api, "sum(node_total_hourly_cost) + (sum(dailydoco_fixed_hourly_cost) or vector(0))", rng, n)
+	s.CostPerHour = rangeValues(ctx, api, "sum(node_total_hourly_cost) + sum(dailydoco_fixed_hourly_cost)", rng, n)
 	return s
 }
 
@@ -119,12 +119,21 @@ func videosAndCost(ctx context.Context, api v1.API, t0, end time.Time) (reports.
 	v.Accepted = round(q("sum(increase(dailydoco_videos_accepted_total[" + w + "]))"))
 	v.Processed = round(q(`sum(increase(dailydoco_videos_processed_total{result="success"}[` + w + "]))"))
 	v.Failed = round(q(`sum(increase(dailydoco_videos_processed_total{result="failed"}[` + w + "])) or vector(0)"))
-	queued := round(q("sum(dailydoco_queue_depth)"))
-	v.Lost = max(0, v.Accepted-v.Processed-v.Failed-queued)
+	// Videos still in the pipeline at the end are unfinished; without a queue depth they
+	// cannot be told from lost ones, and count as lost.
+	v.Unfinished = round(q("sum(dailydoco_queue_depth)"))
+	if v.Unfinished > 0 {
+		if age := q("max(dailydoco_queue_oldest_age_seconds)"); !math.IsNaN(age) {
+			v.OldestUnfinishedSeconds = &age
+		}
+	}
+	v.Lost = max(0, v.Accepted-v.Processed-v.Failed-v.Unfinished)
 
 	c := reports.Cost{Currency: "USD", MonthlyBudget: MonthlyBudget}
-	hourly := q("sum(avg_over_time(node_total_hourly_cost[" + w + "])) + (sum(avg_over_time(dailydoco_fixed_hourly_cost[" + w + "])) or vector(0))")
-	if !math.IsNaN(hourly) {
+	hourly := q("sum(avg_over_time(node_total_hourly_cost[" + w + "])) + sum(avg_over_time(dailydoco_fixed_hourly_cost[" + w + "]))")
+	if math.IsNaN(hourly) {
+		c.Unknown = "no node_total_hourly_cost or no dailydoco_fixed_hourly_cost series: a cost without either source would pass by omission (docs/slo.md)"
+	} else {
 		c.Total = hourly * end.Sub(t0).Hours()
 		c.ProjectedMonthly = hourly * 730
 		if v.Processed > 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dailydoco/ddp-verify/prom"
+	"github.com/dailydoco/ddp-verify/reports"
 )
 
 // drained is how the drain phase ended.
@@ -62,6 +63,19 @@ func (r *runner) waitDrained(ctx context.Context, timeout time.Duration) (empty 
 		}
 		r.sleep(ctx, time.Second)
 	}
+}
+
+// outcome is the drain as run.json names it.
+func (d drained) outcome() string {
+	switch {
+	case d.skipped:
+		return reports.DrainSkipped
+	case d.empty:
+		return reports.DrainEmpty
+	case math.IsNaN(d.inFlight):
+		return reports.DrainUnobserved
+	}
+	return reports.DrainTimedOut
 }
 
 func countText(v float64) string {

@@ -19,6 +19,9 @@ type execution struct {
 	// faults are the scheduler's records; chaosErr is its error (faults left in force).
 	faults   []chaos.Result
 	chaosErr error
+	// serviceRecovery is, per fault, how long the service took to be back within its
+	// steady-state objectives (absent: it was not, during the run).
+	serviceRecovery map[string]time.Duration
 	// aborted is set when the first interrupt stopped the run early.
 	aborted bool
 }
@@ -58,7 +61,7 @@ func (r *runner) execute(ctx context.Context) (*execution, error) {
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	r.watch(loadCtx, done, ex.t0, eng, sched)
+	ex.serviceRecovery = r.watch(loadCtx, done, ex.t0, eng, sched)
 	<-done
 	ex.loadEnd, ex.aborted = r.clock.Now(), aborted.Load()
 	if r.platform.Flush != nil {

@@ -48,7 +48,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	end := r.drain(ctx, ex)
 	rep := r.evaluate(ctx, ex, end)
 	rec := r.assemble(ctx, ex, end, rep)
-	decide(rec, rep, ex)
+	decide(rec, rep, ex, r.plan.Faults)
 	return r.write(rec)
 }
 

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -15,39 +16,55 @@ import (
 	"github.com/dailydoco/ddp-verify/slo"
 )
 
+// The service recovers when it is back within its steady-state objectives for 10 s: client
+// errors under 1 %, client p95 at most 100 ms, and the backlog at its pre-fault level.
 func TestRecoveryTracker(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	ok := health{errorRate: 0, p95: 20 * time.Millisecond, backlog: 3}
+	with := func(f func(*health)) health { h := ok; f(&h); return h }
+	errs := func(rate float64) health { return with(func(h *health) { h.errorRate = rate }) }
+	slow := with(func(h *health) { h.p95 = 400 * time.Millisecond })
+	backlogged := with(func(h *health) { h.backlog = 40 })
 	tests := []struct {
 		name string
-		// error rate per second from injection (index 0 = injection + 1 s)
-		rates    []float64
+		// health per second from injection (index 0 = injection + 1 s)
+		samples  []health
 		want     time.Duration
 		wantDone bool
 	}{
-		{"no errors at all: recovered at once", repeat(0, 11), 0, true},
-		{"errors for 5 s then clean", append(repeat(0.3, 5), repeat(0, 11)...), 6 * time.Second, true},
-		{"a good second inside a bad spell does not count", append(append(append(repeat(0.3, 3), 0), repeat(0.3, 3)...), repeat(0, 11)...), 8 * time.Second, true},
-		{"never recovers: time keeps growing", repeat(0.5, 30), 30 * time.Second, false},
-		{"under 1 % counts as good", repeat(0.009, 11), 0, true},
+		{"healthy throughout: recovered at once", repeat(ok, 11), 0, true},
+		{"errors for 5 s then clean", append(repeat(errs(0.3), 5), repeat(ok, 11)...), 6 * time.Second, true},
+		{"a good second inside a bad spell does not count", append(append(append(repeat(errs(0.3), 3), ok), repeat(errs(0.3), 3)...), repeat(ok, 11)...), 8 * time.Second, true},
+		{"never recovers: time keeps growing", repeat(errs(0.5), 30), 30 * time.Second, false},
+		{"under 1 % counts as good", repeat(errs(0.009), 11), 0, true},
+		{"no errors but slow is not recovered", append(repeat(slow, 20), repeat(ok, 11)...), 21 * time.Second, true},
+		{"no errors but a backlog is not recovered", append(repeat(backlogged, 15), repeat(ok, 11)...), 16 * time.Second, true},
+		{"backlog unknown: judged on errors and latency", repeat(with(func(h *health) { h.backlog = math.NaN() }), 11), 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := newRecoveryTracker(t0)
+			tr := newRecoveryTracker(t0, backlogLimit([]float64{2, 4, 3, math.NaN()}))
 			var got time.Duration
 			var done bool
-			for i, r := range tc.rates {
-				got, done = tr.observe(sec(i+1), r, 100)
+			for i, h := range tc.samples {
+				got, done = tr.observe(sec(i+1), h)
 			}
 			if got != tc.want || done != tc.wantDone {
 				t.Errorf("got %s recovered=%v, want %s recovered=%v", got, done, tc.want, tc.wantDone)
 			}
 		})
 	}
+	if l := backlogLimit([]float64{2, 4, 3}); l != 7 {
+		t.Errorf("backlog limit after a peak of 4: %g, want 7 (4 x 1.2, rounded up, + 2)", l)
+	}
+	if l := backlogLimit(nil); !math.IsNaN(l) {
+		t.Errorf("backlog limit with no history: %g, want none (NaN)", l)
+	}
 }
 
-func repeat(v float64, n int) []float64 {
-	out := make([]float64, n)
+func repeat[T any](v T, n int) []T {
+	out := make([]T, n)
 	for i := range out {
 		out[i] = v
 	}
@@ -125,35 +142,50 @@ func TestDecide(t *testing.T) {
 	pass := &slo.Report{Gate: verdict.Pass, Score: 100, Results: []verdict.Objective{{ID: "x", Status: verdict.Pass}}}
 	fail := &slo.Report{Gate: verdict.Fail, Score: 40, GateReasons: []string{"x failed"}, Results: []verdict.Objective{{ID: "x", Status: verdict.Fail}}}
 	empty := &slo.Report{Gate: verdict.Error}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	gpu := chaos.Fault{ID: "gpu"}
+	confirmed := reports.ChaosResult{Fault: "gpu", InjectedAt: &at, RecoveredAt: &at}
+	oldest := 190.0
 	tests := []struct {
 		name     string
 		rep      *slo.Report
 		res      *load.Result
 		aborted  bool
 		chaosErr error
-		lost     int64
+		videos   reports.Videos
+		planned  []chaos.Fault
 		chaos    []reports.ChaosResult
 		want     verdict.Verdict
 		reason   string
 	}{
 		{name: "all pass", rep: pass, want: verdict.Go},
+		{name: "all pass with the planned fault confirmed", rep: pass, planned: []chaos.Fault{gpu}, chaos: []reports.ChaosResult{confirmed}, want: verdict.Go},
 		{name: "an SLO fails", rep: fail, want: verdict.NoGo, reason: "x failed"},
 		{name: "nothing evaluated", rep: empty, want: verdict.NoGo, reason: "no objective was evaluated"},
 		{name: "threshold abort", rep: pass, res: &load.Result{Aborted: &load.ThresholdResult{Source: "http_req_failed:rate<0.2"}}, want: verdict.NoGo, reason: "load stopped early"},
 		{name: "interrupted", rep: pass, aborted: true, want: verdict.Aborted, reason: "interrupted"},
-		{name: "video lost", rep: pass, lost: 2, want: verdict.NoGo, reason: "2 accepted videos were lost"},
-		{name: "fault error", rep: pass, chaos: []reports.ChaosResult{{Fault: "gpu", Error: "refused"}}, want: verdict.NoGo, reason: "fault gpu: refused"},
+		{name: "video lost", rep: pass, videos: reports.Videos{Lost: 2}, want: verdict.NoGo, reason: "2 accepted videos were lost"},
+		{name: "videos unfinished", rep: pass, videos: reports.Videos{Unfinished: 16, OldestUnfinishedSeconds: &oldest, Drain: reports.DrainTimedOut}, want: verdict.NoGo,
+			reason: "16 accepted videos never finished (the oldest had waited 3m10s); drain timed out"},
+		{name: "fault error", rep: pass, planned: []chaos.Fault{gpu}, chaos: []reports.ChaosResult{{Fault: "gpu", Error: "refused"}}, want: verdict.NoGo, reason: "fault gpu: refused"},
 		{name: "fault left behind", rep: pass, chaosErr: &chaos.LeftoverError{}, want: verdict.NoGo, reason: "faults left in force"},
+		{name: "planned fault never ran", rep: pass, planned: []chaos.Fault{gpu}, want: verdict.NoGo, reason: "fault gpu was planned but never ran"},
+		{name: "fault never confirmed injected", rep: pass, planned: []chaos.Fault{gpu}, chaos: []reports.ChaosResult{{Fault: "gpu"}}, want: verdict.NoGo, reason: "fault gpu was never confirmed injected"},
+		{name: "fault never confirmed undone", rep: pass, planned: []chaos.Fault{gpu}, chaos: []reports.ChaosResult{{Fault: "gpu", InjectedAt: &at}}, want: verdict.NoGo, reason: "fault gpu was never confirmed undone"},
+		{name: "interrupted before the fault: not blamed for it", rep: pass, aborted: true, planned: []chaos.Fault{gpu}, want: verdict.Aborted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &reports.Run{Videos: reports.Videos{Lost: tc.lost}, Chaos: tc.chaos}
-			decide(r, tc.rep, &execution{load: tc.res, aborted: tc.aborted, chaosErr: tc.chaosErr})
+			r := &reports.Run{Videos: tc.videos, Chaos: tc.chaos}
+			decide(r, tc.rep, &execution{load: tc.res, aborted: tc.aborted, chaosErr: tc.chaosErr}, tc.planned)
 			if r.Verdict != tc.want {
 				t.Errorf("verdict %s, want %s (reasons %q)", r.Verdict, tc.want, r.Reasons)
 			}
 			if tc.reason != "" && !strings.Contains(strings.Join(r.Reasons, "\n"), tc.reason) {
 				t.Errorf("reasons %q lack %q", r.Reasons, tc.reason)
+			}
+			if tc.name == "interrupted before the fault: not blamed for it" && len(r.Reasons) != 1 {
+				t.Errorf("reasons %q, want only the interruption", r.Reasons)
 			}
 		})
 	}

@@ -19,11 +19,17 @@ import (
 // is injected when the profile does not say.
 const DefaultRecoveryObjective = 60 * time.Second
 
-// recoveryStable is how long the error rate must stay under recoveryErrorRate before the
-// service counts as recovered: one good second after a burst of errors is not recovery.
+// The service counts as recovered from a fault once it is back within its steady-state
+// objectives and stays there for recoveryStable: client error rate under 1 %, client p95 at
+// most 100 ms (both over the engine's live window of a few seconds), and the video backlog no
+// higher than before the fault (see [backlogLimit]). One good second after a burst of errors
+// is not recovery.
 const (
 	recoveryStable    = 10 * time.Second
 	recoveryErrorRate = 0.01
+	recoveryLatency   = 100 * time.Millisecond
+	// backlogHistory is how far before a fault the backlog it must return to is taken from.
+	backlogHistory = 60
 )
 
 // recoveryGauges expose, per fault, the service's recovery time and its objective, for the
@@ -39,36 +45,65 @@ func newRecoveryGauges() *recoveryGauges {
 	return &recoveryGauges{
 		seconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ddp_fault_recovery_seconds",
-			Help: "Seconds from a fault's injection until the client error rate stayed below 1 % for 10 s (still growing while not recovered).",
+			Help: "Seconds from a fault's injection until the service was back within its steady-state objectives (client errors < 1 %, client p95 <= 100 ms, video backlog at its pre-fault level) for 10 s; still growing while not recovered.",
 		}, []string{"fault"}),
 		objective: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ddp_fault_recovery_objective_seconds",
-			Help: "The recovery time objective of each fault.",
+			Help: "The service recovery time objective of each fault.",
 		}, []string{"fault"}),
 	}
 }
 
-// recoveryTracker decides, from one-second samples of the client error rate, when the service
-// recovered from one fault.
+// health is one second's view of the service against its steady-state objectives.
+type health struct {
+	errorRate float64
+	p95       time.Duration
+	// backlog is the videos queued or processing; NaN when the target does not say.
+	backlog float64
+}
+
+// within reports whether h meets the steady-state objectives, with the backlog at most limit
+// (NaN: no limit known).
+func (h health) within(limit float64) bool {
+	backlogOK := math.IsNaN(h.backlog) || math.IsNaN(limit) || h.backlog <= limit
+	return h.errorRate < recoveryErrorRate && h.p95 <= recoveryLatency && backlogOK
+}
+
+// backlogLimit is the backlog a service is back to normal at: the highest depth seen in the
+// minute before the fault, plus a fifth and two videos of slack for the pipeline's ordinary
+// ups and downs. NaN when nothing was seen.
+func backlogLimit(before []float64) float64 {
+	limit := math.NaN()
+	for _, v := range before {
+		if !math.IsNaN(v) && (math.IsNaN(limit) || v > limit) {
+			limit = v
+		}
+	}
+	return math.Ceil(1.2*limit) + 2
+}
+
+// recoveryTracker decides, from one-second health samples, when the service recovered from
+// one fault.
 type recoveryTracker struct {
-	injected    time.Time
-	goodSince   time.Time // start of the current streak of good seconds; zero when in a bad one
-	recoveredAt time.Time
+	injected     time.Time
+	backlogLimit float64
+	goodSince    time.Time // start of the current streak of good seconds; zero when in a bad one
+	recoveredAt  time.Time
 }
 
-// newRecoveryTracker starts tracking at injection; the service counts as healthy until an
-// error-rate sample says otherwise.
-func newRecoveryTracker(injected time.Time) *recoveryTracker {
-	return &recoveryTracker{injected: injected, goodSince: injected}
+// newRecoveryTracker starts tracking at injection; the service counts as healthy until a
+// sample says otherwise.
+func newRecoveryTracker(injected time.Time, backlogLimit float64) *recoveryTracker {
+	return &recoveryTracker{injected: injected, backlogLimit: backlogLimit, goodSince: injected}
 }
 
-// observe records the error rate seen at now and reports the recovery time so far and whether
-// the service has recovered.
-func (r *recoveryTracker) observe(now time.Time, errorRate float64, requests uint64) (time.Duration, bool) {
+// observe records the health seen at now and reports the recovery time so far and whether the
+// service has recovered.
+func (r *recoveryTracker) observe(now time.Time, h health) (time.Duration, bool) {
 	if !r.recoveredAt.IsZero() {
 		return r.recoveredAt.Sub(r.injected), true
 	}
-	good := requests == 0 || errorRate < recoveryErrorRate
+	good := h.within(r.backlogLimit)
 	switch {
 	case !good:
 		r.goodSince = time.Time{}
@@ -86,8 +121,9 @@ func (r *recoveryTracker) observe(now time.Time, errorRate float64, requests uin
 }
 
 // watch drives the progress view and the recovery gauges while load and chaos run, until
-// done closes.
-func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, eng *load.Engine, sched *chaos.Scheduler) {
+// done closes. It returns, per fault, how long the service took to recover (faults it never
+// recovered from during the run are absent).
+func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, eng *load.Engine, sched *chaos.Scheduler) map[string]time.Duration {
 	prog := progress.New(r.o.Progress, r.o.Terminal)
 	every := r.o.ProgressEvery
 	if every == 0 {
@@ -96,8 +132,7 @@ func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, 
 			every = time.Second
 		}
 	}
-	objectives := recoveryObjectives(r.plan.Profile.Chaos)
-	trackers := map[string]*recoveryTracker{}
+	rec := &recoveryWatch{objectives: recoveryObjectives(r.plan.Profile.Chaos), trackers: map[string]*recoveryTracker{}, gauges: r.recovery}
 	tick := r.clock.NewTicker(time.Second)
 	defer tick.Stop()
 	var lastPrint time.Time
@@ -105,26 +140,76 @@ func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, 
 		var now time.Time
 		select {
 		case <-done:
-			return
+			return rec.recovered()
 		case now = <-tick.C():
 		case <-ctx.Done():
 			// Load is stopping; keep reporting until load and chaos have both finished.
 			select {
 			case <-done:
-				return
+				return rec.recovered()
 			case now = <-tick.C():
 			}
 		}
 		live := eng.Live()
-		active := r.trackRecovery(now, live, sched, trackers, objectives)
+		queue := instant(ctx, r.platform.Prometheus, "sum(dailydoco_queue_depth)", now)
+		active := rec.observe(now, health{errorRate: live.ErrorRate, p95: live.P95, backlog: queue}, sched)
 		if now.Sub(lastPrint) >= every {
 			lastPrint = now
-			queue := instant(ctx, r.platform.Prometheus, "sum(dailydoco_queue_depth)", now)
 			elapsed := now.Sub(t0)
 			stage, left := progress.StageAt(r.plan.Timeline, elapsed)
 			prog.Update(progress.Status{Elapsed: elapsed, Total: r.plan.Timeline.Duration, Stage: stage, StageLeft: left, Live: live, Platform: true, Queue: queue, Faults: active})
 		}
 	}
+}
+
+// recoveryWatch tracks the service's recovery from every fault the scheduler confirms.
+type recoveryWatch struct {
+	objectives map[string]time.Duration
+	trackers   map[string]*recoveryTracker
+	gauges     *recoveryGauges
+	backlog    []float64 // the last backlogHistory samples, oldest first
+}
+
+// observe takes one second's health: it starts a tracker for each fault newly confirmed in
+// force (with the backlog limit of the minute before), feeds every tracker and sets the
+// gauges. It returns the faults in force.
+func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler) []string {
+	var active []string
+	if sched != nil {
+		for _, f := range sched.Active() {
+			if f.Injected.Tool.IsZero() {
+				continue // submitted, not yet confirmed in force
+			}
+			active = append(active, f.Fault.ID)
+			if _, ok := w.trackers[f.Fault.ID]; !ok {
+				w.trackers[f.Fault.ID] = newRecoveryTracker(f.Injected.Tool, backlogLimit(w.backlog))
+				w.gauges.objective.WithLabelValues(f.Fault.ID).Set(w.objectives[f.Fault.ID].Seconds())
+			}
+		}
+	}
+	for id, tr := range w.trackers {
+		d, _ := tr.observe(now, h)
+		w.gauges.seconds.WithLabelValues(id).Set(d.Seconds())
+	}
+	if len(active) == 0 {
+		// The backlog a fault must return to is measured while no fault is in force.
+		w.backlog = append(w.backlog, h.backlog)
+		if len(w.backlog) > backlogHistory {
+			w.backlog = w.backlog[1:]
+		}
+	}
+	return active
+}
+
+// recovered is each fault's service recovery time, for the faults the service recovered from.
+func (w *recoveryWatch) recovered() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for id, tr := range w.trackers {
+		if !tr.recoveredAt.IsZero() {
+			out[id] = tr.recoveredAt.Sub(tr.injected)
+		}
+	}
+	return out
 }
 
 // recoveryObjectives is each fault's recovery time objective.
@@ -138,29 +223,6 @@ func recoveryObjectives(faults []profile.Fault) map[string]time.Duration {
 		out[f.Name] = obj
 	}
 	return out
-}
-
-// trackRecovery starts a tracker for each fault confirmed in force, feeds every tracker the
-// live error rate and sets the recovery gauges. It returns the faults in force.
-func (r *runner) trackRecovery(now time.Time, live load.Live, sched *chaos.Scheduler, trackers map[string]*recoveryTracker, objectives map[string]time.Duration) []string {
-	var active []string
-	if sched != nil {
-		for _, f := range sched.Active() {
-			if f.Injected.Tool.IsZero() {
-				continue // submitted, not yet confirmed in force
-			}
-			active = append(active, f.Fault.ID)
-			if _, ok := trackers[f.Fault.ID]; !ok {
-				trackers[f.Fault.ID] = newRecoveryTracker(f.Injected.Tool)
-				r.recovery.objective.WithLabelValues(f.Fault.ID).Set(objectives[f.Fault.ID].Seconds())
-			}
-		}
-	}
-	for id, tr := range trackers {
-		d, _ := tr.observe(now, live.ErrorRate, live.Requests)
-		r.recovery.seconds.WithLabelValues(id).Set(d.Seconds())
-	}
-	return active
 }
 
 // instant runs one instant query and returns its single value, NaN when there is none.

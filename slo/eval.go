@@ -185,6 +185,13 @@ func evaluateOne(ctx context.Context, q Querier, obj *Objective, w Window, o Opt
 	}
 	// Evidence first: it is shown whatever the status turns out to be.
 	r.Evidence = evidence(ctx, q, obj, w, o.Logger)
+	if missing, err := missingRequirement(ctx, q, obj, w); err != nil {
+		r.Status, r.Error = verdict.Error, err.Error()
+		return r
+	} else if missing != "" {
+		r.Status, r.Error = verdict.NoData, missing
+		return r
+	}
 
 	val, warns, infos, err := q.Query(ctx, r.Query, w.End)
 	r.Warnings = appendUnique(r.Warnings, warns...)
@@ -243,6 +250,26 @@ func sampleCount(ctx context.Context, q Querier, r *verdict.Objective, query str
 		return 0, nil
 	}
 	return c, nil
+}
+
+// missingRequirement returns why the objective cannot be evaluated in w: the first required
+// series without a sample in the window, with its hint; "" when every one is there.
+func missingRequirement(ctx context.Context, q Querier, obj *Objective, w Window) (string, error) {
+	for _, req := range obj.Requires {
+		query := Substitute("count(last_over_time("+req.Metric+"[$WINDOW]))", w)
+		val, _, _, err := q.Query(ctx, query, w.End)
+		if err != nil {
+			return "", fmt.Errorf("requirement query failed: %w", err)
+		}
+		if n, _, reason := single(val); reason != "" || !(n > 0) {
+			msg := "no " + req.Metric + " series in the window"
+			if req.Hint != "" {
+				msg += ": " + req.Hint
+			}
+			return msg, nil
+		}
+	}
+	return "", nil
 }
 
 // evidence runs the objective's evidence queries; a figure that has no finite value is left

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ func testBase() time.Time { return time.Now().Add(-3 * time.Minute).Truncate(tim
 
 func windows(base time.Time) []slo.Window {
 	s, e := base.Add(winFrom), base.Add(winTo)
-	return []slo.Window{{Name: "run", Start: s, End: e}, {Name: "plateau", Start: s, End: e}, {Name: "recovery-gpu-node", Start: s, End: e}}
+	return []slo.Window{{Name: "run", Start: s, End: e}, {Name: "steady", Start: s, End: e}, {Name: "plateau", Start: s, End: e},
+		{Name: "fault-gpu-node", Start: s, End: e}, {Name: "recovery-gpu-node", Start: s, End: e}}
 }
 
 func client(t testing.TB, u string) v1.API {
@@ -335,6 +337,7 @@ func TestDefaultSet(t *testing.T) {
 	require.NoError(t, err)
 	rep := slo.Evaluate(context.Background(), q, spec, windows(base), slo.Options{})
 	checkResults(t, rep, expectedDefault(), "run")
+	checkResults(t, rep, expectedDuringFault(), "fault-gpu-node")
 	require.Empty(t, rep.Skipped)
 	// availability is key and fails (1 % of responses are 503), so the gate fails.
 	require.Equal(t, verdict.Fail, rep.Gate)
@@ -348,11 +351,96 @@ func expectedDefault() map[string]want {
 		"api_latency_p95_client":        {verdict.Warn, f(slotest.ClientFast / slotest.ClientRequests), ""},
 		"error_rate":                    {verdict.Pass, f(slotest.ClientErrors / slotest.ClientRequests), ""},
 		"availability":                  {verdict.Fail, f(1 - slotest.ServerErrors/all), ""},
-		"video_processing_p95_realtime": {verdict.Pass, f(slotest.RealtimeWithin2 / slotest.RealtimeVideos), ""},
+		"video_processing_p95_realtime": {verdict.Pass, f(slotest.RealtimeWithin2 / slotest.VideosAccepted), ""},
+		"video_success":                 {verdict.Fail, f(slotest.VideosSucceeded / slotest.VideosAccepted), "misses the criterion"},
+		"videos_unfinished":             {verdict.Fail, f(slotest.QueueDepth), "misses the criterion"},
 		"cost_per_video":                {verdict.Pass, f(cost / (3600 * slotest.VideosSucceeded)), ""},
 		"monthly_cost_projection":       {verdict.Pass, f(cost * 730), ""},
 		"dashboard_load_p95":            {verdict.Pass, f(slotest.DashboardWithin3 / slotest.DashboardLoads), ""},
 		"videos_lost":                   {verdict.Pass, f(0), ""},
 		"request_count_crosscheck":      {verdict.Pass, f(math.Abs(1 - slotest.ClientRequests/all)), ""},
+	}
+}
+
+// expectedDuringFault holds the default set's fault-window objectives on the same data: 1 % of
+// responses are 503 (availability 0.990, just within the 99 % allowed during a fault).
+func expectedDuringFault() map[string]want {
+	all := slotest.ServerRequests + slotest.ServerErrors
+	return map[string]want{
+		"availability_during_faults": {verdict.Pass, f(1 - slotest.ServerErrors/all), ""},
+		"error_rate_during_faults":   {verdict.Pass, f(slotest.ClientErrors / slotest.ClientRequests), ""},
+		"api_latency_during_faults":  {verdict.Pass, f((slotest.ServerFast + slotest.ServerErrors) / all), ""},
+	}
+}
+
+// An objective's required series decide whether it can be evaluated at all: without one, it
+// is NO_DATA naming the series and the hint, never a value computed without it (the default
+// set's cost objectives require both cost sources).
+func TestRequiredSeries(t *testing.T) {
+	base := testBase()
+	q := appended(t, slotest.Frames(base, nFrames, time.Second, 1))
+	spec, err := slo.Parse("requires.yaml", []byte(`objectives:
+  - id: cost_without_fixed
+    query: sum(avg_over_time(node_total_hourly_cost[$WINDOW]))
+    op: "<"
+    value: 100
+    requires:
+      - metric: node_total_hourly_cost
+      - metric: dailydoco_fixed_hourly_cost{component="cdn"}
+        hint: declare the CDN's monthly cost
+  - id: cost_with_both
+    query: sum(avg_over_time(node_total_hourly_cost[$WINDOW]))
+    op: "<"
+    value: 100
+    requires:
+      - metric: node_total_hourly_cost
+      - metric: dailydoco_fixed_hourly_cost{component="postgres"}
+`))
+	require.NoError(t, err)
+	rep := slo.Evaluate(context.Background(), q, spec, windows(base)[:1], slo.Options{})
+	require.Len(t, rep.Results, 2)
+	missing, present := rep.Results[0], rep.Results[1]
+	require.Equal(t, verdict.NoData, missing.Status)
+	require.Nil(t, missing.Value)
+	require.Equal(t, `no dailydoco_fixed_hourly_cost{component="cdn"} series in the window: declare the CDN's monthly cost`, missing.Error)
+	require.Equal(t, verdict.Pass, present.Status, present.Error)
+
+	_, err = slo.Parse("bad.yaml", []byte(`objectives:
+  - id: a
+    query: vector(1)
+    op: ">"
+    value: 0
+    requires:
+      - metric: "sum(x)"
+`))
+	require.ErrorContains(t, err, "bad.yaml:7: objectives[0] (a).requires[0].metric")
+}
+
+// The default set's cost objectives fail closed: on data without the managed services' fixed
+// cost they are NO_DATA saying what to declare, where `or vector(0)` used to count that half
+// of the plan's month as free.
+func TestDefaultCostNeedsTheFixedCost(t *testing.T) {
+	base := testBase()
+	var frames []slotest.Frame
+	for _, f := range slotest.Frames(base, nFrames, time.Second, 1) {
+		kept := f.Series[:0:0]
+		for _, s := range f.Series {
+			if s.Labels.Get("__name__") != "dailydoco_fixed_hourly_cost" {
+				kept = append(kept, s)
+			}
+		}
+		frames = append(frames, slotest.Frame{T: f.T, Series: kept})
+	}
+	q := appended(t, frames)
+	spec, err := slo.Default()
+	require.NoError(t, err)
+	rep := slo.Evaluate(context.Background(), q, spec, windows(base)[:1], slo.Options{})
+	for _, id := range []string{"cost_per_video", "monthly_cost_projection"} {
+		i := slices.IndexFunc(rep.Results, func(r verdict.Objective) bool { return r.ID == id })
+		require.GreaterOrEqual(t, i, 0, id)
+		r := rep.Results[i]
+		require.Equal(t, verdict.NoData, r.Status, id)
+		require.Contains(t, r.Error, "no dailydoco_fixed_hourly_cost series in the window", id)
+		require.Contains(t, r.Error, "fixed_costs:", id)
 	}
 }

@@ -81,6 +81,11 @@ type Objective struct {
 	// Evidence queries are evaluated beside the objective and shown with it (for example the
 	// interpolated p95 beside the exact bucket fraction); they never change the status.
 	Evidence []Evidence `yaml:"evidence" json:"evidence,omitempty"`
+	// Requires names series that must exist in the window for the objective to mean anything:
+	// without one of them the objective is NO_DATA, its reason naming the series and the
+	// requirement's hint, instead of a value computed without it (a cost per video without the
+	// managed services' share of the cost, say).
+	Requires []Requirement `yaml:"requires" json:"requires,omitempty"`
 	// Windows are names (or path.Match patterns such as "recovery-*") of the windows the
 	// caller supplies; default ["run"].
 	Windows []string `yaml:"windows" json:"windows"`
@@ -98,6 +103,13 @@ type Objective struct {
 type MinSamples struct {
 	Query string  `yaml:"query" json:"query"`
 	Value float64 `yaml:"value" json:"value"`
+}
+
+// Requirement is a series an objective needs: Metric is a PromQL series selector, Hint says
+// how to provide it.
+type Requirement struct {
+	Metric string `yaml:"metric" json:"metric"`
+	Hint   string `yaml:"hint" json:"hint,omitempty"`
 }
 
 // Evidence is a query shown beside an objective.
@@ -264,6 +276,12 @@ func (v *validator) objective(i int, o *Objective, seen map[string]int) {
 			fail(f+".name", "required")
 		}
 		v.query(at+"."+f+".query", label+"."+f+".query", e.Query, true)
+	}
+	for j, r := range o.Requires {
+		f := yamlfile.Index("requires", j) + ".metric"
+		if _, err := parser.NewParser(parser.Options{}).ParseMetricSelector(r.Metric); err != nil || strings.TrimSpace(r.Metric) == "" {
+			fail(f, "%q is not a series selector such as dailydoco_fixed_hourly_cost{component=\"postgres\"}", r.Metric)
+		}
 	}
 	if len(o.Windows) == 0 {
 		o.Windows = []string{"run"}

@@ -74,6 +74,8 @@ func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 			"Accepted videos not yet processed, by the stage they are in (waiting or in progress): sum = accepted - processed.", []string{"stage"}, nil),
 		waiting: prometheus.NewDesc("dailydoco_queue_waiting",
 			"Jobs waiting for a worker (queued, or leased with an expired lease), by stage.", []string{"stage"}, nil),
+		oldest: prometheus.NewDesc("dailydoco_queue_oldest_age_seconds",
+			"Seconds since the oldest accepted video that is neither processed nor failed was accepted; 0 when every accepted video has finished.", nil, nil),
 	})
 	for _, r := range model.Resolutions {
 		// Zero series from the start: rate() and increase() see the first video.
@@ -85,11 +87,15 @@ func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 }
 
 type queueCollector struct {
-	store          *Store
-	depth, waiting *prometheus.Desc
+	store                  *Store
+	depth, waiting, oldest *prometheus.Desc
 }
 
-func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.waiting }
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.waiting
+	ch <- c.oldest
+}
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -102,6 +108,15 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	for stage, n := range depth {
 		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), stage)
 		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(waiting[stage]), stage)
+	}
+	at, ok, err := c.store.OldestUnfinished(ctx)
+	switch {
+	case err != nil:
+		ch <- prometheus.NewInvalidMetric(c.oldest, err)
+	case ok:
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, time.Since(at).Seconds())
+	default:
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, 0)
 	}
 }
 

@@ -573,6 +573,17 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, err
 }
 
+// OldestUnfinished is when the oldest accepted video that is neither processed nor failed was
+// accepted; ok is false when every accepted video has finished.
+func (s *Store) OldestUnfinished(ctx context.Context) (at time.Time, ok bool, err error) {
+	var v sql.NullInt64
+	err = s.db.QueryRowContext(ctx, `SELECT MIN(accepted_at) FROM videos WHERE state NOT IN ('ready', 'failed')`).Scan(&v)
+	if err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return fromNS(v.Int64), true, nil
+}
+
 // QueueDepth counts unfinished jobs per stage: all of them (waiting or in progress), and those
 // waiting for a worker (queued, or leased with an expired lease). Every accepted video that is
 // not yet processed has exactly one unfinished job, so the first sum is the pipeline's backlog.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,6 +186,17 @@ func TestServerMetricsAndLongPoll(t *testing.T) {
 	if n := testutil.ToFloat64(srv.processed.WithLabelValues("success", "1080p")); n != 1 {
 		t.Errorf("processed = %v", n)
 	}
+	// Every accepted video has finished: the oldest unfinished one is 0 s old.
+	if n, err := testutil.GatherAndCount(reg, "dailydoco_queue_oldest_age_seconds"); err != nil || n != 1 {
+		t.Errorf("oldest age series: %d, %v", n, err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP dailydoco_queue_oldest_age_seconds Seconds since the oldest accepted video that is neither processed nor failed was accepted; 0 when every accepted video has finished.
+# TYPE dailydoco_queue_oldest_age_seconds gauge
+dailydoco_queue_oldest_age_seconds 0
+`), "dailydoco_queue_oldest_age_seconds"); err != nil {
+		t.Error(err)
+	}
 	// One series per resolution exists from the start (so increase() counts the first video).
 	if n := testutil.CollectAndCount(srv.ratio); n != len(model.Resolutions) {
 		t.Errorf("ratio series = %d, want %d", n, len(model.Resolutions))
@@ -254,5 +266,25 @@ func TestLeaseOrder(t *testing.T) {
 	}
 	if got := lease(2, 14*time.Second); got != long.ID {
 		t.Errorf("last: %s, want %s", got, long.ID)
+	}
+}
+
+// The oldest unfinished video is the earliest accepted one that is neither ready nor failed.
+func TestOldestUnfinished(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, ok, err := s.OldestUnfinished(ctx); ok || err != nil {
+		t.Fatalf("empty store: ok %v, err %v", ok, err)
+	}
+	u, err := s.CreateUser(ctx, "o@example.com", "O", "h", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finishVideo(t, s, u, model.R1080p, 60, now)
+	finishVideo(t, s, u, model.R720p, 60, now.Add(time.Minute))
+	at, ok, err := s.OldestUnfinished(ctx)
+	if err != nil || !ok || !at.Equal(now) {
+		t.Errorf("oldest %v ok %v err %v, want %v", at, ok, err, now)
 	}
 }

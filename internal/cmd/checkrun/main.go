@@ -92,8 +92,11 @@ func check(dir string, want verdict.Verdict, faults int, wantNotEvaluated []stri
 	case faults < 0 && len(r.Chaos) == 0:
 		bad("no fault in run.json")
 	}
-	if r.Videos.Lost != 0 {
-		bad("%d accepted videos lost", r.Videos.Lost)
+	if r.Videos.Lost != 0 || r.Videos.Unfinished != 0 || r.Videos.Failed != 0 {
+		bad("videos not processed: %s", r.Videos.Summary())
+	}
+	if len(r.FaultsSkipped) > 0 {
+		bad("%s", r.ResilienceNote())
 	}
 	if r.Videos.Accepted == 0 {
 		bad("no video was accepted")
@@ -128,7 +131,7 @@ func check(dir string, want verdict.Verdict, faults int, wantNotEvaluated []stri
 			}
 		}
 	}
-	fmt.Printf("checkrun: verdict %s, %d objectives, %d faults injected and recovered, videos %d accepted / %d processed / %d lost\n",
-		r.Verdict, len(r.SLOs), injected, r.Videos.Accepted, r.Videos.Processed, r.Videos.Lost)
+	fmt.Printf("checkrun: verdict %s, %d objectives, %d faults injected and recovered, videos %s\n",
+		r.Verdict, len(r.SLOs), injected, r.Videos.Summary())
 	return problems
 }
