@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/http1/http1test"
 )
 
 // The lean HTTP/1.1 path is checked against net/http itself: every behaviour test runs in both
@@ -47,97 +49,8 @@ func runVU(t *testing.T, opts HTTPOptions, fn func(ctx context.Context, vu *VU))
 	return res
 }
 
-// countingServer is an httptest server that counts the connections it accepted.
-type countingServer struct {
-	*httptest.Server
-	conns atomic.Int64
-}
-
-func newCountingServer(t *testing.T, h http.Handler) *countingServer {
-	s := &countingServer{Server: httptest.NewUnstartedServer(h)}
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.conns.Add(1)
-		}
-	}
-	s.Start()
-	t.Cleanup(s.Close)
-	return s
-}
-
-// rawServer serves each accepted connection with handle on its own goroutine and closes the
-// connection when handle returns. It counts connections.
-type rawServer struct {
-	addr  string
-	conns atomic.Int64
-}
-
-func newRawServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) *rawServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &rawServer{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	open := map[net.Conn]bool{}
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.conns.Add(1)
-			mu.Lock()
-			open[c] = true
-			mu.Unlock()
-			wg.Go(func() {
-				defer func() {
-					mu.Lock()
-					delete(open, c)
-					mu.Unlock()
-					_ = c.Close()
-				}()
-				handle(c, bufio.NewReader(c))
-			})
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for c := range open {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return s
-}
-
-// readRawRequest reads one request's head and body (Content-Length framed) as text.
-func readRawRequest(br *bufio.Reader) (head []string, body string, err error) {
-	n := 0
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return nil, "", err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			break
-		}
-		head = append(head, line)
-		if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
-			n, _ = strconv.Atoi(v)
-		}
-	}
-	b := make([]byte, n)
-	_, err = io.ReadFull(br, b)
-	return head, string(b), err
-}
-
 func TestLeanIsDefaultForHTTP(t *testing.T) {
-	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	srv := http1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	for _, m := range httpModes {
 		runVU(t, m.opts, func(ctx context.Context, vu *VU) {
 			c := vu.HTTP()
@@ -165,9 +78,9 @@ func TestLeanRequestBytesMatchNetHTTP(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var got []capture
-	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+	srv := http1test.NewRawServer(t, func(c net.Conn, br *bufio.Reader) {
 		for {
-			head, body, err := readRawRequest(br)
+			head, body, err := http1test.ReadRequest(br)
 			if err != nil {
 				return
 			}
@@ -186,7 +99,7 @@ func TestLeanRequestBytesMatchNetHTTP(t *testing.T) {
 			}
 		}
 	})
-	base := "http://" + srv.addr
+	base := srv.URL
 	requests := func(ctx context.Context) []*http.Request {
 		mk := func(method, url string, body io.Reader) *http.Request {
 			r, err := http.NewRequestWithContext(ctx, method, url, body)
@@ -359,7 +272,7 @@ func TestLeanResponsesMatchNetHTTP(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s %d %q %s", r.Method, r.ContentLength, r.TransferEncoding, b)
 	})
-	srv := newCountingServer(t, mux)
+	srv := http1test.NewServer(t, mux)
 
 	type step struct {
 		method, path string
@@ -377,7 +290,7 @@ func TestLeanResponsesMatchNetHTTP(t *testing.T) {
 	conns := map[string]int64{}
 	for _, m := range httpModes {
 		for _, discard := range []bool{false, true} {
-			before := srv.conns.Load()
+			before := srv.Conns()
 			var out []seen
 			runVU(t, m.opts, func(ctx context.Context, vu *VU) {
 				c := vu.HTTP()
@@ -397,7 +310,7 @@ func TestLeanResponsesMatchNetHTTP(t *testing.T) {
 			})
 			name := fmt.Sprintf("%s discard=%v", m.name, discard)
 			results[name] = out
-			conns[name] = srv.conns.Load() - before
+			conns[name] = srv.Conns() - before
 		}
 	}
 	for _, discard := range []bool{false, true} {
@@ -429,9 +342,9 @@ func TestLeanResponsesMatchNetHTTP(t *testing.T) {
 // TestLeanServerClosesIdleConnections closes the server's connections between requests: GETs
 // must all succeed (a broken reused connection is replaced transparently), in both modes.
 func TestLeanServerClosesIdleConnections(t *testing.T) {
-	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	srv := http1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }))
 	for _, m := range httpModes {
-		before := srv.conns.Load()
+		before := srv.Conns()
 		res := runVU(t, m.opts, func(ctx context.Context, vu *VU) {
 			for i := range 30 {
 				if i%5 == 4 {
@@ -445,7 +358,7 @@ func TestLeanServerClosesIdleConnections(t *testing.T) {
 		if reqs, failed := res.Snapshot.Requests(); reqs != 30 || failed != 0 {
 			t.Errorf("%s: %d requests, %d failed", m.name, reqs, failed)
 		}
-		if n := srv.conns.Load() - before; n < 2 {
+		if n := srv.Conns() - before; n < 2 {
 			t.Errorf("%s: %d connections, want a new one after each close", m.name, n)
 		}
 	}
@@ -454,7 +367,7 @@ func TestLeanServerClosesIdleConnections(t *testing.T) {
 // closeAfterOne answers one request per connection, without announcing the close.
 func closeAfterOne(served *atomic.Int64, closed chan<- struct{}) func(net.Conn, *bufio.Reader) {
 	return func(c net.Conn, br *bufio.Reader) {
-		if _, _, err := readRawRequest(br); err != nil {
+		if _, _, err := http1test.ReadRequest(br); err != nil {
 			return
 		}
 		served.Add(1)
@@ -476,8 +389,8 @@ func TestLeanRetryOnBrokenReusedConnection(t *testing.T) {
 	t.Cleanup(func() { leanProbeAfter = old })
 
 	var served atomic.Int64
-	srv := newRawServer(t, closeAfterOne(&served, nil))
-	url := "http://" + srv.addr + "/"
+	srv := http1test.NewRawServer(t, closeAfterOne(&served, nil))
+	url := srv.URL + "/"
 	res := runVU(t, HTTPOptions{}, func(ctx context.Context, vu *VU) {
 		for i := range 5 {
 			if _, err := vu.HTTP().Get(ctx, "", url); err != nil {
@@ -485,8 +398,8 @@ func TestLeanRetryOnBrokenReusedConnection(t *testing.T) {
 			}
 		}
 	})
-	if reqs, failed := res.Snapshot.Requests(); reqs != 5 || failed != 0 || served.Load() != 5 || srv.conns.Load() != 5 {
-		t.Errorf("GETs: %d requests, %d failed; server served %d on %d connections", reqs, failed, served.Load(), srv.conns.Load())
+	if reqs, failed := res.Snapshot.Requests(); reqs != 5 || failed != 0 || served.Load() != 5 || srv.Conns() != 5 {
+		t.Errorf("GETs: %d requests, %d failed; server served %d on %d connections", reqs, failed, served.Load(), srv.Conns())
 	}
 
 	served.Store(0)
@@ -515,8 +428,8 @@ func TestLeanIdleCheck(t *testing.T) {
 
 	var served atomic.Int64
 	closed := make(chan struct{}, 10)
-	srv := newRawServer(t, closeAfterOne(&served, closed))
-	url := "http://" + srv.addr + "/"
+	srv := http1test.NewRawServer(t, closeAfterOne(&served, closed))
+	url := srv.URL + "/"
 	runVU(t, HTTPOptions{}, func(ctx context.Context, vu *VU) {
 		for i := range 4 {
 			if _, err := vu.HTTP().Post(ctx, "", url, "text/plain", []byte("x")); err != nil {
@@ -525,16 +438,16 @@ func TestLeanIdleCheck(t *testing.T) {
 			<-closed
 		}
 	})
-	if served.Load() != 4 || srv.conns.Load() != 4 {
-		t.Errorf("served %d on %d connections, want 4 on 4", served.Load(), srv.conns.Load())
+	if served.Load() != 4 || srv.Conns() != 4 {
+		t.Errorf("served %d on %d connections, want 4 on 4", served.Load(), srv.Conns())
 	}
 }
 
 // blockingServer answers /slow-head after release (or the client going away), and /slow-body
 // with a header and half its body first.
-func blockingServer(t *testing.T) *countingServer {
+func blockingServer(t *testing.T) *http1test.Server {
 	release := make(chan struct{})
-	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := http1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/slow-head":
 		case "/slow-body":
@@ -615,23 +528,9 @@ func TestLeanInterruptedRequest(t *testing.T) {
 // body, a malformed response, a body framed by close, an HTTP/1.0 response, a request body
 // shorter than its Content-Length.
 func TestLeanErrorClasses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String() + "/"
-	_ = ln.Close()
+	refused := http1test.RefusedURL(t)
 	raw := func(answer string) string {
-		return "http://" + newRawServer(t, func(c net.Conn, br *bufio.Reader) {
-			for {
-				if _, _, err := readRawRequest(br); err != nil {
-					return
-				}
-				if _, err := io.WriteString(c, answer); err != nil || strings.Contains(answer, "close-after") {
-					return
-				}
-			}
-		}).addr + "/"
+		return http1test.NewAnswering(t, answer, strings.Contains(answer, "close-after")).URL + "/"
 	}
 	cases := []struct {
 		name, url string
@@ -708,7 +607,7 @@ func TestLeanFallbackForHTTPS(t *testing.T) {
 // waiting covers the server's latency; duration is sending+waiting+receiving.
 func TestLeanTimings(t *testing.T) {
 	const latency = 20 * time.Millisecond
-	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := http1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(latency)
 		_, _ = w.Write([]byte("ok"))
 	}))
@@ -739,7 +638,7 @@ func TestLeanTimings(t *testing.T) {
 func TestLeanLocalAddrs(t *testing.T) {
 	var mu sync.Mutex
 	from := map[string]bool{}
-	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := http1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		mu.Lock()
 		from[host] = true
@@ -768,7 +667,7 @@ func TestLeanLocalAddrs(t *testing.T) {
 
 // TestLeanDisableKeepAlives: each request on its own connection, announced with Connection: close.
 func TestLeanDisableKeepAlives(t *testing.T) {
-	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := http1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !r.Close {
 			t.Errorf("request without Connection: close")
 		}
@@ -780,7 +679,7 @@ func TestLeanDisableKeepAlives(t *testing.T) {
 			}
 		}
 	})
-	if n := srv.conns.Load(); n != 3 {
+	if n := srv.Conns(); n != 3 {
 		t.Errorf("%d connections for 3 requests", n)
 	}
 }
@@ -790,7 +689,7 @@ func TestLeanDisableKeepAlives(t *testing.T) {
 func TestLeanIdleSetIsBounded(t *testing.T) {
 	var urls []string
 	for range leanMaxIdle + 2 {
-		srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		srv := http1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 		urls = append(urls, srv.URL)
 	}
 	runVU(t, HTTPOptions{}, func(ctx context.Context, vu *VU) {
@@ -817,13 +716,8 @@ func (c closeCounter) Close() error { c.closes.Add(1); return nil }
 
 // TestLeanClosesRequestBodies: a RoundTripper closes the request body, sent or not.
 func TestLeanClosesRequestBodies(t *testing.T) {
-	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String()
-	_ = ln.Close()
+	srv := http1test.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+	refused := http1test.RefusedURL(t)
 	for _, m := range httpModes {
 		var closes atomic.Int64
 		runVU(t, m.opts, func(ctx context.Context, vu *VU) {
