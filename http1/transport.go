@@ -73,10 +73,11 @@ func (lc *conn) close() {
 // doc for which). Its zero value is ready to use.
 //
 // A Transport serves one goroutine, one exchange at a time: a request may be sent only after
-// the previous response's body was read to its end or closed ([http.Client] does so before it
-// follows a redirect). Give each goroutine that sends requests a Transport of its own; it is
-// not safe for concurrent use, except [Transport.CloseIdleConnections], which may be called
-// from any goroutine once no request is in flight.
+// the previous response's body was closed ([http.Client] does so before it follows a
+// redirect), and that body must not be used afterwards, because the Transport reuses one body
+// value for all its responses. Give each goroutine that sends requests a Transport of its
+// own; it is not safe for concurrent use, except [Transport.CloseIdleConnections], which may
+// be called from any goroutine once no request is in flight.
 type Transport struct {
 	// DialContext dials new connections ("tcp", host:port). Nil means a [net.Dialer] with
 	// net/http's default timeouts. The deadline of the request is on ctx. A connection that
