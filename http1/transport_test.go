@@ -356,6 +356,11 @@ func TestEdgeResponsesMatchNetHTTP(t *testing.T) {
 		{"bare LF", answer("HTTP/1.1 200 OK\nContent-Length: 2\n\nlf", false), `body="lf"`, false},
 		{"lower-case keys", answer("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-lower:  v \r\n\r\nlc", false), `body="lc"`, false},
 	}
+	// After "extra bytes", net/http may send the second request on the same connection before
+	// its background read has seen the bytes after the first response, and then take them for
+	// the second response; whether it does is a race. The Transport always closes such a
+	// connection. So there only the first requests are compared, and the Transport's second.
+	firstOnly := map[string]bool{"extra bytes": true}
 	for _, cs := range cases {
 		t.Run(cs.name, func(t *testing.T) {
 			var got [][]string
@@ -374,6 +379,12 @@ func TestEdgeResponsesMatchNetHTTP(t *testing.T) {
 					out = append(out, reader(io.ReadAll).outcome(c.Do(req)))
 				}
 				got = append(got, out)
+			}
+			if firstOnly[cs.name] {
+				if got[0][1] != got[0][0] {
+					t.Errorf("http1's second request got %q, the first %q", got[0][1], got[0][0])
+				}
+				got[0], got[1] = got[0][:1], got[1][:1]
 			}
 			if !slices.Equal(got[0], got[1]) || !strings.Contains(got[0][0], cs.want) {
 				t.Errorf("http1 %q\nnet/http %q\nwant them equal, holding %q", got[0], got[1], cs.want)
