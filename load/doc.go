@@ -31,9 +31,10 @@
 //
 // # HTTP
 //
-// [VU.HTTP] returns the VU's [Client]: for plain http:// a lean HTTP/1.1 client with the VU's
-// own keep-alive connection (behaving as net/http does, at a fraction of its CPU), otherwise
-// net/http's keep-alive transport shared by all VUs (optionally one per local source address);
+// [VU.HTTP] returns the VU's [Client]: for plain http:// the VU's own lean HTTP/1.1 transport
+// from package [github.com/dailydoco/ddp-verify/http1], with its own keep-alive connection
+// (behaving as net/http does, at a fraction of its CPU), otherwise net/http's keep-alive
+// transport shared by all VUs (optionally one per local source address);
 // the VU's own cookie jar, a timeout, phase timings (connect, TLS, sending, waiting, receiving)
 // and error classes (timeout, connect, reset, tls, 4xx, 5xx). Each request is tagged with the
 // scenario and the step the caller names.
@@ -50,7 +51,7 @@
 //	res, err := eng.Run(ctx)     // blocks; eng.Live() and eng.Snapshot() work meanwhile
 //	load.Summarize(res).WriteText(os.Stdout)
 //
-// Limitations: HTTP/1.1 and HTTP/2 through net/http only; the per-second percentiles of a
+// Limitations: HTTP/1.1 (http1 or net/http) and HTTP/2 (net/http) only; the per-second percentiles of a
 // second that received samples more than a few seconds late lack those samples (their counts
 // are still right); thresholds on trends compare milliseconds (seconds for names ending in
 // _seconds).

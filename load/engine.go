@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/http1"
 	"k8s.io/utils/clock"
 )
 
@@ -40,9 +40,8 @@ type Engine struct {
 	sent, recv atomic.Uint64
 	trOnce     sync.Once
 	transports []*http.Transport
-	dialers    []*net.Dialer
 	leanMu     sync.Mutex
-	leans      []*leanTransport
+	leans      []*http1.Transport
 	abortOnce  sync.Once
 	abortCh    chan struct{}
 	abortWhy   atomic.Pointer[ThresholdResult]

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/http1"
 )
 
 // HTTPOptions configure the engine's HTTP clients.
@@ -37,9 +39,9 @@ type HTTPOptions struct {
 	// (http.CanonicalHeaderKey); the values are shared by all VUs and never modified.
 	Headers http.Header
 	// NetHTTP sends every request through net/http's transport. By default plain http://
-	// requests that the engine's lean HTTP/1.1 client can send exactly as net/http would go
-	// through it (a persistent connection per VU, no per-request goroutines or contexts; see
-	// lean.go), and everything else (https, unknown-length bodies, ...) through net/http.
+	// requests that the lean HTTP/1.1 client ([http1.Transport]) can send exactly as net/http
+	// would go through it (a persistent connection per VU, no per-request goroutines or
+	// contexts), and everything else (https, unknown-length bodies, ...) through net/http.
 	NetHTTP bool
 }
 
@@ -95,7 +97,7 @@ type Client struct {
 	vu      *VU
 	hc      http.Client
 	tr      reqTrace
-	trace   *httptrace.ClientTrace
+	trace   *httptrace.ClientTrace // records into tr, for both round trippers
 	ids     map[reqKey]*[7]int32
 	timeout time.Duration
 	ua      string
@@ -164,14 +166,6 @@ func newClient(vu *VU) *Client {
 		c.ua = "ddp-verify"
 	}
 	c.uaVal = []string{c.ua}
-	nh := &netHTTPTransport{c: c, rt: e.transport(vu.id)}
-	var rt http.RoundTripper = nh
-	if !e.http.NetHTTP {
-		lt := &leanTransport{c: c, dialer: e.dialer(vu.id), fallback: nh, keepAlive: !e.http.DisableKeepAlives}
-		e.addLean(lt)
-		rt = lt
-	}
-	c.hc = http.Client{Transport: rt, Jar: &lazyJar{}}
 	c.tr.clk = e.elapsed
 	t := &c.tr
 	c.trace = &httptrace.ClientTrace{
@@ -191,7 +185,25 @@ func newClient(vu *VU) *Client {
 		WroteRequest:         func(httptrace.WroteRequestInfo) { t.wrote.Store(t.now()) },
 		GotFirstResponseByte: func() { t.firstByte.Store(t.now()) },
 	}
+	shared := e.transport(vu.id)
+	nh := &netHTTPTransport{c: c, rt: shared}
+	var rt http.RoundTripper = nh
+	if !e.http.NetHTTP {
+		// The VU's own HTTP/1.1 transport records into the same hooks, dials as the shared
+		// transport does (local address, counted bytes), and hands it what it does not send.
+		lt := &http1.Transport{DialContext: shared.DialContext, Fallback: nh, DisableKeepAlives: e.http.DisableKeepAlives,
+			Trace: c.trace, RequestContext: c.requestContext}
+		e.addLean(lt)
+		rt = lt
+	}
+	c.hc = http.Client{Transport: rt, Jar: &lazyJar{}}
 	return c
+}
+
+// requestContext is the lean transport's view of the request in flight: Do's context and
+// deadline, so that it needs no context per request.
+func (c *Client) requestContext(*http.Request) (context.Context, time.Time) {
+	return c.ctx, c.deadline
 }
 
 // Get sends a GET tagged with step.
@@ -431,21 +443,24 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// newTransports builds one dialer and one shared keep-alive transport per local address (one
-// in all when no pool is set).
+// NetConn returns the counted connection, so that the lean transport's idle check can peek at
+// its socket.
+func (c *countingConn) NetConn() net.Conn { return c.Conn }
+
+// newTransports builds one shared keep-alive transport per local address (one in all when no
+// pool is set). Its DialContext (local address, counted bytes) also dials the VUs' lean
+// connections.
 func (e *Engine) newTransports() {
 	addrs := e.http.LocalAddrs
 	if len(addrs) == 0 {
 		addrs = []net.IP{nil}
 	}
 	e.transports = make([]*http.Transport, len(addrs))
-	e.dialers = make([]*net.Dialer, len(addrs))
 	for i, ip := range addrs {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 		if ip != nil {
 			d.LocalAddr = &net.TCPAddr{IP: ip}
 		}
-		e.dialers[i] = d
 		e.transports[i] = &http.Transport{
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				c, err := d.DialContext(ctx, network, addr)
@@ -471,14 +486,8 @@ func (e *Engine) transport(vuID int64) *http.Transport {
 	return e.transports[int(vuID-1)%len(e.transports)]
 }
 
-// dialer returns VU vuID's dialer (its local address, for the lean path).
-func (e *Engine) dialer(vuID int64) *net.Dialer {
-	e.trOnce.Do(e.newTransports)
-	return e.dialers[int(vuID-1)%len(e.dialers)]
-}
-
 // addLean registers a VU's lean transport so the run's end closes its connections.
-func (e *Engine) addLean(t *leanTransport) {
+func (e *Engine) addLean(t *http1.Transport) {
 	e.leanMu.Lock()
 	e.leans = append(e.leans, t)
 	e.leanMu.Unlock()
@@ -489,6 +498,6 @@ func (e *Engine) closeLean() {
 	e.leanMu.Lock()
 	defer e.leanMu.Unlock()
 	for _, t := range e.leans {
-		t.closeAll()
+		t.CloseIdleConnections()
 	}
 }

@@ -1,4 +1,4 @@
-package load
+package http1
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
 	"strconv"
@@ -18,98 +19,113 @@ import (
 	"time"
 )
 
-// The lean path is the engine's own HTTP/1.1 client for plain http:// requests. net/http's
-// transport spends a reader and a writer goroutine per connection, a context and a dozen
-// allocations per request, several times the CPU of the exchange itself on loopback; a load
-// generator pays that on every request. The lean path instead gives each VU its own persistent
-// connection(s) (as k6 gives each VU its own transport), writes the request and reads the
-// response on the VU's goroutine with bufio buffers borrowed from a pool for the exchange only,
-// bounds it with connection deadlines instead of a context per request, and records the phase
-// instants (connect, wrote, first byte) directly instead of through httptrace.
-//
-// It sits under net/http's Client as its RoundTripper, so redirects, cookies and the
-// Authorization-from-URL rule stay net/http's. It handles requests with no body or a body of
-// known length; everything else (https, unknown-length or chunked request bodies, trailers,
-// CONNECT, Upgrade, invalid hosts or headers, which net/http rejects with its own errors) goes
-// to the shared net/http transport, and HTTPOptions.NetHTTP sends everything there. It mirrors
-// net/http where the two could differ observably: User-Agent and Content-Length rules,
-// "Accept-Encoding: gzip" with transparent decompression, Connection: close in either
-// direction, 1xx interim responses skipped (at most 5), no body for HEAD, 1xx, 204 and 304,
-// chunked and read-until-close bodies, an early-closed body closing the connection, and one
-// transparent retry on a fresh connection when a reused one fails before any response byte and
-// the request may be replayed (net/http's rule).
-
 const (
-	leanMaxIdle        = 4        // idle connections a VU keeps (distinct host:ports)
-	leanMaxHeaderBytes = 10 << 20 // as net/http's transport
-	leanMax1xx         = 5        // interim responses tolerated before the final one
-	leanMaxLine        = 4096     // chunk-size and trailer line limit
+	maxIdle        = 4        // idle connections a Transport keeps (distinct host:ports)
+	maxHeaderBytes = 10 << 20 // as net/http's transport
+	max1xx         = 5        // interim responses tolerated before the final one
+	maxLine        = 4096     // chunk-size and trailer line limit
 )
 
-// leanProbeAfter is how long a connection may sit idle before it is checked (one peek) before
+// probeAfter is how long a connection may sit idle before it is checked (one peek) before
 // reuse; a variable for tests.
-var leanProbeAfter = time.Millisecond
+var probeAfter = time.Millisecond
 
 var (
-	leanReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-	leanWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 	// aLongTimeAgo is a deadline in the past: setting it unblocks I/O at once.
 	aLongTimeAgo = time.Unix(1, 0)
 
 	errBodyClosed = errors.New("http: read on closed response body")
+
+	// defaultDial dials when Transport.DialContext is nil, with net/http's default timeouts.
+	defaultDial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 )
 
-// leanConn is one persistent connection of a VU.
-type leanConn struct {
+// conn is one persistent connection of a Transport.
+type conn struct {
 	addr    string
-	nc      net.Conn // a *countingConn
+	nc      net.Conn // as DialContext returned it
 	br      *bufio.Reader
-	written int64 // bytes handed to the socket in the exchange in flight
-	served  int   // exchanges completed
-	lastUse int64 // engine-clock ns of the last response's first byte
+	written int64     // bytes handed to the socket in the exchange in flight
+	served  int       // exchanges completed
+	idleAt  time.Time // when it went back to the idle set
 }
 
 // Write counts what reaches the socket so a failed exchange knows whether anything was sent.
-func (lc *leanConn) Write(p []byte) (int, error) {
+func (lc *conn) Write(p []byte) (int, error) {
 	n, err := lc.nc.Write(p)
 	lc.written += int64(n)
 	return n, err
 }
 
-func (lc *leanConn) close() {
+func (lc *conn) close() {
 	_ = lc.nc.Close()
 	if lc.br != nil {
 		lc.br.Reset(nil)
-		leanReaders.Put(lc.br)
+		readers.Put(lc.br)
 		lc.br = nil
 	}
 }
 
-// leanTransport is a VU's RoundTripper (see the comment at the top of this file). It is used by
-// its VU's goroutine only, except abort, which a context watcher calls.
-type leanTransport struct {
-	c         *Client
-	dialer    *net.Dialer
-	fallback  http.RoundTripper // net/http's shared transport, via Client.netHTTPRoundTrip
-	keepAlive bool
+// Transport is an [http.RoundTripper] that sends plain http:// requests over HTTP/1.1 on its
+// own persistent connections, and hands every other request to Fallback (see the package
+// doc for which). Its zero value is ready to use.
+//
+// A Transport serves one goroutine, one exchange at a time: a request may be sent only after
+// the previous response's body was closed ([http.Client] does so before it follows a
+// redirect), and that body must not be used afterwards, because the Transport reuses one body
+// value for all its responses. Give each goroutine that sends requests a Transport of its
+// own; it is not safe for concurrent use, except [Transport.CloseIdleConnections], which may
+// be called from any goroutine once no request is in flight.
+type Transport struct {
+	// DialContext dials new connections ("tcp", host:port). Nil means a [net.Dialer] with
+	// net/http's default timeouts. The deadline of the request is on ctx. A connection that
+	// wraps another should have a NetConn() net.Conn method returning it (as
+	// [crypto/tls.Conn] has), so that the idle check can reach the socket; without one the
+	// check is skipped.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	idle []*leanConn // idle connections, most recently used last
+	// Fallback sends the requests the Transport does not send itself. Nil means
+	// [http.DefaultTransport].
+	Fallback http.RoundTripper
+
+	// DisableKeepAlives sends every request with "Connection: close" on a new connection.
+	DisableKeepAlives bool
+
+	// Trace, when set, is called at the phases of each exchange the Transport sends itself:
+	// GetConn, ConnectStart and ConnectDone (when it dials), GotConn (Reused, WasIdle and
+	// IdleTime set), WroteRequest (once the request is written in full; never with an error)
+	// and GotFirstResponseByte, all on the goroutine that called RoundTrip. No other hook is
+	// called. A trace on the request's context is not read; requests sent to Fallback are
+	// traced only there.
+	Trace *httptrace.ClientTrace
+
+	// RequestContext, when set, returns the context and deadline that bound req in place of
+	// req.Context() and its deadline (a zero deadline is none; the earlier of the deadline and
+	// the context's own applies). A caller that sends many requests under one context uses it
+	// to avoid a context per request: req.WithContext allocates, and so does a deadline.
+	RequestContext func(req *http.Request) (ctx context.Context, deadline time.Time)
+
+	idle []*conn // idle connections, most recently used last
 
 	mu        sync.Mutex // guards cur's deadline and the watch against abort
-	cur       *leanConn  // connection of the exchange in flight
+	cur       *conn      // connection of the exchange in flight
 	watchCtx  context.Context
 	watchStop func() bool
 
-	body leanBody // the response body in flight (one exchange at a time)
+	body respBody // the response body in flight (one exchange at a time)
 }
 
-// RoundTrip implements http.RoundTripper.
-func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !leanHandles(req) {
-		return t.fallback.RoundTrip(req)
+var _ http.RoundTripper = (*Transport)(nil)
+
+// RoundTrip implements [http.RoundTripper]. It sends req itself when it can send it exactly
+// as net/http's transport would, and otherwise through Fallback. It always closes req.Body.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !handles(req) {
+		return t.fallback().RoundTrip(req)
 	}
-	c := t.c
-	ctx := c.ctx
+	ctx, deadline := t.bounds(req)
 	body := req.Body
 	if body == http.NoBody {
 		body = nil
@@ -119,9 +135,9 @@ func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	t.watch(ctx)
-	addr := leanAddr(req.URL)
+	addr := dialAddr(req.URL)
 	for {
-		resp, retry, err := t.exchange(ctx, req, body, addr)
+		resp, retry, err := t.exchange(ctx, deadline, req, body, addr)
 		if err == nil {
 			closeReqBody(body) // sent in full; RoundTrip always closes the body
 			return resp, nil
@@ -139,14 +155,31 @@ func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+func (t *Transport) fallback() http.RoundTripper {
+	if t.Fallback == nil {
+		return http.DefaultTransport
+	}
+	return t.Fallback
+}
+
+// bounds returns the context and deadline of req: RequestContext's, or req's own.
+func (t *Transport) bounds(req *http.Request) (context.Context, time.Time) {
+	if t.RequestContext != nil {
+		return t.RequestContext(req)
+	}
+	ctx := req.Context()
+	dl, _ := ctx.Deadline()
+	return ctx, dl
+}
+
 func closeReqBody(b io.ReadCloser) {
 	if b != nil {
 		_ = b.Close()
 	}
 }
 
-// leanHandles reports whether the lean path can send req exactly as net/http would.
-func leanHandles(req *http.Request) bool {
+// handles reports whether the Transport can send req exactly as net/http would.
+func handles(req *http.Request) bool {
 	u := req.URL
 	if u == nil || u.Scheme != "http" || u.Host == "" || req.Method == http.MethodConnect ||
 		len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 {
@@ -211,8 +244,8 @@ func validHost(h string) bool {
 	return true
 }
 
-// leanAddr is the dial address of u: its host with port 80 by default.
-func leanAddr(u *url.URL) string {
+// dialAddr is the dial address of u: its host with port 80 by default.
+func dialAddr(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
 	}
@@ -234,8 +267,9 @@ func replayable(req *http.Request) bool {
 }
 
 // watch makes a cancellation of ctx abort the exchange in flight. The registration is kept
-// while the VU keeps passing the same context (its iteration's), so it costs nothing per request.
-func (t *leanTransport) watch(ctx context.Context) {
+// while the caller keeps passing the same context (a load VU's iteration context), so it
+// costs nothing per request.
+func (t *Transport) watch(ctx context.Context) {
 	if ctx == t.watchCtx {
 		return
 	}
@@ -251,7 +285,7 @@ func (t *leanTransport) watch(ctx context.Context) {
 	}
 }
 
-func (t *leanTransport) abort(ctx context.Context) {
+func (t *Transport) abort(ctx context.Context) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.watchCtx == ctx && t.cur != nil {
@@ -260,7 +294,7 @@ func (t *leanTransport) abort(ctx context.Context) {
 }
 
 // setCur makes lc the connection in flight with deadline dl (nil: none in flight).
-func (t *leanTransport) setCur(lc *leanConn, dl time.Time) {
+func (t *Transport) setCur(lc *conn, dl time.Time) {
 	t.mu.Lock()
 	t.cur = lc
 	if lc != nil {
@@ -269,8 +303,9 @@ func (t *leanTransport) setCur(lc *leanConn, dl time.Time) {
 	t.mu.Unlock()
 }
 
-// closeAll closes the idle connections and stops watching (the engine's run ended).
-func (t *leanTransport) closeAll() {
+// CloseIdleConnections closes the idle connections and stops watching the last request's
+// context. The Transport stays usable: a later request dials again.
+func (t *Transport) CloseIdleConnections() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, lc := range t.idle {
@@ -283,9 +318,9 @@ func (t *leanTransport) closeAll() {
 	}
 }
 
-// getConn returns an idle connection to addr that is still open, or dials one.
-func (t *leanTransport) getConn(ctx context.Context, addr string, now int64) (*leanConn, error) {
-	tr := &t.c.tr
+// getConn returns an idle connection to addr that is still open, or dials one under the
+// deadline dl (zero: none). idle is how long the returned connection had been idle.
+func (t *Transport) getConn(ctx context.Context, addr string, dl time.Time) (lc *conn, idle time.Duration, err error) {
 	for i := len(t.idle) - 1; i >= 0; i-- {
 		lc := t.idle[i]
 		if lc.addr != addr {
@@ -293,30 +328,42 @@ func (t *leanTransport) getConn(ctx context.Context, addr string, now int64) (*l
 		}
 		t.idle = append(t.idle[:i], t.idle[i+1:]...)
 		// A connection idle for a while may have been closed by the server; net/http learns
-		// that from its background read, the lean path asks the socket (one non-blocking peek).
-		if now-lc.lastUse >= int64(leanProbeAfter) && !connAlive(lc.nc) {
+		// that from its background read, the Transport asks the socket (one non-blocking peek).
+		idle := time.Since(lc.idleAt)
+		if idle >= probeAfter && !connAlive(lc.nc) {
 			lc.close()
 			break
 		}
-		return lc, nil
+		return lc, idle, nil
 	}
-	if tr.connStart.Load() == 0 {
-		tr.connStart.Store(tr.now())
+	tr := t.Trace
+	if tr != nil && tr.ConnectStart != nil {
+		tr.ConnectStart("tcp", addr)
 	}
-	d := *t.dialer
-	d.Deadline = t.c.deadline
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	tr.connDone.Store(tr.now())
+	dctx := ctx
+	if d, ok := ctx.Deadline(); !dl.IsZero() && (!ok || dl.Before(d)) {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	dial := t.DialContext
+	if dial == nil {
+		dial = defaultDial
+	}
+	nc, err := dial(dctx, "tcp", addr)
+	if tr != nil && tr.ConnectDone != nil {
+		tr.ConnectDone("tcp", addr, err)
+	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	e := t.c.vu.eng
-	return &leanConn{addr: addr, nc: &countingConn{Conn: nc, sent: &e.sent, recv: &e.recv}}, nil
+	return &conn{addr: addr, nc: nc}, 0, nil
 }
 
 // putIdle keeps lc for the next request to its address.
-func (t *leanTransport) putIdle(lc *leanConn) {
-	if len(t.idle) >= leanMaxIdle {
+func (t *Transport) putIdle(lc *conn) {
+	lc.idleAt = time.Now()
+	if len(t.idle) >= maxIdle {
 		t.idle[0].close()
 		t.idle = append(t.idle[:0], t.idle[1:]...)
 	}
@@ -334,21 +381,22 @@ func ioErr(ctx context.Context, err error) error {
 
 // exchange sends req on a connection to addr and reads the response head. retry reports that
 // the request failed on a reused connection in a way net/http would retry on a fresh one.
-func (t *leanTransport) exchange(ctx context.Context, req *http.Request, body io.ReadCloser, addr string) (resp *http.Response, retry bool, err error) {
-	c := t.c
-	tr := &c.tr
-	now := tr.now()
-	tr.getConn.Store(now)
-	lc, err := t.getConn(ctx, addr, now)
+func (t *Transport) exchange(ctx context.Context, deadline time.Time, req *http.Request, body io.ReadCloser, addr string) (resp *http.Response, retry bool, err error) {
+	tr := t.Trace
+	if tr != nil && tr.GetConn != nil {
+		tr.GetConn(addr)
+	}
+	dl := deadline
+	if d, ok := ctx.Deadline(); ok && (dl.IsZero() || d.Before(dl)) {
+		dl = d
+	}
+	lc, idle, err := t.getConn(ctx, addr, dl)
 	if err != nil {
 		return nil, false, ioErr(ctx, err)
 	}
 	reused := lc.served > 0
-	tr.gotConn.Store(tr.now())
-	tr.reused.Store(reused)
-	dl := c.deadline
-	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
-		dl = d
+	if tr != nil && tr.GotConn != nil {
+		tr.GotConn(httptrace.GotConnInfo{Conn: lc.nc, Reused: reused, WasIdle: reused, IdleTime: idle})
 	}
 	t.setCur(lc, dl)
 	fail := func(err error, retryable bool) (*http.Response, bool, error) {
@@ -364,7 +412,7 @@ func (t *leanTransport) exchange(ctx context.Context, req *http.Request, body io
 	}
 
 	lc.written = 0
-	bw := leanWriters.Get().(*bufio.Writer)
+	bw := writers.Get().(*bufio.Writer)
 	bw.Reset(lc)
 	closeConn := t.writeHead(bw, req)
 	var werr error
@@ -375,16 +423,18 @@ func (t *leanTransport) exchange(ctx context.Context, req *http.Request, body io
 		werr = bw.Flush()
 	}
 	bw.Reset(nil)
-	leanWriters.Put(bw)
+	writers.Put(bw)
 	if werr != nil {
 		// Nothing sent: safe to resend when the body can be rewound (net/http's rule).
 		nothing := lc.written == 0 && (body == nil || req.GetBody != nil)
 		return fail(werr, nothing || replayable(req))
 	}
-	tr.wrote.Store(tr.now())
+	if tr != nil && tr.WroteRequest != nil {
+		tr.WroteRequest(httptrace.WroteRequestInfo{})
+	}
 
 	if lc.br == nil {
-		lc.br = leanReaders.Get().(*bufio.Reader)
+		lc.br = readers.Get().(*bufio.Reader)
 		lc.br.Reset(lc.nc)
 	}
 	br := lc.br
@@ -392,9 +442,9 @@ func (t *leanTransport) exchange(ctx context.Context, req *http.Request, body io
 		// No response byte: the server closed or reset a reused connection, or timed out.
 		return fail(err, replayable(req) && !isTimeout(err))
 	}
-	fb := tr.now()
-	tr.firstByte.Store(fb)
-	lc.lastUse = fb
+	if tr != nil && tr.GotFirstResponseByte != nil {
+		tr.GotFirstResponseByte()
+	}
 	for n1xx := 0; ; n1xx++ {
 		resp, err = readHead(br, req)
 		if err != nil {
@@ -404,12 +454,12 @@ func (t *leanTransport) exchange(ctx context.Context, req *http.Request, body io
 		if code < 100 || code > 199 || code == http.StatusSwitchingProtocols {
 			break
 		}
-		if n1xx >= leanMax1xx {
+		if n1xx >= max1xx {
 			return fail(errors.New("net/http: too many 1xx informational responses"), false)
 		}
 	}
 	resp.Request = req
-	if err := t.body.start(t, lc, resp, req, !closeConn && t.keepAlive); err != nil {
+	if err := t.body.start(ctx, t, lc, resp, req, !closeConn && !t.DisableKeepAlives); err != nil {
 		return fail(err, false)
 	}
 	return resp, false, nil
@@ -422,7 +472,7 @@ func isTimeout(err error) bool {
 
 // writeHead writes the request line and headers as net/http's transport would, and reports
 // whether the request asks to close the connection.
-func (t *leanTransport) writeHead(bw *bufio.Writer, req *http.Request) (closeConn bool) {
+func (t *Transport) writeHead(bw *bufio.Writer, req *http.Request) (closeConn bool) {
 	u := req.URL
 	method := req.Method
 	if method == "" {
@@ -484,20 +534,20 @@ func (t *leanTransport) writeHead(bw *bufio.Writer, req *http.Request) (closeCon
 			bw.WriteString(textproto.TrimString(v))
 		}
 	}
-	if (req.Close || !t.keepAlive) && !closeConn {
+	if (req.Close || t.DisableKeepAlives) && !closeConn {
 		bw.WriteString("\r\nConnection: close")
 		closeConn = true
 	}
-	if leanGzip(req) {
+	if wantsGzip(req) {
 		bw.WriteString("\r\nAccept-Encoding: gzip")
 	}
 	bw.WriteString("\r\n\r\n")
 	return closeConn
 }
 
-// gzip reports whether the lean path asks for gzip (net/http's transport does when the request
-// sets no Accept-Encoding or Range and is not HEAD) and then decompresses transparently.
-func leanGzip(req *http.Request) bool {
+// wantsGzip reports whether the Transport asks for gzip (net/http's transport does when the
+// request sets no Accept-Encoding or Range and is not HEAD) and then decompresses transparently.
+func wantsGzip(req *http.Request) bool {
 	return req.Header.Get("Accept-Encoding") == "" && req.Header.Get("Range") == "" && req.Method != http.MethodHead
 }
 
@@ -634,8 +684,8 @@ func readHeadLines(br *bufio.Reader) ([]byte, error) {
 	for {
 		frag, err := br.ReadSlice('\n')
 		head = append(head, frag...)
-		if len(head) > leanMaxHeaderBytes {
-			return nil, fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", leanMaxHeaderBytes)
+		if len(head) > maxHeaderBytes {
+			return nil, fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", maxHeaderBytes)
 		}
 		switch {
 		case err == bufio.ErrBufferFull:
@@ -662,11 +712,11 @@ const (
 	bodyUntilClose
 )
 
-// leanBody is the body of the response in flight; it hands its connection back (or closes it)
+// respBody is the body of the response in flight; it hands its connection back (or closes it)
 // when the body ends or is closed.
-type leanBody struct {
-	t      *leanTransport
-	lc     *leanConn
+type respBody struct {
+	t      *Transport
+	lc     *conn
 	br     *bufio.Reader
 	mode   int
 	n      int64 // bytes left: of the body (length) or of the current chunk (chunked)
@@ -682,8 +732,8 @@ type leanBody struct {
 // edits: Transfer-Encoding removed, Content-Length removed when chunked and deduplicated,
 // Connection removed when it says close (HTTP/1.1), Trailer removed when chunked. keep is false
 // when the request asked to close the connection.
-func (b *leanBody) start(t *leanTransport, lc *leanConn, resp *http.Response, req *http.Request, keep bool) error {
-	*b = leanBody{t: t, lc: lc, br: lc.br, ctx: t.c.ctx}
+func (b *respBody) start(ctx context.Context, t *Transport, lc *conn, resp *http.Response, req *http.Request, keep bool) error {
+	*b = respBody{t: t, lc: lc, br: lc.br, ctx: ctx}
 	h := resp.Header
 	hasClose := hasTokens(h["Connection"], "close")
 	if resp.ProtoMinor == 0 {
@@ -766,7 +816,7 @@ func (b *leanBody) start(t *leanTransport, lc *leanConn, resp *http.Response, re
 	case length < 0:
 		b.mode = bodyUntilClose
 	}
-	// A switch of protocols leaves the connection to another protocol, which the lean path
+	// A switch of protocols leaves the connection to another protocol, which the Transport
 	// does not speak.
 	b.keep = keep && !resp.Close && code != http.StatusSwitchingProtocols
 	if b.mode == bodyNone {
@@ -775,7 +825,7 @@ func (b *leanBody) start(t *leanTransport, lc *leanConn, resp *http.Response, re
 		return nil
 	}
 	resp.Body = b
-	if leanGzip(req) && strings.EqualFold(h.Get("Content-Encoding"), "gzip") {
+	if wantsGzip(req) && strings.EqualFold(h.Get("Content-Encoding"), "gzip") {
 		delete(h, "Content-Encoding")
 		delete(h, "Content-Length")
 		resp.ContentLength, resp.Uncompressed = -1, true
@@ -793,9 +843,9 @@ func hasTokens(vv []string, token string) bool {
 	return false
 }
 
-// finish ends the exchange once the body is all read: the connection goes back to the VU's
+// finish ends the exchange once the body is all read: the connection goes back to the
 // idle set or is closed.
-func (b *leanBody) finish() {
+func (b *respBody) finish() {
 	if b.done {
 		return
 	}
@@ -805,7 +855,7 @@ func (b *leanBody) finish() {
 	if b.keep && lc.br.Buffered() == 0 {
 		lc.served++
 		lc.br.Reset(nil)
-		leanReaders.Put(lc.br)
+		readers.Put(lc.br)
 		lc.br = nil
 		t.putIdle(lc)
 		return
@@ -814,7 +864,7 @@ func (b *leanBody) finish() {
 }
 
 // fail ends the exchange on an error: the connection's state is unknown, so it is closed.
-func (b *leanBody) fail(err error) error {
+func (b *respBody) fail(err error) error {
 	if b.err == nil {
 		if cerr := b.ctx.Err(); cerr != nil {
 			err = cerr
@@ -829,7 +879,7 @@ func (b *leanBody) fail(err error) error {
 	return b.err
 }
 
-func (b *leanBody) Read(p []byte) (int, error) {
+func (b *respBody) Read(p []byte) (int, error) {
 	switch {
 	case b.closed:
 		return 0, errBodyClosed
@@ -866,7 +916,7 @@ func (b *leanBody) Read(p []byte) (int, error) {
 // afterData notes the end of a length-framed body, or of a chunk's data (and, when the last
 // chunk is already buffered, of the chunked body), so that EOF comes with the last bytes as in
 // net/http. It never blocks.
-func (b *leanBody) afterData() error {
+func (b *respBody) afterData() error {
 	switch {
 	case b.mode == bodyLength && b.n == 0:
 		b.finish()
@@ -887,7 +937,7 @@ var lastChunk = []byte("\r\n0\r\n\r\n")
 
 // WriteTo hands buffered body bytes to w without copying them through a caller's buffer (and
 // without copying at all into io.Discard).
-func (b *leanBody) WriteTo(w io.Writer) (int64, error) {
+func (b *respBody) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		switch {
@@ -933,7 +983,7 @@ func (b *leanBody) WriteTo(w io.Writer) (int64, error) {
 
 // nextChunk reads the CRLF ending the previous chunk's data, then a chunk-size line; a zero
 // size ends the body after the trailer section.
-func (b *leanBody) nextChunk() error {
+func (b *respBody) nextChunk() error {
 	if b.crlf {
 		line, err := b.readLine()
 		if err != nil {
@@ -959,7 +1009,7 @@ func (b *leanBody) nextChunk() error {
 		b.n = int64(size)
 		return nil
 	}
-	for { // trailer section, discarded: the lean path does not expose trailers
+	for { // trailer section, discarded: the Transport does not expose trailers
 		line, err := b.readLine()
 		if err != nil {
 			return err
@@ -971,10 +1021,10 @@ func (b *leanBody) nextChunk() error {
 	}
 }
 
-// readLine reads a line of at most leanMaxLine bytes without its CRLF.
-func (b *leanBody) readLine() ([]byte, error) {
+// readLine reads a line of at most maxLine bytes without its CRLF.
+func (b *respBody) readLine() ([]byte, error) {
 	line, err := b.br.ReadSlice('\n')
-	if err == bufio.ErrBufferFull || len(line) > leanMaxLine {
+	if err == bufio.ErrBufferFull || len(line) > maxLine {
 		return nil, errors.New("header line too long")
 	}
 	if err != nil {
@@ -985,7 +1035,7 @@ func (b *leanBody) readLine() ([]byte, error) {
 }
 
 // Close ends the body; before its end it closes the connection, as net/http does.
-func (b *leanBody) Close() error {
+func (b *respBody) Close() error {
 	if b.closed {
 		return nil
 	}
@@ -998,7 +1048,7 @@ func (b *leanBody) Close() error {
 
 // gzipBody decompresses a gzip-encoded body on first read (net/http's transparent gzip).
 type gzipBody struct {
-	src *leanBody
+	src *respBody
 	zr  *gzip.Reader
 	err error
 }

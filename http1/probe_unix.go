@@ -1,6 +1,6 @@
 //go:build unix
 
-package load
+package http1
 
 import (
 	"net"
@@ -9,10 +9,15 @@ import (
 
 // connAlive reports whether an idle connection is still open: one non-blocking peek (Go's
 // sockets are non-blocking) that finds nothing to read. EOF, a reset, or unsolicited bytes all
-// make the connection unusable for a new request.
+// make the connection unusable for a new request. A wrapping connection is unwrapped through
+// its NetConn method; one that cannot be reached is taken to be open.
 func connAlive(nc net.Conn) bool {
-	if cc, ok := nc.(*countingConn); ok {
-		nc = cc.Conn
+	for {
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok || w.NetConn() == nc {
+			break
+		}
+		nc = w.NetConn()
 	}
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
