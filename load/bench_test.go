@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/load/loadtest"
 )
@@ -55,10 +56,7 @@ const benchVUs, benchDuration = 50, 4 * time.Second
 // generator pays for it: the engine's CPU is this process's rusage delta, wrk's is its own
 // child rusage. Closed model, 50 VUs (50 connections for wrk), no think time.
 func BenchmarkRequestsPerCPUSecondVsWrk(b *testing.B) {
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		b.Skip("wrk not installed (Debian package wrk): cannot compare; install it to get the ratio")
-	}
+	wrk := testenv.LookPath(b, testenv.Wrk, "wrk")
 	url := loadtest.StartChildServer(b)
 	for range b.N {
 		e, err := load.NewEngine([]load.ScenarioConfig{{Name: "bench", Executor: load.ConstantVUs{VUs: benchVUs, Duration: benchDuration},
