@@ -709,7 +709,7 @@ func TestLeanFallbackForHTTPS(t *testing.T) {
 func TestLeanTimings(t *testing.T) {
 	const latency = 20 * time.Millisecond
 	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(latency)
+		time.Sleep(latency) // the server's latency: the load under test, not a wait
 		_, _ = w.Write([]byte("ok"))
 	}))
 	for _, m := range httpModes {
