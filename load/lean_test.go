@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 )
 
 // The lean HTTP/1.1 path is checked against net/http itself: every behaviour test runs in both
@@ -619,12 +621,7 @@ func TestLeanInterruptedRequest(t *testing.T) {
 // body, a malformed response, a body framed by close, an HTTP/1.0 response, a request body
 // shorter than its Content-Length.
 func TestLeanErrorClasses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String() + "/"
-	_ = ln.Close()
+	refused := "http://" + testenv.RefusedAddr(t) + "/"
 	raw := func(answer string) string {
 		return "http://" + newRawServer(t, func(c net.Conn, br *bufio.Reader) {
 			for {
@@ -826,12 +823,7 @@ func (c closeCounter) Close() error { c.closes.Add(1); return nil }
 // TestLeanClosesRequestBodies: a RoundTripper closes the request body, sent or not.
 func TestLeanClosesRequestBodies(t *testing.T) {
 	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String()
-	_ = ln.Close()
+	refused := "http://" + testenv.RefusedAddr(t)
 	for _, m := range httpModes {
 		var closes atomic.Int64
 		runVU(t, m.opts, func(ctx context.Context, vu *VU) {

@@ -13,6 +13,11 @@
 // dependency names (envtest, chromium, prometheus, wrk): the tests that need a listed one skip
 // when it is missing, with a SKIPPED line that says so, and `make test` warns before it starts
 // that the run is not the whole suite. DDP_TEST_SKIP has no effect under CI=true.
+//
+// # A refused address
+//
+// Tests of unreachable servers take [RefusedAddr], a port that refuses connections for the
+// whole test, rather than closing a listener and hoping nobody takes its port.
 package testenv
 
 import (

@@ -1,9 +1,12 @@
 package testenv_test
 
 import (
+	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/internal/testenv"
@@ -57,5 +60,20 @@ func TestMissingFailsUnlessOptedOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The refused address refuses, and keeps its port from servers started after it.
+func TestRefusedAddr(t *testing.T) {
+	addr := testenv.RefusedAddr(t)
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Fatalf("dial %s: connected, want refused", addr)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s: %v, want connection refused", addr, err)
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatalf("a server could listen on %s", addr)
 	}
 }
