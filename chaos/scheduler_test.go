@@ -76,7 +76,7 @@ func TestSchedulerRecoversOnCancel(t *testing.T) {
 		done := make(chan struct{})
 		go func() { defer close(done); res, err = sched.Run(ctx) }()
 
-		time.Sleep(10 * time.Minute)
+		time.Sleep(10 * time.Minute) // virtual time in the synctest bubble: the clock jumps 10 minutes
 		synctest.Wait()
 		active := sched.Active()
 		require.Len(t, active, 1, "one fault in force for the progress line")
@@ -157,7 +157,7 @@ func TestSchedulerBoundsRecoveryAfterCancelDuringInjection(t *testing.T) {
 			res, err = chaos.NewScheduler(b, []chaos.Fault{nodeFault("f", 0, time.Hour)}).Run(ctx)
 			done <- err
 		}()
-		time.Sleep(time.Minute)
+		time.Sleep(time.Minute) // virtual time in the synctest bubble: the clock jumps a minute
 		cancel()
 		require.NoError(t, <-done)
 		assert.Equal(t, fullCycle, b.CallsFor("f"), "an object whose injection was never confirmed is still recovered")

@@ -382,3 +382,39 @@ func TestSeveralScenariosWithStartTime(t *testing.T) {
 		}
 	})
 }
+
+// TestArrivalLatenessIsStartMinusSchedule: every arrival-rate start records one
+// iteration_lateness sample, actual start − scheduled start. The fake clock jumps 250 ms at a
+// time over a 10/s schedule, so starts fall due between ticks and run late by a known amount;
+// the starts after a late one keep their own schedule (it is absolute: lateness never carries
+// over), which is why the lateness pattern repeats. How late starts are on the real clock is a
+// benchmark figure (BenchmarkArrivalLatenessRealClock), since it depends on the machine.
+func TestArrivalLatenessIsStartMinusSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recordStarts{}
+		f := startFake(t, []load.ScenarioConfig{{Name: "a", Exec: rec,
+			Executor: load.ConstantArrivalRate{Rate: 10, Duration: time.Second, PreAllocatedVUs: 10}}})
+		f.until(2*time.Second, 250*time.Millisecond)
+		<-f.done
+		ms := time.Millisecond
+		// Scheduled at 0, 100, ..., 900 ms; the clock shows 0, 250, 500, 750, 1000 ms.
+		want := []time.Duration{0, 250 * ms, 250 * ms, 500 * ms, 500 * ms, 500 * ms, 750 * ms, 750 * ms, time.Second, time.Second}
+		if got := rec.get(); !slices.Equal(got, want) {
+			t.Fatalf("starts\n got %v\nwant %v", got, want)
+		}
+		var sum time.Duration
+		for i, at := range want {
+			sum += at - time.Duration(i)*100*ms
+		}
+		sc := f.res.Snapshot.Scenarios[0]
+		h, n, sumNs := f.res.Snapshot.Trend(load.MetricIterLateness, nil)
+		if sc.Iterations != 10 || sc.Dropped != 0 || n != 10 {
+			t.Fatalf("iterations %d dropped %d lateness samples %d, want 10, 0, 10", sc.Iterations, sc.Dropped, n)
+		}
+		// Lateness 0, 150, 50, 200, 100, 0, 150, 50, 200, 100 ms: the sum is exact, min and
+		// max come from the HDR histogram (microseconds).
+		if time.Duration(sumNs) != sum || h.Min() != 0 || !h.ValuesAreEquivalent(h.Max(), 200_000) {
+			t.Fatalf("lateness sum %v min %dµs max %dµs, want %v, 0, 200ms", time.Duration(sumNs), h.Min(), h.Max(), sum)
+		}
+	})
+}

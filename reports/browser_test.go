@@ -20,25 +20,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/reports/reportstest"
 )
 
 var screenshotPath = flag.String("screenshot", "", "also write the report screenshot to this path (e.g. ../docs/report.png)")
 
-// chromium finds the browser, skipping locally and failing under CI=true when it is missing.
+// chromium finds the browser; when it is missing the test fails with the command that
+// installs it (testenv.Missing).
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found; CI installs the Debian package chromium")
-	}
-	t.Skip("chromium not found: install the Debian package chromium to run the browser test")
-	return ""
+	return testenv.LookPath(t, testenv.Chromium, "chromium", "chromium-browser", "google-chrome")
 }
 
 // pageResult is what the browser saw while loading one page.

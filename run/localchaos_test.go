@@ -81,6 +81,6 @@ func TestLocalChaosOnTheReferencePlatform(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("platform not back to full health: %d nodes not Ready, gateway %v", notReady, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // polling interval, with the deadline above
 	}
 }

@@ -3,7 +3,6 @@ package run
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,6 +23,7 @@ import (
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/chaos/mesh/meshtest"
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/prom"
 )
@@ -183,12 +183,7 @@ func (s stubBackend) Select(context.Context, chaos.Fault) (chaos.Impact, error) 
 // The chaos preflight fails with exit 3 and says what to fix: an unreachable cluster, and a
 // fault the guardrails would refuse mid-run.
 func TestChaosPreflight(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there any more
+	addr := testenv.RefusedAddr(t) // nothing listens there
 	unreachable, err := client.NewWithWatch(&rest.Config{Host: "http://" + addr}, client.Options{Scheme: mesh.NewScheme()})
 	if err != nil {
 		t.Fatal(err)

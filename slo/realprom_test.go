@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 	"github.com/dailydoco/ddp-verify/prom"
 	"github.com/dailydoco/ddp-verify/slo"
 	"github.com/dailydoco/ddp-verify/slo/slotest"
@@ -29,10 +30,7 @@ const realPrometheus = "/usr/bin/prometheus"
 func startRealPrometheus(t *testing.T, target, path string) string {
 	t.Helper()
 	if _, err := os.Stat(realPrometheus); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; .ci/run installs the Debian package prometheus", realPrometheus)
-		}
-		t.Skipf("%s is missing (apt-get install prometheus); skipping the comparison with a real server", realPrometheus)
+		testenv.Missing(t, testenv.Prometheus, fmt.Sprintf("the real Prometheus server %s to compare the embedded one with", realPrometheus))
 	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`global:

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 )
 
 func TestChaosCleanupBadKubeconfigIsBadInput(t *testing.T) {
@@ -20,12 +20,7 @@ func TestChaosCleanupBadKubeconfigIsBadInput(t *testing.T) {
 // An unreachable API server is an infrastructure failure (exit 3). The address is a
 // loopback port that was just released, so nothing listens on it.
 func TestChaosCleanupUnreachableClusterIsInfra(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testenv.RefusedAddr(t)
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	cfg := `apiVersion: v1
 kind: Config

@@ -79,7 +79,7 @@ func TestPlatformUpServesAndStopsOnInterrupt(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("platform up printed no endpoints:\n%s\n%s", out.String(), errOut.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // polling interval, with the deadline above
 	}
 	gatewayURL := regexp.MustCompile(`gateway: +(\S+)`).FindStringSubmatch(out.String())[1]
 	resp, err := http.Get(gatewayURL + "/")

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 )
 
 // Server is an httptest server that counts the connections it accepted.
@@ -137,15 +139,9 @@ func ReadRequest(br *bufio.Reader) (head []string, body string, err error) {
 	return head, string(b), err
 }
 
-// RefusedURL returns an http:// URL on 127.0.0.1 where nothing listens: a port that was just
-// free.
+// RefusedURL returns an http:// URL on loopback where connections are refused for as long as
+// tb runs ([testenv.RefusedAddr]: no other test's server can take the port meanwhile).
 func RefusedURL(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String() + "/"
-	_ = ln.Close()
-	return u
+	return "http://" + testenv.RefusedAddr(tb) + "/"
 }

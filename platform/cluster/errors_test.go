@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"testing"
@@ -69,8 +70,11 @@ func TestErrorsAndLimits(t *testing.T) {
 		})
 	}
 
-	// The video class allows 100 requests per minute per client IP: the 101st is refused with
-	// Retry-After, while another client IP is unaffected.
+	// The video class allows 100 requests per minute per client IP, from a token bucket that
+	// starts full: the first 100 pass, and once the bucket is empty a request is refused with
+	// Retry-After. It refills at 100 per minute meanwhile, so on a busy machine, where 100
+	// requests take more than 0.6 s, one or two more pass before the refusal; the exact count
+	// is the gateway's unit test (TestRateLimit), this one checks the wiring.
 	flood := &platformtest.Client{BaseURL: c.GatewayURL(), IP: "203.0.113.7"}
 	limit := c.Topology().Gateway.RateLimits.Video
 	for i := 0; i < limit; i++ {
@@ -83,18 +87,31 @@ func TestErrorsAndLimits(t *testing.T) {
 			t.Fatalf("request %d of %d refused", i+1, limit)
 		}
 	}
-	resp, err := flood.Raw(ctx, "GET", "/api/v1/exports/exp_x/download", nil)
-	if err != nil {
-		t.Fatal(err)
+	var refused *http.Response
+	var body []byte
+	for extra := 0; refused == nil; extra++ {
+		if extra == limit {
+			t.Fatalf("%d more requests passed after the first %d: the bucket never emptied", extra, limit)
+		}
+		resp, err := flood.Raw(ctx, "GET", "/api/v1/exports/exp_x/download", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests:
+			refused = resp
+		case http.StatusForbidden: // passed the limiter; the URL is unsigned
+		default:
+			t.Fatalf("request %d: %s %s", limit+extra+1, resp.Status, body)
+		}
 	}
-	resp.Body.Close()
-	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if resp.StatusCode != http.StatusTooManyRequests || ra < 1 {
-		t.Fatalf("request %d: %s, Retry-After %q; want 429 with a delay", limit+1, resp.Status, resp.Header.Get("Retry-After"))
-	}
-	err = flood.Do(ctx, "GET", "/api/v1/exports/exp_x/download", nil, nil)
-	if je := (*jsonhttp.Error)(nil); !errors.As(err, &je) || je.Code != "rate_limited" {
-		t.Errorf("429 body: %v, want code rate_limited", err)
+	if ra, _ := strconv.Atoi(refused.Header.Get("Retry-After")); ra < 1 || !bytes.Contains(body, []byte(`"rate_limited"`)) {
+		t.Errorf("refusal: Retry-After %q, body %s; want a delay and code rate_limited", refused.Header.Get("Retry-After"), body)
 	}
 	// Other classes and other clients still pass.
 	if err := flood.Do(ctx, "GET", "/api/v1/me", nil, nil); jsonhttp.Code(err) != "missing_token" {
@@ -105,10 +122,10 @@ func TestErrorsAndLimits(t *testing.T) {
 		t.Errorf("video class from another IP: %v, want it unaffected", err)
 	}
 	gw := scrapeRole(t, c, "gateway", "")
-	if n := gw.Sum("dailydoco_gateway_rate_limited_total", map[string]string{"class": "video"}); n != 2 {
-		t.Errorf("rate-limited counter = %v, want 2", n)
+	if n := gw.Sum("dailydoco_gateway_rate_limited_total", map[string]string{"class": "video"}); n != 1 {
+		t.Errorf("rate-limited counter = %v, want 1", n)
 	}
-	if n := gw.Sum("dailydoco_gateway_request_duration_seconds", map[string]string{"http_response_status_code": "429"}); n != 2 {
-		t.Errorf("429s in the gateway's histogram = %v, want 2", n)
+	if n := gw.Sum("dailydoco_gateway_request_duration_seconds", map[string]string{"http_response_status_code": "429"}); n != 1 {
+		t.Errorf("429s in the gateway's histogram = %v, want 1", n)
 	}
 }

@@ -33,7 +33,15 @@ func nodeInfo(c *cluster.Cluster, name string) cluster.NodeInfo {
 	return cluster.NodeInfo{}
 }
 
-// waitFor polls cond every 20 ms for up to d.
+// routed is how many replicas matching labels the gateway routes to now, from its own
+// dailydoco_gateway_backend_up: what users' requests meet, which can lag the supervisor's view.
+func routed(t *testing.T, c *cluster.Cluster, labels map[string]string) int {
+	t.Helper()
+	return int(scrapeRole(t, c, cluster.RoleGateway, "").Sum("dailydoco_gateway_backend_up", labels))
+}
+
+// waitFor polls cond every 20 ms for up to d and returns when it first saw cond hold. The
+// sleep is the polling interval: the test waits on the condition, with d only as a deadline.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -41,7 +49,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.
 		if time.Now().After(deadline) {
 			t.Fatalf("not %s after %v", what, d)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 	return time.Now()
 }
@@ -55,8 +63,8 @@ type traffic struct {
 }
 
 type result struct {
-	at time.Time
-	ok bool
+	sent, at time.Time // request sent, answer received
+	ok       bool
 }
 
 func startTraffic(t *testing.T, c *cluster.Cluster, workers int) *traffic {
@@ -74,6 +82,7 @@ func startTraffic(t *testing.T, c *cluster.Cluster, workers int) *traffic {
 				if k%3 == 2 {
 					path = "/"
 				}
+				sent := time.Now()
 				resp, err := me.Raw(ctx, http.MethodGet, path, nil)
 				ok := err == nil && resp.StatusCode < 500
 				if resp != nil {
@@ -83,9 +92,9 @@ func startTraffic(t *testing.T, c *cluster.Cluster, workers int) *traffic {
 					return
 				}
 				tr.mu.Lock()
-				tr.results = append(tr.results, result{time.Now(), ok})
+				tr.results = append(tr.results, result{sent, time.Now(), ok})
 				tr.mu.Unlock()
-				time.Sleep(5 * time.Millisecond)
+				time.Sleep(5 * time.Millisecond) // the load's pacing, not a wait for an event
 			}
 		}()
 	}
@@ -95,13 +104,33 @@ func startTraffic(t *testing.T, c *cluster.Cluster, workers int) *traffic {
 
 func (tr *traffic) close() { tr.stop(); tr.done.Wait() }
 
-// errorRate is the share of failed requests in [from, to).
+// errorRate is the share of failed requests among those answered in [from, to), and their
+// number.
 func (tr *traffic) errorRate(from, to time.Time) (float64, int) {
+	return tr.rate(func(r result) bool { return !r.at.Before(from) && r.at.Before(to) })
+}
+
+// sentSince is the share of failed requests among those sent at or after from and answered
+// by now, and their number.
+func (tr *traffic) sentSince(from time.Time) (float64, int) {
+	return tr.rate(func(r result) bool { return !r.sent.Before(from) })
+}
+
+// waitSentSince waits until n requests sent at or after from have been answered.
+func (tr *traffic) waitSentSince(t *testing.T, from time.Time, n int) {
+	t.Helper()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d requests answered", n), func() bool {
+		_, got := tr.sentSince(from)
+		return got >= n
+	})
+}
+
+func (tr *traffic) rate(match func(result) bool) (float64, int) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	n, bad := 0, 0
 	for _, r := range tr.results {
-		if !r.at.Before(from) && r.at.Before(to) {
+		if match(r) {
 			n++
 			if !r.ok {
 				bad++
@@ -169,15 +198,18 @@ func TestControlAPIRejectsBadRequests(t *testing.T) {
 	}
 }
 
-// After a general node is killed under traffic, errors stop within the gateway's health-check
-// interval plus its retry; the node goes NotReady after the grace period, its API and dashboard
-// replicas move to the surviving general nodes, and a restored node rejoins.
+// After a general node is killed under traffic, the node goes NotReady (after the grace
+// period: TestReadyUntilTheGracePeriodPassesWithoutHeartbeats pins the time), its API and
+// dashboard replicas move to the surviving general nodes, and once the gateway routes to none
+// of the dead node's replicas users see no errors; a restored node rejoins. Each step waits
+// for its condition, so a busy machine makes the test slower, not flaky: how fast errors stop
+// (the health-check interval plus a retry) is a matter of wall time and is not asserted here.
 func TestGeneralNodeKillUnderTraffic(t *testing.T) {
 	t.Parallel()
 	topo := platformtest.Topology()
 	c := platformtest.Start(t, topo)
 	tr := startTraffic(t, c, 4)
-	time.Sleep(300 * time.Millisecond)
+	tr.waitSentSince(t, time.Time{}, 20) // traffic flows before the kill
 
 	var ch cluster.Change
 	if err := control(t, c, "POST", "/v1/nodes/general-1a-1/kill", &ch); err != nil {
@@ -189,12 +221,8 @@ func TestGeneralNodeKillUnderTraffic(t *testing.T) {
 	if st := nodeInfo(c, "general-1a-1").State; st != cluster.StateKilled {
 		t.Errorf("state right after the kill: %s", st)
 	}
-	// Ready stays true until the grace period passes without heartbeats, as in Kubernetes.
-	notReady := waitFor(t, 5*time.Second, "NotReady", func() bool { return !nodeInfo(c, "general-1a-1").Ready })
-	// The grace period runs from the last heartbeat, up to one interval before the kill.
-	if d := notReady.Sub(ch.At); d < topo.Timing.NodeGracePeriod.D()-topo.Timing.HeartbeatInterval.D()-50*time.Millisecond {
-		t.Errorf("NotReady %v after the kill, before the %v grace period", d, topo.Timing.NodeGracePeriod.D())
-	}
+	// Ready turns false once the grace period passes without heartbeats, as in Kubernetes.
+	waitFor(t, 10*time.Second, "NotReady", func() bool { return !nodeInfo(c, "general-1a-1").Ready })
 	waitFor(t, 5*time.Second, "rescheduled", func() bool {
 		per := map[string]int{}
 		for _, n := range c.Nodes() {
@@ -206,10 +234,13 @@ func TestGeneralNodeKillUnderTraffic(t *testing.T) {
 		}
 		return per["api"] == 3 && per["dashboard"] == 3
 	})
-	time.Sleep(500 * time.Millisecond)
-	recovered := ch.At.Add(topo.Gateway.HealthInterval.D() + 200*time.Millisecond)
-	if rate, n := tr.errorRate(recovered, time.Now()); rate >= 0.01 || n < 50 {
-		t.Errorf("error rate %.2f%% over %d requests after the health-check interval, want < 1%%", rate*100, n)
+	recovered := waitFor(t, 10*time.Second, "the dead node's replicas out of the gateway's rotation", func() bool {
+		return routed(t, c, map[string]string{"node": "general-1a-1"}) == 0 &&
+			routed(t, c, map[string]string{"service": "api"}) >= 1 && routed(t, c, map[string]string{"service": "dashboard"}) >= 1
+	})
+	tr.waitSentSince(t, recovered, 50)
+	if rate, n := tr.sentSince(recovered); rate >= 0.01 {
+		t.Errorf("error rate %.2f%% over %d requests once the gateway routed around the dead node, want < 1%%", rate*100, n)
 	}
 	if rate, n := tr.errorRate(ch.At.Add(-time.Hour), ch.At); rate > 0 {
 		t.Errorf("errors before the kill: %.2f%% of %d", rate*100, n)
@@ -241,7 +272,7 @@ func TestZonePowerLoss(t *testing.T) {
 	t.Parallel()
 	c := platformtest.Start(t, nil)
 	tr := startTraffic(t, c, 4)
-	time.Sleep(200 * time.Millisecond)
+	tr.waitSentSince(t, time.Time{}, 20) // traffic flows before the fault
 	var ch cluster.Change
 	if err := control(t, c, "POST", "/v1/zones/us-east-1a/power-loss", &ch); err != nil {
 		t.Fatal(err)
@@ -266,8 +297,14 @@ func TestZonePowerLoss(t *testing.T) {
 		}
 		return api == 3
 	})
-	time.Sleep(500 * time.Millisecond)
-	if rate, n := tr.errorRate(ch.At.Add(time.Second), time.Now()); rate >= 0.01 || n < 50 {
+	// Users see no errors once the gateway routes around the dead zone (how soon it does is
+	// wall time, not asserted).
+	around := waitFor(t, 10*time.Second, "the dead zone out of the gateway's rotation", func() bool {
+		return routed(t, c, map[string]string{"zone": "us-east-1a"}) == 0 &&
+			routed(t, c, map[string]string{"service": "api"}) >= 1 && routed(t, c, map[string]string{"service": "dashboard"}) >= 1
+	})
+	tr.waitSentSince(t, around, 50)
+	if rate, n := tr.sentSince(around); rate >= 0.01 {
 		t.Errorf("error rate %.2f%% over %d requests during the outage, want < 1%%", rate*100, n)
 	}
 	var view cluster.TopologyView
@@ -394,7 +431,9 @@ func TestGPUPoolAutoscales(t *testing.T) {
 		t.Errorf("GPUs priced while provisioning: %v, want 3", n)
 	}
 	joined := waitFor(t, 10*time.Second, "the new node Ready", func() bool { return nodeInfo(c, added.Name).State == cluster.StateReady })
-	if d := joined.Sub(added.Since); d < time.Second-100*time.Millisecond {
+	// A lower bound, which a busy machine cannot break: the process starts only once the
+	// provisioning delay has passed since Since, and joins with its first heartbeat after that.
+	if d := joined.Sub(added.Since); d < time.Second {
 		t.Errorf("new node joined %v after it was provisioned, before its 1 s delay", d)
 	}
 	byNode := map[string]int{}
@@ -429,7 +468,11 @@ func TestAPIReplicasScaleWithLoad(t *testing.T) {
 	t.Parallel()
 	topo := platformtest.Topology()
 	api := topo.Service("api")
-	api.MaxReplicas, api.TargetRPS = 6, 20
+	// Six replicas at 5 requests/s each: the traffic's API requests (two in three) reach the
+	// maximum above 25/s, which 4 workers send even when a busy machine slows each request to
+	// ~100 ms; the load a test can generate shrinks with the machine, so the target is set
+	// well below it.
+	api.MaxReplicas, api.TargetRPS = 6, 5
 	topo.Autoscaler.HPASyncPeriod = topology.Duration(300 * time.Millisecond)
 	topo.Autoscaler.HPAScaleDownAfter = topology.Duration(time.Second)
 	c := platformtest.Start(t, topo)
@@ -447,7 +490,11 @@ func TestAPIReplicasScaleWithLoad(t *testing.T) {
 	tr := startTraffic(t, c, 4)
 	start := time.Now()
 	waitFor(t, 10*time.Second, "6 API replicas under load", func() bool { return apiReplicas() == 6 })
-	time.Sleep(500 * time.Millisecond)
+	// The traffic goes on until the gateway routes to all six, and then for 50 requests more.
+	all := waitFor(t, 10*time.Second, "the gateway routing to 6 API replicas", func() bool {
+		return routed(t, c, map[string]string{"service": "api"}) == 6
+	})
+	tr.waitSentSince(t, all, 50)
 	tr.close()
 	if rate, n := tr.errorRate(start, time.Now()); rate >= 0.01 || n < 100 {
 		t.Errorf("error rate %.2f%% over %d requests while scaling up", rate*100, n)
@@ -478,7 +525,10 @@ func TestPendingReplicasGrowTheGeneralPool(t *testing.T) {
 	t.Parallel()
 	topo := platformtest.Topology()
 	api := topo.Service("api")
-	api.MaxReplicas, api.TargetRPS = 12, 10 // 12 API + 3 dashboard > 3 nodes x 4
+	// 12 API + 3 dashboard > 3 nodes x 4. Ten API replicas (one more than fits) at 3
+	// requests/s each need 27 API requests/s, which 4 workers send even at ~100 ms a request
+	// on a busy machine.
+	api.MaxReplicas, api.TargetRPS = 12, 3
 	topo.Autoscaler.HPASyncPeriod = topology.Duration(300 * time.Millisecond)
 	topo.Autoscaler.HPAScaleDownAfter = topology.Duration(time.Second)
 	topo.Autoscaler.ScaleUpAfter = topology.Duration(200 * time.Millisecond)

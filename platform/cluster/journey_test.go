@@ -103,7 +103,7 @@ func TestJourney(t *testing.T) {
 		t.Fatal(err)
 	}
 	for ex.Status != "ready" {
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // polling interval; ctx is the deadline
 		if err := cl.Do(ctx, http.MethodGet, "/api/v1/exports/"+ex.ID, nil, &ex); err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 )
 
 // assetKey must match hack/envtest-assets.sh.
@@ -24,7 +25,8 @@ const assetKey = "envtest-k8s1.37.2-etcd3.7.3-cg0.23.0"
 
 // Assets returns the directory of the envtest binaries (kube-apiserver, etcd,
 // controller-gen): $KUBEBUILDER_ASSETS, else the cache hack/envtest-assets.sh fills. When a
-// binary is missing, missing says so and how to build them.
+// binary is missing, missing says which and where it was looked for; [testenv.Envtest] says
+// how to build them.
 func Assets() (dir, missing string) {
 	dir = os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {
@@ -34,14 +36,11 @@ func Assets() (dir, missing string) {
 	}
 	for _, bin := range []string{"kube-apiserver", "etcd", "controller-gen"} {
 		if _, err := os.Stat(filepath.Join(dir, bin)); err != nil {
-			return dir, fmt.Sprintf("envtest binaries missing (%s not in %q): run `export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)` first", bin, dir)
+			return dir, fmt.Sprintf("envtest binary %s not in %q", bin, dir)
 		}
 	}
 	return dir, ""
 }
-
-// InCI reports whether missing binaries must fail the tests rather than skip them.
-func InCI() bool { return os.Getenv("CI") == "true" }
 
 // APIServer is a running kube-apiserver and etcd with the Chaos Mesh CRDs.
 type APIServer struct {
@@ -94,15 +93,12 @@ func (s *APIServer) Stop() error {
 }
 
 // Start starts an API server for one test and stops it when the test ends. Without the
-// envtest binaries it skips the test with a hint, or fails it under CI=true.
+// envtest binaries it fails the test with the command that builds them ([testenv.Missing]).
 func Start(t testing.TB) *APIServer {
 	t.Helper()
 	assets, missing := Assets()
 	if missing != "" {
-		if InCI() {
-			t.Fatal(missing)
-		}
-		t.Skip(missing)
+		testenv.Missing(t, testenv.Envtest, missing)
 	}
 	s, err := StartAPIServer(assets)
 	if err != nil {
