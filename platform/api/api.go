@@ -6,6 +6,8 @@
 // Errors are JSON {"error":{"code":"...","message":"..."}} with stable codes: 400 for invalid
 // input, 401 without a valid token, 403 for another user's resource, 404, 409 for a conflict with
 // the resource's state, 413 for an oversized chunk, 503 when the data tier cannot be reached.
+// The defect fields of [Config] (added latency, a share of 500 answers) break it on purpose,
+// for the gate-mutation suite only (topology.Defects).
 package api
 
 import (
@@ -15,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dailydoco/ddp-verify/platform/datatier"
@@ -34,13 +38,23 @@ type Config struct {
 	TokenTTL      time.Duration
 	DownloadTTL   time.Duration
 	Model         model.Model
+
+	// Defects of the gate-mutation suite (topology.Defects); their zero values are a healthy
+	// API. They break it on purpose and must never be set in a real verification.
+
+	// AddedLatency is waited at the start of every request, inside its service time.
+	AddedLatency time.Duration
+	// ErrorShare is the share of requests, in [0, 1], answered 500 internal_error without
+	// being handled, spread evenly over the replica's requests in arrival order.
+	ErrorShare float64
 }
 
 // Service serves the API. Create it with [New].
 type Service struct {
-	db  *datatier.Client
-	cfg Config
-	now func() time.Time
+	db       *datatier.Client
+	cfg      Config
+	now      func() time.Time
+	requests atomic.Uint64 // requests so far, for Config.ErrorShare
 }
 
 // New returns the API service over the data tier client db.
@@ -75,15 +89,45 @@ func (s *Service) Handler() *http.ServeMux {
 			panic("api: no handler for route " + rt.Pattern)
 		}
 		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := s.defects(r); err != nil {
+				jsonhttp.WriteError(w, err)
+				return
+			}
 			if err := h(w, r); err != nil {
 				jsonhttp.WriteError(w, apiError(err))
 			}
 		})
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.defects(r); err != nil {
+			jsonhttp.WriteError(w, err)
+			return
+		}
 		jsonhttp.WriteError(w, jsonhttp.Errorf(http.StatusNotFound, "route_not_found", "no route %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// defects applies the API's defects to one request before it is handled: the added latency,
+// then the error share. A non-nil error is the answer, and the request is not handled.
+func (s *Service) defects(r *http.Request) error {
+	if d := s.cfg.AddedLatency; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done(): // the client left: handle it as any cancelled request
+			t.Stop()
+		}
+	}
+	if share := s.cfg.ErrorShare; share > 0 {
+		// Request n fails when it takes floor(n x share) past floor((n-1) x share): exactly
+		// share of every 1/share requests, evenly spread (share 0.25: the 4th, 8th, ...).
+		n := float64(s.requests.Add(1))
+		if math.Floor(n*share) > math.Floor((n-1)*share) {
+			return jsonhttp.Errorf(http.StatusInternalServerError, "internal_error", "this request failed on purpose (defect api_error_share)")
+		}
+	}
+	return nil
 }
 
 // apiError keeps the data tier's coded errors and turns failures to reach it into 503.

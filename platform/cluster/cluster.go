@@ -99,7 +99,7 @@ type Cluster struct {
 	monitorDone  chan struct{}
 
 	dtSpec datatier.Spec   // to restart the data tier after a power loss of its zone
-	prices cost.PriceTable // the built-in table with the topology's overrides
+	prices cost.PriceTable // the built-in table with the topology's overrides (and price_factor)
 
 	mu              sync.Mutex
 	datatier        *proc
@@ -167,11 +167,20 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A topology changed in Go skipped Parse's checks; a bad defect would silently break
+	// the platform in some other way than the one asked for.
+	if err := topo.CheckDefects(); err != nil {
+		return nil, err
+	}
+	if topo.Defects.Any() {
+		opts.Logger.Warn("DEFECTS SET: this platform is broken on purpose for the gate-mutation suite; never use it to verify a launch",
+			"defects", topo.Defects.List())
+	}
 	var types []string
 	for _, p := range topo.Pools {
 		types = append(types, p.InstanceType)
 	}
-	prices := priceTable(topo)
+	prices := priceTable(topo).Scaled(topo.Defects.PriceFactor)
 	if err := prices.Check(types...); err != nil {
 		return nil, err
 	}
@@ -351,7 +360,7 @@ func (c *Cluster) nodeSpec(ns *nodeState) node.Spec {
 		GPUSlots: c.topo.GPUSlots(ns.InstanceType), Replicas: ns.replicas,
 		DataTierURL: c.DataTierURL(), Secret: c.secret, API: c.topo.API, Model: c.topo.Model, Lease: c.topo.Timing.Lease.D(),
 		HeartbeatURL: "http://" + hostPort(c.addr(3), MetricsPort) + "/heartbeat", HeartbeatInterval: c.topo.Timing.HeartbeatInterval.D(),
-		Incarnation: hex.EncodeToString(randomBytes(4)),
+		Incarnation: hex.EncodeToString(randomBytes(4)), Defects: c.topo.Defects,
 	}
 }
 

@@ -139,7 +139,8 @@ func (c *Cluster) partition(ns *nodeState) time.Time {
 }
 
 // RestoreNode undoes a kill (the process restarts) or a partition. Errors: 404 unknown_node,
-// 409 not_faulted, 409 zone_faulted (restore the zone instead).
+// 409 not_faulted, 409 zone_faulted (restore the zone instead). Under the ignore_restores
+// defect (topology.Defects) a restore it accepts is recorded and answered, and changes nothing.
 func (c *Cluster) RestoreNode(name string) (Change, error) {
 	c.mu.Lock()
 	ns := c.node(name)
@@ -154,6 +155,9 @@ func (c *Cluster) RestoreNode(name string) (Change, error) {
 	case ns.fault == faultPowerLoss || ns.zoneFault:
 		c.mu.Unlock()
 		return Change{}, jsonhttp.Errorf(http.StatusConflict, "zone_faulted", "node %s went down with zone %s; restore the zone", name, ns.Zone)
+	case c.topo.Defects.IgnoreRestores:
+		defer c.mu.Unlock()
+		return c.ignoredRestore(name, []string{name}), nil
 	}
 	c.mu.Unlock()
 	at, err := c.restore(ns)
@@ -163,6 +167,13 @@ func (c *Cluster) RestoreNode(name string) (Change, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.record("restore", name, []string{name}, at), nil
+}
+
+// ignoredRestore answers a valid restore of target under the ignore_restores defect: the
+// change is recorded and returned as if applied, and nothing is restored. c.mu is held.
+func (c *Cluster) ignoredRestore(target string, targets []string) Change {
+	c.log.Warn("restore ignored (defect ignore_restores)", "target", target, "targets", targets)
+	return c.record("restore", target, targets, time.Now())
 }
 
 // restore brings one faulted node back; c.mu is not held.
@@ -289,7 +300,8 @@ func (c *Cluster) PartitionZone(zone string) (Change, error) {
 }
 
 // RestoreZone undoes a power-loss (the zone's nodes restart and it is schedulable again) or a
-// partition of the zone.
+// partition of the zone. Under the ignore_restores defect a restore it accepts is recorded and
+// answered, and changes nothing: the zone and its nodes stay down.
 func (c *Cluster) RestoreZone(zone string) (Change, error) {
 	if !slices.Contains(c.topo.Zones, zone) {
 		return Change{}, errUnknownZone(zone)
@@ -304,6 +316,17 @@ func (c *Cluster) RestoreZone(zone string) (Change, error) {
 		if ns.Zone == zone && ns.zoneFault {
 			nodes = append(nodes, ns)
 		}
+	}
+	if c.topo.Defects.IgnoreRestores {
+		defer c.mu.Unlock()
+		var targets []string
+		if c.datatierDown && c.topo.DataTier.Zone == zone {
+			targets = append(targets, RoleDataTier)
+		}
+		for _, ns := range nodes {
+			targets = append(targets, ns.Name)
+		}
+		return c.ignoredRestore(zone, targets), nil
 	}
 	delete(c.zoneDown, zone)
 	delete(c.zonePartitioned, zone)

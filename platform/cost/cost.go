@@ -47,6 +47,25 @@ var Prices = PriceTable{
 	},
 }
 
+// Scaled returns p with every instance's hourly price and GPU share multiplied by factor:
+// the price_factor defect of the gate-mutation suite (topology.Defects), which makes every
+// node dearer whatever table is in use. Factor 0 (unset) or 1 returns p itself; p is never
+// changed.
+func (p PriceTable) Scaled(factor float64) PriceTable {
+	if factor == 0 || factor == 1 {
+		return p
+	}
+	out := p
+	out.Source = fmt.Sprintf("%s; every price x%g (defect price_factor)", p.Source, factor)
+	out.Instances = make(map[string]InstancePrice, len(p.Instances))
+	for name, ip := range p.Instances {
+		ip.Hourly *= factor
+		ip.GPUHourly *= factor
+		out.Instances[name] = ip
+	}
+	return out
+}
+
 // FixedCost is a managed service of the plan's monthly budget.
 type FixedCost struct {
 	Component string

@@ -63,3 +63,44 @@ func TestCheck(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// The price_factor defect multiplies every instance's price and GPU share; the managed
+// services' fixed costs and the table it was made from are unchanged, and factors 0 and 1
+// change nothing.
+func TestScaled(t *testing.T) {
+	nodes := func() []Node {
+		return []Node{{Name: "gpu-1a-1", InstanceType: "g4dn.xlarge", Zone: "us-east-1a", Pool: "gpu"}}
+	}
+	for _, tc := range []struct {
+		factor, want float64
+	}{{0, 1}, {1, 1}, {3, 3}, {100, 100}} {
+		scaled := Prices.Scaled(tc.factor)
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(New(scaled, PlanFixedCosts, nodes))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				got[mf.GetName()] += m.GetGauge().GetValue()
+			}
+		}
+		if w := tc.want * 0.526; math.Abs(got["node_total_hourly_cost"]-w) > 1e-9 {
+			t.Errorf("factor %v: node_total_hourly_cost %v, want %v", tc.factor, got["node_total_hourly_cost"], w)
+		}
+		if w := tc.want * (0.526 - 0.192); math.Abs(got["node_gpu_hourly_cost"]-w) > 1e-9 {
+			t.Errorf("factor %v: node_gpu_hourly_cost %v, want %v", tc.factor, got["node_gpu_hourly_cost"], w)
+		}
+		if math.Abs(got["dailydoco_fixed_hourly_cost"]*HoursPerMonth-7800) > 1e-6 {
+			t.Errorf("factor %v: fixed costs $%.2f/month, want $7,800 whatever the factor", tc.factor, got["dailydoco_fixed_hourly_cost"]*HoursPerMonth)
+		}
+		if tc.want != 1 && !strings.Contains(scaled.Source, "defect price_factor") {
+			t.Errorf("factor %v: source %q does not say the prices were scaled", tc.factor, scaled.Source)
+		}
+	}
+	if Prices.Instances["g4dn.xlarge"].Hourly != 0.526 {
+		t.Errorf("Scaled changed the table it was called on: %+v", Prices.Instances["g4dn.xlarge"])
+	}
+}

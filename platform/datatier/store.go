@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver, registered as "sqlite"
@@ -383,7 +384,8 @@ type Finished struct {
 // whose lease expired because its worker disappeared) if it fits req.MaxSlots. If it does not
 // fit, the worker gets the next due job that fits, unless the first has waited ReserveSeconds:
 // then nothing, so that slots drain until a worker can take it (a 4K video needs a whole GPU).
-// A job leased maxAttempts times fails its video instead. With no job, Lease returns nil and
+// A job leased maxAttempts times fails its video instead. Jobs of the resolutions in req.Skip
+// are passed over, as if they were not there. With no job, Lease returns nil and
 // when the next lease of the stage expires (zero if none is held), so that the caller can wait.
 func (s *Store) Lease(ctx context.Context, req LeaseRequest, lease time.Duration, now time.Time) (job *Job, nextExpiry time.Time, failed []Finished, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
@@ -393,14 +395,12 @@ func (s *Store) Lease(ctx context.Context, req LeaseRequest, lease time.Duration
 				return err
 			}
 		}
-		const pending = `SELECT id, video_id, stage, slots, resolution, media_seconds, enqueued_at, attempts FROM jobs
-			WHERE stage = ? AND slots <= ? AND (state = 'queued' OR (state = 'leased' AND lease_expires_at < ?))
-			ORDER BY due_at, enqueued_at, id LIMIT 1`
+		pending, skip := pendingQuery(req.Skip)
 		for {
 			var j Job
 			var enq int64
 			scan := func(maxSlots int) error {
-				return tx.QueryRowContext(ctx, pending, req.Stage, maxSlots, ns(now)).
+				return tx.QueryRowContext(ctx, pending, append([]any{req.Stage, maxSlots, ns(now)}, skip...)...).
 					Scan(&j.ID, &j.VideoID, &j.Stage, &j.Slots, &j.Resolution, &j.MediaSeconds, &enq, &j.Attempts)
 			}
 			err := scan(math.MaxInt32) // the job due first, whatever it needs
@@ -451,6 +451,22 @@ func (s *Store) Lease(ctx context.Context, req LeaseRequest, lease time.Duration
 		}
 	})
 	return job, nextExpiry, failed, err
+}
+
+// pendingQuery selects the pending job due first of a stage that fits a number of slots,
+// leaving out the resolutions in skip; its arguments are the stage, the slots, now, then
+// skipArgs.
+func pendingQuery(skip []model.Resolution) (query string, skipArgs []any) {
+	notIn := ""
+	if len(skip) > 0 {
+		notIn = " AND resolution NOT IN (?" + strings.Repeat(", ?", len(skip)-1) + ")"
+		for _, r := range skip {
+			skipArgs = append(skipArgs, string(r))
+		}
+	}
+	return `SELECT id, video_id, stage, slots, resolution, media_seconds, enqueued_at, attempts FROM jobs
+		WHERE stage = ? AND slots <= ? AND (state = 'queued' OR (state = 'leased' AND lease_expires_at < ?))` + notIn + `
+		ORDER BY due_at, enqueued_at, id LIMIT 1`, skipArgs
 }
 
 // abandon undoes the lease that worker's request requestID obtained if the worker never saw
@@ -513,8 +529,9 @@ func (s *Store) Renew(ctx context.Context, jobID, worker string, lease time.Dura
 }
 
 // Complete finishes worker's job: after the GPU stage the video moves to the AI queue
-// (aiSlots slots), after the AI stage it is ready and returned as finished. A worker that lost
-// its lease to another gets 409 lease_lost and changes nothing.
+// (aiSlots slots), after the AI stage it is ready and returned as finished. A job reported
+// with an Error fails its video, returned as finished with result "failed". A worker that
+// lost its lease to another gets 409 lease_lost and changes nothing.
 func (s *Store) Complete(ctx context.Context, jobID string, req CompleteRequest, aiSlots int, now time.Time) (*Finished, error) {
 	var fin *Finished
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -529,6 +546,11 @@ func (s *Store) Complete(ctx context.Context, jobID string, req CompleteRequest,
 		}
 		if state != "leased" || owner != req.Worker {
 			return errLeaseLost(jobID, req.Worker)
+		}
+		if req.Error != "" {
+			f, err := s.failJob(ctx, tx, Job{ID: jobID, VideoID: videoID}, fmt.Sprintf("%s step failed: %s", stage, req.Error), now)
+			fin = &f
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'done', done_at = ? WHERE id = ?`, ns(now), jobID); err != nil {
 			return err

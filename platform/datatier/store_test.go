@@ -286,3 +286,72 @@ func TestOldestUnfinished(t *testing.T) {
 		t.Errorf("oldest %v ok %v err %v, want %v", at, ok, err, now)
 	}
 }
+
+// A worker that skips a resolution never gets its jobs, and they do not hold up the others:
+// even past its reservation, a skipped 4K video reserves nothing. A worker that does not
+// skip it still gets it.
+func TestLeaseSkipsResolutions(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	t0 := time.Unix(1000, 0)
+	u, _ := s.CreateUser(ctx, "k@example.com", "K", "h", t0)
+	big := finishVideo(t, s, u, model.R4K, 30, t0)                      // due first
+	clip := finishVideo(t, s, u, model.R720p, 30, t0.Add(time.Second))  // then
+	hd := finishVideo(t, s, u, model.R1080p, 30, t0.Add(2*time.Second)) // last
+	lease := func(skip []model.Resolution, maxSlots int, at time.Duration) string {
+		t.Helper()
+		j, _, _, err := s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w", MaxSlots: maxSlots, Skip: skip}, time.Minute, t0.Add(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j == nil {
+			return ""
+		}
+		return j.VideoID
+	}
+	skip4K := []model.Resolution{model.R4K}
+	if got := lease(skip4K, 2, 20*time.Second); got != clip.ID {
+		t.Errorf("skipping 4k with 2 free slots past the 4K video's reservation: %q, want the 720p clip %s", got, clip.ID)
+	}
+	if got := lease(skip4K, 4, 20*time.Second); got != hd.ID {
+		t.Errorf("skipping 4k with a whole GPU: %q, want the 1080p video %s", got, hd.ID)
+	}
+	if got := lease(skip4K, 4, 20*time.Second); got != "" {
+		t.Errorf("skipping 4k with only the 4K video left: %q, want nothing", got)
+	}
+	if got := lease([]model.Resolution{model.R720p, model.R1080p}, 4, 20*time.Second); got != big.ID {
+		t.Errorf("a worker that takes 4k: %q, want %s", got, big.ID)
+	}
+	if depth, waiting, err := s.QueueDepth(ctx, t0.Add(20*time.Second)); err != nil || depth[StageGPU] != 3 || waiting[StageGPU] != 0 {
+		t.Errorf("queue depth %v waiting %v (%v), want 3 in progress and none waiting", depth, waiting, err)
+	}
+}
+
+// A step reported with an error fails its video: it leaves the pipeline as failed, with the
+// error, and nothing is enqueued after it.
+func TestCompleteWithErrorFailsTheVideo(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	t0 := time.Unix(1000, 0)
+	v := acceptVideo(t, s, t0)
+	gpu, _, _, _ := s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w", MaxSlots: 4}, time.Minute, t0)
+	if _, err := s.Complete(ctx, gpu.ID, CompleteRequest{Worker: "w"}, 1, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ai, _, _, _ := s.Lease(ctx, LeaseRequest{Stage: StageAI, Worker: "m", MaxSlots: 1}, time.Minute, t0.Add(time.Second))
+	if ai == nil {
+		t.Fatal("no AI job")
+	}
+	if _, err := s.Complete(ctx, ai.ID, CompleteRequest{Worker: "other", Error: "x"}, 1, t0.Add(2*time.Second)); jsonhttp.Code(err) != "lease_lost" {
+		t.Errorf("failure reported by a worker without the lease: %v, want lease_lost", err)
+	}
+	fin, err := s.Complete(ctx, ai.ID, CompleteRequest{Worker: "m", Error: "model crashed"}, 1, t0.Add(2*time.Second))
+	if err != nil || fin == nil || fin.Result != "failed" || fin.Video.ID != v.ID || fin.Video.State != StateFailed ||
+		fin.Video.Error != "ai step failed: model crashed" || fin.Video.FailedAt == nil {
+		t.Fatalf("failed AI step: %+v %v", fin, err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Failed != 1 || st.Ready != 0 || st.InPipeline != 0 || st.QueuedJobs != 0 || st.LeasedJobs != 0 {
+		t.Errorf("stats %+v, want one failed video and no job left", st)
+	}
+}

@@ -111,6 +111,10 @@ type LeaseRequest struct {
 	// ID as Abandon with the next one: a job that request leased unseen is queued again.
 	RequestID string `json:"request_id,omitempty"`
 	Abandon   string `json:"abandon,omitempty"`
+	// Skip lists resolutions the worker does not process: their jobs are never leased to it
+	// and never reserve its slots (they wait for a worker that takes them, without holding
+	// up the jobs behind them).
+	Skip []model.Resolution `json:"skip,omitempty"`
 }
 
 // CompleteRequest reports a job's results.
@@ -120,6 +124,9 @@ type CompleteRequest struct {
 	Thumbnail         string  `json:"thumbnail,omitempty"`
 	Summary           string  `json:"summary,omitempty"`
 	AuthenticityScore float64 `json:"authenticity_score,omitempty"`
+	// Error, when set, reports that the step failed: the video fails with this error
+	// instead of moving on, and leaves the pipeline with result "failed".
+	Error string `json:"error,omitempty"`
 }
 
 // Stats counts videos by fate, from the database: the authority on "no accepted video lost".

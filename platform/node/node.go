@@ -49,6 +49,9 @@ type Spec struct {
 	// Incarnation distinguishes restarts of the node, so that a restarted worker never
 	// completes a lease its previous life held.
 	Incarnation string `json:"incarnation"`
+	// Defects break the node's API replicas and workers on purpose, for the gate-mutation
+	// suite only; the zero value is a healthy node.
+	Defects topology.Defects `json:"defects,omitzero"`
 }
 
 // AgentAddr is the node's own endpoint.
@@ -259,6 +262,7 @@ func (n *Node) AddReplica(r topology.Replica) error {
 		svc := api.New(db, api.Config{
 			Secret: n.spec.Secret, MaxChunkBytes: n.spec.API.MaxChunkBytes, TokenTTL: n.spec.API.TokenTTL.D(),
 			DownloadTTL: n.spec.API.DownloadTTL.D(), Model: n.spec.Model,
+			AddedLatency: n.spec.Defects.APIAddedLatency.D(), ErrorShare: n.spec.Defects.APIErrorShare,
 		})
 		mux := svc.Handler()
 		// Ready while the data tier answers: an API replica cut off from it serves only errors.
@@ -283,6 +287,8 @@ func (n *Node) AddReplica(r topology.Replica) error {
 		cfg := worker.Config{
 			Stage: datatier.StageGPU, ID: n.spec.Name + "/" + r.Name + "/" + n.spec.Incarnation, Node: n.spec.Name,
 			Slots: n.spec.GPUSlots, Lease: n.spec.Lease, Model: n.spec.Model, Logger: n.log,
+			GPUSlowdown: n.spec.Defects.GPUSlowdown, HungResolution: n.spec.Defects.HungResolution,
+			SkipResolution: n.spec.Defects.UnclaimedResolution, AIFailureShare: n.spec.Defects.AIFailureShare,
 		}
 		if r.Service == topology.ServiceAIWorker {
 			cfg.Stage, cfg.Slots = datatier.StageAI, n.spec.Model.AISlotsPerNode

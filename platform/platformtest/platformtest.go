@@ -61,7 +61,12 @@ func Exec(role string) *exec.Cmd {
 const Speed = 10
 
 // Topology returns the default (plan) topology with timings for tests: model speed [Speed],
-// 1 s job leases, gateway probes every 100 ms.
+// 1 s job leases, gateway probes every 100 ms. Each call returns a new topology, so a test may
+// change it; the gate-mutation suite breaks it on purpose through its Defects:
+//
+//	topo := platformtest.Topology()
+//	topo.Defects.UnclaimedResolution = model.R720p
+//	c := platformtest.Start(t, topo)
 func Topology() *topology.Topology {
 	t := topology.Default()
 	t.Model.Speed = Speed

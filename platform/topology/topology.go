@@ -57,6 +57,9 @@ type Topology struct {
 	// Prices overrides instance prices of the cost exporter's built-in dated table (for
 	// another region, a discount, or newer prices); instance types it does not list keep theirs.
 	Prices *Prices `yaml:"prices,omitempty" json:"prices,omitempty"`
+	// Defects break the platform on purpose, for the gate-mutation suite only: never set
+	// them in a real verification. The zero value is the healthy platform.
+	Defects Defects `yaml:"defects,omitempty" json:"defects,omitzero"`
 }
 
 // Prices is a dated table of on-demand instance prices in USD per hour.
@@ -441,6 +444,7 @@ func (t *Topology) validate(v *yamlfile.Validator) {
 			}
 		}
 	}
+	t.validateDefects(bad)
 	if t.Network.Base != "" {
 		if a, err := netip.ParseAddr(t.Network.Base); err != nil || !a.Is4() || a.As4()[0] != 127 || a.As4()[3] != 0 {
 			bad("network.base", fmt.Sprintf("%q must be a 127.x.y.0 address", t.Network.Base))

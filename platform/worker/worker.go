@@ -1,7 +1,8 @@
 // Package worker runs the reference platform's pipeline workers: the GPU video worker
 // (transcode and thumbnails on quarter-GPU slots) and the AI worker (transcript summary and
 // authenticity score on the memory pool). Both lease jobs from the data tier, renew their
-// leases while they work, and spend exactly the processing-time model's durations.
+// leases while they work, and spend exactly the processing-time model's durations. The defect
+// fields of [Config] break them on purpose, for the gate-mutation suite only (topology.Defects).
 package worker
 
 import (
@@ -32,6 +33,49 @@ type Config struct {
 	Lease  time.Duration
 	Model  model.Model
 	Logger *slog.Logger
+
+	// Defects of the gate-mutation suite (topology.Defects); their zero values are a healthy
+	// worker. They break the worker on purpose and must never be set in a real verification.
+
+	// GPUSlowdown multiplies the model time of the GPU steps (transcode and thumbnail); 0 and
+	// 1 are the model's.
+	GPUSlowdown float64
+	// HungResolution: a GPU worker leases jobs of this resolution and never completes them. It
+	// holds their slots and renews their leases until it stops, as a hung but live process
+	// would, so the job is never leased again.
+	HungResolution model.Resolution
+	// SkipResolution: a GPU worker never leases jobs of this resolution (nor reserves slots
+	// for them); they stay queued.
+	SkipResolution model.Resolution
+	// AIFailureShare is the share of videos, in [0, 1], whose AI step fails after running its
+	// model time; which videos is decided by a hash of the video ID ([AIFails]).
+	AIFailureShare float64
+}
+
+// GPUSeconds is the model time of a GPU job's transcode and of its thumbnail, GPUSlowdown
+// times the model's.
+func (c Config) GPUSeconds(r model.Resolution, mediaSeconds float64) (transcode, thumbnail float64) {
+	f := max(c.GPUSlowdown, 1)
+	return f * c.Model.TranscodeSeconds(r, mediaSeconds), f * c.Model.ThumbnailSeconds
+}
+
+// AIFails reports whether the AI step of video fails under a failure share: when a hash of
+// the video's ID, read as a number in [0, 1), is below share. The answer for a video never
+// changes (a retried step fails again), share 0 fails none and share 1 every one, and over
+// many videos the share that fails is share.
+func AIFails(videoID string, share float64) bool {
+	h := sha256.Sum256([]byte("ai-failure\x00" + videoID))
+	// The top 53 bits: a float64 in [0, 1) with every value equally likely.
+	u := float64(binary.BigEndian.Uint64(h[:8])>>11) / (1 << 53)
+	return u < share
+}
+
+// skip lists the resolutions the worker does not lease.
+func (c Config) skip() []model.Resolution {
+	if c.Stage != datatier.StageGPU || c.SkipResolution == "" {
+		return nil
+	}
+	return []model.Resolution{c.SkipResolution}
 }
 
 // Worker leases and processes jobs of one stage. Create it with [New].
@@ -58,7 +102,7 @@ func New(db *datatier.Client, cfg Config, reg prometheus.Registerer) *Worker {
 		cfg: cfg, db: db, log: cfg.Logger.With("worker", cfg.ID, "stage", cfg.Stage),
 		free: cfg.Slots, freed: make(chan struct{}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dailydoco_worker_jobs_total", Help: "Jobs a worker finished, by stage and result (completed, lease_lost, aborted).",
+			Name: "dailydoco_worker_jobs_total", Help: "Jobs a worker finished, by stage and result (completed, failed, lease_lost, aborted).",
 		}, []string{"stage", "result"}),
 		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "dailydoco_video_step_seconds", Help: "Model seconds a worker spent on a job, by stage and resolution.",
@@ -152,7 +196,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		reqID := datatier.NewID("lease")
 		job, err := w.db.Lease(pollCtx, datatier.LeaseRequest{Stage: w.cfg.Stage, Worker: w.cfg.ID, Node: w.cfg.Node,
-			MaxSlots: free, Wait: 10 * time.Second, RequestID: reqID, Abandon: abandon})
+			MaxSlots: free, Wait: 10 * time.Second, RequestID: reqID, Abandon: abandon, Skip: w.cfg.skip()})
 		interrupted := pollCtx.Err() != nil
 		cancel()
 		abandon = ""
@@ -215,19 +259,28 @@ func (w *Worker) process(ctx context.Context, job datatier.Job) {
 	start := time.Now()
 	var res datatier.CompleteRequest
 	ok := true
-	switch job.Stage {
-	case datatier.StageGPU:
-		ok = sleep(jctx, w.cfg.Model.Wall(w.cfg.Model.TranscodeSeconds(job.Resolution, job.MediaSeconds)))
+	switch {
+	case job.Stage == datatier.StageGPU && w.cfg.HungResolution != "" && job.Resolution == w.cfg.HungResolution:
+		// The hung_resolution defect: hold the slots, keep renewing, never finish.
+		w.log.Warn("job hangs (defect hung_resolution)", "job", job.ID, "video", job.VideoID, "resolution", job.Resolution)
+		<-jctx.Done()
+		ok = false
+	case job.Stage == datatier.StageGPU:
+		transcode, thumbnail := w.cfg.GPUSeconds(job.Resolution, job.MediaSeconds)
+		ok = sleep(jctx, w.cfg.Model.Wall(transcode))
 		if ok {
 			// The thumbnail needs a quarter GPU: keep one slot, give the others back.
 			w.release(held - 1)
 			held = 1
-			ok = sleep(jctx, w.cfg.Model.Wall(w.cfg.Model.ThumbnailSeconds))
+			ok = sleep(jctx, w.cfg.Model.Wall(thumbnail))
 			res.Thumbnail = fmt.Sprintf("/thumbnails/%s.jpg", job.VideoID)
 		}
-	case datatier.StageAI:
+	case job.Stage == datatier.StageAI:
 		ok = sleep(jctx, w.cfg.Model.Wall(w.cfg.Model.AISeconds(job.MediaSeconds)))
 		res.Summary, res.AuthenticityScore = aiResults(job)
+		if AIFails(job.VideoID, w.cfg.AIFailureShare) {
+			res = datatier.CompleteRequest{Error: "the authenticity model failed on this video (defect ai_failure_share)"}
+		}
 	}
 	if !ok {
 		result := "aborted"
@@ -239,7 +292,11 @@ func (w *Worker) process(ctx context.Context, job datatier.Job) {
 	}
 	w.steps.WithLabelValues(job.Stage, string(job.Resolution)).Observe(time.Since(start).Seconds() * w.cfg.Model.Speed)
 	res.Worker, res.Node = w.cfg.ID, w.cfg.Node
-	w.jobs.WithLabelValues(job.Stage, w.complete(jctx, job, res)).Inc()
+	result := w.complete(jctx, job, res)
+	if result == "completed" && res.Error != "" {
+		result = "failed"
+	}
+	w.jobs.WithLabelValues(job.Stage, result).Inc()
 }
 
 var errLeaseLost = errors.New("lease lost")
