@@ -27,6 +27,7 @@ type Config struct {
 	Seed             *uint64     `yaml:"seed"`
 	Baseline         string      `yaml:"baseline"`
 	DrainTimeout     string      `yaml:"drain_timeout"`
+	RecoveryTimeout  string      `yaml:"recovery_timeout"`
 	PreflightTimeout string      `yaml:"preflight_timeout"`
 	Chaos            ChaosConfig `yaml:"chaos"`
 	Auth             AuthConfig  `yaml:"auth"`
@@ -102,7 +103,7 @@ var configFields = map[string]string{
 	"profile": "profile", "target": "target", "prometheus-url": "prometheus_url",
 	"remote-write-url": "remote_write_url", "expect-job": "expect_jobs", "slo": "slo",
 	"topology": "topology", "out": "out", "time-scale": "time_scale", "seed": "seed", "baseline": "baseline",
-	"drain-timeout": "drain_timeout", "preflight-timeout": "preflight_timeout",
+	"drain-timeout": "drain_timeout", "recovery-timeout": "recovery_timeout", "preflight-timeout": "preflight_timeout",
 	"chaos-backend": "chaos.backend", "kubeconfig": "chaos.kubeconfig",
 	"context": "chaos.context", "namespace": "chaos.namespaces",
 	"max-node-share": "chaos.max_node_share", "pool-label": "chaos.pool_label",
@@ -143,6 +144,7 @@ func (c *Config) Flags() [][2]string {
 	}
 	add("baseline", c.Baseline)
 	add("drain-timeout", c.DrainTimeout)
+	add("recovery-timeout", c.RecoveryTimeout)
 	add("preflight-timeout", c.PreflightTimeout)
 	if c.Chaos.Backend == "none" {
 		add("no-chaos", "true")

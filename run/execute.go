@@ -36,8 +36,11 @@ func (r *runner) execute(ctx context.Context) (*execution, error) {
 	}
 	var sched *chaos.Scheduler
 	if r.faults() {
-		sched = chaos.NewScheduler(r.platform.Chaos, r.plan.Faults, chaos.WithLogger(r.log),
-			chaos.WithGuardrails(r.platform.Guardrails), chaos.WithClock(r.clock))
+		opts := []chaos.Option{chaos.WithLogger(r.log), chaos.WithGuardrails(r.platform.Guardrails), chaos.WithClock(r.clock)}
+		if r.o.RecoveryTimeout > 0 {
+			opts = append(opts, chaos.WithRecoveryTimeout(r.o.RecoveryTimeout))
+		}
+		sched = chaos.NewScheduler(r.platform.Chaos, r.plan.Faults, opts...)
 	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/dailydoco/ddp-verify/chaos"
@@ -89,7 +90,7 @@ func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 	p := &Platform{
 		Name: "local", BaseURL: c.GatewayURL(), Prometheus: api,
 		ExpectJobs: []string{GeneratorJob, PlatformJob},
-		Versions:   map[string]string{"platform": "reference (" + topo.Name + ")", "prometheus": "embedded " + prom.Version},
+		Versions:   map[string]string{"platform": platformVersion(topo), "prometheus": "embedded " + prom.Version},
 		Close:      stop,
 	}
 	if env.Faults {
@@ -99,6 +100,16 @@ func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 		}
 	}
 	return p, nil
+}
+
+// platformVersion names the reference platform for run.json, and says so when it was broken
+// on purpose (the gate-mutation suite's defects), so that no such run passes for a real one.
+func platformVersion(topo *topology.Topology) string {
+	v := "reference (" + topo.Name + ")"
+	if topo.Defects.Any() {
+		v += ", BROKEN ON PURPOSE: defects " + strings.Join(topo.Defects.List(), ", ")
+	}
+	return v
 }
 
 // ResolveTopology picks the local platform's topology: the file given, else the profile's

@@ -49,6 +49,9 @@ type Options struct {
 	PreflightTimeout time.Duration
 	// DrainTimeout bounds the wait for accepted videos to finish; default [DefaultDrainTimeout].
 	DrainTimeout time.Duration
+	// RecoveryTimeout bounds the wait for a fault's undo to be confirmed; default
+	// chaos.DefaultRecoveryTimeout. A fault still in force after it is reported as left.
+	RecoveryTimeout time.Duration
 	// Interrupt is closed (or receives) on the first Ctrl-C: load stops, faults are recovered,
 	// what was collected is evaluated and the report is written marked ABORTED. Cancelling
 	// the context passed to Run is the second Ctrl-C: faults are still recovered, but nothing

@@ -85,7 +85,8 @@ func (f *fakeTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 }
 
 // fakePrometheus serves slotest's frames from a minute ago to five minutes ahead, so that the
-// windows of a run starting now have data.
+// windows of a run starting now have data, with an empty video pipeline (every accepted video
+// finished: slotest's constant backlog of 3 would be unfinished videos).
 func fakePrometheus(t *testing.T) string {
 	t.Helper()
 	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir()})
@@ -94,7 +95,15 @@ func fakePrometheus(t *testing.T) string {
 	}
 	t.Cleanup(func() { srv.Close() })
 	base := time.Now().Add(-time.Minute).Truncate(time.Second)
-	if err := slotest.Append(srv.Appender(context.Background()), slotest.Frames(base, 360, time.Second, 1), "job", "fake"); err != nil {
+	frames := slotest.Frames(base, 360, time.Second, 1)
+	for i, f := range frames {
+		for j, s := range f.Series {
+			if s.Labels.Get("__name__") == "dailydoco_queue_depth" {
+				frames[i].Series[j].Value = 0
+			}
+		}
+	}
+	if err := slotest.Append(srv.Appender(context.Background()), frames, "job", "fake"); err != nil {
 		t.Fatal(err)
 	}
 	return srv.URL()

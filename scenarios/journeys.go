@@ -59,7 +59,7 @@ func Names() []string {
 }
 
 // The built-in journeys. Each step is followed by a think pause (see docs/journeys.md for the
-// request counts the rate model uses; TestJourneyRequestCounts keeps both in step).
+// request counts the rate model uses; TestJourneysOnPlatform checks each journey's requests per run against them).
 const (
 	JourneyRegistration = "registration"
 	JourneyCapture      = "capture"

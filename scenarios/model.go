@@ -15,7 +15,7 @@ import (
 // pipeline), so one user sends Σp_j·R_j / Σp_j·T_j requests per second. Request service times
 // are left out unless RequestLatency is set (milliseconds against seconds of think time).
 // Expectations over the media mix are integrated numerically over each class's duration range.
-// docs/journeys.md derives every R_j and T_j; TestJourneyRequestCounts checks them against the
+// docs/journeys.md derives every R_j and T_j; TestJourneysOnPlatform checks the R_j against the
 // journeys running on the reference platform.
 type RateModel struct {
 	Weights map[string]float64

@@ -30,7 +30,7 @@ type runFlags struct {
 	noChaos, verbose                                          bool
 	promURL, remoteWriteURL                                   string
 	expectJobs                                                []string
-	preflightTimeout, drainTimeout                            time.Duration
+	preflightTimeout, drainTimeout, recoveryTimeout           time.Duration
 	mesh                                                      meshFlags
 	authHeader, authEnv                                       string
 }
@@ -89,6 +89,7 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.sloFile, "slo", "", "SLO file (default: the profile's, or the built-in DailyDoco Pro set)")
 	fs.StringVar(&f.topology, "topology", "", "reference platform topology file (default: the profile's)")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 0, "how long to wait for accepted videos to finish after the load (default 3m)")
+	fs.DurationVar(&f.recoveryTimeout, "recovery-timeout", 0, "how long to wait for the backend to confirm a fault undone (default 5m); a fault still in force then is NO-GO")
 	fs.BoolVar(&f.verbose, "verbose", false, "log what the run does")
 	fs.StringVar(&f.mesh.backend, "chaos-backend", "", "with a URL target: mesh runs the profile's faults as Chaos Mesh objects in the cluster of --kubeconfig/--context")
 	fs.StringVar(&f.mesh.kubeconfig, "kubeconfig", "", "with --chaos-backend mesh: kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
@@ -119,7 +120,7 @@ func (f *runFlags) options(cmd *cobra.Command, errOut io.Writer) (run.Options, e
 	}
 	o := run.Options{
 		OutDir: f.out, NoChaos: f.noChaos, Seed: f.seed, PreflightTimeout: f.preflightTimeout,
-		DrainTimeout: f.drainTimeout, Progress: errOut, Version: version, Logger: f.logger(errOut),
+		DrainTimeout: f.drainTimeout, RecoveryTimeout: f.recoveryTimeout, Progress: errOut, Version: version, Logger: f.logger(errOut),
 	}
 	if file, ok := errOut.(*os.File); ok {
 		o.Terminal = term.IsTerminal(int(file.Fd()))

@@ -33,7 +33,7 @@ func TestTopologyPricesAreValidated(t *testing.T) {
 	if err == nil {
 		t.Fatal("a bad price table was accepted")
 	}
-	for _, want := range []string{"prices.date", "prices.instances.m5.2xlarge"} {
+	for _, want := range []string{"prices.date", `prices.instances["m5.2xlarge"]`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

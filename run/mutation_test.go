@@ -1,0 +1,114 @@
+package run
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/platform/model"
+	"github.com/dailydoco/ddp-verify/platform/platformtest"
+	"github.com/dailydoco/ddp-verify/platform/topology"
+	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/slo"
+	"github.com/dailydoco/ddp-verify/verdict"
+)
+
+// mutation is one way to break the reference platform on purpose, and what the gate must say.
+type mutation struct {
+	name   string
+	breaks func(*topology.Topology)
+	// fail are the objectives of the default SLO set that must fail (FAIL, NO_DATA or ERROR)
+	// in at least one window, and no other may.
+	fail []string
+	// reasons are what else the verdict must say (video accounting, faults).
+	reasons []string
+}
+
+// mutations are the defects of docs/platform.md ("Defects for the gate-mutation suite") with
+// the objectives each must fail: the gate is proven by failing, each time for its own reason.
+var mutations = []mutation{
+	{name: "healthy"},
+	{name: "slower GPU transcoding", breaks: func(t *topology.Topology) { t.Defects.GPUSlowdown = 8 },
+		fail: []string{"video_processing_p95_realtime"}},
+	{name: "a resolution whose videos never finish", breaks: func(t *topology.Topology) { t.Defects.HungResolution = model.R1080p },
+		fail: []string{"video_processing_p95_realtime", "video_success", "videos_unfinished"}, reasons: []string{"accepted videos never finished"}},
+	{name: "a resolution no worker picks up", breaks: func(t *topology.Topology) { t.Defects.UnclaimedResolution = model.R720p },
+		fail: []string{"video_processing_p95_realtime", "video_success", "videos_unfinished"}, reasons: []string{"accepted videos never finished"}},
+	{name: "an AI step that fails a share of videos", breaks: func(t *topology.Topology) { t.Defects.AIFailureShare = 0.3 },
+		fail: []string{"video_processing_p95_realtime", "video_success"}},
+	{name: "added API latency", breaks: func(t *topology.Topology) { t.Defects.APIAddedLatency = topology.Duration(150 * time.Millisecond) },
+		fail: []string{"api_latency_p95", "api_latency_p95_client", "api_latency_during_faults", "recovery_time"}},
+	{name: "a share of 5xx answers", breaks: func(t *topology.Topology) { t.Defects.APIErrorShare = 0.1 },
+		fail: []string{"availability", "error_rate", "availability_during_faults", "error_rate_during_faults", "recovery_time"}},
+	{name: "pricier instances", breaks: func(t *topology.Topology) { t.Defects.PriceFactor = 400 },
+		fail: []string{"cost_per_video", "monthly_cost_projection"}},
+	{name: "a fault that is not recovered", breaks: func(t *topology.Topology) { t.Defects.IgnoreRestores = true },
+		reasons: []string{"fault general-node", "faults left in force"}},
+}
+
+// The gate-mutation suite: the reference platform broken on purpose, one defect at a time,
+// gets NO-GO (exit 1) with exactly the failing objectives documented for that defect, and the
+// healthy platform gets GO under the same profile and SLO set.
+func TestGateMutations(t *testing.T) {
+	plan, err := profile.Resolve(filepath.Join("testdata", "mutation.yaml"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := slo.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			topo := platformtest.Topology()
+			if m.breaks != nil {
+				m.breaks(topo)
+			}
+			out, err := Run(context.Background(), Options{
+				Plan: plan, SLO: spec, OutDir: t.TempDir(), Version: "test",
+				Target:       &LocalTarget{Topology: topo, Exec: platformtest.Exec},
+				DrainTimeout: 30 * time.Second, RecoveryTimeout: 10 * time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			failing := failingObjectives(out.Run.SLOs)
+			t.Logf("%s: %s, failing %v, videos %s, reasons %q", m.name, out.Run.Verdict, failing, out.Run.Videos.Summary(), out.Run.Reasons)
+			want := append([]string(nil), m.fail...)
+			sort.Strings(want)
+			if !slices.Equal(failing, want) {
+				t.Errorf("failing objectives %v, want exactly %v", failing, want)
+			}
+			wantCode, wantVerdict := exitcode.NoGo, verdict.NoGo
+			if m.breaks == nil {
+				wantCode, wantVerdict = exitcode.Go, verdict.Go
+			}
+			if out.Code != wantCode || out.Run.Verdict != wantVerdict {
+				t.Errorf("exit %d verdict %s, want %d %s; reasons %q", out.Code, out.Run.Verdict, wantCode, wantVerdict, out.Run.Reasons)
+			}
+			for _, r := range m.reasons {
+				if !strings.Contains(strings.Join(out.Run.Reasons, "\n"), r) {
+					t.Errorf("reasons %q lack %q", out.Run.Reasons, r)
+				}
+			}
+		})
+	}
+}
+
+// failingObjectives lists, sorted and once each, the objectives that failed in some window.
+func failingObjectives(results []verdict.Objective) []string {
+	var out []string
+	for _, r := range results {
+		if r.Status.Failing() && !slices.Contains(out, r.ID) {
+			out = append(out, r.ID)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
