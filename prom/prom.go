@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +48,10 @@ type Job struct {
 	Labels map[string]string
 	// Interval overrides Options.ScrapeInterval for this job.
 	Interval time.Duration
+	// DropMetrics are metric names whose series are dropped after the scrape (a
+	// metric_relabel_configs drop rule), as a real Prometheus may be configured to keep
+	// what a platform exports out of its TSDB.
+	DropMetrics []string
 }
 
 // Options configure [New]. Only Dir is required.
@@ -279,6 +285,11 @@ func scrapeConfig(o Options) (*config.Config, error) {
 	type fileSD struct {
 		Files []string `yaml:"files"`
 	}
+	type relabelCfg struct {
+		SourceLabels []string `yaml:"source_labels"`
+		Regex        string   `yaml:"regex"`
+		Action       string   `yaml:"action"`
+	}
 	type scrapeCfg struct {
 		JobName        string         `yaml:"job_name"`
 		ScrapeInterval string         `yaml:"scrape_interval"`
@@ -286,6 +297,7 @@ func scrapeConfig(o Options) (*config.Config, error) {
 		MetricsPath    string         `yaml:"metrics_path,omitempty"`
 		StaticConfigs  []staticConfig `yaml:"static_configs,omitempty"`
 		FileSDConfigs  []fileSD       `yaml:"file_sd_configs,omitempty"`
+		MetricRelabel  []relabelCfg   `yaml:"metric_relabel_configs,omitempty"`
 	}
 	type file struct {
 		Global struct {
@@ -321,6 +333,13 @@ func scrapeConfig(o Options) (*config.Config, error) {
 		}
 		if len(j.FileSD) > 0 {
 			sc.FileSDConfigs = []fileSD{{Files: j.FileSD}}
+		}
+		if len(j.DropMetrics) > 0 {
+			quoted := make([]string, len(j.DropMetrics))
+			for i, m := range j.DropMetrics {
+				quoted[i] = regexp.QuoteMeta(m)
+			}
+			sc.MetricRelabel = []relabelCfg{{SourceLabels: []string{"__name__"}, Regex: strings.Join(quoted, "|"), Action: "drop"}}
 		}
 		f.ScrapeConfigs = append(f.ScrapeConfigs, sc)
 	}

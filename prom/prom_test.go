@@ -229,3 +229,26 @@ func TestStatusEndpointsServe(t *testing.T) {
 	_, err = url.Parse(srv.URL())
 	require.NoError(t, err)
 }
+
+// A job's DropMetrics keeps those metrics out of the TSDB (a metric_relabel_configs drop rule),
+// and only those.
+func TestJobDropMetrics(t *testing.T) {
+	exp, _ := exporter(t)
+	ctx := context.Background()
+	srv, err := prom.New(ctx, prom.Options{Dir: t.TempDir(), Jobs: []prom.Job{
+		{Name: "dropping", Targets: []string{strings.TrimPrefix(exp.URL, "http://")}, DropMetrics: []string{"test_requests_total"}},
+	}})
+	require.NoError(t, err)
+	defer srv.Close()
+	cl := newClient(t, srv.URL())
+	waitFor(t, 30*time.Second, "the job scraped", func() bool {
+		v, _, _, err := cl.Query(ctx, `count(test_latency_seconds_count)`, time.Now())
+		f, ok := scalarOf(t, v)
+		return err == nil && ok && f == 1
+	})
+	v, _, _, err := cl.Query(ctx, `count(test_requests_total) or vector(0)`, time.Now())
+	require.NoError(t, err)
+	f, ok := scalarOf(t, v)
+	require.True(t, ok)
+	require.Zero(t, f, "the dropped metric reached the TSDB")
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/dailydoco/ddp-verify/chaos"
@@ -96,6 +97,8 @@ func faultReasons(rec *reports.Run, ex *execution, planned []chaos.Fault) []stri
 		case !ok && !ex.aborted:
 			out = append(out, fmt.Sprintf("fault %s was planned but never ran", f.ID))
 		case !ok:
+		case c.Error != "" && strings.HasPrefix(c.Error, "fault "+f.ID+":"):
+			out = append(out, c.Error)
 		case c.Error != "":
 			out = append(out, fmt.Sprintf("fault %s: %s", f.ID, c.Error))
 		case c.InjectedAt == nil && !ex.aborted:

@@ -31,6 +31,8 @@ type Config struct {
 	PreflightTimeout string      `yaml:"preflight_timeout"`
 	Chaos            ChaosConfig `yaml:"chaos"`
 	Auth             AuthConfig  `yaml:"auth"`
+	// FixedCosts declares a URL target's managed-service costs (no flag: a block only).
+	FixedCosts *FixedCosts `yaml:"fixed_costs"`
 
 	// doc locates the file's fields for error messages; nil for an empty file.
 	doc  *yamlfile.Document
@@ -91,6 +93,9 @@ func LoadConfig(file string) (*Config, error) {
 	}
 	if v := c.Seed; v != nil && *v == 0 {
 		bad("seed", "must be at least 1")
+	}
+	if c.FixedCosts != nil {
+		c.FixedCosts.check(&problems, "fixed_costs")
 	}
 	if err := problems.Err(); err != nil {
 		return nil, exitcode.New(exitcode.BadInput, err)

@@ -29,6 +29,9 @@ func TestLoadConfig(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("flags %v, want exactly %v", got, want)
 	}
+	if fc := c.FixedCosts; fc == nil || fc.AsOf != "2026-11-01" || fc.MonthlyUSD["redis"] != 500 || len(fc.MonthlyUSD) != 3 {
+		t.Errorf("fixed costs %+v", fc)
+	}
 	if err := c.FieldError("max-node-share", errString("nope")); !strings.Contains(err.Error(), "staging.good.yaml:11: chaos.max_node_share: nope") {
 		t.Errorf("field error %q does not name file, line and field", err)
 	}
@@ -62,6 +65,11 @@ func TestBadConfigNamesFileLineAndField(t *testing.T) {
 			`wrong-types.bad.yaml:2: expect_jobs: want a sequence, got the string "api"`,
 			`wrong-types.bad.yaml:3: time_scale: want a number, got the string "fast"`,
 			"wrong-types.bad.yaml:5: chaos.namespaces: want a sequence, got a mapping",
+		}},
+		{"fixed-costs.bad.yaml", []string{
+			`fixed-costs.bad.yaml:3: fixed_costs.as_of: "last month" is not YYYY-MM-DD`,
+			"fixed-costs.bad.yaml:2: fixed_costs.source: is required",
+			"fixed-costs.bad.yaml:5: fixed_costs.monthly_usd.postgres: must be a cost of 0 or more (got -1500)",
 		}},
 		{"bad-values.bad.yaml", []string{
 			"bad-values.bad.yaml:2: target: want local or the URL",

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,5 +244,61 @@ func TestURLTarget(t *testing.T) {
 	}
 	if out.Run.Target != c.GatewayURL() {
 		t.Errorf("target %q", out.Run.Target)
+	}
+}
+
+// A URL target whose Prometheus holds no fixed (managed-service) cost gets the cost objectives
+// NO_DATA, naming the missing source, never a cost computed without it (about half the plan's
+// month); with the costs declared in the run configuration (fixed_costs:) they are pushed with
+// the generator's metrics and count.
+func TestURLTargetCostNeedsAFixedCostSource(t *testing.T) {
+	c := platformtest.Start(t, platformtest.Topology())
+	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), RemoteWriteReceiver: true,
+		Jobs: []prom.Job{{Name: "platform", FileSD: []string{c.FileSDPath()}, DropMetrics: []string{"dailydoco_fixed_hourly_cost"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	spec, err := slo.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Objectives = slices.DeleteFunc(spec.Objectives, func(o slo.Objective) bool {
+		return o.ID != "cost_per_video" && o.ID != "monthly_cost_projection"
+	})
+	declared := &FixedCosts{AsOf: "2026-11-01", Source: "test", MonthlyUSD: map[string]float64{"postgres": 1500, "redis": 500}}
+	for _, tc := range []struct {
+		name  string
+		fixed *FixedCosts
+	}{{"no fixed-cost source", nil}, {"declared in the run configuration", declared}} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := options(t, "short.yaml", "reachable.slo.yaml")
+			o.SLO, o.NoChaos = spec, true
+			o.Target = &URLTarget{URL: c.GatewayURL(), PrometheusURL: srv.URL(), FixedCosts: tc.fixed}
+			out, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]verdict.Objective{}
+			for _, r := range out.Run.SLOs {
+				byID[r.ID] = r
+			}
+			monthly := byID["monthly_cost_projection"]
+			if tc.fixed == nil {
+				for _, id := range []string{"cost_per_video", "monthly_cost_projection"} {
+					if r := byID[id]; r.Status != verdict.NoData || !strings.Contains(r.Error, "no dailydoco_fixed_hourly_cost series") || !strings.Contains(r.Error, "fixed_costs:") {
+						t.Errorf("%s: %s %q, want NO_DATA naming the missing fixed cost", id, r.Status, r.Error)
+					}
+				}
+				if out.Run.Verdict != verdict.NoGo || out.Run.Cost.Unknown == "" {
+					t.Errorf("verdict %s, cost %+v: want NO-GO and the cost unknown", out.Run.Verdict, out.Run.Cost)
+				}
+				return
+			}
+			// The nodes' cost plus the declared $2,000 a month: the projection counts both.
+			if monthly.Value == nil || *monthly.Value < 2000 || out.Run.Cost.Unknown != "" {
+				t.Errorf("monthly projection %+v, cost %+v: want the declared fixed cost counted", monthly, out.Run.Cost)
+			}
+		})
 	}
 }

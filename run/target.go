@@ -37,10 +37,12 @@ type Env struct {
 	Logger    *slog.Logger
 }
 
-// Generator is the load generator's metrics endpoint.
+// Generator is the load generator's metrics endpoint. A target may add series of its own
+// to it (Registerer): they are scraped or pushed with the generator's.
 type Generator struct {
-	Addr     string // host:port serving /metrics
-	Gatherer prometheus.Gatherer
+	Addr       string // host:port serving /metrics
+	Gatherer   prometheus.Gatherer
+	Registerer prometheus.Registerer
 }
 
 // GeneratorJob is the job label of the load generator's own metrics.

@@ -35,6 +35,9 @@ type URLTarget struct {
 	Chaos func(runID string) (chaos.Backend, error)
 	// Guardrails bound what the faults may hit (namespace allow-list, node and pod shares).
 	Guardrails chaos.Guardrails
+	// FixedCosts declares the managed services' costs when the platform does not export
+	// dailydoco_fixed_hourly_cost itself.
+	FixedCosts *FixedCosts
 }
 
 var _ Target = (*URLTarget)(nil)
@@ -77,6 +80,11 @@ func (t *URLTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 	if env.Faults {
 		if p.Chaos, err = t.Chaos(env.RunID); err != nil {
 			return nil, badInput("%w", err)
+		}
+	}
+	if t.FixedCosts != nil {
+		if err := env.Generator.Registerer.Register(t.FixedCosts.collector()); err != nil {
+			return nil, infra("export the declared fixed costs: %w", err)
 		}
 	}
 	var stop func(context.Context)

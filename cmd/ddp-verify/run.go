@@ -33,6 +33,8 @@ type runFlags struct {
 	preflightTimeout, drainTimeout, recoveryTimeout           time.Duration
 	mesh                                                      meshFlags
 	authHeader, authEnv                                       string
+	// fixedCosts comes from --config's fixed_costs: block (it has no flag).
+	fixedCosts *run.FixedCosts
 }
 
 func newRunCmd(out, errOut io.Writer) *cobra.Command {
@@ -105,9 +107,11 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 // options completes and validates the flags into the run's options; every problem is bad input.
 func (f *runFlags) options(cmd *cobra.Command, errOut io.Writer) (run.Options, error) {
 	if f.config != "" {
-		if err := applyConfig(cmd, f.config); err != nil {
+		c, err := applyConfig(cmd, f.config)
+		if err != nil {
 			return run.Options{}, err
 		}
+		f.fixedCosts = c.FixedCosts
 	}
 	switch {
 	case f.profile == "":
@@ -161,13 +165,16 @@ func (f *runFlags) targetOf(plan *profile.Plan, log *slog.Logger) (run.Target, e
 		if f.promURL != "" {
 			return nil, exitcode.BadInputf("--prometheus-url is for a URL target; the local target uses an embedded Prometheus")
 		}
+		if f.fixedCosts != nil {
+			return nil, exitcode.BadInputf("%s: fixed_costs is for a URL target: the local platform's cost exporter declares its own, from its topology's dated price table", f.config)
+		}
 		topo, err := run.ResolveTopology(f.topology, plan)
 		if err != nil {
 			return nil, err
 		}
 		return &run.LocalTarget{Topology: topo}, nil
 	case strings.HasPrefix(f.target, "http://") || strings.HasPrefix(f.target, "https://"):
-		t := &run.URLTarget{URL: f.target, PrometheusURL: f.promURL, RemoteWriteURL: f.remoteWriteURL, ExpectJobs: f.expectJobs}
+		t := &run.URLTarget{URL: f.target, PrometheusURL: f.promURL, RemoteWriteURL: f.remoteWriteURL, ExpectJobs: f.expectJobs, FixedCosts: f.fixedCosts}
 		if f.mesh.backend == "mesh" && !f.noChaos {
 			var err error
 			if t.Chaos, err = f.mesh.chaos(log); err != nil {
@@ -221,19 +228,20 @@ func (m *meshFlags) chaos(log *slog.Logger) (func(runID string) (chaos.Backend, 
 	}, nil
 }
 
-// applyConfig sets every flag the configuration file gives and the command line does not.
-func applyConfig(cmd *cobra.Command, file string) error {
+// applyConfig sets every flag the configuration file gives and the command line does not, and
+// returns the file for what has no flag.
+func applyConfig(cmd *cobra.Command, file string) (*run.Config, error) {
 	c, err := run.LoadConfig(file)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, kv := range c.Flags() {
 		if cmd.Flags().Changed(kv[0]) {
 			continue
 		}
 		if err := cmd.Flags().Set(kv[0], kv[1]); err != nil {
-			return exitcode.New(exitcode.BadInput, c.FieldError(kv[0], err))
+			return nil, exitcode.New(exitcode.BadInput, c.FieldError(kv[0], err))
 		}
 	}
-	return nil
+	return c, nil
 }

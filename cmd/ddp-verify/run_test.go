@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,5 +35,19 @@ func TestRunBadFlags(t *testing.T) {
 				t.Fatalf("exit %d, output %q; want exit %d saying %q", code, out, exitcode.BadInput, tc.want)
 			}
 		})
+	}
+}
+
+// A profile whose fault breaks one of the chaos engine's rules (a fault name is a Kubernetes
+// label value) is bad input: exit 2, naming the file, the line and the field, before anything
+// starts (no run directory, no platform).
+func TestRunProfileBreakingAChaosRuleIsBadInput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	_, errOut, code := execute(t, "run", "--profile", filepath.Join("..", "..", "profile", "testdata", "fault-name-not-a-label.bad.yaml"), "--out", out)
+	if code != exitcode.BadInput || !strings.Contains(errOut, "fault-name-not-a-label.bad.yaml:8: chaos[0].name") || !strings.Contains(errOut, "DNS label") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 naming file:8 and chaos[0].name", code, errOut)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a run directory was created: %v", err)
 	}
 }
