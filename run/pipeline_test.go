@@ -401,3 +401,36 @@ func TestDrainOnTheRunClock(t *testing.T) {
 		}
 	}
 }
+
+// With --no-chaos the plan's faults are skipped: the record names them (every report then says
+// resilience was not verified), their windows' objectives are listed as not evaluated, and the
+// backend is never called.
+func TestPipelineNoChaosSaysResilienceNotVerified(t *testing.T) {
+	t.Parallel()
+	o, target := fakeRun(t, passingSLO+`  - id: errors_during_faults
+    query: vector(0)
+    op: "<"
+    value: 1
+    windows: ["fault-*"]
+`)
+	o.NoChaos = true
+	out, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(out.Run.FaultsSkipped, []string{"node-a"}) || !strings.Contains(out.Run.ResilienceNote(), "resilience NOT verified") {
+		t.Errorf("faults skipped %v, note %q", out.Run.FaultsSkipped, out.Run.ResilienceNote())
+	}
+	if len(out.Run.NotEvaluated) != 1 || out.Run.NotEvaluated[0].ID != "errors_during_faults" {
+		t.Errorf("not evaluated %+v, want the fault window's objective", out.Run.NotEvaluated)
+	}
+	if calls := target.backend.Calls(); len(calls) != 0 || len(out.Run.Chaos) != 0 {
+		t.Errorf("fault calls %q, chaos %+v under --no-chaos", calls, out.Run.Chaos)
+	}
+	for _, f := range []string{reports.MarkdownFile, reports.HTMLFile, reports.JUnitFile} {
+		b, err := os.ReadFile(filepath.Join(out.Dir, f))
+		if err != nil || !strings.Contains(string(b), "resilience NOT verified") {
+			t.Errorf("%s does not say resilience was not verified (%v)", f, err)
+		}
+	}
+}
