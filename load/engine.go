@@ -95,6 +95,7 @@ func NewEngine(scenarios []ScenarioConfig, opts ...Option) (*Engine, error) {
 			errs = append(errs, fmt.Errorf("scenario %q: name used twice", sc.Name))
 		}
 		seen[sc.Name] = true
+		sc.Executor = seededArrivals(sc.Executor, e.seed)
 		e.scenarios = append(e.scenarios, sc.Scaled(e.timeScale))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -115,6 +116,24 @@ func NewEngine(scenarios []ScenarioConfig, opts ...Option) (*Engine, error) {
 		e.thState = append(e.thState, ts)
 	}
 	return e, nil
+}
+
+// seededArrivals gives Poisson arrivals without a seed of their own the engine's seed, so that
+// a run's --seed also draws its arrival times.
+func seededArrivals(ex Executor, seed uint64) Executor {
+	switch x := ex.(type) {
+	case ConstantArrivalRate:
+		if x.Poisson && x.Seed == 0 {
+			x.Seed = seed
+		}
+		return x
+	case RampingArrivalRate:
+		if x.Poisson && x.Seed == 0 {
+			x.Seed = seed
+		}
+		return x
+	}
+	return ex
 }
 
 func stageDurations(ex Executor) []time.Duration {

@@ -93,6 +93,11 @@ func (v *validator) profile(p *Profile) {
 	if len(p.Scenarios) == 0 {
 		v.Fail("scenarios", "at least one scenario is required")
 	}
+	switch p.Decision {
+	case "", DecisionPoint, DecisionConfident:
+	default:
+		v.Fail("decision", "unknown decision %q (%s or %s)", p.Decision, DecisionPoint, DecisionConfident)
+	}
 	stageNames := map[string]bool{}
 	scenarioNames := map[string]bool{}
 	for i := range p.Scenarios {
@@ -185,6 +190,12 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 	case "constant-arrival-rate":
 		positive("rate", s.Rate > 0, "must be positive")
 		positive("duration", s.Duration.Duration > 0, "must be positive")
+	}
+	switch {
+	case s.Arrivals != "" && !strings.HasSuffix(s.Executor, "arrival-rate"):
+		v.Fail(at+".arrivals", "only the arrival-rate executors take arrivals")
+	case s.Arrivals != "" && s.Arrivals != ArrivalsEven && s.Arrivals != ArrivalsPoisson:
+		v.Fail(at+".arrivals", "unknown arrivals %q (%s, the default, or %s)", s.Arrivals, ArrivalsEven, ArrivalsPoisson)
 	}
 	if strings.HasSuffix(s.Executor, "arrival-rate") {
 		nonNegative("timeUnit", s.TimeUnit)

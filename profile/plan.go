@@ -47,6 +47,26 @@ func (p *Plan) Name() string { return p.Profile.Name }
 // TimeScale is the factor the schedule was scaled by; 1 when it was not.
 func (p *Plan) TimeScale() float64 { return p.Profile.TimeScale() }
 
+// Decision is the profile's decision policy: DecisionPoint unless it says DecisionConfident.
+func (p *Plan) Decision() string {
+	if p.Profile.Decision == "" {
+		return DecisionPoint
+	}
+	return p.Profile.Decision
+}
+
+// Decision policies (docs/slo.md): on the value, or confidently on its 95 % interval.
+const (
+	DecisionPoint     = "point"
+	DecisionConfident = "confident"
+)
+
+// Arrival spacings of the arrival-rate executors.
+const (
+	ArrivalsEven    = "even"
+	ArrivalsPoisson = "poisson"
+)
+
 // WithoutFaults is the plan of a run with --no-chaos: the same load, no fault, and so no
 // fault or recovery window.
 func (p *Plan) WithoutFaults() *Plan {
@@ -137,10 +157,10 @@ func (v *validator) executor(at string, s Scenario) load.Executor {
 		return load.SharedIterations{VUs: int64(s.VUs), Iterations: int64(s.Iterations), MaxDuration: s.MaxDuration.Duration}
 	case "constant-arrival-rate":
 		return load.ConstantArrivalRate{Rate: v.count(at+".rate", s.Rate), TimeUnit: s.TimeUnit.Duration, Duration: s.Duration.Duration,
-			PreAllocatedVUs: int64(s.PreAllocatedVUs), MaxVUs: int64(s.MaxVUs)}
+			PreAllocatedVUs: int64(s.PreAllocatedVUs), MaxVUs: int64(s.MaxVUs), Poisson: s.Arrivals == ArrivalsPoisson}
 	case "ramping-arrival-rate":
 		return load.RampingArrivalRate{StartRate: v.count(at+".startRate", s.StartRate), TimeUnit: s.TimeUnit.Duration, Stages: v.stages(at, s.Stages),
-			PreAllocatedVUs: int64(s.PreAllocatedVUs), MaxVUs: int64(s.MaxVUs)}
+			PreAllocatedVUs: int64(s.PreAllocatedVUs), MaxVUs: int64(s.MaxVUs), Poisson: s.Arrivals == ArrivalsPoisson}
 	}
 	return nil // an unknown executor was reported by the scenario's own rules
 }

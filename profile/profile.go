@@ -29,6 +29,11 @@ type Profile struct {
 	SLO string `yaml:"slo"`
 	// Topology names the reference platform topology: "default" (built in) or a path.
 	Topology string `yaml:"topology"`
+	// Decision is how objectives are decided from their values and 95 % intervals: "point"
+	// (the default: on the value, a result whose interval straddles its threshold flagged
+	// low-confidence) or "confident" (PASS or FAIL only when the whole interval says so,
+	// otherwise INCONCLUSIVE, which fails the gate). docs/slo.md.
+	Decision string `yaml:"decision,omitempty"`
 
 	// source is the file (or "builtin:NAME") the profile was read from, for error messages.
 	source string
@@ -77,6 +82,10 @@ type Scenario struct {
 	TimeUnit        Duration `yaml:"timeUnit"`
 	PreAllocatedVUs int      `yaml:"preAllocatedVUs"`
 	MaxVUs          int      `yaml:"maxVUs"`
+	// Arrivals spaces the iterations of an arrival-rate executor: "even" (the default, as k6
+	// does: iteration k starts at k x timeUnit / rate) or "poisson" (exponential gaps at the
+	// same mean rate, drawn from the run's seed).
+	Arrivals string `yaml:"arrivals,omitempty"`
 
 	// Journeys maps journey names to relative weights; a VU draws its next journey by weight.
 	Journeys map[string]float64 `yaml:"journeys"`

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dailydoco/ddp-verify/chaos"
+	"github.com/dailydoco/ddp-verify/load"
 )
 
 func TestBadProfilesNameFileLineAndField(t *testing.T) {
@@ -252,5 +253,57 @@ func TestPlanFaultsAreChaosFaults(t *testing.T) {
 func TestScaledProfileIsCheckedAgain(t *testing.T) {
 	if _, err := Resolve("smoke", 0); err == nil || !strings.Contains(err.Error(), "time scale must be a positive number") {
 		t.Errorf("time scale 0: %v", err)
+	}
+}
+
+// Arrival-rate executors space their starts evenly by default, as k6 does; `arrivals: poisson`
+// asks for exponential gaps. The decision policy is point unless the profile says confident.
+func TestArrivalsAndDecision(t *testing.T) {
+	p, err := Parse("x.yaml", []byte(`name: x
+decision: confident
+scenarios:
+  - name: even
+    executor: constant-arrival-rate
+    rate: 10
+    duration: 1m
+    preAllocatedVUs: 5
+    journeys: {capture: 1}
+  - name: random
+    executor: constant-arrival-rate
+    rate: 10
+    duration: 1m
+    preAllocatedVUs: 5
+    arrivals: poisson
+    journeys: {capture: 1}
+slo: default
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	even, random := plan.Scenarios[0].Load.Executor.(load.ConstantArrivalRate), plan.Scenarios[1].Load.Executor.(load.ConstantArrivalRate)
+	if even.Poisson || !random.Poisson || plan.Decision() != DecisionConfident {
+		t.Errorf("poisson %v/%v, decision %q", even.Poisson, random.Poisson, plan.Decision())
+	}
+	if smoke, _ := Resolve("smoke", 1); smoke.Decision() != DecisionPoint {
+		t.Errorf("smoke decides %q, want point", smoke.Decision())
+	}
+	_, err = Parse("bad.yaml", []byte(`name: x
+decision: hopeful
+scenarios:
+  - executor: constant-vus
+    vus: 1
+    duration: 1m
+    arrivals: poisson
+    journeys: {browse: 1}
+slo: default
+`))
+	for _, want := range []string{`bad.yaml:2: decision: unknown decision "hopeful"`, "bad.yaml:7: scenarios[0].arrivals: only the arrival-rate executors take arrivals"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
 	}
 }

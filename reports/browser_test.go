@@ -39,6 +39,8 @@ type pageResult struct {
 	requests []string // every URL the page requested, data: URLs excluded
 	problems []string // console errors, uncaught exceptions, browser log errors (CSP, failed loads)
 	png      []byte
+	// lowConfidence are the page's low-confidence flags as rendered.
+	lowConfidence []lowConfidenceFlag
 }
 
 // recordingServer serves pages on loopback and records every request that reaches it.
@@ -70,6 +72,21 @@ func (rs *recordingServer) requests() []string {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return append([]string(nil), rs.seen...)
+}
+
+// lowConfidenceProbe lists, as JSON, every low-confidence flag of the page with its text, its
+// rendered size and whether it is shown.
+const lowConfidenceProbe = `JSON.stringify([...document.querySelectorAll(".low-confidence")].map(e => {
+  const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+  return {text: e.textContent, title: e.title, width: r.width, height: r.height,
+    shown: cs.display !== "none" && cs.visibility !== "hidden" && cs.opacity !== "0"};
+}))`
+
+// lowConfidenceFlag is one low-confidence flag as the browser rendered it.
+type lowConfidenceFlag struct {
+	Text, Title   string
+	Width, Height float64
+	Shown         bool
 }
 
 // loadPage opens url in headless Chromium driven over the DevTools protocol on a pipe
@@ -144,10 +161,19 @@ func loadPage(t *testing.T, bin, url string, width, height int) pageResult {
 		Data string `json:"data"`
 	}
 	json.Unmarshal(must(s, "Page.captureScreenshot", map[string]any{"format": "png"}), &shot)
-	// A round trip after the screenshot flushes any event queued before it.
-	must(s, "Runtime.evaluate", map[string]any{"expression": "document.readyState"})
+	// A round trip after the screenshot flushes any event queued before it; it also reads how
+	// the page shows its low-confidence flags.
+	var flags struct {
+		Result struct {
+			Value string `json:"value"`
+		} `json:"result"`
+	}
+	json.Unmarshal(must(s, "Runtime.evaluate", map[string]any{"expression": lowConfidenceProbe}), &flags)
 
 	var res pageResult
+	if err := json.Unmarshal([]byte(flags.Result.Value), &res.lowConfidence); err != nil {
+		t.Fatalf("decode the page's low-confidence flags %q: %v", flags.Result.Value, err)
+	}
 	res.png, err = base64.StdEncoding.DecodeString(shot.Data)
 	if err != nil {
 		t.Fatalf("decode screenshot: %v", err)
@@ -321,6 +347,13 @@ func TestReportInBrowser(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dx() != 1280 || b.Dy() != 2400 {
 		t.Errorf("screenshot is %dx%d, want 1280x2400", b.Dx(), b.Dy())
+	}
+	// The fixture's one low-confidence objective is flagged, visibly, with why on hover.
+	if len(res.lowConfidence) != 1 {
+		t.Fatalf("low-confidence flags %+v, want exactly one", res.lowConfidence)
+	}
+	if f := res.lowConfidence[0]; !f.Shown || f.Width < 20 || f.Height < 8 || f.Text != "low confidence" || !strings.Contains(f.Title, "would need about 31m0s to decide") {
+		t.Errorf("low-confidence flag %+v is not shown as it should be", f)
 	}
 	out := *screenshotPath
 	if out == "" {

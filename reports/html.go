@@ -89,6 +89,7 @@ type sloView struct {
 	Query                            string
 	Evidence, Warnings               []string
 	Error                            string
+	Interval, LowConfidence          string
 }
 
 type chaosView struct {
@@ -172,7 +173,7 @@ func statusClass(s verdict.Status) string {
 
 // statusCounts counts objectives per status, worst first, omitting statuses with none.
 func statusCounts(slos []verdict.Objective) []countView {
-	order := []verdict.Status{verdict.Fail, verdict.Error, verdict.NoData, verdict.Warn, verdict.NoBaseline, verdict.Pass}
+	order := []verdict.Status{verdict.Fail, verdict.Error, verdict.NoData, verdict.Inconclusive, verdict.Warn, verdict.NoBaseline, verdict.Pass}
 	var out []countView
 	for _, st := range order {
 		n := 0
@@ -221,6 +222,7 @@ func newSLOView(r *Run, s verdict.Objective) sloView {
 	for _, e := range s.Evidence {
 		v.Evidence = append(v.Evidence, e.Label+": "+formatValue(e.Value, e.Unit))
 	}
+	v.Interval, v.LowConfidence = intervalText(s), lowConfidenceText(s)
 	return v
 }
 

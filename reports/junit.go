@@ -139,10 +139,16 @@ func sloMessage(s verdict.Objective) string {
 	if s.Warning != nil {
 		msg += fmt.Sprintf(", warning %s", formatValue(*s.Warning, s.Unit))
 	}
-	if !s.HasSampleCount() {
-		return msg
+	if s.HasSampleCount() {
+		msg += fmt.Sprintf(" (%d samples)", s.SampleCount)
 	}
-	return msg + fmt.Sprintf(" (%d samples)", s.SampleCount)
+	if iv := intervalText(s); iv != "" && s.Value != nil {
+		msg += ", " + iv
+	}
+	if lc := lowConfidenceText(s); lc != "" {
+		msg += "; " + lc
+	}
+	return msg
 }
 
 func sloDetail(s verdict.Objective) string {

@@ -48,12 +48,25 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 		}
 		b.WriteString("\n")
 	}
+	if low := lowConfidence(r.SLOs); len(low) > 0 {
+		b.WriteString("**Low confidence** (the status rests on thin evidence)\n\n")
+		for _, s := range low {
+			fmt.Fprintf(&b, "- `%s` in %s: %s\n", mdCode(s.ID), mdText(s.Window), mdText(lowConfidenceText(s)))
+		}
+		b.WriteString("\n")
+	}
 	if len(r.SLOs) > 0 {
 		b.WriteString("| status | objective | window | value | threshold |\n|---|---|---|--:|---|\n")
 		for _, s := range sortedSLOs(r.SLOs) {
 			val := "—"
 			if s.Value != nil {
 				val = formatValue(*s.Value, s.Unit)
+			}
+			if iv := intervalText(s); iv != "" && s.Value != nil {
+				val += " (" + iv + ")"
+			}
+			if s.LowConfidence {
+				val += " ⚠️ low confidence"
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdStatus(s.Status), mdText(s.Name()), mdText(s.Window), mdText(val), mdText(s.Op+" "+formatValue(s.Objective, s.Unit)))
 		}
@@ -94,6 +107,8 @@ func mdStatus(s verdict.Status) string {
 		return "⬜ NO DATA"
 	case verdict.NoBaseline:
 		return "➖ NO BASELINE"
+	case verdict.Inconclusive:
+		return "❔ INCONCLUSIVE"
 	}
 	return "❌ " + string(s)
 }

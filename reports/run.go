@@ -444,10 +444,11 @@ func (r *Run) Validate() error {
 		if s.ID == "" {
 			bad(f("id"), "is empty")
 		}
-		switch s.Status {
-		case verdict.Pass, verdict.Warn, verdict.Fail, verdict.NoData, verdict.NoBaseline, verdict.Error:
-		default:
-			bad(f("status"), "is %q, want PASS, WARN, FAIL, NO_DATA, NO_BASELINE or ERROR", s.Status)
+		if !s.Status.Valid() {
+			bad(f("status"), "is %q, want one of %v", s.Status, verdict.Statuses)
+		}
+		if iv := s.Interval; iv != nil && iv.Low != nil && iv.High != nil && *iv.Low > *iv.High {
+			bad(f("interval"), "low %v is above high %v", *iv.Low, *iv.High)
 		}
 		switch s.Op {
 		case "<", "<=", ">", ">=":

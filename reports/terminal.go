@@ -29,7 +29,7 @@ func WriteVerdict(w io.Writer, r *Run, dir string) error {
 		counts[s.Status]++
 	}
 	var parts []string
-	for _, st := range []verdict.Status{verdict.Pass, verdict.Warn, verdict.Fail, verdict.NoData, verdict.NoBaseline, verdict.Error} {
+	for _, st := range []verdict.Status{verdict.Pass, verdict.Warn, verdict.Fail, verdict.Inconclusive, verdict.NoData, verdict.NoBaseline, verdict.Error} {
 		if counts[st] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
 		}
@@ -37,9 +37,15 @@ func WriteVerdict(w io.Writer, r *Run, dir string) error {
 	if len(r.NotEvaluated) > 0 {
 		parts = append(parts, fmt.Sprintf("%d not evaluated", len(r.NotEvaluated)))
 	}
+	if low := lowConfidence(r.SLOs); len(low) > 0 {
+		parts = append(parts, fmt.Sprintf("%d low-confidence", len(low)))
+	}
 	fmt.Fprintf(&b, "objectives: %s\n", strings.Join(parts, ", "))
 	for _, n := range r.NotEvaluated {
 		fmt.Fprintf(&b, "  not evaluated: %s: %s\n", n.ID, n.Reason)
+	}
+	for _, s := range lowConfidence(r.SLOs) {
+		fmt.Fprintf(&b, "  %s in %s: %s\n", s.ID, s.Window, lowConfidenceText(s))
 	}
 	fmt.Fprintf(&b, "videos: %s\n", r.Videos.Summary())
 	fmt.Fprintf(&b, "reports: %s/{%s,%s,%s,%s}\n", dir, RunFile, HTMLFile, JUnitFile, MarkdownFile)

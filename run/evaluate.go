@@ -16,6 +16,7 @@ func (r *runner) evaluate(ctx context.Context, ex *execution, d drained) *slo.Re
 	ws := runWindows(r.plan.Timeline, ex.t0, ex.loadEnd, d.end)
 	return slo.Evaluate(ctx, r.platform.Prometheus, r.o.SLO, ws, slo.Options{
 		Baseline: baselineOf(r.o.Baseline), Logger: r.log, TimeScale: r.plan.TimeScale(), Now: r.clock.Now,
+		Decision: r.plan.Decision(),
 	})
 }
 

@@ -106,6 +106,8 @@ type Options struct {
 	// TimeScale is the factor the run's profile was scaled by (--time-scale); 0 means 1.
 	// Below 1, objectives marked full_length_only are skipped, with the reason.
 	TimeScale float64
+	// Decision is the profile's decision policy: DecisionPoint (default) or DecisionConfident.
+	Decision string
 }
 
 // Evaluate runs every objective of spec in every supplied window its Windows select: one
@@ -231,6 +233,11 @@ func evaluateOne(ctx context.Context, q Querier, obj *Objective, w Window, o Opt
 		}
 	}
 	judge(&r, obj, f, o.Baseline)
+	if err := interval(ctx, q, obj, w, &r, f); err != nil {
+		r.Status, r.Error = verdict.Error, err.Error()
+		return r
+	}
+	applyDecision(&r, o.Decision, w)
 	return r
 }
 

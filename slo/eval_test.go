@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/dailydoco/ddp-verify/confidence"
 	"github.com/dailydoco/ddp-verify/prom"
 	"github.com/dailydoco/ddp-verify/slo"
 	"github.com/dailydoco/ddp-verify/slo/slotest"
@@ -442,5 +443,102 @@ func TestDefaultCostNeedsTheFixedCost(t *testing.T) {
 		require.Equal(t, verdict.NoData, r.Status, id)
 		require.Contains(t, r.Error, "no dailydoco_fixed_hourly_cost series in the window", id)
 		require.Contains(t, r.Error, "fixed_costs:", id)
+	}
+}
+
+// Every interval method against the evidence behind the value: Wilson on the sample count for
+// a share, Garwood on the count for a rate (scaled) and for a total per counted event, the value
+// itself for an exact count, none for a single observation. A threshold inside the interval
+// flags the result low-confidence with the window that would decide it; under decision:
+// confident it is INCONCLUSIVE, saying how long the window would need to be.
+func TestIntervals(t *testing.T) {
+	base := testBase()
+	q := appended(t, slotest.Frames(base, nFrames, time.Second, 1))
+	spec, err := slo.Load("testdata/intervals.yaml")
+	require.NoError(t, err)
+	// The close objective's threshold sits just under the share, inside its interval.
+	share := slotest.RealtimeWithin2 / slotest.RealtimeVideos
+	spec.Objectives[1].Value = f(share - 0.01)
+	ws := windows(base)[:1]
+	byID := func(rep *slo.Report) map[string]verdict.Objective {
+		m := map[string]verdict.Objective{}
+		for _, r := range rep.Results {
+			m[r.ID] = r
+		}
+		return m
+	}
+	point := byID(slo.Evaluate(context.Background(), q, spec, ws, slo.Options{}))
+
+	n := slotest.RealtimeVideos * 60
+	lo, hi := confidence.Wilson(share*n, n)
+	r := point["realtime_share"]
+	require.Equal(t, verdict.Pass, r.Status, r.Error)
+	require.Equal(t, slo.IntervalWilson, r.Interval.Method)
+	require.InDelta(t, lo, *r.Interval.Low, 1e-9)
+	require.InDelta(t, hi, *r.Interval.High, 1e-9)
+	require.False(t, r.LowConfidence)
+
+	close := point["realtime_share_close"]
+	require.Equal(t, verdict.Pass, close.Status, "point decision: decided on the value")
+	require.True(t, close.LowConfidence)
+	require.NotNil(t, close.ExtendToSeconds)
+	// At the extended length the interval no longer holds the threshold, and not long before.
+	k := *close.ExtendToSeconds / 60
+	extLo, _ := confidence.Wilson(share*n*k, n*k)
+	require.Greater(t, extLo, share-0.01)
+	shortLo, _ := confidence.Wilson(share*n*k*0.9, n*k*0.9)
+	require.LessOrEqual(t, shortLo, share-0.01)
+
+	videos := slotest.VideosSucceeded * 60
+	clo, chi := confidence.PoissonCount(int64(videos))
+	tp := point["throughput"]
+	require.InDelta(t, clo*60, *tp.Interval.Low, 1e-6) // per hour: x 3600 / 60 s
+	require.InDelta(t, chi*60, *tp.Interval.High, 1e-6)
+	cost := point["cost_per_video"]
+	total := *cost.Value * videos
+	require.InDelta(t, total/chi, *cost.Interval.Low, 1e-9)
+	require.InDelta(t, total/clo, *cost.Interval.High, 1e-9)
+	b := point["backlog"]
+	require.Equal(t, *b.Value, *b.Interval.Low)
+	require.Equal(t, *b.Value, *b.Interval.High)
+	rec := point["recovery"]
+	require.Equal(t, slo.IntervalSingle, rec.Interval.Method)
+	require.Nil(t, rec.Interval.Low)
+
+	confident := byID(slo.Evaluate(context.Background(), q, spec, ws, slo.Options{Decision: slo.DecisionConfident}))
+	require.Equal(t, verdict.Pass, confident["realtime_share"].Status)
+	c := confident["realtime_share_close"]
+	require.Equal(t, verdict.Inconclusive, c.Status)
+	require.Contains(t, c.Error, "not enough evidence")
+	require.Contains(t, c.Error, "extend run to about")
+	require.True(t, c.Status.Failing(), "INCONCLUSIVE fails the gate")
+}
+
+func TestBadIntervalSpecs(t *testing.T) {
+	_, err := slo.Parse("bad.yaml", []byte(`objectives:
+  - id: a
+    query: vector(1)
+    op: ">"
+    value: 0
+    interval: {method: wilson}
+  - id: b
+    query: vector(1)
+    op: ">"
+    value: 0
+    interval: {method: poisson}
+  - id: c
+    query: vector(1)
+    op: ">"
+    value: 0
+    interval: {method: bootstrap, scale: "1"}
+`))
+	require.Error(t, err)
+	for _, want := range []string{
+		"bad.yaml:6: objectives[0] (a).interval.method: wilson needs min_samples",
+		"objectives[1] (b).interval.count: required",
+		`objectives[2] (c).interval.method: "bootstrap" is not one of`,
+		"objectives[2] (c).interval.scale: only poisson takes a scale",
+	} {
+		require.ErrorContains(t, err, want)
 	}
 }

@@ -81,6 +81,8 @@ type Objective struct {
 	// Evidence queries are evaluated beside the objective and shown with it (for example the
 	// interpolated p95 beside the exact bucket fraction); they never change the status.
 	Evidence []Evidence `yaml:"evidence" json:"evidence,omitempty"`
+	// Interval says how the value's 95 % confidence interval is computed; nil: none.
+	Interval *IntervalSpec `yaml:"interval" json:"interval,omitempty"`
 	// Requires names series that must exist in the window for the objective to mean anything:
 	// without one of them the objective is NO_DATA, its reason naming the series and the
 	// requirement's hint, instead of a value computed without it (a cost per video without the
@@ -277,6 +279,9 @@ func (v *validator) objective(i int, o *Objective, seen map[string]int) {
 		}
 		v.query(at+"."+f+".query", label+"."+f+".query", e.Query, true)
 	}
+	if iv := o.Interval; iv != nil {
+		v.intervalSpec(at, label, o, iv)
+	}
 	for j, r := range o.Requires {
 		f := yamlfile.Index("requires", j) + ".metric"
 		if _, err := parser.NewParser(parser.Options{}).ParseMetricSelector(r.Metric); err != nil || strings.TrimSpace(r.Metric) == "" {
@@ -290,6 +295,33 @@ func (v *validator) objective(i int, o *Objective, seen map[string]int) {
 		if _, err := path.Match(w, ""); err != nil || w == "" {
 			fail(yamlfile.Index("windows", j), "%q is not a window name or pattern", w)
 		}
+	}
+}
+
+// intervalSpec checks an objective's interval: a known method with what it needs.
+func (v *validator) intervalSpec(at, label string, o *Objective, iv *IntervalSpec) {
+	fail := func(name, format string, args ...any) {
+		v.FailAs(at+".interval."+name, label+".interval."+name, format, args...)
+	}
+	switch iv.Method {
+	case IntervalWilson:
+		if o.MinSamples == nil {
+			fail("method", "wilson needs min_samples: its query is the number of trials the share is of")
+		}
+	case IntervalPoisson, IntervalPoissonDenominator:
+		v.query(at+".interval.count", label+".interval.count", iv.Count, true)
+	case IntervalExact, IntervalSingle:
+	default:
+		fail("method", "%q is not one of %s, %s, %s, %s, %s", iv.Method, IntervalWilson, IntervalPoisson, IntervalPoissonDenominator, IntervalExact, IntervalSingle)
+	}
+	if iv.Method != IntervalPoisson && iv.Method != IntervalPoissonDenominator && iv.Count != "" {
+		fail("count", "only poisson and poisson-denominator take a count")
+	}
+	if iv.Scale != "" {
+		if iv.Method != IntervalPoisson {
+			fail("scale", "only poisson takes a scale")
+		}
+		v.query(at+".interval.scale", label+".interval.scale", iv.Scale, false)
 	}
 }
 

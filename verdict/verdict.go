@@ -28,11 +28,15 @@ const (
 	Fail       Status = "FAIL"
 	NoData     Status = "NO_DATA"
 	NoBaseline Status = "NO_BASELINE"
-	Error      Status = "ERROR"
+	// Inconclusive is a result whose 95 % interval holds both passing and failing values, under
+	// a profile that decides confidently (decision: confident): not enough evidence either way.
+	// It fails the gate.
+	Inconclusive Status = "INCONCLUSIVE"
+	Error        Status = "ERROR"
 )
 
 // Statuses lists every status, in the order of [Status.Severity].
-var Statuses = []Status{Pass, NoBaseline, Warn, NoData, Fail, Error}
+var Statuses = []Status{Pass, NoBaseline, Warn, Inconclusive, NoData, Fail, Error}
 
 // Valid reports whether s is one of the statuses.
 func (s Status) Valid() bool { return s.Severity() >= 0 }
@@ -40,11 +44,12 @@ func (s Status) Valid() bool { return s.Severity() >= 0 }
 // Met reports whether s lets a gate through (PASS or WARN).
 func (s Status) Met() bool { return s == Pass || s == Warn }
 
-// Failing reports whether s counts as a failed objective (FAIL, NO_DATA or ERROR).
-// NO_BASELINE is neither met nor failing: a relative criterion had nothing to compare with.
-func (s Status) Failing() bool { return s == Fail || s == NoData || s == Error }
+// Failing reports whether s counts as a failed objective (FAIL, NO_DATA, INCONCLUSIVE or
+// ERROR). NO_BASELINE is neither met nor failing: a relative criterion had nothing to compare
+// with.
+func (s Status) Failing() bool { return s == Fail || s == NoData || s == Inconclusive || s == Error }
 
-// Severity orders statuses for tables and comparisons, from PASS (0) to ERROR (5); -1 for an
+// Severity orders statuses for tables and comparisons, from PASS (0) to ERROR (6); -1 for an
 // unknown status. NO_BASELINE ranks below WARN: it says nothing bad about the value, only that
 // there was nothing to compare it with.
 func (s Status) Severity() int {
@@ -55,12 +60,14 @@ func (s Status) Severity() int {
 		return 1
 	case Warn:
 		return 2
-	case NoData:
+	case Inconclusive:
 		return 3
-	case Fail:
+	case NoData:
 		return 4
-	case Error:
+	case Fail:
 		return 5
+	case Error:
+		return 6
 	}
 	return -1
 }
@@ -93,8 +100,28 @@ type Objective struct {
 	Weight      float64    `json:"weight"`
 	Evidence    []Evidence `json:"evidence,omitempty"`
 	// Error says why the status is not PASS or WARN (no data, too few samples, a failed query,
-	// the criterion missed).
+	// the criterion missed, not enough evidence).
 	Error string `json:"error,omitempty"`
+	// Interval is the value's 95 % confidence interval (docs/slo.md); nil when the objective
+	// declares none or has no value.
+	Interval *Interval `json:"interval,omitempty"`
+	// LowConfidence is set when the interval holds values on both sides of the pass
+	// threshold: the status rests on thin evidence.
+	LowConfidence bool `json:"low_confidence,omitempty"`
+	// ExtendToSeconds is how long the window would need to be, at the rate observed, for the
+	// interval to lie on one side of the threshold; nil when it is not low-confidence or when
+	// no window up to 100 times longer would do.
+	ExtendToSeconds *float64 `json:"extend_to_seconds,omitempty"`
+}
+
+// Interval is a 95 % confidence interval and how it was computed: "wilson" (a share),
+// "poisson" (a count or rate: Garwood's exact interval), "poisson-denominator" (a total per
+// counted event), "exact" (counted, not sampled: the interval is the value) or "single" (one
+// observation: no interval, Low and High are nil).
+type Interval struct {
+	Method string   `json:"method"`
+	Low    *float64 `json:"low,omitempty"`
+	High   *float64 `json:"high,omitempty"`
 }
 
 // Name is the display name, or the id when there is none.

@@ -311,5 +311,13 @@ func launchSLOs() []verdict.Objective {
 		mk("videos-lost", "No accepted video lost", whole, `sum(increase(dailydoco_videos_accepted_total[60m])) - sum(increase(dailydoco_videos_processed_total[60m]))`, ptr(0.0), "videos", "<=", 0, nil, verdict.Pass, 9412, true, 3),
 	}
 	out[10].Warnings = []string{"query returned an empty vector; the dashboard journey step is named \"GET /v1/dashboard\", not \"page load\""}
+	// Intervals: the error-rate share during the chaos window straddles its threshold (low
+	// confidence: the window would need to be longer to decide); throughput is a count.
+	out[3].Interval = &verdict.Interval{Method: "wilson", Low: ptr(0.00071), High: ptr(0.0017)}
+	out[4].Interval = &verdict.Interval{Method: "wilson", Low: ptr(0.0084), High: ptr(0.0104)}
+	out[4].LowConfidence, out[4].ExtendToSeconds = true, ptr(1860.0)
+	out[8].Interval = &verdict.Interval{Method: "poisson", Low: ptr(773.0), High: ptr(852.0)}
+	out[11].Interval = &verdict.Interval{Method: "single"}
+	out[12].Interval = &verdict.Interval{Method: "exact", Low: ptr(0.0), High: ptr(0.0)}
 	return out
 }
