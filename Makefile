@@ -53,13 +53,13 @@ smoke-check: build
 	$(GO) run ./internal/cmd/checkrun -verdict GO -faults 1 reports/ci-smoke
 
 # The launch profile rehearsed at time scale 0.05 (about 4 minutes): GO, both faults injected
-# and recovered, and exactly the two objectives that need full-length windows (plateau
-# throughput, realtime ratio) listed as not evaluated; every other objective has data.
+# and recovered, and exactly the three objectives that need full-length windows (plateau
+# throughput and backlog trend, realtime ratio) listed as not evaluated; every other objective has data.
 rehearsal-check: build
 	rm -rf reports/ci-launch-rehearsal
 	$(BIN) run --profile launch --time-scale 0.05 --out reports/ci-launch-rehearsal
 	$(GO) run ./internal/cmd/checkrun -verdict GO -faults 2 \
-		-not-evaluated throughput_videos_per_hour,video_processing_p95_realtime reports/ci-launch-rehearsal
+		-not-evaluated throughput_videos_per_hour,video_processing_p95_realtime,plateau_backlog_growth reports/ci-launch-rehearsal
 
 clean:
 	rm -rf bin

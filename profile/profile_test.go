@@ -121,13 +121,19 @@ func TestLaunchFollowsThePlanExactly(t *testing.T) {
 	}
 	m := time.Minute
 	want := []stage{{0, 5 * m, 100}, {5 * m, 15 * m, 100}, {15 * m, 20 * m, 500}, {20 * m, 30 * m, 500}, {30 * m, 35 * m, 1000}, {35 * m, 55 * m, 1000}, {55 * m, 60 * m, 0}}
-	if len(tl.Stages) != len(want) {
-		t.Fatalf("%d stages, want %d", len(tl.Stages), len(want))
+	// The users' stages, then the captures': the same shape, offering 60, 300 and 600 videos
+	// an hour at 100, 500 and 1000 users.
+	if len(tl.Stages) != 2*len(want) {
+		t.Fatalf("%d stages, want %d", len(tl.Stages), 2*len(want))
 	}
+	offered := []float64{60, 60, 300, 300, 600, 600, 0}
 	for i, w := range want {
-		got := tl.Stages[i]
-		if got.Start != w.start || got.End != w.end || got.To != w.target {
-			t.Errorf("stage %d = %s..%s to %v, want %s..%s to %v", i, got.Start, got.End, got.To, w.start, w.end, w.target)
+		got, capt := tl.Stages[i], tl.Stages[len(want)+i]
+		if got.Scenario != "users" || got.Start != w.start || got.End != w.end || got.To != w.target {
+			t.Errorf("stage %d = %s %s..%s to %v, want users %s..%s to %v", i, got.Scenario, got.Start, got.End, got.To, w.start, w.end, w.target)
+		}
+		if capt.Scenario != "captures" || capt.Start != w.start || capt.End != w.end || capt.To != offered[i] {
+			t.Errorf("captures stage %d = %s %s..%s to %v, want captures %s..%s to %v/h", i, capt.Scenario, capt.Start, capt.End, capt.To, w.start, w.end, offered[i])
 		}
 	}
 	if tl.Duration != 60*m {
@@ -150,8 +156,9 @@ func TestLaunchFollowsThePlanExactly(t *testing.T) {
 	if !kinds["node-failure"] || !kinds["zone-outage"] {
 		t.Errorf("fault kinds %v, want a node failure and a zone outage", kinds)
 	}
-	if p.PeakVUs() != 1000 {
-		t.Errorf("peak %d, want 1000", p.PeakVUs())
+	// 1000 users, and at most 80 VUs recording the captures.
+	if p.PeakVUs() != 1080 {
+		t.Errorf("peak %d VUs, want 1000 users and 80 capture VUs", p.PeakVUs())
 	}
 }
 
@@ -172,8 +179,8 @@ func TestBuiltinProfilesAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if smoke.PeakVUs() > 50 || len(smoke.Chaos) != 1 || smoke.Chaos[0].Fault != "node-failure" {
-		t.Errorf("smoke: peak %d, chaos %+v; want <= 50 users and one node failure", smoke.PeakVUs(), smoke.Chaos)
+	if users := smoke.Scenarios[0]; users.Stages[1].Target != 50 || len(smoke.Chaos) != 1 || smoke.Chaos[0].Fault != "node-failure" {
+		t.Errorf("smoke: %g users, chaos %+v; want 50 users and one node failure", users.Stages[1].Target, smoke.Chaos)
 	}
 }
 
@@ -225,7 +232,7 @@ func TestPlanFaultsAreChaosFaults(t *testing.T) {
 	if len(fs) != 2 || fs[1].Kind != chaos.ZoneOutage || fs[1].Target.Mode != chaos.PowerLoss || fs[1].Target.Zone != "us-east-1a" || fs[1].At != 47*time.Minute {
 		t.Errorf("faults %+v", fs)
 	}
-	if len(plan.Scenarios) != 1 || plan.Scenarios[0].Load.Executor.Name() != "ramping-vus" || len(plan.Thresholds) != len(plan.Profile.Thresholds) {
+	if len(plan.Scenarios) != 2 || plan.Scenarios[0].Load.Executor.Name() != "ramping-vus" || plan.Scenarios[1].Load.Executor.Name() != "ramping-arrival-rate" || len(plan.Thresholds) != len(plan.Profile.Thresholds) {
 		t.Errorf("plan scenarios %+v, %d thresholds", plan.Scenarios, len(plan.Thresholds))
 	}
 	// Scaling resolves a new plan; --no-chaos drops the faults and their windows.

@@ -56,7 +56,7 @@ var mutations = []mutation{
 
 // mutationRuns is how many of the suite's runs go at once: each is a real platform of a dozen
 // mostly idle processes, so a 2-core machine carries several.
-const mutationRuns = 5
+const mutationRuns = 3
 
 // The gate-mutation suite: the reference platform broken on purpose, one defect at a time,
 // gets NO-GO (exit 1) with exactly the failing objectives documented for that defect, and the

@@ -21,10 +21,10 @@ import (
 func TestRecoveryTracker(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
-	ok := health{errorRate: 0, p95: 20 * time.Millisecond, backlog: 3}
+	ok := health{errorRate: 0, fastShare: 0.99, backlog: 3}
 	with := func(f func(*health)) health { h := ok; f(&h); return h }
 	errs := func(rate float64) health { return with(func(h *health) { h.errorRate = rate }) }
-	slow := with(func(h *health) { h.p95 = 400 * time.Millisecond })
+	slow := with(func(h *health) { h.fastShare = 0.6 })
 	backlogged := with(func(h *health) { h.backlog = 40 })
 	tests := []struct {
 		name string
@@ -41,6 +41,7 @@ func TestRecoveryTracker(t *testing.T) {
 		{"no errors but slow is not recovered", append(repeat(slow, 20), repeat(ok, 11)...), 21 * time.Second, true},
 		{"no errors but a backlog is not recovered", append(repeat(backlogged, 15), repeat(ok, 11)...), 16 * time.Second, true},
 		{"backlog unknown: judged on errors and latency", repeat(with(func(h *health) { h.backlog = math.NaN() }), 11), 0, true},
+		{"latency unknown: judged on errors and backlog", repeat(with(func(h *health) { h.fastShare = math.NaN() }), 11), 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,14 +20,17 @@ import (
 const DefaultRecoveryObjective = 60 * time.Second
 
 // The service counts as recovered from a fault once it is back within its steady-state
-// objectives and stays there for recoveryStable: client error rate under 1 %, client p95 at
-// most 100 ms (both over the engine's live window of a few seconds), and the video backlog no
-// higher than before the fault (see [backlogLimit]). One good second after a burst of errors
-// is not recovery.
+// objectives and stays there for recoveryStable: the client error rate under 1 % (over the
+// engine's live window of a few seconds), at least 95 % of the server's API requests within
+// 100 ms (over the last 10 s: the platform's own latency, which a busy load generator does not
+// inflate), and the video backlog no higher than before the fault (see [backlogLimit]). One
+// good second after a burst of errors is not recovery.
 const (
 	recoveryStable    = 10 * time.Second
 	recoveryErrorRate = 0.01
-	recoveryLatency   = 100 * time.Millisecond
+	// recoveryFastShare is the share of server requests within 100 ms the API latency
+	// objective asks for (p95 < 100 ms).
+	recoveryFastShare = 0.95
 	// backlogHistory is how far before a fault the backlog it must return to is taken from.
 	backlogHistory = 60
 )
@@ -45,7 +48,7 @@ func newRecoveryGauges() *recoveryGauges {
 	return &recoveryGauges{
 		seconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ddp_fault_recovery_seconds",
-			Help: "Seconds from a fault's injection until the service was back within its steady-state objectives (client errors < 1 %, client p95 <= 100 ms, video backlog at its pre-fault level) for 10 s; still growing while not recovered.",
+			Help: "Seconds from a fault's injection until the service was back within its steady-state objectives (client errors < 1 %, 95 % of server requests within 100 ms, video backlog at its pre-fault level) for 10 s; still growing while not recovered.",
 		}, []string{"fault"}),
 		objective: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ddp_fault_recovery_objective_seconds",
@@ -54,10 +57,16 @@ func newRecoveryGauges() *recoveryGauges {
 	}
 }
 
+// fastShareQuery is the share of the server's API requests within 100 ms over the last 10 s,
+// as the API latency objective counts them (health, readiness and metrics routes left out).
+const fastShareQuery = `sum(rate(http_server_request_duration_seconds_bucket{le=~"0\\.1(0*)?",http_route!~"/(healthz?|readyz?|livez|metrics)"}[10s])) / sum(rate(http_server_request_duration_seconds_count{http_route!~"/(healthz?|readyz?|livez|metrics)"}[10s]))`
+
 // health is one second's view of the service against its steady-state objectives.
 type health struct {
 	errorRate float64
-	p95       time.Duration
+	// fastShare is the share of server requests within 100 ms over the last 10 s; NaN when
+	// the target does not say (no request, or no histogram).
+	fastShare float64
 	// backlog is the videos queued or processing; NaN when the target does not say.
 	backlog float64
 }
@@ -66,7 +75,8 @@ type health struct {
 // (NaN: no limit known).
 func (h health) within(limit float64) bool {
 	backlogOK := math.IsNaN(h.backlog) || math.IsNaN(limit) || h.backlog <= limit
-	return h.errorRate < recoveryErrorRate && h.p95 <= recoveryLatency && backlogOK
+	latencyOK := math.IsNaN(h.fastShare) || h.fastShare >= recoveryFastShare
+	return h.errorRate < recoveryErrorRate && latencyOK && backlogOK
 }
 
 // backlogLimit is the backlog a service is back to normal at: the highest depth seen in the
@@ -152,7 +162,8 @@ func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, 
 		}
 		live := eng.Live()
 		queue := instant(ctx, r.platform.Prometheus, "sum(dailydoco_queue_depth)", now)
-		active := rec.observe(now, health{errorRate: live.ErrorRate, p95: live.P95, backlog: queue}, sched)
+		fast := instant(ctx, r.platform.Prometheus, fastShareQuery, now)
+		active := rec.observe(now, health{errorRate: live.ErrorRate, fastShare: fast, backlog: queue}, sched)
 		if now.Sub(lastPrint) >= every {
 			lastPrint = now
 			elapsed := now.Sub(t0)

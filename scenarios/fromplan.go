@@ -29,6 +29,10 @@ func FromPlan(p *profile.Plan, target Target) ([]load.ScenarioConfig, error) {
 			continue
 		}
 		cfg := s.Load
+		switch cfg.Executor.(type) {
+		case load.ConstantArrivalRate, load.RampingArrivalRate:
+			mix.ForArrivals()
+		}
 		cfg.Exec = mix
 		out = append(out, cfg)
 	}

@@ -72,7 +72,13 @@ func (s *Session) newCredentials() (email, password string) {
 // draw, since every other journey needs a logged-in user. On its first iteration a VU also
 // waits a uniform fraction of one mean think time before acting, so that users started in
 // the same instant (a stage that adds hundreds) do not move in lockstep.
+//
+// Under an arrival-rate executor ([Mix.ForArrivals]) an iteration is one arrival of a user
+// action: it starts when the schedule says, without the phase pause, and a VU without an
+// account registers and then runs the drawn journey in the same iteration, so that every
+// arrival does what the profile offers (a capture scenario offers one video per arrival).
 type Mix struct {
+	arrivals bool
 	names    []string
 	journeys []Journey
 	cum      []float64 // cumulative weights, for the draw
@@ -205,9 +211,15 @@ func (m *Mix) user(id int64) (*User, bool) {
 // Run implements load.Scenario: one journey.
 func (m *Mix) Run(ctx context.Context, vu *load.VU) error {
 	u, known := m.user(vu.ID())
-	if !known {
+	if !known && !m.arrivals {
 		phase := time.Duration(vu.Rand().Float64() * float64(m.think.Expected()))
 		if err := vu.Sleep(ctx, phase); err != nil {
+			return err
+		}
+	}
+	if u.Token == "" && m.arrivals {
+		reg, _ := Lookup(JourneyRegistration)
+		if err := m.run(ctx, vu, u, JourneyRegistration, reg); err != nil {
 			return err
 		}
 	}
@@ -218,6 +230,14 @@ func (m *Mix) Run(ctx context.Context, vu *load.VU) error {
 		i := m.draw(vu.Rand().Float64())
 		name, j = m.names[i], m.journeys[i]
 	}
+	return m.run(ctx, vu, u, name, j)
+}
+
+// ForArrivals makes the mix one of an arrival-rate executor's (see [Mix]).
+func (m *Mix) ForArrivals() { m.arrivals = true }
+
+// run runs one journey for the VU's user and records it.
+func (m *Mix) run(ctx context.Context, vu *load.VU, u *User, name string, j Journey) error {
 	c := dailydoco.New(vu, &m.cfg, name)
 	c.SetToken(u.Token)
 	s := &Session{VU: vu, Client: c, User: u, Media: m.media, think: m.think, runID: m.runID}

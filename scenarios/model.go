@@ -174,3 +174,34 @@ func (m RateModel) Rates(users int) (Rates, error) {
 		Journeys:          costs,
 	}, nil
 }
+
+// ArrivalRates predicts the rates of an arrival-rate scenario whose iterations start perHour
+// times an hour, each running one journey drawn by weight (think pauses hold a VU, they do not
+// change how many iterations start).
+func (m RateModel) ArrivalRates(perHour float64) (Rates, error) {
+	costs := m.Costs()
+	var wsum, req, vids float64
+	var errs []error
+	for n, w := range m.Weights {
+		c, ok := costs[n]
+		if !ok || !(w > 0) {
+			errs = append(errs, fmt.Errorf("journey %q: unknown to the model or weight not positive", n))
+			continue
+		}
+		wsum += w
+		req += w * c.Requests
+		vids += w * c.Videos
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Rates{}, err
+	}
+	if wsum == 0 {
+		return Rates{}, errors.New("rate model: no journey")
+	}
+	return Rates{
+		RequestsPerMinute: perHour / 60 * req / wsum,
+		VideosPerHour:     perHour * vids / wsum,
+		JourneysPerMinute: perHour / 60,
+		Journeys:          costs,
+	}, nil
+}

@@ -194,6 +194,13 @@ func evaluateOne(ctx context.Context, q Querier, obj *Objective, w Window, o Opt
 		r.Status, r.Error = verdict.NoData, missing
 		return r
 	}
+	if unmet, err := unmetPrecondition(ctx, q, obj, w); err != nil {
+		r.Status, r.Error = verdict.Error, err.Error()
+		return r
+	} else if unmet != "" {
+		r.Status, r.Error = verdict.NoData, unmet
+		return r
+	}
 
 	val, warns, infos, err := q.Query(ctx, r.Query, w.End)
 	r.Warnings = appendUnique(r.Warnings, warns...)
@@ -274,6 +281,27 @@ func missingRequirement(ctx context.Context, q Querier, obj *Objective, w Window
 				msg += ": " + req.Hint
 			}
 			return msg, nil
+		}
+	}
+	return "", nil
+}
+
+// unmetPrecondition returns why the objective's question was not asked in w: the first
+// precondition that does not hold (or has no value), with its reason; "" when all hold.
+func unmetPrecondition(ctx context.Context, q Querier, obj *Objective, w Window) (string, error) {
+	for _, pc := range obj.Preconditions {
+		val, _, _, err := q.Query(ctx, Substitute(pc.Query, w), w.End)
+		if err != nil {
+			return "", fmt.Errorf("precondition query failed: %w", err)
+		}
+		f, n, reason := single(val)
+		switch {
+		case reason != "" && n != 0:
+			return "", fmt.Errorf("precondition query: %s", reason)
+		case reason != "" || !finite(f):
+			return fmt.Sprintf("precondition not met: %s (no value for %s %s %s)", pc.Reason, oneLine(pc.Query), pc.Op, formatValue(pc.Value)), nil
+		case !compare(f, pc.Op, pc.Value):
+			return fmt.Sprintf("precondition not met: %s (%s, want %s %s)", pc.Reason, formatValue(f), pc.Op, formatValue(pc.Value)), nil
 		}
 	}
 	return "", nil

@@ -284,7 +284,7 @@ func TestFullLengthOnlySkippedWhenTimeScaled(t *testing.T) {
 			marked = append(marked, o.ID)
 		}
 	}
-	require.Equal(t, []string{"video_processing_p95_realtime", "throughput_videos_per_hour"}, marked)
+	require.Equal(t, []string{"video_processing_p95_realtime", "throughput_videos_per_hour", "plateau_backlog_growth"}, marked)
 }
 
 func TestScoreAndGate(t *testing.T) {

@@ -81,6 +81,10 @@ type Objective struct {
 	// Evidence queries are evaluated beside the objective and shown with it (for example the
 	// interpolated p95 beside the exact bucket fraction); they never change the status.
 	Evidence []Evidence `yaml:"evidence" json:"evidence,omitempty"`
+	// Preconditions must hold in the window for the objective's question to have been asked
+	// at all (the load offered the rate a capacity objective needs, say): one that does not
+	// makes the objective NO_DATA with its reason, whatever the value.
+	Preconditions []Precondition `yaml:"preconditions" json:"preconditions,omitempty"`
 	// Interval says how the value's 95 % confidence interval is computed; nil: none.
 	Interval *IntervalSpec `yaml:"interval" json:"interval,omitempty"`
 	// Requires names series that must exist in the window for the objective to mean anything:
@@ -105,6 +109,15 @@ type Objective struct {
 type MinSamples struct {
 	Query string  `yaml:"query" json:"query"`
 	Value float64 `yaml:"value" json:"value"`
+}
+
+// Precondition is a criterion "Query Op Value" (same placeholders as the objective's query)
+// that must hold for the objective to be evaluated; Reason says what it means when it does not.
+type Precondition struct {
+	Query  string  `yaml:"query" json:"query"`
+	Op     string  `yaml:"op" json:"op"`
+	Value  float64 `yaml:"value" json:"value"`
+	Reason string  `yaml:"reason" json:"reason"`
 }
 
 // Requirement is a series an objective needs: Metric is a PromQL series selector, Hint says
@@ -281,6 +294,16 @@ func (v *validator) objective(i int, o *Objective, seen map[string]int) {
 	}
 	if iv := o.Interval; iv != nil {
 		v.intervalSpec(at, label, o, iv)
+	}
+	for j, pc := range o.Preconditions {
+		f := yamlfile.Index("preconditions", j)
+		v.query(at+"."+f+".query", label+"."+f+".query", pc.Query, true)
+		if !validOp(pc.Op) {
+			fail(f+".op", "%q is not one of <, <=, >, >=, ==", pc.Op)
+		}
+		if pc.Reason == "" {
+			fail(f+".reason", "required: say what it means when the precondition does not hold")
+		}
 	}
 	for j, r := range o.Requires {
 		f := yamlfile.Index("requires", j) + ".metric"
