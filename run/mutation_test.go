@@ -54,9 +54,40 @@ var mutations = []mutation{
 		reasons: []string{"fault general-node", "faults left in force"}},
 }
 
-// mutationRuns is how many of the suite's runs go at once: each is a real platform of a dozen
-// mostly idle processes, so a 2-core machine carries several.
-const mutationRuns = 3
+// concurrentRuns is how many of a suite's runs go at once: each is a real platform of a dozen
+// mostly idle processes, and a 2-core machine carries a few without inflating their latency.
+const concurrentRuns = 3
+
+// runAll runs every options concurrently (at most concurrentRuns at a time) and returns their
+// outcomes in order; a run that fails with an error fails the test.
+func runAll(t *testing.T, opts []Options) []*Outcome {
+	t.Helper()
+	out := make([]*Outcome, len(opts))
+	errs := make([]error, len(opts))
+	sem := make(chan struct{}, concurrentRuns)
+	var wg sync.WaitGroup
+	for i, o := range opts {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i], errs[i] = Run(context.Background(), o)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// suiteRun is a run of the default SLO set on a platform of topo under the plan.
+func suiteRun(t *testing.T, plan *profile.Plan, spec *slo.Spec, topo *topology.Topology, seed uint64) Options {
+	return Options{Plan: plan, SLO: spec, OutDir: t.TempDir(), Version: "test", Seed: seed,
+		Target:       &LocalTarget{Topology: topo, Exec: platformtest.Exec},
+		DrainTimeout: 20 * time.Second, RecoveryTimeout: 10 * time.Second}
+}
 
 // The gate-mutation suite: the reference platform broken on purpose, one defect at a time,
 // gets NO-GO (exit 1) with exactly the failing objectives documented for that defect, and the
@@ -71,37 +102,17 @@ func TestGateMutations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		out *Outcome
-		err error
-	}
-	results := make([]result, len(mutations))
-	sem := make(chan struct{}, mutationRuns)
-	var wg sync.WaitGroup
+	opts := make([]Options, len(mutations))
 	for i, m := range mutations {
 		topo := platformtest.Topology()
 		if m.breaks != nil {
 			m.breaks(topo)
 		}
-		o := Options{Plan: plan, SLO: spec, OutDir: t.TempDir(), Version: "test",
-			Target:       &LocalTarget{Topology: topo, Exec: platformtest.Exec},
-			DrainTimeout: 20 * time.Second, RecoveryTimeout: 10 * time.Second}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out, err := Run(context.Background(), o)
-			results[i] = result{out, err}
-		})
+		opts[i] = suiteRun(t, plan, spec, topo, 1)
 	}
-	wg.Wait()
+	outs := runAll(t, opts)
 	for i, m := range mutations {
-		t.Run(m.name, func(t *testing.T) {
-			out, err := results[i].out, results[i].err
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkMutation(t, m, out)
-		})
+		t.Run(m.name, func(t *testing.T) { checkMutation(t, m, outs[i]) })
 	}
 }
 

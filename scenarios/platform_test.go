@@ -276,3 +276,58 @@ func TestRequestRateMeasuredMatchesModel(t *testing.T) {
 		}
 	}
 }
+
+// Under an arrival-rate executor every arrival offers what its journey does: a VU without an
+// account registers and then captures in the same iteration, so N arrivals start N captures
+// (the capacity objective counts captures offered), the VUs' first iterations included.
+func TestArrivalsEachOfferTheirJourney(t *testing.T) {
+	c := platformtest.Start(t, nil)
+	plan, err := profile.Parse("arrivals.yaml", []byte(`name: arrivals
+scenarios:
+  - name: captures
+    executor: constant-arrival-rate
+    rate: 2
+    duration: 4s
+    preAllocatedVUs: 3
+    maxVUs: 12
+    gracefulStop: 1m
+    journeys: {capture: 1}
+    thinkTime: {distribution: constant, mean: 20ms}
+    media:
+      - {resolution: 720p, min: 2s, max: 3s, share: 1}
+slo: default
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scs, err := FromPlan(p, fastTarget(c.GatewayURL(), "arrivals", 900, dailydoco.NewMetrics()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := load.NewEngine(scs, load.WithSeed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, failed := stepStats(res.Snapshot)
+	started := res.Snapshot.Counter(load.MetricIterations, nil)
+	t.Logf("iterations %v, steps %v", started, count)
+	if started != 8 || count["capture.capture_start"] != 8 || count["capture.capture_finish"] != 8 {
+		t.Errorf("%v iterations started %d captures and finished %d, want 8 and 8", started, count["capture.capture_start"], count["capture.capture_finish"])
+	}
+	if n := count["registration.register"]; n == 0 || n > 12 {
+		t.Errorf("%d registrations, want one per VU used (1 to 12)", n)
+	}
+	for step, n := range failed {
+		if n > 0 {
+			t.Errorf("%d failed requests of %s", n, step)
+		}
+	}
+}
