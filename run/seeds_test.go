@@ -13,7 +13,7 @@ import (
 )
 
 // capacityTopology is the test topology at model speed 1.5 (so that the capacity profile's
-// 5,000 videos an hour need more than one GPU node), with gpuNodes GPU nodes and, when
+// 6,000 videos an hour need more than one GPU node), with gpuNodes GPU nodes and, when
 // scaling is false, no autoscaling.
 func capacityTopology(gpuNodes int, scaling bool) *topology.Topology {
 	topo := platformtest.Topology()
