@@ -13,7 +13,7 @@ import (
 func (p *Profile) WritePlan(w io.Writer) error {
 	tl := p.Timeline()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "profile %s (%s): %s, peak %d users\n\n", p.Name, p.source, offset(tl.Duration), p.PeakVUs())
+	fmt.Fprintf(tw, "profile %s (%s): %s, peak %d VUs\n\n", p.Name, p.source, offset(tl.Duration), p.PeakVUs())
 	fmt.Fprintln(tw, "STAGES\tSCENARIO\tFROM\tTO\tTARGET")
 	for _, s := range tl.Stages {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%g -> %g\n", s.Name, s.Scenario, offset(s.Start), offset(s.End), s.From, s.To)

@@ -13,9 +13,10 @@ func TestPlanLaunchShowsThePlansStagesAndFaults(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{
-		"ramp-100   users     0:00   5:00     0 -> 100",
-		"hold-1000  users     35:00  55:00    1000 -> 1000",
-		"ramp-down  users     55:00  1:00:00  1000 -> 0",
+		"peak 1120 VUs",
+		"ramp-100            users     0:00   5:00     0 -> 100",
+		"hold-1000           users     35:00  55:00    1000 -> 1000",
+		"captures-hold-1000  captures  35:00  55:00    600 -> 600",
 		"gpu-node  node-failure",
 		"zone-a    zone-outage/power-loss",
 		"plateau                  api_latency_p95,",
@@ -36,15 +37,15 @@ func TestPlanTimeScaledListsNotEvaluated(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	want := "not evaluated at time scale x0.05 (they need full-length windows): video_processing_p95_realtime, throughput_videos_per_hour"
+	want := "not evaluated at time scale x0.05 (they need full-length windows): video_processing_p95_realtime, throughput_videos_per_hour, plateau_backlog_growth"
 	if !strings.Contains(out, want) {
 		t.Errorf("plan output lacks %q:\n%s", want, out)
 	}
-	if strings.Contains(out, "plateau                  api_latency_p95, api_latency_p95_client, dashboard_load_p95, error_rate, throughput") {
+	if strings.Contains(out, "plateau_backlog_growth, throughput") {
 		t.Error("the plateau row still lists the throughput objective")
 	}
 	full, _, _ := execute(t, "plan", "--profile", "launch")
-	if strings.Contains(full, "not evaluated") || !strings.Contains(full, "error_rate, throughput_videos_per_hour") {
+	if strings.Contains(full, "not evaluated") || !strings.Contains(full, "plateau_backlog, plateau_backlog_growth, throughput_videos_per_hour") {
 		t.Errorf("the full-length plan leaves objectives out:\n%s", full)
 	}
 }
@@ -67,7 +68,7 @@ func TestProfilesListsBuiltins(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"launch   1h0m0s    1000", "smoke    2m0s      50", "nightly  15m0s"} {
+	for _, want := range []string{"launch   1h0m0s    1120", "smoke    2m0s      90", "nightly  15m0s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("profiles output lacks %q:\n%s", want, out)
 		}

@@ -17,11 +17,11 @@ import (
 func newProfilesCmd(out io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "profiles",
-		Short: "List the built-in profiles with duration, peak users and faults",
+		Short: "List the built-in profiles with duration, peak virtual users (all scenarios, arrival pools at maxVUs) and faults",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tDURATION\tPEAK USERS\tFAULTS\tDESCRIPTION")
+			fmt.Fprintln(tw, "NAME\tDURATION\tPEAK VUS\tFAULTS\tDESCRIPTION")
 			for _, name := range profile.Builtin() {
 				p, err := profile.Load(name)
 				if err != nil {

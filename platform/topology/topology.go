@@ -559,7 +559,8 @@ func ServicePort(service string) int {
 	return 0
 }
 
-// Place spreads each service's replicas round-robin over its pool's nodes, in node order.
+// Place spreads each service's replicas round-robin over its pool's nodes, in node order. A worker
+// (video or AI) gets at most one replica per node: it owns the node's slots.
 func (t *Topology) Place(nodes []Node) []Replica {
 	var out []Replica
 	for _, s := range t.Services {
@@ -570,7 +571,13 @@ func (t *Topology) Place(nodes []Node) []Replica {
 			}
 		}
 		perNode := map[string]int{}
-		for k := 0; k < s.Replicas && len(pool) > 0; k++ {
+		n := s.Replicas
+		if isWorker(s.Name) {
+			// A worker owns its node's accelerator or AI slots, as a DaemonSet pod does: two
+			// on one node would count the node's GPU twice.
+			n = min(n, len(pool))
+		}
+		for k := 0; k < n && len(pool) > 0; k++ {
 			n := pool[k%len(pool)]
 			r := Replica{Service: s.Name, Name: s.Name + "-" + strconv.Itoa(k+1), Node: n.Name}
 			if base := ServicePort(s.Name); base > 0 {

@@ -127,3 +127,21 @@ model:
 		}
 	}
 }
+
+// A worker owns its node's slots, so a pool with fewer nodes than the worker's replicas gets one
+// per node: two video workers on one GPU node would each claim all four slots and double the
+// node's capacity.
+func TestPlaceGivesAWorkerOneReplicaPerNode(t *testing.T) {
+	topo := Default()
+	topo.Pool("gpu").Nodes = 1
+	perService := map[string][]string{}
+	for _, r := range topo.Place(topo.Nodes()) {
+		perService[r.Service] = append(perService[r.Service], r.Node)
+	}
+	if got := perService[ServiceVideoWorker]; len(got) != 1 {
+		t.Errorf("video workers on one GPU node: %v, want one", got)
+	}
+	if got := perService["api"]; len(got) != 3 {
+		t.Errorf("API replicas %v, want 3 (not a worker: several per node allowed)", got)
+	}
+}
