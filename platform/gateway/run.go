@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,7 +42,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 	admin.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	admin.HandleFunc("GET /backends", func(w http.ResponseWriter, r *http.Request) { jsonhttp.Write(w, http.StatusOK, g.Backends()) })
 	admin.HandleFunc("PUT /backends", func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+spec.AdminToken)) != 1 {
+		if !jsonhttp.Bearer(r, spec.AdminToken) {
 			jsonhttp.WriteError(w, jsonhttp.Errorf(http.StatusUnauthorized, "unauthorized", "bad admin token"))
 			return
 		}
