@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dailydoco/ddp-verify/internal/atomicfile"
 	"io"
 	"log/slog"
 	"maps"
@@ -33,6 +32,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/internal/atomicfile"
 
 	"github.com/dailydoco/ddp-verify/platform/cost"
 	"github.com/dailydoco/ddp-verify/platform/datatier"
@@ -87,6 +88,9 @@ type Cluster struct {
 
 	secret     []byte
 	adminToken string
+	// dataTierToken is the data tier's secret: only the supervisor and its children know it
+	// (they get it in their spec on stdin, never on a command line or in the environment).
+	dataTierToken string
 
 	supervisorLn net.Listener
 	supervisor   *http.Server
@@ -186,7 +190,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{topo: topo, prices: prices, exec: opts.Exec, log: opts.Logger, dir: opts.Dir, secret: randomBytes(32),
 		adminToken: hex.EncodeToString(randomBytes(16)), controlToken: hex.EncodeToString(randomBytes(16)),
-		zoneDown: map[string]bool{}, zonePartitioned: map[string]bool{}, pressure: map[string]time.Time{},
+		dataTierToken: hex.EncodeToString(randomBytes(32)),
+		zoneDown:      map[string]bool{}, zonePartitioned: map[string]bool{}, pressure: map[string]time.Time{},
 		hpa: hpaState{served: map[string]uint64{}, last: map[string]uint64{}, seq: map[string]int{}, lowSince: map[string]time.Time{}, desired: map[string]int{}}}
 	if c.dir == "" {
 		d, err := os.MkdirTemp("", "ddp-platform-")
@@ -268,7 +273,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	tm := c.topo.Timing
 	c.dtSpec = datatier.Spec{
 		Addr: hostPort(c.addr(2), DataTierPort), DBPath: filepath.Join(c.dir, "ddp.db"),
-		Lease: tm.Lease.D(), MaxAttempts: 5, Model: c.topo.Model,
+		Lease: tm.Lease.D(), MaxAttempts: 5, Model: c.topo.Model, Token: c.dataTierToken,
 	}
 	dt, err := c.spawn(ctx, RoleDataTier, RoleDataTier, c.dtSpec)
 	if err != nil {
@@ -358,7 +363,7 @@ func (c *Cluster) nodeSpec(ns *nodeState) node.Spec {
 	return node.Spec{
 		Name: ns.Name, Zone: ns.Zone, Pool: ns.Pool, InstanceType: ns.InstanceType, IP: ns.ip.String(),
 		GPUSlots: c.topo.GPUSlots(ns.InstanceType), Replicas: ns.replicas,
-		DataTierURL: c.DataTierURL(), Secret: c.secret, API: c.topo.API, Model: c.topo.Model, Lease: c.topo.Timing.Lease.D(),
+		DataTierURL: c.DataTierURL(), DataTierToken: c.dataTierToken, Secret: c.secret, API: c.topo.API, Model: c.topo.Model, Lease: c.topo.Timing.Lease.D(),
 		HeartbeatURL: "http://" + hostPort(c.addr(3), MetricsPort) + "/heartbeat", HeartbeatInterval: c.topo.Timing.HeartbeatInterval.D(),
 		Incarnation: hex.EncodeToString(randomBytes(4)), Defects: c.topo.Defects,
 	}
@@ -598,8 +603,12 @@ func (c *Cluster) Dir() string { return c.dir }
 // Topology is the topology the cluster runs; do not modify it.
 func (c *Cluster) Topology() *topology.Topology { return c.topo }
 
-// DataTier returns a client of the data tier, for checks such as "no accepted video lost".
-func (c *Cluster) DataTier() *datatier.Client { return datatier.NewClient(c.DataTierURL(), nil) }
+// DataTier returns a client of the data tier, for checks such as "no accepted video lost". It
+// carries the data tier's token, which nothing outside the platform's processes has: requests
+// without it are answered 401.
+func (c *Cluster) DataTier() *datatier.Client {
+	return datatier.NewClient(c.DataTierURL(), c.dataTierToken, nil)
+}
 
 // Target is one metrics endpoint.
 type Target struct {

@@ -20,17 +20,22 @@ type Spec struct {
 	Lease       time.Duration `json:"lease"`
 	MaxAttempts int           `json:"max_attempts"`
 	Model       model.Model   `json:"model"`
+	// Token is the secret every API request must carry (Config.Token); required.
+	Token string `json:"token"`
 }
 
 // Run serves the data tier until ctx is done, calling ready once it accepts connections.
 func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
+	if spec.Token == "" {
+		return errors.New("data tier spec has no token: the data tier never serves without one")
+	}
 	store, err := Open(ctx, spec.DBPath, spec.MaxAttempts, spec.Model)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	reg, wrapped := metrics.NewRegistry(nil)
-	srv := NewServer(store, Config{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Model: spec.Model}, wrapped)
+	srv := NewServer(store, Config{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Model: spec.Model, Token: spec.Token}, wrapped)
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", srv.Handler())

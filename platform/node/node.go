@@ -39,10 +39,12 @@ type Spec struct {
 	GPUSlots     int                `json:"gpu_slots"`
 	Replicas     []topology.Replica `json:"replicas"`
 	DataTierURL  string             `json:"datatier_url"`
-	Secret       []byte             `json:"secret"`
-	API          topology.API       `json:"api"`
-	Model        model.Model        `json:"model"`
-	Lease        time.Duration      `json:"lease"`
+	// DataTierToken is the data tier's secret (datatier.Config.Token), sent with every call.
+	DataTierToken string        `json:"datatier_token"`
+	Secret        []byte        `json:"secret"`
+	API           topology.API  `json:"api"`
+	Model         model.Model   `json:"model"`
+	Lease         time.Duration `json:"lease"`
 	// Heartbeats go to HeartbeatURL every HeartbeatInterval; empty disables them.
 	HeartbeatURL      string        `json:"heartbeat_url,omitempty"`
 	HeartbeatInterval time.Duration `json:"heartbeat_interval,omitempty"`
@@ -125,7 +127,7 @@ func (n *Node) SetPartitioned(up bool) {
 func (n *Node) Run(ctx context.Context, ready func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	db := datatier.NewClient(n.spec.DataTierURL, n.client)
+	db := datatier.NewClient(n.spec.DataTierURL, n.spec.DataTierToken, n.client)
 	agent := http.NewServeMux()
 	agent.Handle("GET /metrics", metrics.Handler(n.reg))
 	agent.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
