@@ -38,6 +38,7 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/cost"
 	"github.com/dailydoco/ddp-verify/platform/datatier"
 	"github.com/dailydoco/ddp-verify/platform/gateway"
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/node"
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -260,20 +261,21 @@ func (c *Cluster) start(ctx context.Context) error {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("POST /heartbeat", c.heartbeat)
-	c.supervisor = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	c.supervisor = httpserver.New(mux, c.topo.HTTP.Timeouts())
 	go func() { _ = c.supervisor.Serve(c.supervisorLn) }() // ends with Shutdown in Stop
 	ln, err := net.Listen("tcp", hostPort(c.addr(3), ControlPort))
 	if err != nil {
 		return fmt.Errorf("control API listen: %w", err)
 	}
 	c.controlLn = ln
-	c.control = &http.Server{Handler: c.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
+	c.control = httpserver.New(c.controlHandler(), c.topo.HTTP.Timeouts())
 	go func() { _ = c.control.Serve(ln) }() // ends with Shutdown in Stop
 
 	tm := c.topo.Timing
 	c.dtSpec = datatier.Spec{
 		Addr: hostPort(c.addr(2), DataTierPort), DBPath: filepath.Join(c.dir, "ddp.db"),
 		Lease: tm.Lease.D(), MaxAttempts: 5, Model: c.topo.Model, Token: c.dataTierToken,
+		HTTP: c.topo.HTTP.Timeouts(),
 	}
 	dt, err := c.spawn(ctx, RoleDataTier, RoleDataTier, c.dtSpec)
 	if err != nil {
@@ -316,7 +318,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	c.gatewayAdmin = "http://" + hostPort(c.addr(1), MetricsPort)
 	gw, err := c.spawn(ctx, RoleGateway, RoleGateway, gateway.Spec{
 		Addr: hostPort(c.addr(1), GatewayPort), AdminAddr: hostPort(c.addr(1), MetricsPort),
-		AdminToken: c.adminToken, Backends: c.backends(), Gateway: c.topo.Gateway,
+		AdminToken: c.adminToken, Backends: c.backends(), Gateway: c.topo.Gateway, HTTP: c.topo.HTTP.Timeouts(),
 	})
 	if err != nil {
 		return err
@@ -365,7 +367,7 @@ func (c *Cluster) nodeSpec(ns *nodeState) node.Spec {
 		GPUSlots: c.topo.GPUSlots(ns.InstanceType), Replicas: ns.replicas,
 		DataTierURL: c.DataTierURL(), DataTierToken: c.dataTierToken, Secret: c.secret, API: c.topo.API, Model: c.topo.Model, Lease: c.topo.Timing.Lease.D(),
 		HeartbeatURL: "http://" + hostPort(c.addr(3), MetricsPort) + "/heartbeat", HeartbeatInterval: c.topo.Timing.HeartbeatInterval.D(),
-		Incarnation: hex.EncodeToString(randomBytes(4)), Defects: c.topo.Defects,
+		Incarnation: hex.EncodeToString(randomBytes(4)), Defects: c.topo.Defects, HTTP: c.topo.HTTP.Timeouts(),
 	}
 }
 

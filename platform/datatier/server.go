@@ -334,7 +334,8 @@ func (s *Server) createExport(r *http.Request) (int, any, error) {
 	return http.StatusCreated, e, err
 }
 
-// maxLeaseWait bounds a long poll so that proxies and clients never time it out.
+// maxLeaseWait bounds a long poll so that proxies and clients never time it out, nor the
+// server's own write timeout (topology.InternalAnswer is the same 30 s).
 const maxLeaseWait = 30 * time.Second
 
 func (s *Server) lease(r *http.Request) (int, any, error) {

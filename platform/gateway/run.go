@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -22,6 +23,8 @@ type Spec struct {
 	AdminToken string           `json:"admin_token"`
 	Backends   []Backend        `json:"backends"`
 	Gateway    topology.Gateway `json:"gateway"`
+	// HTTP are both listeners' timeouts (zero fields: httpserver.Default's).
+	HTTP httpserver.Timeouts `json:"http"`
 }
 
 // Run serves the gateway until ctx is done, calling ready once both listeners accept
@@ -57,10 +60,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 	})
 
 	g.CheckNow(ctx)
-	servers := []*http.Server{
-		{Handler: g, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second},
-		{Handler: admin, ReadHeaderTimeout: 10 * time.Second},
-	}
+	servers := []*http.Server{httpserver.New(g, spec.HTTP), httpserver.New(admin, spec.HTTP)}
 	errc := make(chan error, 2)
 	for i, addr := range []string{spec.Addr, spec.AdminAddr} {
 		ln, err := net.Listen("tcp", addr)

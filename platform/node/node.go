@@ -22,6 +22,7 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/api"
 	"github.com/dailydoco/ddp-verify/platform/dashboard"
 	"github.com/dailydoco/ddp-verify/platform/datatier"
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/model"
@@ -45,6 +46,8 @@ type Spec struct {
 	API           topology.API  `json:"api"`
 	Model         model.Model   `json:"model"`
 	Lease         time.Duration `json:"lease"`
+	// HTTP are the timeouts of the agent's and the replicas' servers.
+	HTTP httpserver.Timeouts `json:"http"`
 	// Heartbeats go to HeartbeatURL every HeartbeatInterval; empty disables them.
 	HeartbeatURL      string        `json:"heartbeat_url,omitempty"`
 	HeartbeatInterval time.Duration `json:"heartbeat_interval,omitempty"`
@@ -173,7 +176,7 @@ func (n *Node) serve(replica, addr string, h http.Handler, errc chan<- error) er
 	if err != nil {
 		return fmt.Errorf("node %s listen: %w", n.spec.Name, err)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	hs := httpserver.New(h, n.spec.HTTP)
 	n.mu.Lock()
 	n.servers[replica] = hs
 	n.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 )
 
 func TestDefaultMirrorsThePlan(t *testing.T) {
@@ -23,6 +25,9 @@ func TestDefaultMirrorsThePlan(t *testing.T) {
 	}
 	if g := topo.Pool("gpu"); g.Min != 2 || g.Max != 8 {
 		t.Errorf("gpu autoscaling %d-%d, want 2-8", g.Min, g.Max)
+	}
+	if h := topo.HTTP.Timeouts(); h != httpserver.Default {
+		t.Errorf("server timeouts %+v, want httpserver.Default %+v", h, httpserver.Default)
 	}
 	if l := topo.Gateway.RateLimits; l != (RateLimits{API: 10000, Web: 1000, Video: 100}) {
 		t.Errorf("rate limits %+v", l)
@@ -62,6 +67,12 @@ func TestParse(t *testing.T) {
 		{name: "wrong types", file: "testdata/wrong-types.bad.yaml", want: []string{
 			`wrong-types.bad.yaml:2: zones: want a sequence, got the string "us-east-1a"`,
 			`wrong-types.bad.yaml:4: pools[0].nodes: want an integer, got a sequence`,
+		}},
+		{name: "server timeouts", file: "testdata/http.bad.yaml", want: []string{
+			`http.bad.yaml:15: http.read_header_timeout: 40s is longer than read_timeout 30s`,
+			`http.bad.yaml:17: http.write_timeout: 1m0s cuts answers short`,
+			`at least 1m30s`,
+			`http.bad.yaml:18: http.idle_timeout: must be > 0`,
 		}},
 		{name: "instance type with dots", file: "testdata/bad-price.bad.yaml", want: []string{
 			`bad-price.bad.yaml:14: prices.instances["m5.2xlarge"]: want hourly > 0`,
