@@ -185,7 +185,8 @@ type HTTP struct {
 	// ReadTimeout is the body read deadline: the whole request must have arrived within it.
 	ReadTimeout Duration `yaml:"read_timeout" json:"read_timeout"`
 	// WriteTimeout runs from the end of the request's headers to the end of the answer, so it
-	// must leave room for ReadTimeout and the slowest answer (see [SlowestAnswer]).
+	// must leave room for ReadTimeout and the slowest answer (see [Topology.SlowestAnswer]).
+	// Absent (0), it is derived: ReadTimeout + SlowestAnswer + 30 s, at least 90 s.
 	WriteTimeout Duration `yaml:"write_timeout" json:"write_timeout"`
 	IdleTimeout  Duration `yaml:"idle_timeout" json:"idle_timeout"`
 }
@@ -306,8 +307,8 @@ func withDefaults() Topology {
 		HTTP: HTTP{
 			ReadHeaderTimeout: Duration(httpserver.Default.ReadHeader),
 			ReadTimeout:       Duration(httpserver.Default.Read),
-			WriteTimeout:      Duration(httpserver.Default.Write),
-			IdleTimeout:       Duration(httpserver.Default.Idle),
+			// WriteTimeout stays 0 (absent) until validate derives it from the rest.
+			IdleTimeout: Duration(httpserver.Default.Idle),
 		},
 		Autoscaler: Autoscaler{
 			Enabled:           true,
@@ -465,6 +466,11 @@ func (t *Topology) validate(v *yamlfile.Validator) {
 		if d <= 0 {
 			bad(yamlfile.Join("timing", name), "must be > 0")
 		}
+	}
+	if t.HTTP.WriteTimeout == 0 {
+		// Absent: room for a whole body, the slowest answer and 30 s for the client to read
+		// it; the default topology's 30 s + 3 x 10 s + 30 s is httpserver.Default's 90 s.
+		t.HTTP.WriteTimeout = Duration(max(httpserver.Default.Write, t.HTTP.ReadTimeout.D()+t.SlowestAnswer()+30*time.Second))
 	}
 	h := t.HTTP
 	for name, d := range map[string]Duration{"read_header_timeout": h.ReadHeaderTimeout, "read_timeout": h.ReadTimeout, "write_timeout": h.WriteTimeout, "idle_timeout": h.IdleTimeout} {

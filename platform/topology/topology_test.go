@@ -88,6 +88,10 @@ func TestParse(t *testing.T) {
 				if topo.Model.Speed != 10 || topo.Timing.Lease.D() != 2*time.Second || topo.Gateway.Retries != 2 {
 					t.Errorf("overrides or defaults lost: %+v %+v", topo.Model, topo.Timing)
 				}
+				// write_timeout absent: the body (30 s), three 40 s attempts and 30 s to read.
+				if w := topo.HTTP.WriteTimeout.D(); w != 30*time.Second+120*time.Second+30*time.Second {
+					t.Errorf("derived write_timeout %v, want 3m0s", w)
+				}
 				return
 			}
 			if err == nil {
