@@ -42,7 +42,10 @@ type ScenarioConfig struct {
 	// GracefulStop is how long iterations still running when the executor ends may finish
 	// before they are interrupted. Zero means 30s, NoGrace means none.
 	GracefulStop time.Duration
-	Exec         Scenario
+	// FailureBackoff makes VUs whose iterations fail wait before their next one (see
+	// [FailureBackoff]); the zero value is off, as in k6.
+	FailureBackoff FailureBackoff
+	Exec           Scenario
 }
 
 func (c ScenarioConfig) gracefulStop() time.Duration {
@@ -371,6 +374,9 @@ func (c ScenarioConfig) Validate() error {
 	}
 	if c.StartTime < 0 {
 		errs = append(errs, fmt.Errorf("startTime: %v is negative", c.StartTime))
+	}
+	if err := c.FailureBackoff.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("scenario %q: %w", c.Name, err)

@@ -59,7 +59,7 @@ func (r *scenarioRun) addActive(d int64) {
 
 // iterate runs one iteration. intended ≥ 0 marks an arrival-rate start, whose response time
 // (end − intended) and lateness (start − intended) are recorded beside the service time.
-func (r *scenarioRun) iterate(ctx context.Context, vu *VU, intended time.Duration) {
+func (r *scenarioRun) iterate(ctx context.Context, vu *VU, intended time.Duration) iteration {
 	e := r.e
 	start := e.elapsed()
 	err := r.cfg.Exec.Run(ctx, vu)
@@ -72,6 +72,7 @@ func (r *scenarioRun) iterate(ctx context.Context, vu *VU, intended time.Duratio
 		vu.rec.add(sample{t: end, v: int64(start - intended), id: vu.iterIDs[2], kind: sTrend})
 	}
 	vu.rec.flushIfStale(end)
+	return iteration{failed: err != nil && !intr, interrupted: intr, ran: end - start}
 }
 
 // waitEvent waits until offset at (if ≥ 0) or until one of chans delivers or ctx ends.
@@ -103,11 +104,13 @@ const (
 )
 
 type slot struct {
-	vu       *VU
-	state    int
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wake     chan struct{}
+	vu     *VU
+	state  int
+	ctx    context.Context
+	cancel context.CancelFunc
+	wake   chan struct{}
+	// nudge wakes a VU waiting out its failure backoff when the slot needs its attention.
+	nudge    chan struct{}
 	deadline time.Duration
 	// attn is set whenever state leaves slotRunning, so the loop checks state under the lock
 	// only then and not on every iteration.
@@ -129,7 +132,7 @@ type rampRun struct {
 func (r *scenarioRun) runRamping(ctx context.Context, base time.Duration, steps []VUStep, dur time.Duration, peak int64, grd, gs time.Duration) {
 	rr := &rampRun{scenarioRun: r, idle: make(chan struct{}, 1), done: make(chan struct{}), runCtx: ctx}
 	for range peak {
-		s := &slot{vu: r.newVU(), wake: make(chan struct{}, 1)}
+		s := &slot{vu: r.newVU(), wake: make(chan struct{}, 1), nudge: make(chan struct{}, 1)}
 		rr.slots = append(rr.slots, s)
 		rr.wg.Add(1)
 		go rr.loop(s)
@@ -222,11 +225,36 @@ func (rr *rampRun) deactivate(s *slot, dl time.Duration) {
 	case slotRunning:
 		s.state, s.deadline = slotStopping, dl
 		s.attn.Store(true)
+		s.poke()
 	case slotStopping:
 		s.deadline = min(s.deadline, dl)
 	case slotRestart:
 		s.state = slotCancelling
 	}
+}
+
+// poke wakes the slot's VU if it is waiting out its failure backoff; attn is set first.
+func (s *slot) poke() {
+	select {
+	case s.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// step runs one iteration of s's VU, then its failure backoff, which a poke cuts short.
+func (rr *rampRun) step(ctx context.Context, s *slot) {
+	d := rr.backoffAfter(s.vu, rr.iterate(ctx, s.vu, -1))
+	if d <= 0 {
+		return
+	}
+	select { // a poke left from an earlier stop must not cut this wait short
+	case <-s.nudge:
+	default:
+	}
+	if s.attn.Load() {
+		return // told to stop (or restart) meanwhile: the loop sees to it first
+	}
+	rr.backoff(ctx, d, s.nudge)
 }
 
 func (rr *rampRun) hardStop(s *slot) {
@@ -249,7 +277,7 @@ func (rr *rampRun) loop(s *slot) {
 		}
 		for {
 			if !s.attn.Load() && s.ctx.Err() == nil {
-				rr.iterate(s.ctx, s.vu, -1)
+				rr.step(s.ctx, s)
 				continue
 			}
 			rr.mu.Lock()
@@ -276,7 +304,7 @@ func (rr *rampRun) loop(s *slot) {
 			}
 			ctx := s.ctx
 			rr.mu.Unlock()
-			rr.iterate(ctx, s.vu, -1)
+			rr.step(ctx, s)
 		}
 	}
 }
@@ -286,6 +314,7 @@ func (r *scenarioRun) runIterations(ctx context.Context, base time.Duration, vus
 	hard, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var stop atomic.Bool
+	stopping := make(chan struct{}) // closed with stop set: wakes VUs waiting out a backoff
 	var taken atomic.Int64
 	var wg sync.WaitGroup
 	finished := make(chan struct{})
@@ -308,7 +337,9 @@ func (r *scenarioRun) runIterations(ctx context.Context, base time.Duration, vus
 				} else if i >= iters {
 					return
 				}
-				r.iterate(hard, vu, -1)
+				if d := r.backoffAfter(vu, r.iterate(hard, vu, -1)); d > 0 && !stop.Load() {
+					r.backoff(hard, d, stopping)
+				}
 			}
 		}()
 	}
@@ -331,6 +362,7 @@ func (r *scenarioRun) runIterations(ctx context.Context, base time.Duration, vus
 	}
 	if !wait(base+maxDur) && ctx.Err() == nil {
 		stop.Store(true)
+		close(stopping)
 		if !wait(base + maxDur + gs) {
 			cancel()
 		}

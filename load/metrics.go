@@ -118,6 +118,8 @@ type scenarioStats struct {
 	interrupted uint64
 	failed      uint64
 	dropped     uint64
+	backoffs    uint64        // failure backoffs begun
+	backoffWait time.Duration // how long they lasted
 	stages      []*stageStats
 }
 
@@ -359,6 +361,15 @@ func (s *store) addDropped(scen string, t time.Duration) {
 			w.addN(int64(t/time.Second), 1)
 		}
 	}
+}
+
+// addBackoff counts one failure backoff of a VU of scen that lasted d.
+func (s *store) addBackoff(scen string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc := s.scens[scen]
+	sc.backoffs++
+	sc.backoffWait += d
 }
 
 func (s *store) setVUs(scen string, n int64) {

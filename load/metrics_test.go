@@ -106,6 +106,11 @@ func TestMergedSnapshotsEqualOneHistogram(t *testing.T) {
 	if got, want := merged.Scenarios[0].Iterations, uint64(4); got != want {
 		t.Fatalf("merged iterations %d, want %d", got, want)
 	}
+	a := load.Snapshot{Scenarios: []load.ScenarioSnapshot{{Name: "s", Backoffs: 2, BackoffSeconds: 1.5}}}
+	a.Merge(&load.Snapshot{Scenarios: []load.ScenarioSnapshot{{Name: "s", Backoffs: 3, BackoffSeconds: 4}}})
+	if sc := a.Scenarios[0]; sc.Backoffs != 5 || sc.BackoffSeconds != 5.5 {
+		t.Fatalf("merged backoffs %d, %v s; want 5, 5.5 s", sc.Backoffs, sc.BackoffSeconds)
+	}
 }
 
 func TestMetricsExposition(t *testing.T) {

@@ -14,6 +14,8 @@ const (
 	PromIterations          = "ddp_iterations_total"
 	PromIterationsDropped   = "ddp_iterations_dropped_total"
 	PromIterationsInterrupt = "ddp_iterations_interrupted_total"
+	PromBackoffs            = "ddp_vu_backoffs_total"
+	PromBackoffSeconds      = "ddp_vu_backoff_seconds_total"
 )
 
 var (
@@ -28,6 +30,8 @@ var (
 	descIterations  = prometheus.NewDesc(PromIterations, "Completed iterations.", []string{"scenario"}, nil)
 	descDropped     = prometheus.NewDesc(PromIterationsDropped, "Arrival-rate iterations dropped for want of an idle VU.", []string{"scenario"}, nil)
 	descInterrupted = prometheus.NewDesc(PromIterationsInterrupt, "Iterations interrupted by gracefulStop, gracefulRampDown or an abort.", []string{"scenario"}, nil)
+	descBackoffs    = prometheus.NewDesc(PromBackoffs, "Waits of VUs before their next iteration after failed ones (the scenario's failure backoff).", []string{"scenario"}, nil)
+	descBackoffSecs = prometheus.NewDesc(PromBackoffSeconds, "Seconds VUs waited after failed iterations (the scenario's failure backoff).", []string{"scenario"}, nil)
 )
 
 // collector exposes the engine's metrics; it reads the store at scrape time.
@@ -43,7 +47,7 @@ type collector struct{ e *Engine }
 func (e *Engine) Collector() prometheus.Collector { return collector{e} }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDuration, descRequests, descErrors, descVUs, descVUsMax, descIterations, descDropped, descInterrupted} {
+	for _, d := range []*prometheus.Desc{descDuration, descRequests, descErrors, descVUs, descVUsMax, descIterations, descDropped, descInterrupted, descBackoffs, descBackoffSecs} {
 		ch <- d
 	}
 }
@@ -80,5 +84,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descIterations, prometheus.CounterValue, float64(sc.iterations), name)
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(sc.dropped), name)
 		ch <- prometheus.MustNewConstMetric(descInterrupted, prometheus.CounterValue, float64(sc.interrupted), name)
+		ch <- prometheus.MustNewConstMetric(descBackoffs, prometheus.CounterValue, float64(sc.backoffs), name)
+		ch <- prometheus.MustNewConstMetric(descBackoffSecs, prometheus.CounterValue, sc.backoffWait.Seconds(), name)
 	}
 }

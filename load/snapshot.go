@@ -46,12 +46,16 @@ type SeriesSnapshot struct {
 
 // ScenarioSnapshot holds a scenario's counters and per-stage statistics.
 type ScenarioSnapshot struct {
-	Name        string          `json:"name"`
-	Iterations  uint64          `json:"iterations"`
-	Interrupted uint64          `json:"interrupted"`
-	Failed      uint64          `json:"failed"`
-	Dropped     uint64          `json:"dropped"`
-	Stages      []StageSnapshot `json:"stages"`
+	Name        string `json:"name"`
+	Iterations  uint64 `json:"iterations"`
+	Interrupted uint64 `json:"interrupted"`
+	Failed      uint64 `json:"failed"`
+	Dropped     uint64 `json:"dropped"`
+	// Backoffs counts the waits of VUs after failed iterations ([FailureBackoff]) and
+	// BackoffSeconds how long they lasted in all.
+	Backoffs       uint64          `json:"backoffs,omitempty"`
+	BackoffSeconds float64         `json:"backoff_seconds,omitempty"`
+	Stages         []StageSnapshot `json:"stages"`
 }
 
 // StageSnapshot is the statistics of one stage of a scenario (stage i spans the scenario's
@@ -166,7 +170,8 @@ func (s *store) snapshot(start time.Time, elapsed time.Duration) *Snapshot {
 	}
 	for _, name := range s.order {
 		sc := s.scens[name]
-		ss := ScenarioSnapshot{Name: name, Iterations: sc.iterations, Interrupted: sc.interrupted, Failed: sc.failed, Dropped: sc.dropped}
+		ss := ScenarioSnapshot{Name: name, Iterations: sc.iterations, Interrupted: sc.interrupted, Failed: sc.failed, Dropped: sc.dropped,
+			Backoffs: sc.backoffs, BackoffSeconds: sc.backoffWait.Seconds()}
 		for i, st := range sc.stages {
 			sst := StageSnapshot{Index: i, End: sc.bounds[i].String()}
 			if st != nil {
@@ -257,6 +262,8 @@ func (s *Snapshot) Merge(o *Snapshot) {
 		sc.Interrupted += osc.Interrupted
 		sc.Failed += osc.Failed
 		sc.Dropped += osc.Dropped
+		sc.Backoffs += osc.Backoffs
+		sc.BackoffSeconds += osc.BackoffSeconds
 		for j, ost := range osc.Stages {
 			if j >= len(sc.Stages) {
 				sc.Stages = append(sc.Stages, ost)

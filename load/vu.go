@@ -14,6 +14,7 @@ type VU struct {
 	id       int64
 	scenario string
 	iter     int64
+	failures int // failed iterations in a row, for the failure backoff
 	eng      *Engine
 	rec      recorder
 	client   *Client

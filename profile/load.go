@@ -229,6 +229,7 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 			v.Fail(mat+".share", "must be positive (got %v)", m.Share)
 		}
 	}
+	v.failureBackoff(at, s.FailureBackoff)
 	tt := s.ThinkTime
 	switch tt.Distribution {
 	case "", "constant", "uniform", "exponential":

@@ -111,7 +111,8 @@ func (v *validator) resolve(p *Profile) *Plan {
 	for i, s := range p.Scenarios {
 		at := fmt.Sprintf("scenarios[%d]", i)
 		ex := v.executor(at, s)
-		cfg := load.ScenarioConfig{Name: s.Name, Executor: ex, StartTime: s.StartTime.Duration, GracefulStop: grace(s.GracefulStop)}
+		cfg := load.ScenarioConfig{Name: s.Name, Executor: ex, StartTime: s.StartTime.Duration, GracefulStop: grace(s.GracefulStop),
+			FailureBackoff: s.FailureBackoff.engine()}
 		if ex != nil {
 			v.loadRules(at, load.CheckExecutor(ex))
 		}

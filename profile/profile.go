@@ -94,6 +94,9 @@ type Scenario struct {
 	// Media replaces the documented default capture mix (docs/journeys.md) for this scenario;
 	// a short profile uses short clips so that videos complete within its few minutes.
 	Media []MediaClass `yaml:"media"`
+	// FailureBackoff is how users back off after failed iterations; absent means the default
+	// (1s doubling to 30s), 0 turns it off.
+	FailureBackoff *FailureBackoff `yaml:"failureBackoff,omitempty"`
 }
 
 // MediaClass is one kind of capture users record: a resolution (4k, 1080p or 720p), a range

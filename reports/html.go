@@ -261,6 +261,14 @@ func keyFigures(r *Run) []figureView {
 		errClass = "bad"
 	}
 	out = append(out, figureView{Label: "error rate", Value: formatValue(t.ErrorRate, "ratio"), Note: formatNumber(float64(t.Failures)) + " failed", Class: errClass})
+	if total, ok := r.Load.BackoffTotal(); ok {
+		text, _ := backoffText(r.Load)
+		class := "good"
+		if total.Count > 0 {
+			class = "bad"
+		}
+		out = append(out, figureView{Label: "user backoffs", Value: formatNumber(float64(total.Count)), Note: text, Class: class})
+	}
 	vid := r.Videos
 	missing := vid.Lost + vid.Unfinished + vid.Failed
 	vidClass := "good"

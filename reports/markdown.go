@@ -74,6 +74,9 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	}
 	t := r.Load.Total
 	fmt.Fprintf(&b, "**Load** %s requests (%s/s), error rate %s, p95 %s, p99 %s  \n", formatNumber(float64(t.Count)), formatNumber(t.RPS), formatValue(t.ErrorRate, "ratio"), formatValue(t.Response.P95, "ms"), formatValue(t.Response.P99, "ms"))
+	if text, ok := backoffText(r.Load); ok {
+		fmt.Fprintf(&b, "**Backoff** %s  \n", mdText(text))
+	}
 	if len(r.Chaos) > 0 {
 		var faults []string
 		for _, c := range r.Chaos {
@@ -125,6 +128,27 @@ func mdText(s string) string { return mdReplacer.Replace(s) }
 // mdCode makes a string safe inside a single-backtick code span.
 func mdCode(s string) string {
 	return strings.NewReplacer("`", "'", "\n", " ", "\r", " ").Replace(s)
+}
+
+// backoffText says how much the users held back after failed iterations, per scenario when
+// there are several; ok is false for a record without backoff counts.
+func backoffText(l Load) (string, bool) {
+	total, ok := l.BackoffTotal()
+	switch {
+	case !ok:
+		return "", false
+	case total.Count == 0:
+		return "none: no user waited after a failed journey", true
+	}
+	s := fmt.Sprintf("%s waits after failed journeys, %s in all", formatNumber(float64(total.Count)), formatValue(total.Seconds, "s"))
+	if len(l.Backoffs) > 1 {
+		var parts []string
+		for _, b := range l.Backoffs {
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", b.Scenario, formatNumber(float64(b.Count)), formatValue(b.Seconds, "s")))
+		}
+		s += ": " + strings.Join(parts, ", ")
+	}
+	return s, true
 }
 
 // recoveryText names a fault's two recoveries apart: the backend undoing the fault, and the

@@ -98,6 +98,28 @@ type Load struct {
 	Total  Stats        `json:"total"`
 	Steps  []StepStats  `json:"steps"`
 	Stages []StageStats `json:"stages"`
+	// Backoffs are the users' waits after failed iterations (the failure backoff,
+	// docs/journeys.md), one entry per scenario, zeros included; absent in a run.json written
+	// before they were counted.
+	Backoffs []Backoff `json:"backoffs,omitempty"`
+}
+
+// Backoff is how often the users of one scenario waited after failed iterations, and how many
+// seconds those waits lasted in all: load the users held back because the target failed.
+type Backoff struct {
+	Scenario string  `json:"scenario"`
+	Count    int64   `json:"count"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// BackoffTotal adds up the scenarios' backoffs; ok is false when the record has none (a
+// run.json written before they were counted).
+func (l Load) BackoffTotal() (total Backoff, ok bool) {
+	for _, b := range l.Backoffs {
+		total.Count += b.Count
+		total.Seconds += b.Seconds
+	}
+	return total, l.Backoffs != nil
 }
 
 // Stats summarises requests of one step, stage or the whole run.
@@ -458,6 +480,14 @@ func (r *Run) Validate() error {
 		if s.Status == verdict.Pass && s.Value == nil {
 			// The one invariant reports must never show: a pass without a value.
 			bad(f("value"), "is null but status is PASS; missing data never passes")
+		}
+	}
+	for i, b := range r.Load.Backoffs {
+		if b.Scenario == "" {
+			bad(fmt.Sprintf("load.backoffs[%d].scenario", i), "is empty")
+		}
+		if b.Count < 0 || !(b.Seconds >= 0) || math.IsInf(b.Seconds, 0) {
+			bad(fmt.Sprintf("load.backoffs[%d]", i), "count %d and seconds %v must be finite and >= 0", b.Count, b.Seconds)
 		}
 	}
 	for i, c := range r.Chaos {

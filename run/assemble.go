@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sort"
 	"strings"
@@ -191,7 +192,8 @@ func chaosResults(p *profile.Profile, ex *execution) []reports.ChaosResult {
 	return out
 }
 
-// loadResults converts the engine's snapshot: totals, one row per journey step and one per stage.
+// loadResults converts the engine's snapshot: totals, one row per journey step and one per
+// stage, and each scenario's failure backoffs (zeros included, so a record says "none").
 func loadResults(snap *load.Snapshot, tl profile.Timeline, t0 time.Time) reports.Load {
 	elapsed := snap.Elapsed.Seconds()
 	var l reports.Load
@@ -217,6 +219,7 @@ func loadResults(snap *load.Snapshot, tl profile.Timeline, t0 time.Time) reports
 		return l.Steps[i].Step < l.Steps[j].Step
 	})
 	for _, sc := range snap.Scenarios {
+		l.Backoffs = append(l.Backoffs, reports.Backoff{Scenario: sc.Name, Count: int64(sc.Backoffs), Seconds: math.Round(sc.BackoffSeconds*1000) / 1000})
 		var spans []profile.StageSpan
 		for _, st := range tl.Stages {
 			if st.Scenario == sc.Name {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo"
@@ -129,7 +130,7 @@ func (r *runner) open(ctx context.Context) (err error) {
 	if err != nil {
 		return infra("listen for the generator's metrics: %w", err)
 	}
-	r.genSrv = &http.Server{Handler: promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	r.genSrv = generatorServer(promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{}))
 	go r.genSrv.Serve(ln)
 
 	out := r.o.progress()
@@ -152,6 +153,14 @@ func (r *runner) open(ctx context.Context) (err error) {
 	})
 	return nil
 }
+
+// generatorTimeouts bound the connections of the generator's metrics server: Prometheus
+// scrapes it over keep-alive connections every few seconds and reads a few hundred kilobytes
+// at most, so a client that sends or reads slower than this is not Prometheus.
+var generatorTimeouts = httpserver.Timeouts{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 30 * time.Second, Idle: 2 * time.Minute}
+
+// generatorServer serves the generator's metrics (h) with generatorTimeouts.
+func generatorServer(h http.Handler) *http.Server { return httpserver.New(h, generatorTimeouts) }
 
 // close releases what open made; it runs however the run ended.
 func (r *runner) close() {

@@ -82,7 +82,7 @@ func newPlatformUpCmd(out, errOut io.Writer) *cobra.Command {
 
 func printPlatform(out io.Writer, c *cluster.Cluster) {
 	fmt.Fprintf(out, "gateway:    %s\n", c.GatewayURL())
-	fmt.Fprintf(out, "data tier:  %s\n", c.DataTierURL())
+	fmt.Fprintf(out, "data tier:  %s (its API serves the platform's own processes only; /metrics is open)\n", c.DataTierURL())
 	fmt.Fprintf(out, "control:    %s (Authorization: Bearer %s)\n", c.ControlURL(), c.ControlToken())
 	fmt.Fprintf(out, "file_sd:    %s\n", c.FileSDPath())
 	fmt.Fprintf(out, "logs:       %s/logs\n", c.Dir())

@@ -78,6 +78,21 @@ type Config struct {
 	// that generators of a distributed run (each numbering its VUs from 1) present distinct
 	// users to the gateway.
 	AddrOffset int64
+	// Retries is how many times a request answered 429 or 503 with Retry-After is sent
+	// again, each time after the delay the server asked for (at most [MaxRetryAfter]). Zero
+	// means [DefaultRetries]; negative never sends it again, but still waits the delay
+	// before the call returns, so that the VU's next request honours it.
+	Retries int
+}
+
+func (c *Config) retries() int {
+	switch {
+	case c.Retries < 0:
+		return 0
+	case c.Retries == 0:
+		return DefaultRetries
+	}
+	return c.Retries
 }
 
 // Client calls the API on behalf of one VU during one iteration: create it per iteration with
@@ -132,10 +147,53 @@ func (c *Client) Step(step string) string {
 type validator interface{ validate() error }
 
 // call sends one request as step and decodes the answer into out when its status is want.
-// Checks "<step> status" and, with out, "<step> body" are recorded.
-func (c *Client) call(ctx context.Context, step, method, path string, body io.Reader, size int64, ctype string, auth bool, want int, out validator) (*load.Response, error) {
+// body (nil for none) opens the request body afresh for each attempt. An answer 429 or 503
+// with Retry-After is honoured (see [Client.retryAfter]): the request is sent again after the
+// delay, up to Config.Retries times. Checks "<step> status" (of the last answer) and, with
+// out, "<step> body" are recorded.
+func (c *Client) call(ctx context.Context, step, method, path string, body func() io.Reader, size int64, ctype string, auth bool, want int, out validator) (*load.Response, error) {
 	full := c.Step(step)
-	req, err := http.NewRequestWithContext(ctx, method, c.url(path), body)
+	var resp *load.Response
+	for attempt := 0; ; attempt++ {
+		var err error
+		if resp, err = c.send(ctx, full, method, path, body, size, ctype, auth); err != nil {
+			return nil, err
+		}
+		if resp.Status == want {
+			break
+		}
+		wait, ok := c.retryAfter(resp)
+		if !ok {
+			break
+		}
+		// Honour the delay even when no retry is left: the VU's next request, in this
+		// iteration or the next, must not come sooner than the server asked.
+		if c.vu.Sleep(ctx, wait) != nil || attempt >= c.cfg.retries() {
+			break
+		}
+	}
+	if !c.vu.Check(full+" status", resp.Status == want) {
+		return resp, apiError(full, resp)
+	}
+	if out != nil {
+		err := json.Unmarshal(resp.Body, out)
+		if err == nil {
+			err = out.validate()
+		}
+		if !c.vu.Check(full+" body", err == nil) {
+			return resp, fmt.Errorf("%s: %w: %v", full, ErrBadBody, err)
+		}
+	}
+	return resp, nil
+}
+
+// send sends one attempt of a call.
+func (c *Client) send(ctx context.Context, full, method, path string, body func() io.Reader, size int64, ctype string, auth bool) (*load.Response, error) {
+	var r io.Reader
+	if body != nil {
+		r = body()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path), r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: build request: %w", full, err)
 	}
@@ -153,19 +211,54 @@ func (c *Client) call(ctx context.Context, step, method, path string, body io.Re
 		// Already classified by the engine (*load.RequestError); counted as a failed request.
 		return nil, fmt.Errorf("%s: %w", full, err)
 	}
-	if !c.vu.Check(full+" status", resp.Status == want) {
-		return resp, apiError(full, resp)
-	}
-	if out != nil {
-		err := json.Unmarshal(resp.Body, out)
-		if err == nil {
-			err = out.validate()
-		}
-		if !c.vu.Check(full+" body", err == nil) {
-			return resp, fmt.Errorf("%s: %w: %v", full, ErrBadBody, err)
-		}
-	}
 	return resp, nil
+}
+
+// retryAfter returns how long to wait before the next request after resp: for a 429 or 503
+// that carries a valid Retry-After, its delay bounded by [MaxRetryAfter]; ok is false for any
+// other answer.
+func (c *Client) retryAfter(resp *load.Response) (time.Duration, bool) {
+	if resp.Status != http.StatusTooManyRequests && resp.Status != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	return RetryAfter(resp.Header, c.vu.Now())
+}
+
+// MaxRetryAfter bounds the wait a Retry-After header can impose: a longer one is cut to it, so
+// that no answer parks a VU for the rest of a run.
+const MaxRetryAfter = time.Minute
+
+// DefaultRetries is how many times a request answered 429 or 503 with Retry-After is sent
+// again when Config.Retries is zero.
+const DefaultRetries = 2
+
+// RetryAfter reads a Retry-After header (RFC 9110 10.2.3): delay-seconds, or an HTTP-date
+// taken relative to the answer's own Date header when it has a valid one (so that the two
+// clocks never need to agree) and to now otherwise. The delay is bounded to [0,
+// MaxRetryAfter]; ok is false when the header is absent or malformed.
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange) || err == nil && secs > uint64(MaxRetryAfter/time.Second):
+			return MaxRetryAfter, true
+		case err != nil:
+			return 0, false
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		now = date
+	}
+	return min(max(at.Sub(now), 0), MaxRetryAfter), true
 }
 
 func (c *Client) url(path string) string {
@@ -189,9 +282,9 @@ func apiError(step string, r *load.Response) *APIError {
 	return e
 }
 
-func jsonBody(v any) (io.Reader, int64) {
+func jsonBody(v any) (func() io.Reader, int64) {
 	b, _ := json.Marshal(v) // plain structs and maps of strings: cannot fail
-	return bytes.NewReader(b), int64(len(b))
+	return func() io.Reader { return bytes.NewReader(b) }, int64(len(b))
 }
 
 // Register creates an account (POST /api/v1/users, 201), step "register".
@@ -235,7 +328,7 @@ func (c *Client) StartCapture(ctx context.Context, spec CaptureSpec) (Capture, e
 func (c *Client) PutChunk(ctx context.Context, id string, index int, size int64) (Capture, error) {
 	var cp Capture
 	path := "/api/v1/captures/" + id + "/chunks/" + strconv.Itoa(index)
-	_, err := c.call(ctx, "capture_chunk", http.MethodPut, path, ChunkReader(id, index, size), size, "application/octet-stream", true, http.StatusOK, &cp)
+	_, err := c.call(ctx, "capture_chunk", http.MethodPut, path, func() io.Reader { return ChunkReader(id, index, size) }, size, "application/octet-stream", true, http.StatusOK, &cp)
 	return cp, err
 }
 

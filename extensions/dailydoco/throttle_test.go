@@ -29,17 +29,20 @@ func login(ctx context.Context, c *dailydoco.Client, vu *load.VU) error {
 
 // One abusive client starts captures as fast as it can and is throttled (429) once it has used
 // the gateway's per-IP video budget (100/min); five ordinary users, each with its own
-// X-Forwarded-For address, keep starting captures after that and are never throttled.
+// X-Forwarded-For address, keep starting captures after that and are never throttled. The
+// abuser does not retry (Retries -1): a client that honours Retry-After would wait for the
+// next token and carry on, which TestClientHonoursRetryAfter covers.
 func TestAbusiveClientIsThrottledOthersAreNot(t *testing.T) {
 	c := platformtest.Start(t, nil)
 	cfg := &dailydoco.Config{BaseURL: c.GatewayURL()}
+	abuserCfg := &dailydoco.Config{BaseURL: c.GatewayURL(), Retries: -1}
 	throttled := make(chan struct{})
 	var accepted atomic.Int64
 	var once sync.Once
 	spec := dailydoco.CaptureSpec{Title: "t", Resolution: dailydoco.R1080p, MediaSeconds: 30}
 
 	abuser := load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
-		cl := dailydoco.New(vu, cfg, "abuse")
+		cl := dailydoco.New(vu, abuserCfg, "abuse")
 		if err := login(ctx, cl, vu); err != nil {
 			return err
 		}

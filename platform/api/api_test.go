@@ -20,7 +20,7 @@ import (
 // The data tier is never reached: the requests below are answered before it is needed.
 func served(cfg Config) (http.Handler, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	svc := New(datatier.NewClient("http://datatier.invalid", nil), cfg)
+	svc := New(datatier.NewClient("http://datatier.invalid", "token", nil), cfg)
 	return metrics.NewHTTP(reg, metrics.ServerDuration).Middleware("api", svc.Handler()), reg
 }
 

@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dailydoco/ddp-verify/internal/atomicfile"
 	"io"
 	"log/slog"
 	"maps"
@@ -34,9 +33,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/internal/atomicfile"
+
 	"github.com/dailydoco/ddp-verify/platform/cost"
 	"github.com/dailydoco/ddp-verify/platform/datatier"
 	"github.com/dailydoco/ddp-verify/platform/gateway"
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/node"
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -87,6 +89,9 @@ type Cluster struct {
 
 	secret     []byte
 	adminToken string
+	// dataTierToken is the data tier's secret: only the supervisor and its children know it
+	// (they get it in their spec on stdin, never on a command line or in the environment).
+	dataTierToken string
 
 	supervisorLn net.Listener
 	supervisor   *http.Server
@@ -186,7 +191,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{topo: topo, prices: prices, exec: opts.Exec, log: opts.Logger, dir: opts.Dir, secret: randomBytes(32),
 		adminToken: hex.EncodeToString(randomBytes(16)), controlToken: hex.EncodeToString(randomBytes(16)),
-		zoneDown: map[string]bool{}, zonePartitioned: map[string]bool{}, pressure: map[string]time.Time{},
+		dataTierToken: hex.EncodeToString(randomBytes(32)),
+		zoneDown:      map[string]bool{}, zonePartitioned: map[string]bool{}, pressure: map[string]time.Time{},
 		hpa: hpaState{served: map[string]uint64{}, last: map[string]uint64{}, seq: map[string]int{}, lowSince: map[string]time.Time{}, desired: map[string]int{}}}
 	if c.dir == "" {
 		d, err := os.MkdirTemp("", "ddp-platform-")
@@ -255,20 +261,21 @@ func (c *Cluster) start(ctx context.Context) error {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("POST /heartbeat", c.heartbeat)
-	c.supervisor = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	c.supervisor = httpserver.New(mux, c.topo.HTTP.Timeouts())
 	go func() { _ = c.supervisor.Serve(c.supervisorLn) }() // ends with Shutdown in Stop
 	ln, err := net.Listen("tcp", hostPort(c.addr(3), ControlPort))
 	if err != nil {
 		return fmt.Errorf("control API listen: %w", err)
 	}
 	c.controlLn = ln
-	c.control = &http.Server{Handler: c.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
+	c.control = httpserver.New(c.controlHandler(), c.topo.HTTP.Timeouts())
 	go func() { _ = c.control.Serve(ln) }() // ends with Shutdown in Stop
 
 	tm := c.topo.Timing
 	c.dtSpec = datatier.Spec{
 		Addr: hostPort(c.addr(2), DataTierPort), DBPath: filepath.Join(c.dir, "ddp.db"),
-		Lease: tm.Lease.D(), MaxAttempts: 5, Model: c.topo.Model,
+		Lease: tm.Lease.D(), MaxAttempts: 5, Model: c.topo.Model, Token: c.dataTierToken,
+		HTTP: c.topo.HTTP.Timeouts(),
 	}
 	dt, err := c.spawn(ctx, RoleDataTier, RoleDataTier, c.dtSpec)
 	if err != nil {
@@ -311,7 +318,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	c.gatewayAdmin = "http://" + hostPort(c.addr(1), MetricsPort)
 	gw, err := c.spawn(ctx, RoleGateway, RoleGateway, gateway.Spec{
 		Addr: hostPort(c.addr(1), GatewayPort), AdminAddr: hostPort(c.addr(1), MetricsPort),
-		AdminToken: c.adminToken, Backends: c.backends(), Gateway: c.topo.Gateway,
+		AdminToken: c.adminToken, Backends: c.backends(), Gateway: c.topo.Gateway, HTTP: c.topo.HTTP.Timeouts(),
 	})
 	if err != nil {
 		return err
@@ -358,9 +365,9 @@ func (c *Cluster) nodeSpec(ns *nodeState) node.Spec {
 	return node.Spec{
 		Name: ns.Name, Zone: ns.Zone, Pool: ns.Pool, InstanceType: ns.InstanceType, IP: ns.ip.String(),
 		GPUSlots: c.topo.GPUSlots(ns.InstanceType), Replicas: ns.replicas,
-		DataTierURL: c.DataTierURL(), Secret: c.secret, API: c.topo.API, Model: c.topo.Model, Lease: c.topo.Timing.Lease.D(),
+		DataTierURL: c.DataTierURL(), DataTierToken: c.dataTierToken, Secret: c.secret, API: c.topo.API, Model: c.topo.Model, Lease: c.topo.Timing.Lease.D(),
 		HeartbeatURL: "http://" + hostPort(c.addr(3), MetricsPort) + "/heartbeat", HeartbeatInterval: c.topo.Timing.HeartbeatInterval.D(),
-		Incarnation: hex.EncodeToString(randomBytes(4)), Defects: c.topo.Defects,
+		Incarnation: hex.EncodeToString(randomBytes(4)), Defects: c.topo.Defects, HTTP: c.topo.HTTP.Timeouts(),
 	}
 }
 
@@ -598,8 +605,12 @@ func (c *Cluster) Dir() string { return c.dir }
 // Topology is the topology the cluster runs; do not modify it.
 func (c *Cluster) Topology() *topology.Topology { return c.topo }
 
-// DataTier returns a client of the data tier, for checks such as "no accepted video lost".
-func (c *Cluster) DataTier() *datatier.Client { return datatier.NewClient(c.DataTierURL(), nil) }
+// DataTier returns a client of the data tier, for checks such as "no accepted video lost". It
+// carries the data tier's token, which nothing outside the platform's processes has: requests
+// without it are answered 401.
+func (c *Cluster) DataTier() *datatier.Client {
+	return datatier.NewClient(c.DataTierURL(), c.dataTierToken, nil)
+}
 
 // Target is one metrics endpoint.
 type Target struct {

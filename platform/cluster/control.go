@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"slices"
@@ -386,7 +385,7 @@ func (c *Cluster) controlHandler() http.Handler {
 		jsonhttp.WriteError(w, jsonhttp.Errorf(http.StatusNotFound, "not_found", "no route %s %s (docs/control-api.md)", r.Method, r.URL.Path))
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+c.controlToken)) != 1 {
+		if !jsonhttp.Bearer(r, c.controlToken) {
 			jsonhttp.WriteError(w, jsonhttp.Errorf(http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token> with the token `platform up` printed"))
 			return
 		}

@@ -17,10 +17,11 @@ type Client struct {
 	c jsonhttp.Client
 }
 
-// NewClient returns a client of the data tier at baseURL (http://host:port) using hc (nil for
+// NewClient returns a client of the data tier at baseURL (http://host:port) that sends token
+// (the platform's data tier secret, Config.Token) with every request, using hc (nil for
 // http.DefaultClient).
-func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{c: jsonhttp.Client{BaseURL: baseURL, HTTP: hc}}
+func NewClient(baseURL, token string, hc *http.Client) *Client {
+	return &Client{c: jsonhttp.Client{BaseURL: baseURL, HTTP: hc, Header: http.Header{"Authorization": {"Bearer " + token}}}}
 }
 
 // CreateUser registers a user.

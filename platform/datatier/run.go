@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/model"
 )
@@ -20,17 +21,24 @@ type Spec struct {
 	Lease       time.Duration `json:"lease"`
 	MaxAttempts int           `json:"max_attempts"`
 	Model       model.Model   `json:"model"`
+	// Token is the secret every API request must carry (Config.Token); required.
+	Token string `json:"token"`
+	// HTTP are the server's timeouts (zero fields: httpserver.Default's).
+	HTTP httpserver.Timeouts `json:"http"`
 }
 
 // Run serves the data tier until ctx is done, calling ready once it accepts connections.
 func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
+	if spec.Token == "" {
+		return errors.New("data tier spec has no token: the data tier never serves without one")
+	}
 	store, err := Open(ctx, spec.DBPath, spec.MaxAttempts, spec.Model)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	reg, wrapped := metrics.NewRegistry(nil)
-	srv := NewServer(store, Config{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Model: spec.Model}, wrapped)
+	srv := NewServer(store, Config{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Model: spec.Model, Token: spec.Token}, wrapped)
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", srv.Handler())
@@ -47,7 +55,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 	if err != nil {
 		return fmt.Errorf("data tier listen: %w", err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := httpserver.New(mux, spec.HTTP)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("data tier ready", "addr", spec.Addr, "db", spec.DBPath)

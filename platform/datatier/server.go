@@ -23,6 +23,11 @@ type Config struct {
 	MaxAttempts int
 	// Model converts elapsed time to realtime ratios (its Speed).
 	Model model.Model
+	// Token is the platform's data tier secret: every request to the API ([Server.Handler])
+	// must carry it as "Authorization: Bearer <token>", or is answered 401 unauthorized. The
+	// supervisor makes a new one per platform start and gives it to its own processes only;
+	// an empty token refuses every request.
+	Token string
 }
 
 // Server is the data tier's HTTP API. It is the authority on the video pipeline's counts: the
@@ -43,6 +48,10 @@ type Server struct {
 	closing chan struct{}
 	once    sync.Once
 }
+
+// errUnauthorized answers a request without the platform's data tier token.
+var errUnauthorized = jsonhttp.Errorf(http.StatusUnauthorized, "unauthorized",
+	"the data tier serves the platform's own processes only: send Authorization: Bearer <the token the supervisor gave them>")
 
 // Close ends every long poll (with no job) so that the server can shut down. It is idempotent.
 func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
@@ -143,7 +152,8 @@ func (s *Server) finished(fs ...Finished) {
 	}
 }
 
-// Handler returns the data tier's routes (internal; only the platform's processes call them).
+// Handler returns the data tier's routes (internal; only the platform's processes call them,
+// with the Config.Token every request must carry).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, f func(*http.Request) (int, any, error)) {
@@ -201,7 +211,14 @@ func (s *Server) Handler() http.Handler {
 		_, st.Waiting, err = s.store.QueueDepth(r.Context(), time.Now())
 		return 200, st, err
 	})
-	return s.http.Middleware("datatier", mux)
+	// Refused requests are still counted (status 401, no route): someone is knocking.
+	return s.http.Middleware("datatier", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !jsonhttp.Bearer(r, s.cfg.Token) {
+			jsonhttp.WriteError(w, errUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 }
 
 const maxBody = 64 << 10
@@ -317,7 +334,8 @@ func (s *Server) createExport(r *http.Request) (int, any, error) {
 	return http.StatusCreated, e, err
 }
 
-// maxLeaseWait bounds a long poll so that proxies and clients never time it out.
+// maxLeaseWait bounds a long poll so that proxies and clients never time it out, nor the
+// server's own write timeout (topology.InternalAnswer is the same 30 s).
 const maxLeaseWait = 30 * time.Second
 
 func (s *Server) lease(r *http.Request) (int, any, error) {

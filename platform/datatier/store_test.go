@@ -123,11 +123,11 @@ func TestServerMetricsAndLongPoll(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := model.Default()
 	m.Speed = 10
-	srv := NewServer(s, Config{Lease: time.Second, MaxAttempts: 3, Model: m}, reg)
+	srv := NewServer(s, Config{Lease: time.Second, MaxAttempts: 3, Model: m, Token: "token"}, reg)
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	defer srv.Close()
-	c := NewClient(ts.URL, nil)
+	c := NewClient(ts.URL, "token", nil)
 	ctx := context.Background()
 
 	// A long poll returns as soon as a video is accepted.

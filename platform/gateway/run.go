@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -23,6 +23,8 @@ type Spec struct {
 	AdminToken string           `json:"admin_token"`
 	Backends   []Backend        `json:"backends"`
 	Gateway    topology.Gateway `json:"gateway"`
+	// HTTP are both listeners' timeouts (zero fields: httpserver.Default's).
+	HTTP httpserver.Timeouts `json:"http"`
 }
 
 // Run serves the gateway until ctx is done, calling ready once both listeners accept
@@ -43,7 +45,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 	admin.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	admin.HandleFunc("GET /backends", func(w http.ResponseWriter, r *http.Request) { jsonhttp.Write(w, http.StatusOK, g.Backends()) })
 	admin.HandleFunc("PUT /backends", func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+spec.AdminToken)) != 1 {
+		if !jsonhttp.Bearer(r, spec.AdminToken) {
 			jsonhttp.WriteError(w, jsonhttp.Errorf(http.StatusUnauthorized, "unauthorized", "bad admin token"))
 			return
 		}
@@ -58,10 +60,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 	})
 
 	g.CheckNow(ctx)
-	servers := []*http.Server{
-		{Handler: g, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second},
-		{Handler: admin, ReadHeaderTimeout: 10 * time.Second},
-	}
+	servers := []*http.Server{httpserver.New(g, spec.HTTP), httpserver.New(admin, spec.HTTP)}
 	errc := make(chan error, 2)
 	for i, addr := range []string{spec.Addr, spec.AdminAddr} {
 		ln, err := net.Listen("tcp", addr)

@@ -6,11 +6,13 @@ package jsonhttp
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // Error is an HTTP error with a stable code. Services return it, clients get it back.
@@ -54,6 +56,18 @@ func WriteError(w http.ResponseWriter, err error) {
 	Write(w, e.Status, struct {
 		Error *Error `json:"error"`
 	}{e})
+}
+
+// Bearer reports whether r carries "Authorization: Bearer <token>". The scheme is matched
+// case-insensitively, as RFC 7235 says of every authentication scheme ("bearer" and "BEARER"
+// are the same scheme); the token is compared exactly and in constant time. An empty token
+// never matches, so a server whose token was never set refuses everyone.
+func Bearer(r *http.Request, token string) bool {
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || token == "" || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimLeft(got, " ")), []byte(token)) == 1
 }
 
 // Decode reads one JSON object of at most limit bytes into v, rejecting unknown fields. Its

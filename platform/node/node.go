@@ -22,6 +22,7 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/api"
 	"github.com/dailydoco/ddp-verify/platform/dashboard"
 	"github.com/dailydoco/ddp-verify/platform/datatier"
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/model"
@@ -39,10 +40,14 @@ type Spec struct {
 	GPUSlots     int                `json:"gpu_slots"`
 	Replicas     []topology.Replica `json:"replicas"`
 	DataTierURL  string             `json:"datatier_url"`
-	Secret       []byte             `json:"secret"`
-	API          topology.API       `json:"api"`
-	Model        model.Model        `json:"model"`
-	Lease        time.Duration      `json:"lease"`
+	// DataTierToken is the data tier's secret (datatier.Config.Token), sent with every call.
+	DataTierToken string        `json:"datatier_token"`
+	Secret        []byte        `json:"secret"`
+	API           topology.API  `json:"api"`
+	Model         model.Model   `json:"model"`
+	Lease         time.Duration `json:"lease"`
+	// HTTP are the timeouts of the agent's and the replicas' servers.
+	HTTP httpserver.Timeouts `json:"http"`
 	// Heartbeats go to HeartbeatURL every HeartbeatInterval; empty disables them.
 	HeartbeatURL      string        `json:"heartbeat_url,omitempty"`
 	HeartbeatInterval time.Duration `json:"heartbeat_interval,omitempty"`
@@ -125,7 +130,7 @@ func (n *Node) SetPartitioned(up bool) {
 func (n *Node) Run(ctx context.Context, ready func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	db := datatier.NewClient(n.spec.DataTierURL, n.client)
+	db := datatier.NewClient(n.spec.DataTierURL, n.spec.DataTierToken, n.client)
 	agent := http.NewServeMux()
 	agent.Handle("GET /metrics", metrics.Handler(n.reg))
 	agent.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
@@ -171,7 +176,7 @@ func (n *Node) serve(replica, addr string, h http.Handler, errc chan<- error) er
 	if err != nil {
 		return fmt.Errorf("node %s listen: %w", n.spec.Name, err)
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	hs := httpserver.New(h, n.spec.HTTP)
 	n.mu.Lock()
 	n.servers[replica] = hs
 	n.mu.Unlock()

@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dailydoco/ddp-verify/internal/yamlfile"
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/model"
 )
 
@@ -51,6 +52,7 @@ type Topology struct {
 	API        API         `yaml:"api" json:"api"`
 	Model      model.Model `yaml:"model" json:"model"`
 	Timing     Timing      `yaml:"timing" json:"timing"`
+	HTTP       HTTP        `yaml:"http" json:"http"`
 	Autoscaler Autoscaler  `yaml:"autoscaler" json:"autoscaler"`
 	Network    Network     `yaml:"network" json:"network"`
 	DataTier   DataTier    `yaml:"data_tier" json:"data_tier"`
@@ -174,6 +176,37 @@ type Timing struct {
 	EvictionDelay Duration `yaml:"eviction_delay" json:"eviction_delay"`
 }
 
+// HTTP holds the timeouts of every server of the platform (gateway, data tier, node agents and
+// replicas, the supervisor's cost exporter and control API): how long one client may take to
+// send its headers, its whole request (body included), to read the answer, and how long a
+// keep-alive connection may idle.
+type HTTP struct {
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout" json:"read_header_timeout"`
+	// ReadTimeout is the body read deadline: the whole request must have arrived within it.
+	ReadTimeout Duration `yaml:"read_timeout" json:"read_timeout"`
+	// WriteTimeout runs from the end of the request's headers to the end of the answer, so it
+	// must leave room for ReadTimeout and the slowest answer (see [Topology.SlowestAnswer]).
+	// Absent (0), it is derived: ReadTimeout + SlowestAnswer + 30 s, at least 90 s.
+	WriteTimeout Duration `yaml:"write_timeout" json:"write_timeout"`
+	IdleTimeout  Duration `yaml:"idle_timeout" json:"idle_timeout"`
+}
+
+// Timeouts returns h in the form the servers take.
+func (h HTTP) Timeouts() httpserver.Timeouts {
+	return httpserver.Timeouts{ReadHeader: h.ReadHeaderTimeout.D(), Read: h.ReadTimeout.D(), Write: h.WriteTimeout.D(), Idle: h.IdleTimeout.D()}
+}
+
+// InternalAnswer is the longest a server of the platform other than the gateway takes to
+// answer by design: the data tier's longest job-lease long poll, and the control API's zone
+// restore, which restarts a data tier within it.
+const InternalAnswer = 30 * time.Second
+
+// SlowestAnswer is the longest any server of t takes to answer once it has the request: the
+// gateway's attempts (1 + retries, each up to upstream_timeout) or [InternalAnswer].
+func (t *Topology) SlowestAnswer() time.Duration {
+	return max(time.Duration(t.Gateway.Retries+1)*t.Gateway.UpstreamTimeout.D(), InternalAnswer)
+}
+
 // Network places the processes on loopback addresses.
 type Network struct {
 	// Base is a 127.x.y.0 address: the gateway gets .1, the data tier .2, the supervisor .3 and
@@ -270,6 +303,12 @@ func withDefaults() Topology {
 			HeartbeatInterval: Duration(2 * time.Second),
 			NodeGracePeriod:   Duration(40 * time.Second),
 			EvictionDelay:     Duration(5 * time.Second),
+		},
+		HTTP: HTTP{
+			ReadHeaderTimeout: Duration(httpserver.Default.ReadHeader),
+			ReadTimeout:       Duration(httpserver.Default.Read),
+			// WriteTimeout stays 0 (absent) until validate derives it from the rest.
+			IdleTimeout: Duration(httpserver.Default.Idle),
 		},
 		Autoscaler: Autoscaler{
 			Enabled:           true,
@@ -427,6 +466,24 @@ func (t *Topology) validate(v *yamlfile.Validator) {
 		if d <= 0 {
 			bad(yamlfile.Join("timing", name), "must be > 0")
 		}
+	}
+	if t.HTTP.WriteTimeout == 0 {
+		// Absent: room for a whole body, the slowest answer and 30 s for the client to read
+		// it; the default topology's 30 s + 3 x 10 s + 30 s is httpserver.Default's 90 s.
+		t.HTTP.WriteTimeout = Duration(max(httpserver.Default.Write, t.HTTP.ReadTimeout.D()+t.SlowestAnswer()+30*time.Second))
+	}
+	h := t.HTTP
+	for name, d := range map[string]Duration{"read_header_timeout": h.ReadHeaderTimeout, "read_timeout": h.ReadTimeout, "write_timeout": h.WriteTimeout, "idle_timeout": h.IdleTimeout} {
+		if d <= 0 {
+			bad(yamlfile.Join("http", name), "must be > 0: a server without it lets one client hold a connection open")
+		}
+	}
+	if h.ReadHeaderTimeout > h.ReadTimeout {
+		bad("http.read_header_timeout", fmt.Sprintf("%v is longer than read_timeout %v, which bounds the whole request", h.ReadHeaderTimeout.D(), h.ReadTimeout.D()))
+	}
+	if need := h.ReadTimeout.D() + t.SlowestAnswer(); h.WriteTimeout > 0 && h.WriteTimeout.D() < need {
+		bad("http.write_timeout", fmt.Sprintf("%v cuts answers short: it runs from the end of the headers, so it needs read_timeout %v plus the slowest answer %v (the gateway's %d attempts of upstream_timeout, or the data tier's %v long poll): at least %v",
+			h.WriteTimeout.D(), h.ReadTimeout.D(), t.SlowestAnswer(), t.Gateway.Retries+1, InternalAnswer, need))
 	}
 	if t.Autoscaler.QueuePerSlot <= 0 || t.Autoscaler.ScaleDownIdle <= 0 || t.Autoscaler.HPASyncPeriod <= 0 {
 		bad("autoscaler", "queue_per_slot, scale_down_idle and hpa_sync_period must be > 0")

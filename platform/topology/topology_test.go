@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 )
 
 func TestDefaultMirrorsThePlan(t *testing.T) {
@@ -23,6 +25,9 @@ func TestDefaultMirrorsThePlan(t *testing.T) {
 	}
 	if g := topo.Pool("gpu"); g.Min != 2 || g.Max != 8 {
 		t.Errorf("gpu autoscaling %d-%d, want 2-8", g.Min, g.Max)
+	}
+	if h := topo.HTTP.Timeouts(); h != httpserver.Default {
+		t.Errorf("server timeouts %+v, want httpserver.Default %+v", h, httpserver.Default)
 	}
 	if l := topo.Gateway.RateLimits; l != (RateLimits{API: 10000, Web: 1000, Video: 100}) {
 		t.Errorf("rate limits %+v", l)
@@ -63,6 +68,12 @@ func TestParse(t *testing.T) {
 			`wrong-types.bad.yaml:2: zones: want a sequence, got the string "us-east-1a"`,
 			`wrong-types.bad.yaml:4: pools[0].nodes: want an integer, got a sequence`,
 		}},
+		{name: "server timeouts", file: "testdata/http.bad.yaml", want: []string{
+			`http.bad.yaml:15: http.read_header_timeout: 40s is longer than read_timeout 30s`,
+			`http.bad.yaml:17: http.write_timeout: 1m0s cuts answers short`,
+			`at least 1m30s`,
+			`http.bad.yaml:18: http.idle_timeout: must be > 0`,
+		}},
 		{name: "instance type with dots", file: "testdata/bad-price.bad.yaml", want: []string{
 			`bad-price.bad.yaml:14: prices.instances["m5.2xlarge"]: want hourly > 0`,
 		}},
@@ -76,6 +87,10 @@ func TestParse(t *testing.T) {
 				}
 				if topo.Model.Speed != 10 || topo.Timing.Lease.D() != 2*time.Second || topo.Gateway.Retries != 2 {
 					t.Errorf("overrides or defaults lost: %+v %+v", topo.Model, topo.Timing)
+				}
+				// write_timeout absent: the body (30 s), three 40 s attempts and 30 s to read.
+				if w := topo.HTTP.WriteTimeout.D(); w != 30*time.Second+120*time.Second+30*time.Second {
+					t.Errorf("derived write_timeout %v, want 3m0s", w)
 				}
 				return
 			}

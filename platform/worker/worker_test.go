@@ -61,8 +61,8 @@ func startPipeline(t *testing.T, cfgs ...Config) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := datatier.NewServer(store, datatier.Config{Lease: testLease, MaxAttempts: 5, Model: m}, prometheus.NewRegistry())
-	p := &pipeline{t: t, db: datatier.NewClient("http://datatier.invalid", &http.Client{Transport: inProcess{srv.Handler()}}),
+	srv := datatier.NewServer(store, datatier.Config{Lease: testLease, MaxAttempts: 5, Model: m, Token: "token"}, prometheus.NewRegistry())
+	p := &pipeline{t: t, db: datatier.NewClient("http://datatier.invalid", "token", &http.Client{Transport: inProcess{srv.Handler()}}),
 		model: m, workers: map[string]*Worker{}}
 	if p.user, err = p.db.CreateUser(ctx, "w@example.com", "W", "h"); err != nil {
 		t.Fatal(err)

@@ -210,7 +210,9 @@ func launchLoad() reports.Load {
 				lat(math.Round(p95*0.42), math.Round(p95*0.38), math.Round(p95*0.8), math.Round(p95), math.Round(p95*1.9), math.Round(p95*9+float64(i)*37))),
 		})
 	}
-	return reports.Load{Total: total, Steps: steps, Stages: stages}
+	// A few hundred users saw a journey fail at once during the faults and backed off.
+	backoffs := []reports.Backoff{{Scenario: "users", Count: 186, Seconds: 402.5}}
+	return reports.Load{Total: total, Steps: steps, Stages: stages, Backoffs: backoffs}
 }
 
 func launchSeries(step time.Duration) reports.Series {
