@@ -160,3 +160,24 @@ func TestPlaceGivesAWorkerOneReplicaPerNode(t *testing.T) {
 		t.Errorf("API replicas %v, want 3 (not a worker: several per node allowed)", got)
 	}
 }
+
+// The documented under-provisioned example (docs/ci.md) is what it says: one GPU node, one
+// video worker, no autoscaler.
+func TestOneGPUNodeExample(t *testing.T) {
+	topo, err := Load("../../docs/examples/one-gpu-node.topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gpu := topo.Pool("gpu"); gpu.Nodes != 1 || gpu.Max != 1 || topo.Autoscaler.Enabled {
+		t.Errorf("gpu pool %+v, autoscaler %+v", gpu, topo.Autoscaler)
+	}
+	workers := 0
+	for _, r := range topo.Place(topo.Nodes()) {
+		if r.Service == ServiceVideoWorker {
+			workers++
+		}
+	}
+	if workers != 1 {
+		t.Errorf("%d video workers, want 1", workers)
+	}
+}
