@@ -41,8 +41,10 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # The newcomer's first run: the smoke profile (about 2.5 minutes) against the local reference
-# platform; the verdict and the report paths are printed at the end.
+# platform; the verdict and the report paths are printed at the end. run refuses a non-empty
+# --out, so the previous demo is removed first.
 demo: build
+	rm -rf reports/demo
 	$(BIN) run --profile smoke --out reports/demo
 
 # What CI checks end to end: a smoke run that must be GO with every objective evaluated, the

@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/outdir"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo"
@@ -89,20 +90,32 @@ func check(o Options) (*runner, error) {
 	if o.NoChaos {
 		r.plan = o.Plan.WithoutFaults()
 	}
-	if err := errors.Join(
-		checkWindows(o.SLO, o.Plan.Timeline),
-		checkBaselineScale(o.Baseline, o.Plan),
-		r.workload.Check(r.plan),
-		o.Target.Check(r.plan, r.faults()),
-	); err != nil {
-		return nil, exitcode.New(exitcode.BadInput, err)
-	}
+	// The run directory is --out, else made of the run id alone: a profile's name, which
+	// may hold separators and "..", never chooses where files go.
 	r.runID = newRunID(r.clock.Now(), o.Plan.Name())
 	r.dir = o.OutDir
 	if r.dir == "" {
 		r.dir = filepath.Join("reports", r.runID)
 	}
+	if err := errors.Join(
+		checkWindows(o.SLO, o.Plan.Timeline),
+		checkBaselineScale(o.Baseline, o.Plan),
+		r.workload.Check(r.plan),
+		o.Target.Check(r.plan, r.faults()),
+		checkOutDir(r.dir),
+	); err != nil {
+		return nil, exitcode.New(exitcode.BadInput, err)
+	}
 	return r, nil
+}
+
+// checkOutDir refuses a run directory the run could not write its results into, or one that
+// holds an earlier run's files, before anything starts.
+func checkOutDir(dir string) error {
+	if err := outdir.Check(dir); err != nil {
+		return fmt.Errorf("run directory (--out): %w", err)
+	}
+	return nil
 }
 
 // faults says whether the run injects faults.

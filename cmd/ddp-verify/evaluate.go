@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/outdir"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/run"
 	"github.com/dailydoco/ddp-verify/slo"
@@ -85,6 +86,13 @@ func (f *evaluateFlags) options() (run.EvaluateOptions, error) {
 	}
 	if !to.After(from) {
 		return bad(fmt.Errorf("evaluate: --to %s is not after --from %s", to.Format(time.RFC3339), from.Format(time.RFC3339)))
+	}
+	if f.out != "" {
+		// Checked before anything is evaluated: an --out we cannot write into is the user's to
+		// fix (exit 2), not an infrastructure failure found at the end.
+		if err := outdir.Check(f.out); err != nil {
+			return bad(fmt.Errorf("--out: %w", err))
+		}
 	}
 	o := run.EvaluateOptions{PrometheusURL: f.promURL, TSDB: f.tsdb, Version: version,
 		Windows: []slo.Window{{Name: "run", Start: from, End: to}}}

@@ -96,6 +96,9 @@ func TestEvaluateBadInputAndUnreachable(t *testing.T) {
 		{"bad window", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--window", "plateau"}, exitcode.BadInput, "NAME=FROM,TO"},
 		{"bad SLO file", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--slo", "../../slo/testdata/bad-op.bad.yaml"}, exitcode.BadInput, "bad-op.bad.yaml:4: objectives[0] (a).op"},
 		{"missing tsdb", []string{"--tsdb", filepath.Join(t.TempDir(), "nope"), "--from", from, "--to", to}, exitcode.BadInput, "--tsdb"},
+		{"file URL", []string{"--prometheus-url", "file:///tmp/prometheus", "--from", from, "--to", to}, exitcode.BadInput, "want an http or https URL"},
+		{"--out a device", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--out", os.DevNull}, exitcode.BadInput, "--out: /dev/null is a device, not a directory"},
+		{"--out not empty", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--out", "testdata"}, exitcode.BadInput, "--out: testdata is not empty"},
 		{"unreachable", []string{"--prometheus-url", closed, "--from", from, "--to", to}, exitcode.Infra, "unreachable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
