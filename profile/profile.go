@@ -29,6 +29,10 @@ type Profile struct {
 	SLO string `yaml:"slo"`
 	// Topology names the reference platform topology: "default" (built in) or a path.
 	Topology string `yaml:"topology"`
+	// ForceLoad accepts VUs and arrival rates beyond what this machine can hold (the
+	// estimate of [load.MachineCapacity]), as `--force` does: for a machine known to be
+	// bigger than the estimate says.
+	ForceLoad bool `yaml:"force_load"`
 
 	// source is the file (or "builtin:NAME") the profile was read from, for error messages.
 	source string
@@ -38,6 +42,8 @@ type Profile struct {
 	doc *yamlfile.Document
 	// plan is the resolved plan, set when every rule passed.
 	plan *Plan
+	// opts are the options it was loaded with; [Profile.Scaled] checks the copy with them.
+	opts options
 }
 
 // TimeScale is the factor the profile's schedule was scaled by ([Profile.Scaled]); 1 when

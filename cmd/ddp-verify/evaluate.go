@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -122,7 +123,9 @@ func parseTime(flag, s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
+	// Unix seconds within a few millennia either way: NaN, infinities and values whose
+	// milliseconds overflow an int64 would become an arbitrary time.
+	if f, err := strconv.ParseFloat(s, 64); err == nil && math.Abs(f) < 1e11 {
 		return time.UnixMilli(int64(f * 1000)).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("evaluate: %s %q: want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds", flag, s)

@@ -92,6 +92,8 @@ func TestEvaluateBadInputAndUnreachable(t *testing.T) {
 		{"no source", []string{"--from", from, "--to", to}, exitcode.BadInput, "exactly one of"},
 		{"both sources", []string{"--prometheus-url", closed, "--tsdb", "x", "--from", from, "--to", to}, exitcode.BadInput, "exactly one of"},
 		{"bad time", []string{"--prometheus-url", closed, "--from", "yesterday", "--to", to}, exitcode.BadInput, "--from"},
+		{"NaN time", []string{"--prometheus-url", closed, "--from", "NaN", "--to", to}, exitcode.BadInput, `--from "NaN"`},
+		{"time out of range", []string{"--prometheus-url", closed, "--from", from, "--to", "1e300"}, exitcode.BadInput, `--to "1e300"`},
 		{"to before from", []string{"--prometheus-url", closed, "--from", to, "--to", from}, exitcode.BadInput, "is not after"},
 		{"bad window", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--window", "plateau"}, exitcode.BadInput, "NAME=FROM,TO"},
 		{"bad SLO file", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--slo", "../../slo/testdata/bad-op.bad.yaml"}, exitcode.BadInput, "bad-op.bad.yaml:4: objectives[0] (a).op"},

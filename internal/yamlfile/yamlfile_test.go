@@ -157,6 +157,31 @@ func TestDecodeErrorsAreFieldErrors(t *testing.T) {
 	}
 }
 
+// NaN and infinities are refused at their field wherever a number goes, with every other
+// problem: "x <= 0 is an error" lets NaN through, so each loader's own checks would not.
+func TestDecodeRefusesNonFiniteNumbers(t *testing.T) {
+	t.Parallel()
+	var v testFile
+	_, err := yamlfile.Decode("f.yaml", []byte("name: .nan\nratio: .nan\ncount: [1]\nweights: {b: -.inf, a: 1, c: .Inf}\nmachines:\n  \"m5.xlarge\": {hourly: .NaN}\n"), &v)
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		"f.yaml:3: count: want an integer, got a sequence",
+		"f.yaml:2: ratio: want a finite number, got .nan",
+		"f.yaml:4: weights.b: want a finite number, got -.inf",
+		"f.yaml:4: weights.c: want a finite number, got .inf",
+		`f.yaml:6: machines["m5.xlarge"].hourly: want a finite number, got .nan`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("errors\n got %q\nwant %q", got, want)
+	}
+	if v.Name != ".nan" {
+		t.Errorf("a string field holding .nan decoded as %q", v.Name)
+	}
+}
+
 const linesYAML = `name: lines
 tags: [a, b]
 items:

@@ -63,6 +63,10 @@ func TestParse(t *testing.T) {
 			`wrong-types.bad.yaml:2: zones: want a sequence, got the string "us-east-1a"`,
 			`wrong-types.bad.yaml:4: pools[0].nodes: want an integer, got a sequence`,
 		}},
+		{name: "not a number", file: "testdata/not-a-number.bad.yaml", want: []string{
+			"not-a-number.bad.yaml:7: services[0].target_rps: want a finite number, got .inf",
+			`not-a-number.bad.yaml:15: prices.instances["m5.2xlarge"].hourly: want a finite number, got .nan`,
+		}},
 		{name: "instance type with dots", file: "testdata/bad-price.bad.yaml", want: []string{
 			`bad-price.bad.yaml:14: prices.instances["m5.2xlarge"]: want hourly > 0`,
 		}},
