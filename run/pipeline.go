@@ -21,6 +21,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/internal/outdir"
+	"github.com/dailydoco/ddp-verify/internal/printable"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo"
@@ -146,7 +147,7 @@ func (r *runner) open(ctx context.Context) (err error) {
 	go r.genSrv.Serve(ln)
 
 	out := r.o.progress()
-	fmt.Fprintf(out, "ddp-verify: run %s, profile %s (%s), out %s\n", r.runID, r.plan.Name(), r.plan.Timeline.Duration, r.dir)
+	fmt.Fprintf(out, "ddp-verify: run %s, profile %s (%s), out %s\n", r.runID, printable.String(r.plan.Name()), r.plan.Timeline.Duration, printable.String(r.dir))
 	if _, local := r.o.Target.(*LocalTarget); local {
 		fmt.Fprintln(out, "ddp-verify: starting the local reference platform")
 	}
