@@ -42,6 +42,24 @@ const (
 // Bounded reports whether c bounds anything.
 func (c Capacity) Bounded() bool { return c.VUs > 0 || c.Rate > 0 }
 
+// CheckVUs says, with the estimate, that n VUs at once is more than c holds; nil when it is
+// not, or c bounds no VUs.
+func (c Capacity) CheckVUs(n int64) error {
+	if c.VUs <= 0 || n <= c.VUs {
+		return nil
+	}
+	return fmt.Errorf("%d VUs is more than this machine can hold: about %d (%s)", n, c.VUs, c.VUsBasis)
+}
+
+// CheckRate says, with the estimate, that perSecond iteration starts per second is more than
+// c can start; nil when it is not, or c bounds no rate.
+func (c Capacity) CheckRate(perSecond float64) error {
+	if c.Rate <= 0 || perSecond <= c.Rate {
+		return nil
+	}
+	return fmt.Errorf("%.6g iterations per second is more than this machine can start: about %.6g (%s)", perSecond, c.Rate, c.RateBasis)
+}
+
 // CapacityFor is the capacity of a machine with avail bytes of memory available and cpus
 // CPUs: half the memory for VUs at [MemoryPerVU] each (the rest is for the metrics, the local
 // platform and Prometheus), and [StartsPerCPUSecond] per CPU. source says where avail was

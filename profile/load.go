@@ -414,16 +414,16 @@ func (v *validator) capacity(p *Profile, c load.Capacity) {
 		at := fmt.Sprintf("scenarios[%d]", i)
 		field, vus := peakVUs(s)
 		total += vus
-		if c.VUs > 0 && vus > c.VUs {
-			v.Fail(at+"."+field, "%d VUs is more than this machine can hold: about %d (%s)%s", vus, c.VUs, c.VUsBasis, force)
+		if err := c.CheckVUs(vus); err != nil {
+			v.Fail(at+"."+field, "%v%s", err, force)
 			alone = true
 		}
-		if field, rate := peakRate(s); c.Rate > 0 && rate > c.Rate {
-			v.Fail(at+"."+field, "%.6g iterations per second is more than this machine can start: about %.6g (%s)%s", rate, c.Rate, c.RateBasis, force)
+		if field, rate := peakRate(s); c.CheckRate(rate) != nil {
+			v.Fail(at+"."+field, "%v%s", c.CheckRate(rate), force)
 		}
 	}
-	if !alone && c.VUs > 0 && total > c.VUs {
-		v.Fail("scenarios", "the scenarios together may hold %d VUs at once, more than this machine can hold: about %d (%s)%s", total, c.VUs, c.VUsBasis, force)
+	if err := c.CheckVUs(total); err != nil && !alone {
+		v.Fail("scenarios", "the scenarios together may hold VUs at once: %v%s", err, force)
 	}
 }
 

@@ -358,7 +358,7 @@ func TestCapacity(t *testing.T) {
 		{"too many VUs", profile("", vus(8193)), []Option{WithCapacity(small)},
 			"x.yaml:4: scenarios[0].vus: 8193 VUs is more than this machine can hold: about 8192 (half of 1.0 GiB available memory at 64 KiB per VU); --force (or force_load: true in the profile) runs it anyway"},
 		{"scenarios together", profile("", vus(5000)+strings.Replace(vus(5000), "constant-vus", "constant-vus\n    name: second", 1)), []Option{WithCapacity(small)},
-			"x.yaml:2: scenarios: the scenarios together may hold 10000 VUs at once"},
+			"x.yaml:2: scenarios: the scenarios together may hold VUs at once: 10000 VUs is more than this machine can hold: about 8192"},
 		{"too fast", profile("", rate), []Option{WithCapacity(small)},
 			"x.yaml:4: scenarios[0].rate: 500000 iterations per second is more than this machine can start: about 200000 (2 CPU(s) at 100000 iteration starts per second each)"},
 		{"--force", profile("", vus(1_000_000)), []Option{WithCapacity(small), Force()}, ""},

@@ -37,6 +37,7 @@ type loadOptions struct {
 	out           string
 	timeout       time.Duration
 	insecure      bool
+	force         bool
 	progressEvery time.Duration
 
 	target     *url.URL
@@ -88,6 +89,7 @@ interrupted.`,
 	f.StringVar(&o.out, "out", "", "directory to write summary.json into")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "per-request timeout")
 	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification")
+	f.BoolVar(&o.force, "force", false, "accept more VUs or a higher rate than this machine's estimated capacity (the error states the estimate)")
 	f.DurationVar(&o.progressEvery, "progress-interval", 5*time.Second, "interval of progress lines when stderr is not a terminal")
 	return cmd
 }
@@ -138,6 +140,17 @@ func (o *loadOptions) validate() error {
 		o.scenario.Executor = load.ConstantArrivalRate{Rate: o.rate, Duration: o.duration, PreAllocatedVUs: pre, MaxVUs: mx}
 	default:
 		errs = append(errs, errors.New("want --stages, or --rate N with --duration D (both positive)"))
+	}
+	if o.scenario.Executor != nil && !o.force {
+		// As for profiles (docs/profiles.md, "Limits"): a load this machine cannot generate
+		// would measure the generator, not the target.
+		c := load.MachineCapacity()
+		if err := c.CheckVUs(o.scenario.Executor.PeakVUs()); err != nil {
+			errs = append(errs, fmt.Errorf("%w; --force runs it anyway", err))
+		}
+		if err := c.CheckRate(float64(o.rate)); err != nil {
+			errs = append(errs, fmt.Errorf("--rate: %w; --force runs it anyway", err))
+		}
 	}
 	for _, spec := range o.thresholds {
 		th, err := load.ParseThresholdSpec(spec)

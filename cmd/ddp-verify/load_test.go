@@ -67,6 +67,8 @@ func TestLoadExitCodes(t *testing.T) {
 		{"--out not empty", []string{"--url", tg.URL, "--stages", "30s:5", "--out", "testdata"}, exitcode.BadInput, "--out: testdata is not empty"},
 		{"no users", []string{"--url", tg.URL, "--stages", "30s:0"}, exitcode.BadInput, "no stage has a VU target above 0"},
 		{"no host", []string{"--url", "http://:8080/", "--stages", "1s:1"}, exitcode.BadInput, "want an absolute http(s) URL"},
+		{"a billion users", []string{"--url", tg.URL, "--stages", "1m:1000000000"}, exitcode.BadInput, "1000000000 VUs is more than this machine can hold"},
+		{"a billion per second", []string{"--url", tg.URL, "--rate", "1000000000", "--duration", "1s", "--vus", "10", "--max-vus", "10"}, exitcode.BadInput, "--rate: 1e+09 iterations per second is more than this machine can start"},
 		{"failed threshold", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>1000000"}, exitcode.NoGo, ""},
 		{"passing rate run", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>=40"}, 0, ""},
 	}
