@@ -7,7 +7,21 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Tests may take a while on 2 cores (embedded Prometheus, platform processes).
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test bench lint demo smoke-check rehearsal-check clean
+# Native Go fuzzing of every loader of hostile input, each target for FUZZTIME. Minimizing a
+# new input may take up to FUZZMINIMIZETIME (Go's default, 60s, would spend most of a short run
+# minimizing on a busy machine).
+FUZZTIME         ?= 30s
+FUZZMINIMIZETIME ?= 2s
+# A hang of one input ends the run when this runs out (go test's -timeout), failing it.
+FUZZTIMEOUT      ?= 10m
+FUZZ_TARGETS := \
+	./profile:FuzzParse \
+	./slo:FuzzParse \
+	./platform/topology:FuzzParse \
+	./run:FuzzParseConfig \
+	./reports:FuzzDecodeRun
+
+.PHONY: all build test bench lint fuzz fuzz-keep demo smoke-check rehearsal-check clean
 
 all: build
 
@@ -35,14 +49,38 @@ test:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
 
+# Each fuzz target in turn (go test fuzzes one target at a time). An input that panics, hangs
+# or breaks a property fails the target and is written to PKG/testdata/fuzz/FUZZNAME/, where
+# it stays as a regression test once committed (with the fix). The seed corpus is the
+# packages' fixtures plus what testdata/fuzz holds.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz: $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) -timeout $(FUZZTIMEOUT) $$pkg; \
+	done
+
+# Copies the inputs the fuzzers found interesting (Go keeps them in its cache) into each
+# package's testdata/fuzz/, to be committed as seed corpus.
+fuzz-keep:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		src="$$($(GO) env GOCACHE)/fuzz/$$($(GO) list $$pkg)/$$name"; \
+		[ -d "$$src" ] || continue; \
+		mkdir -p "$$pkg/testdata/fuzz/$$name"; cp -n "$$src"/* "$$pkg/testdata/fuzz/$$name/"; \
+		echo "fuzz-keep: $$pkg/testdata/fuzz/$$name: $$(ls "$$pkg/testdata/fuzz/$$name" | wc -l) inputs"; \
+	done
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # The newcomer's first run: the smoke profile (about 2.5 minutes) against the local reference
-# platform; the verdict and the report paths are printed at the end.
+# platform; the verdict and the report paths are printed at the end. run refuses a non-empty
+# --out, so the previous demo is removed first.
 demo: build
+	rm -rf reports/demo
 	$(BIN) run --profile smoke --out reports/demo
 
 # What CI checks end to end: a smoke run that must be GO with every objective evaluated, the

@@ -17,8 +17,8 @@ func TestWilsonReferenceValues(t *testing.T) {
 		k, n   float64
 		lo, hi float64
 	}{
-		{0, 10, 0, 0.2775},     // 0 of n: the lower bound is exactly 0
-		{10, 10, 0.7225, 1},    // n of n: the upper bound is exactly 1
+		{0, 10, 0, 0.2775},  // 0 of n: the lower bound is exactly 0
+		{10, 10, 0.7225, 1}, // n of n: the upper bound is exactly 1
 		{5, 10, 0.2366, 0.7634},
 		{81, 263, 0.2553, 0.3662}, // Newcombe's example
 		{15, 148, 0.0624, 0.1605}, // Newcombe's example
@@ -42,7 +42,7 @@ func TestPoissonCountReferenceValues(t *testing.T) {
 		k      int64
 		lo, hi float64
 	}{
-		{0, 0, 3.6889},  // zero count: the lower bound is exactly 0
+		{0, 0, 3.6889}, // zero count: the lower bound is exactly 0
 		{1, 0.0253, 5.5716},
 		{2, 0.2422, 7.2247},
 		{5, 1.6235, 11.6683},

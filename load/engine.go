@@ -10,8 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dailydoco/ddp-verify/http1"
 	"k8s.io/utils/clock"
+
+	"github.com/dailydoco/ddp-verify/http1"
 )
 
 // ErrThresholdAbort is returned (wrapped) by [Engine.Run] when a threshold with abortOnFail

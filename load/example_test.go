@@ -7,9 +7,10 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/dailydoco/ddp-verify/load"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dailydoco/ddp-verify/load"
 )
 
 // A journey is a Scenario: each request is tagged with its step, custom trends and checks are

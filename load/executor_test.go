@@ -8,8 +8,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/dailydoco/ddp-verify/load"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/dailydoco/ddp-verify/load"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -3,8 +3,9 @@ package load_test
 import (
 	"testing"
 
-	"github.com/dailydoco/ddp-verify/load/loadtest"
 	"go.uber.org/goleak"
+
+	"github.com/dailydoco/ddp-verify/load/loadtest"
 )
 
 func TestMain(m *testing.M) {

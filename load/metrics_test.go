@@ -13,13 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dailydoco/ddp-verify/load"
-	"github.com/dailydoco/ddp-verify/load/loadtest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/dailydoco/ddp-verify/load"
+	"github.com/dailydoco/ddp-verify/load/loadtest"
 )
 
 // feed runs one engine whose single iteration records values (µs) in the trend "t".

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -70,6 +71,45 @@ type NamedTrend struct {
 
 // SummarySchema names the JSON layout of [Summary].
 const SummarySchema = "ddp-verify/load-summary/v1"
+
+// Unsuccessful says why no request of the run succeeded, or "" when one did: none was sent;
+// none got a response (each failed to connect, was reset, timed out: the target was never
+// reached), with answered false; or every response was an error status, with answered true.
+// The reason counts the requests by error class, most frequent first.
+func (s *Summary) Unsuccessful() (reason string, answered bool) {
+	switch {
+	case s.Requests == 0:
+		return "no request was sent", false
+	case s.Failed < s.Requests:
+		return "", true
+	}
+	type class struct {
+		name string
+		n    uint64
+	}
+	var classes []class
+	for name, n := range s.Errors {
+		classes = append(classes, class{name, n})
+		if name == string(Class4xx) || name == string(Class5xx) {
+			answered = true
+		}
+	}
+	slices.SortFunc(classes, func(a, b class) int {
+		if a.n != b.n {
+			return cmp.Compare(b.n, a.n)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	parts := make([]string, len(classes))
+	for i, c := range classes {
+		parts[i] = fmt.Sprintf("%d %s", c.n, c.name)
+	}
+	what := "reached the target"
+	if answered {
+		what = "succeeded"
+	}
+	return fmt.Sprintf("none of the %d requests %s (%s)", s.Requests, what, strings.Join(parts, ", ")), answered
+}
 
 // Summarize builds the summary of a result.
 func Summarize(r *Result) *Summary {

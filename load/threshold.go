@@ -27,7 +27,7 @@ type Threshold struct {
 	P      float64 // the percentile for Agg "p"
 	Op     string  // <, <=, >, >=, ==, ===, !=
 	Value  float64
-	Window time.Duration // "over D"; zero means the whole run
+	Window time.Duration // "over D", at most MaxThresholdWindow; zero means the whole run
 	// AbortOnFail stops the run as soon as the threshold fails (evaluated every second),
 	// but not before DelayAbortEval has elapsed.
 	AbortOnFail    bool
@@ -234,6 +234,9 @@ func parseExpr(t *Threshold, expr string) error {
 		}
 		return fail(ds, "invalid window (want whole seconds, e.g. 30s or 1m)")
 	}
+	if d > MaxThresholdWindow {
+		return fail(ds, fmt.Sprintf("window longer than %s (a threshold without \"over\" is judged over the whole run)", MaxThresholdWindow))
+	}
 	t.Window = d
 	if rest := strings.TrimSpace(s[len(ds):]); rest != "" {
 		return fail(firstToken(rest), "unexpected")
@@ -352,6 +355,12 @@ func (t *Threshold) Evaluate(s *Snapshot) ThresholdResult {
 	r.Pass = compare(r.Value, t.Op, t.Value)
 	return r
 }
+
+// MaxThresholdWindow bounds "over D": a windowed threshold keeps one slot per second of its
+// window (for trends, each with its own histogram as the seconds fill) and merges them every
+// second, so a window of a million hours used to ask for more memory than any machine has
+// before the first request.
+const MaxThresholdWindow = time.Hour
 
 // windowSink collects one windowed threshold's samples per second.
 type windowSink struct {

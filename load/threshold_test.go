@@ -64,6 +64,9 @@ func TestParseThresholdRejectsNamingTheToken(t *testing.T) {
 		{"http_req_duration", "p(95)<100 over 1x", "1x"},
 		{"http_req_duration", "p(95)<100 during 1m", "during"},
 		{"http_req_duration", "p(95)<100 over 1m extra", "extra"},
+		// One slot per second of the window: a million hours ran the generator out of memory.
+		{"http_req_duration", "p(95)<100 over 1000000h", "1000000h"},
+		{"http_req_duration", "p(95)<100 over 3601s", "3601s"},
 		{"http-req", "p(95)<100", "http-req"},
 		{"http_req_duration{step}", "p(95)<100", "step"},
 		{"http_req_duration{step:login", "p(95)<100", "{step:login"},

@@ -4,11 +4,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dailydoco/ddp-verify/internal/yamlfile"
+	"github.com/dailydoco/ddp-verify/load"
 )
 
 //go:embed profiles/*.yaml
@@ -28,11 +32,62 @@ func Builtin() []string {
 	return names
 }
 
+// Limits every duration of a profile must respect, after --time-scale too: a duration shorter
+// than MinDuration is below what the engine's clock and the SLO windows resolve (a scaled
+// stage of a few microseconds runs as no stage at all), and one longer than MaxDuration is a
+// mistake (or, scaled, an overflow) rather than a verification anyone waits for. Zero stays
+// valid where it means something: a start at 0s, no graceful stop, a 0s stage that jumps.
+const (
+	MinDuration = time.Millisecond
+	MaxDuration = 30 * 24 * time.Hour
+)
+
+// maxCount bounds every count (VUs, iterations) whatever --force says: the engine's counters
+// and the sums of scenarios must not overflow.
+const maxCount = math.MaxInt32
+
+// Option changes how a profile is checked.
+type Option func(*options)
+
+type options struct {
+	force       bool
+	capacity    load.Capacity
+	capacitySet bool
+}
+
+// Force accepts VUs and arrival rates beyond this machine's capacity (`--force`).
+func Force() Option { return func(o *options) { o.force = true } }
+
+// WithCapacity checks VUs and arrival rates against c instead of [load.MachineCapacity]; the
+// zero Capacity bounds nothing.
+func WithCapacity(c load.Capacity) Option {
+	return func(o *options) { o.capacity, o.capacitySet = c, true }
+}
+
+func newOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// capacityOf is what the profile's load is checked against: nothing when forced.
+func (o options) capacityOf() load.Capacity {
+	switch {
+	case o.force:
+		return load.Capacity{}
+	case o.capacitySet:
+		return o.capacity
+	}
+	return load.MachineCapacity()
+}
+
 // Load resolves nameOrPath: a built-in profile name, or a path to a YAML file. The profile is
 // decoded strictly and validated; every problem found is reported, each with file, line and field.
-func Load(nameOrPath string) (*Profile, error) {
+func Load(nameOrPath string, opts ...Option) (*Profile, error) {
 	if data, err := builtin.ReadFile("profiles/" + nameOrPath + ".yaml"); err == nil && !strings.ContainsAny(nameOrPath, "/\\") {
-		return Parse("builtin:"+nameOrPath, data)
+		return Parse("builtin:"+nameOrPath, data, opts...)
 	}
 	data, err := os.ReadFile(nameOrPath)
 	if err != nil {
@@ -41,17 +96,19 @@ func Load(nameOrPath string) (*Profile, error) {
 		}
 		return nil, fmt.Errorf("read profile: %w", err)
 	}
-	return Parse(nameOrPath, data)
+	return Parse(nameOrPath, data, opts...)
 }
 
-// Parse decodes and validates one profile document. source names it in errors.
-func Parse(source string, data []byte) (*Profile, error) {
+// Parse decodes and validates one profile document. source names it in errors. Its VUs and
+// arrival rates are checked against this machine's capacity ([load.MachineCapacity]) unless
+// the profile says force_load or an option says otherwise.
+func Parse(source string, data []byte, opts ...Option) (*Profile, error) {
 	var p Profile
 	doc, err := yamlfile.Decode(source, data, &p)
 	if err != nil {
 		return nil, err
 	}
-	p.source, p.doc = source, doc
+	p.source, p.doc, p.opts = source, doc, newOptions(opts)
 	if err := p.check(); err != nil {
 		return nil, err
 	}
@@ -104,9 +161,10 @@ func (v *validator) profile(p *Profile) {
 		v.scenario(p, i, stageNames, scenarioNames)
 	}
 	if v.Len() > 0 {
-		// Fault and window checks need a valid run length.
+		// Fault and window checks need a valid run length, and the capacity valid counts.
 		return
 	}
+	v.capacity(p, p.opts.capacityOf())
 	tl := p.Timeline()
 	faultNames := map[string]bool{}
 	for i, f := range p.Chaos {
@@ -140,17 +198,21 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 		v.Fail(at+".executor", "unknown executor %q (one of %s)", s.Executor, strings.Join(Executors, ", "))
 		return
 	}
-	nonNegative := func(field string, d Duration) {
-		if d.Duration < 0 {
-			v.Fail(at+"."+field, "must not be negative (got %s)", d)
-		}
-	}
+	nonNegative := func(field string, d Duration) { v.duration(at+"."+field, d) }
 	nonNegative("startTime", s.StartTime)
 	if s.GracefulStop != nil {
 		nonNegative("gracefulStop", *s.GracefulStop)
 	}
 	if s.GracefulRampDown != nil {
 		nonNegative("gracefulRampDown", *s.GracefulRampDown)
+	}
+	for _, c := range []struct {
+		field string
+		n     int
+	}{{"startVUs", s.StartVUs}, {"vus", s.VUs}, {"iterations", s.Iterations}, {"preAllocatedVUs", s.PreAllocatedVUs}, {"maxVUs", s.MaxVUs}} {
+		if c.n > maxCount {
+			v.Fail(at+"."+c.field, "%d is more than %d", c.n, maxCount)
+		}
 	}
 	positive := func(field string, ok bool, what string) {
 		if !ok {
@@ -170,12 +232,14 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 				v.Fail(sat+".name", "duplicate stage name %q (stage names are window names and must be unique)", st.Name)
 			}
 			stageNames[st.Name] = true
-			if st.Duration.Duration < 0 {
-				v.Fail(sat+".duration", "must not be negative (got %s)", st.Duration)
-			}
+			v.duration(sat+".duration", st.Duration)
 			if st.Target < 0 {
 				v.Fail(sat+".target", "must not be negative (got %v)", st.Target)
 			}
+		}
+		// A stage of 0s is a jump; stages of 0s in all are no load at all.
+		if len(s.Stages) > 0 && scenarioLength(*s) == 0 && !slices.ContainsFunc(s.Stages, func(st Stage) bool { return st.Duration.Duration < 0 }) {
+			v.Fail(at+".stages", "the stages last 0s in all: a scenario needs a positive length")
 		}
 		if s.Executor == "ramping-vus" && s.StartVUs < 0 {
 			v.Fail(at+".startVUs", "must not be negative")
@@ -183,6 +247,7 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 	case "constant-vus":
 		positive("vus", s.VUs > 0, "must be at least 1")
 		positive("duration", s.Duration.Duration > 0, "must be positive")
+		v.durationRange(at+".duration", s.Duration)
 	case "per-vu-iterations", "shared-iterations":
 		positive("vus", s.VUs > 0, "must be at least 1")
 		positive("iterations", s.Iterations > 0, "must be at least 1")
@@ -190,6 +255,11 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 	case "constant-arrival-rate":
 		positive("rate", s.Rate > 0, "must be positive")
 		positive("duration", s.Duration.Duration > 0, "must be positive")
+		v.durationRange(at+".duration", s.Duration)
+	}
+	// Each stage and duration is bounded; their sum, the scenario's end, must be too.
+	if end := satAdd(max(s.StartTime.Duration, 0), scenarioLength(*s)); end > MaxDuration {
+		v.Fail(at, "the scenario ends at %s, after %s, the longest a profile may run", longText(end), longText(MaxDuration))
 	}
 	switch {
 	case s.Arrivals != "" && !strings.HasSuffix(s.Executor, "arrival-rate"):
@@ -219,6 +289,8 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 	}
 	for j, m := range s.Media {
 		mat := fmt.Sprintf("%s.media[%d]", at, j)
+		v.durationRange(mat+".min", m.Min)
+		v.durationRange(mat+".max", m.Max)
 		if m.Resolution != "4k" && m.Resolution != "1080p" && m.Resolution != "720p" {
 			v.Fail(mat+".resolution", "unknown resolution %q (4k, 1080p or 720p)", m.Resolution)
 		}
@@ -252,12 +324,12 @@ func (v *validator) fault(i int, f Fault, tl Timeline, names map[string]bool) {
 		v.Fail(at+".name", "duplicate fault name %q", f.Name)
 	}
 	names[f.Name] = true
-	if f.RecoveryObjective.Duration < 0 {
-		v.Fail(at+".recovery_objective", "must not be negative (got %s)", f.RecoveryObjective)
-	}
-	if f.Recovery.Duration < 0 {
-		v.Fail(at+".recovery", "must not be negative (got %s)", f.Recovery)
-	}
+	v.duration(at+".recovery_objective", f.RecoveryObjective)
+	v.duration(at+".recovery", f.Recovery)
+	// The chaos engine's rules below refuse a negative offset, duration or latency.
+	v.durationRange(at+".at", f.At)
+	v.durationRange(at+".duration", f.Duration)
+	v.durationRange(at+".latency", f.Latency)
 	if end := f.At.Duration + f.Duration.Duration; f.At.Duration >= 0 && end > tl.Duration {
 		v.Fail(at+".duration", "fault ends at %s, after the run ends at %s", end, tl.Duration)
 	}
@@ -287,6 +359,8 @@ func (v *validator) window(i int, w WindowSpec, stages, scenarios map[string]boo
 			v.Fail(at+".to_stage", "refers to no stage %q", w.ToStage)
 		}
 	case byOffset:
+		v.durationRange(at+".from", w.From)
+		v.durationRange(at+".to", w.To)
 		if w.From.Duration < 0 || w.To.Duration <= w.From.Duration {
 			v.Fail(at+".to", "must be after from (from %s, to %s)", w.From, w.To)
 		}
@@ -300,4 +374,110 @@ func (v *validator) window(i int, w WindowSpec, stages, scenarios map[string]boo
 	default:
 		v.Fail(at, "window %q refers to nothing: give stage, from/to or scenario", w.Name)
 	}
+}
+
+// duration refuses a negative duration and one outside [MinDuration, MaxDuration].
+func (v *validator) duration(path string, d Duration) {
+	if d.Duration < 0 {
+		v.Fail(path, "must not be negative (got %s)", d)
+		return
+	}
+	v.durationRange(path, d)
+}
+
+// durationRange refuses a positive duration outside [MinDuration, MaxDuration]; zero and
+// negative durations are left to the field's own rule.
+func (v *validator) durationRange(path string, d Duration) {
+	switch {
+	case d.Duration > 0 && d.Duration < MinDuration:
+		v.Fail(path, "%s is shorter than %s, the shortest duration a profile may give", d, MinDuration)
+	case d.Duration > MaxDuration:
+		v.Fail(path, "%s is longer than %s, the longest duration a profile may give", longText(d.Duration), longText(MaxDuration))
+	}
+}
+
+// longText writes a long duration in days as well: "2160h0m0s (90 days)".
+func longText(d time.Duration) string {
+	if d < 48*time.Hour {
+		return d.String()
+	}
+	return fmt.Sprintf("%s (%.4g days)", d, d.Hours()/24)
+}
+
+// satAdd is a+b for non-negative durations, saturating instead of overflowing.
+func satAdd(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// capacity refuses load beyond c, an estimate of what this machine can hold, unless the
+// profile says force_load: each scenario's peak VUs and arrival rate on the field that sets
+// it, and the scenarios' VUs together (an upper bound: they may overlap).
+func (v *validator) capacity(p *Profile, c load.Capacity) {
+	if p.ForceLoad || !c.Bounded() {
+		return
+	}
+	const force = "; --force (or force_load: true in the profile) runs it anyway"
+	var total int64
+	alone := false
+	for i, s := range p.Scenarios {
+		at := fmt.Sprintf("scenarios[%d]", i)
+		field, vus := peakVUs(s)
+		total += vus
+		if err := c.CheckVUs(vus); err != nil {
+			v.Fail(at+"."+field, "%v%s", err, force)
+			alone = true
+		}
+		if field, rate := peakRate(s); c.CheckRate(rate) != nil {
+			v.Fail(at+"."+field, "%v%s", c.CheckRate(rate), force)
+		}
+	}
+	if err := c.CheckVUs(total); err != nil && !alone {
+		v.Fail("scenarios", "the scenarios together may hold VUs at once: %v%s", err, force)
+	}
+}
+
+// peakVUs is the most VUs scenario s holds and the field (under the scenario) that sets it.
+func peakVUs(s Scenario) (string, int64) {
+	switch s.Executor {
+	case "ramping-vus":
+		field, peak := "startVUs", float64(s.StartVUs)
+		for j, st := range s.Stages {
+			if st.Target > peak {
+				field, peak = fmt.Sprintf("stages[%d].target", j), st.Target
+			}
+		}
+		return field, int64(math.Min(math.Ceil(peak), maxCount))
+	case "constant-arrival-rate", "ramping-arrival-rate":
+		if s.MaxVUs > s.PreAllocatedVUs {
+			return "maxVUs", int64(s.MaxVUs)
+		}
+		return "preAllocatedVUs", int64(s.PreAllocatedVUs)
+	}
+	return "vus", int64(s.VUs)
+}
+
+// peakRate is the highest arrival rate of scenario s per second and the field that sets it;
+// 0 for executors without one.
+func peakRate(s Scenario) (string, float64) {
+	unit := s.TimeUnit.Duration
+	if unit <= 0 {
+		unit = time.Second
+	}
+	perSecond := func(r float64) float64 { return r / unit.Seconds() }
+	switch s.Executor {
+	case "constant-arrival-rate":
+		return "rate", perSecond(s.Rate)
+	case "ramping-arrival-rate":
+		field, peak := "startRate", s.StartRate
+		for j, st := range s.Stages {
+			if st.Target > peak {
+				field, peak = fmt.Sprintf("stages[%d].target", j), st.Target
+			}
+		}
+		return field, perSecond(peak)
+	}
+	return "", 0
 }

@@ -82,8 +82,8 @@ func (p *Plan) WithoutFaults() *Plan {
 // Resolve loads a built-in profile or a profile file, scales its schedule by timeScale (1
 // leaves it as written) and returns its plan. Every problem is reported with file, line and
 // field.
-func Resolve(nameOrPath string, timeScale float64) (*Plan, error) {
-	p, err := Load(nameOrPath)
+func Resolve(nameOrPath string, timeScale float64, opts ...Option) (*Plan, error) {
+	p, err := Load(nameOrPath, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -6,34 +6,38 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/internal/printable"
 )
 
 // WritePlan prints the resolved timeline: stages with start and end offsets and targets,
 // faults with their windows, and every named window.
+// Names come from the profile and are printed with their control characters escaped.
 func (p *Profile) WritePlan(w io.Writer) error {
+	pr := printable.String
 	tl := p.Timeline()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "profile %s (%s): %s, peak %d VUs\n\n", p.Name, p.source, offset(tl.Duration), p.PeakVUs())
+	fmt.Fprintf(tw, "profile %s (%s): %s, peak %d VUs\n\n", pr(p.Name), pr(p.source), offset(tl.Duration), p.PeakVUs())
 	fmt.Fprintln(tw, "STAGES\tSCENARIO\tFROM\tTO\tTARGET")
 	for _, s := range tl.Stages {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%g -> %g\n", s.Name, s.Scenario, offset(s.Start), offset(s.End), s.From, s.To)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%g -> %g\n", pr(s.Name), pr(s.Scenario), offset(s.Start), offset(s.End), s.From, s.To)
 	}
 	for _, s := range p.Scenarios {
 		if len(s.Stages) == 0 {
-			fmt.Fprintf(tw, "-\t%s\t%s\t%s\t%s\n", s.Name, offset(s.StartTime.Duration), offset(s.StartTime.Duration+scenarioLength(s)), describeExecutor(s))
+			fmt.Fprintf(tw, "-\t%s\t%s\t%s\t%s\n", pr(s.Name), offset(s.StartTime.Duration), offset(s.StartTime.Duration+scenarioLength(s)), describeExecutor(s))
 		}
 	}
 	if len(tl.Faults) > 0 {
 		fmt.Fprintln(tw, "\nFAULTS\tKIND\tTARGET\tINJECT\tRECOVER\tRECOVERY WINDOW END")
 		for _, f := range tl.Faults {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, f.Fault.Kind(), f.Fault.Target, offset(f.Start), offset(f.End), offset(f.RecoveryEnd))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", pr(f.Name), pr(f.Fault.Kind()), pr(f.Fault.Target.String()), offset(f.Start), offset(f.End), offset(f.RecoveryEnd))
 		}
 	} else {
 		fmt.Fprintln(tw, "\nFAULTS\tnone")
 	}
 	fmt.Fprintln(tw, "\nWINDOWS\tKIND\tFROM\tTO")
 	for _, win := range tl.Windows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", win.Name, win.Kind, offset(win.Start), offset(win.End))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", pr(win.Name), win.Kind, offset(win.Start), offset(win.End))
 	}
 	return tw.Flush()
 }

@@ -34,6 +34,10 @@ type Profile struct {
 	// low-confidence) or "confident" (PASS or FAIL only when the whole interval says so,
 	// otherwise INCONCLUSIVE, which fails the gate). docs/slo.md.
 	Decision string `yaml:"decision,omitempty"`
+	// ForceLoad accepts VUs and arrival rates beyond what this machine can hold (the
+	// estimate of [load.MachineCapacity]), as `--force` does: for a machine known to be
+	// bigger than the estimate says.
+	ForceLoad bool `yaml:"force_load"`
 
 	// source is the file (or "builtin:NAME") the profile was read from, for error messages.
 	source string
@@ -43,6 +47,8 @@ type Profile struct {
 	doc *yamlfile.Document
 	// plan is the resolved plan, set when every rule passed.
 	plan *Plan
+	// opts are the options it was loaded with; [Profile.Scaled] checks the copy with them.
+	opts options
 }
 
 // TimeScale is the factor the profile's schedule was scaled by ([Profile.Scaled]); 1 when

@@ -1,6 +1,8 @@
 package profile
 
 import (
+	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,6 +36,19 @@ func TestBadProfilesNameFileLineAndField(t *testing.T) {
 		{"mode-on-node-failure.bad.yaml", []string{"mode-on-node-failure.bad.yaml:10:", "chaos[0].mode", "only zone-outage takes a mode"}},
 		// The engine's model is built at load too: a fraction of a user is refused, not rounded.
 		{"fractional-stage-target.bad.yaml", []string{"fractional-stage-target.bad.yaml:6:", "scenarios[0].stages[1].target", "2.5 must be a whole number"}},
+		// Sanity limits: a plan of no length, more users than this machine can hold, numbers
+		// that are not numbers, durations outside [1ms, 30 days].
+		{"zero-length-stages.bad.yaml", []string{"zero-length-stages.bad.yaml:5: scenarios[0].stages: the stages last 0s in all"}},
+		{"billion-users.bad.yaml", []string{"billion-users.bad.yaml:7: scenarios[0].stages[1].target: 1000000000 VUs is more than this machine can hold: about ", "KiB per VU", "--force"}},
+		{"not-a-number.bad.yaml", []string{
+			"not-a-number.bad.yaml:7: scenarios[0].stages[0].target: want a finite number, got .inf",
+			"not-a-number.bad.yaml:8: scenarios[0].journeys.browse: want a finite number, got .nan",
+			"not-a-number.bad.yaml:10: scenarios[0].media[0].share: want a finite number, got .nan",
+		}},
+		{"duration-out-of-range.bad.yaml", []string{
+			"duration-out-of-range.bad.yaml:6: scenarios[0].duration: 500µs is shorter than 1ms",
+			"duration-out-of-range.bad.yaml:10: scenarios[0].thinkTime.mean: 1000h0m0s (41.67 days) is longer than 720h0m0s (30 days)",
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -312,5 +327,112 @@ slo: default
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
+	}
+}
+
+// Every scaled duration stays within [1ms, 30 days], reported at its field: time scale 1e9
+// used to overflow into negative durations, 1e-6 to put every stage at 0:00; NaN and
+// infinite scales are refused.
+func TestScaledDurationsStayInRange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		scale float64
+		want  []string
+	}{
+		{"overflow", 1e9, []string{
+			"at time scale 1e+09: builtin:stress:11: scenarios[0].stages[0].duration: 5m0s at time scale 1e+09 is 3.472e+06 days, longer than 720h0m0s (30 days)",
+		}},
+		{"above 30 days", 10000, []string{"builtin:stress:11: scenarios[0].stages[0].duration: 5m0s at time scale 10000 is 34.72 days"}},
+		{"below a millisecond", 1e-6, []string{"at time scale 1e-06: builtin:launch:", "scenarios[0].stages[0].duration: 5m0s at time scale 1e-06 is 300µs, shorter than 1ms"}},
+		{"to zero", 1e-300, []string{"is 0s, shorter than 1ms"}},
+		{"NaN", math.NaN(), []string{"time scale must be a positive number (got NaN)"}},
+		{"infinite", math.Inf(1), []string{"time scale must be a positive number (got +Inf)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			name := "stress"
+			if tc.scale < 1 {
+				name = "launch"
+			}
+			plan, err := Resolve(name, tc.scale)
+			if err == nil {
+				t.Fatalf("accepted: timeline length %s", plan.Timeline.Duration)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "-2562047h") || strings.Contains(err.Error(), "must not be negative") {
+				t.Errorf("error %q reports an overflowed duration", err)
+			}
+		})
+	}
+	// Within range it still scales: the launch rehearsal, and stretched to 25 days.
+	for _, scale := range []float64{0.05, 600} {
+		if _, err := Resolve("launch", scale); err != nil {
+			t.Errorf("launch at %g: %v", scale, err)
+		}
+	}
+}
+
+// Stages long enough to overflow their sum are refused, not wrapped into a negative run.
+func TestStagesThatOverflowTheirSum(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("name: long\nscenarios:\n  - executor: ramping-vus\n    journeys: {browse: 1}\n    stages:\n")
+	for range 4000 {
+		b.WriteString("      - {duration: 720h, target: 1}\n")
+	}
+	b.WriteString("slo: default\n")
+	_, err := Parse("long.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "long.yaml:3: scenarios[0]: the scenario ends at 2562047h47m16.854775807s") {
+		t.Fatalf("err %v, want the scenario's end refused", err)
+	}
+}
+
+// VUs and arrival rates are bounded by an estimate of what the machine can hold, which the
+// message states; --force (Force) or force_load: true lifts the bound.
+func TestCapacity(t *testing.T) {
+	t.Parallel()
+	small := load.CapacityFor(1<<30, "available memory", 2) // 8192 VUs, 200000 starts/s
+	if small.VUs != 8192 || small.Rate != 200000 {
+		t.Fatalf("capacity %+v, want 8192 VUs and 200000 starts/s", small)
+	}
+	profile := func(extra, scenario string) []byte {
+		return []byte("name: big\n" + extra + "scenarios:\n" + scenario + "slo: default\n")
+	}
+	vus := func(n int) string {
+		return fmt.Sprintf("  - executor: constant-vus\n    vus: %d\n    duration: 1m\n    journeys: {browse: 1}\n", n)
+	}
+	rate := "  - executor: constant-arrival-rate\n    rate: 5000\n    timeUnit: 10ms\n    duration: 1m\n    preAllocatedVUs: 10\n    journeys: {browse: 1}\n"
+	for _, tc := range []struct {
+		name string
+		data []byte
+		opts []Option
+		want string // "" accepts
+	}{
+		{"within", profile("", vus(8192)), []Option{WithCapacity(small)}, ""},
+		{"too many VUs", profile("", vus(8193)), []Option{WithCapacity(small)},
+			"x.yaml:4: scenarios[0].vus: 8193 VUs is more than this machine can hold: about 8192 (half of 1.0 GiB available memory at 64 KiB per VU); --force (or force_load: true in the profile) runs it anyway"},
+		{"scenarios together", profile("", vus(5000)+strings.Replace(vus(5000), "constant-vus", "constant-vus\n    name: second", 1)), []Option{WithCapacity(small)},
+			"x.yaml:2: scenarios: the scenarios together may hold VUs at once: 10000 VUs is more than this machine can hold: about 8192"},
+		{"too fast", profile("", rate), []Option{WithCapacity(small)},
+			"x.yaml:4: scenarios[0].rate: 500000 iterations per second is more than this machine can start: about 200000 (2 CPU(s) at 100000 iteration starts per second each)"},
+		{"--force", profile("", vus(1_000_000)), []Option{WithCapacity(small), Force()}, ""},
+		{"force_load", profile("force_load: true\n", vus(1_000_000)), []Option{WithCapacity(small)}, ""},
+		{"beyond any count", profile("force_load: true\n", vus(1<<40)), nil, "x.yaml:5: scenarios[0].vus: 1099511627776 is more than 2147483647"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("x.yaml", tc.data, tc.opts...)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

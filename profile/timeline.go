@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/internal/yamlfile"
 	"github.com/dailydoco/ddp-verify/load"
 )
 
@@ -56,9 +57,11 @@ type Window struct {
 func scenarioLength(s Scenario) time.Duration {
 	switch s.Executor {
 	case "ramping-vus", "ramping-arrival-rate":
+		// Saturating: a file may list enough long stages to overflow, and the validator
+		// refuses any scenario that ends after MaxDuration.
 		var d time.Duration
 		for _, st := range s.Stages {
-			d += st.Duration.Duration
+			d = satAdd(d, max(st.Duration.Duration, 0))
 		}
 		return d
 	case "constant-vus", "constant-arrival-rate":
@@ -173,37 +176,63 @@ func (p *Profile) PeakVUs() int {
 
 // Scaled returns a copy of the profile with stage, scenario, fault and window durations and
 // offsets multiplied by f, checked again with every rule and resolved into its plan. Per-user
-// behaviour (think time, graceful periods, time units) is unchanged. f must be positive.
+// behaviour (think time, graceful periods, time units) is unchanged. f must be positive and
+// finite, and every scaled duration that was not zero must stay within [MinDuration,
+// MaxDuration]: a stage scaled to microseconds runs as no stage at all, and one scaled past
+// MaxDuration is an overflow, not a plan. Each such duration is reported at its field.
 func (p *Profile) Scaled(f float64) (*Profile, error) {
 	if !(f > 0) || math.IsInf(f, 0) {
 		return nil, fmt.Errorf("time scale must be a positive number (got %v)", f)
 	}
-	sc := func(d Duration) Duration { return Duration{time.Duration(math.Round(float64(d.Duration) * f))} }
+	v := validator{yamlfile.Validator{Doc: p.doc}}
+	// sc scales d, checking the product as a float before it becomes a Duration: converting
+	// a float beyond the int64 range is undefined (on amd64 it gives a negative duration).
+	sc := func(path string, d Duration) Duration {
+		if d.Duration <= 0 {
+			return d // zero stays zero; a negative one is reported by the rules below
+		}
+		x := math.Round(float64(d.Duration) * f)
+		switch {
+		case x > float64(MaxDuration):
+			v.Fail(path, "%s at time scale %g is %.4g days, longer than %s, the longest duration a profile may give", d, f, x/float64(24*time.Hour), longText(MaxDuration))
+			return d
+		case x < float64(MinDuration):
+			v.Fail(path, "%s at time scale %g is %s, shorter than %s, the shortest duration a profile may give", d, f, time.Duration(x), MinDuration)
+			return d
+		}
+		return Duration{time.Duration(x)}
+	}
 	q := *p
 	q.timeScale = p.TimeScale() * f
 	q.Scenarios = make([]Scenario, len(p.Scenarios))
 	for i, s := range p.Scenarios {
-		s.StartTime = sc(s.StartTime)
-		s.Duration = sc(s.Duration)
-		s.MaxDuration = sc(s.MaxDuration)
+		at := yamlfile.Index("scenarios", i)
+		s.StartTime = sc(at+".startTime", s.StartTime)
+		s.Duration = sc(at+".duration", s.Duration)
+		s.MaxDuration = sc(at+".maxDuration", s.MaxDuration)
 		s.Stages = append([]Stage(nil), s.Stages...)
 		for j := range s.Stages {
-			s.Stages[j].Duration = sc(s.Stages[j].Duration)
+			s.Stages[j].Duration = sc(yamlfile.Index(at+".stages", j)+".duration", s.Stages[j].Duration)
 		}
 		q.Scenarios[i] = s
 	}
 	q.Chaos = append([]Fault(nil), p.Chaos...)
 	for i := range q.Chaos {
-		q.Chaos[i].At = sc(q.Chaos[i].At)
-		q.Chaos[i].Duration = sc(q.Chaos[i].Duration)
-		q.Chaos[i].Recovery = sc(q.Chaos[i].Recovery)
+		at := yamlfile.Index("chaos", i)
+		q.Chaos[i].At = sc(at+".at", q.Chaos[i].At)
+		q.Chaos[i].Duration = sc(at+".duration", q.Chaos[i].Duration)
+		q.Chaos[i].Recovery = sc(at+".recovery", q.Chaos[i].Recovery)
 	}
 	q.Windows = append([]WindowSpec(nil), p.Windows...)
 	for i := range q.Windows {
-		q.Windows[i].From = sc(q.Windows[i].From)
-		q.Windows[i].To = sc(q.Windows[i].To)
+		at := yamlfile.Index("windows", i)
+		q.Windows[i].From = sc(at+".from", q.Windows[i].From)
+		q.Windows[i].To = sc(at+".to", q.Windows[i].To)
 	}
 	q.plan = nil
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("at time scale %g: %w", f, err)
+	}
 	if err := q.check(); err != nil {
 		return nil, fmt.Errorf("at time scale %g: %w", f, err)
 	}

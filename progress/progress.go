@@ -11,11 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/internal/printable"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/profile"
 )
 
-// Status is one progress sample.
+// Status is one progress sample. Its stage and fault names come from a profile and are
+// printed with their control characters escaped (package printable): a name holding an
+// escape sequence must not redraw the terminal.
 type Status struct {
 	Elapsed, Total time.Duration
 	Stage          string
@@ -81,7 +84,7 @@ func (p *Progress) Update(s Status) {
 // line is the plain one-line view.
 func (s Status) line() string {
 	line := fmt.Sprintf("[%s/%s] stage=%s users=%d rps=%.1f p95=%s errors=%.2f%%",
-		clockText(s.Elapsed), clockText(s.Total), s.Stage, s.Live.VUs, s.Live.RPS, s.Live.P95.Round(time.Millisecond), 100*s.Live.ErrorRate)
+		clockText(s.Elapsed), clockText(s.Total), printable.String(s.Stage), s.Live.VUs, s.Live.RPS, s.Live.P95.Round(time.Millisecond), 100*s.Live.ErrorRate)
 	if s.Platform {
 		line += fmt.Sprintf(" queue=%s faults=%s", s.queue(), s.faults())
 	} else {
@@ -101,7 +104,7 @@ func (s Status) block() []string {
 		figures += "   videos in queue " + s.queue()
 		third = "  faults in force: " + s.faults()
 	}
-	lines := []string{fmt.Sprintf("  %s / %s   stage %s (%s left)", clockText(s.Elapsed), clockText(s.Total), s.Stage, clockText(s.StageLeft)), figures, third, ""}
+	lines := []string{fmt.Sprintf("  %s / %s   stage %s (%s left)", clockText(s.Elapsed), clockText(s.Total), printable.String(s.Stage), clockText(s.StageLeft)), figures, third, ""}
 	if warn := strings.Join(s.warnings(), "; "); warn != "" {
 		lines[3] = "  early warning: " + warn
 	}
@@ -119,7 +122,7 @@ func (s Status) faults() string {
 	if len(s.Faults) == 0 {
 		return "none"
 	}
-	return strings.Join(s.Faults, ",")
+	return printable.String(strings.Join(s.Faults, ","))
 }
 
 // redraw moves the cursor up over the last block and draws lines over it.

@@ -48,3 +48,21 @@ func TestProgressWithoutPlatform(t *testing.T) {
 		t.Errorf("terminal view %q", out)
 	}
 }
+
+// Stage and fault names come from a profile: their control characters are escaped, in the
+// plain line and in the block redrawn on a terminal, so a name cannot move the cursor or
+// clear the screen. The view's own escape sequences are the only ones written.
+func TestProgressEscapesNames(t *testing.T) {
+	s := Status{Elapsed: time.Second, Total: time.Minute, Stage: "hold\x1b[2J", Platform: true, Queue: 1, Faults: []string{"node\r\x1b[1A"}}
+	var plain bytes.Buffer
+	New(&plain, false).Update(s)
+	if out := plain.String(); strings.ContainsAny(out, "\x1b\r") || !strings.Contains(out, `stage=hold\x1b[2J`) || !strings.Contains(out, `faults=node\r\x1b[1A`) {
+		t.Errorf("plain line %q", out)
+	}
+	var tty bytes.Buffer
+	New(&tty, true).Update(s)
+	out := strings.ReplaceAll(tty.String(), "\033[2K", "")
+	if strings.ContainsAny(out, "\x1b\r") || !strings.Contains(out, `stage hold\x1b[2J`) {
+		t.Errorf("terminal block %q", out)
+	}
+}

@@ -1,12 +1,14 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
 // Tolerances say how much worse run B may be than run A before Compare calls it a
@@ -21,6 +23,22 @@ type Tolerances struct {
 	LatencyFloorMS float64
 	// ErrorRatePoints is the increase allowed in a step's error rate, in percentage points.
 	ErrorRatePoints float64
+}
+
+// Validate refuses a tolerance that would switch the comparison off rather than loosen it:
+// NaN (every comparison with it is false, so nothing ever regresses), an infinity, or a
+// negative value.
+func (t Tolerances) Validate() error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"tolerance", t.ValuePct}, {"latency-tolerance", t.LatencyPct}, {"latency-floor-ms", t.LatencyFloorMS}, {"error-rate-tolerance", t.ErrorRatePoints}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			errs = append(errs, fmt.Errorf("--%s %v: want a finite number >= 0", f.name, f.v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultTolerances are what `ddp-verify compare` uses unless told otherwise.

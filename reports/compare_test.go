@@ -2,9 +2,10 @@ package reports_test
 
 import (
 	"bytes"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"strings"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 
 	"github.com/dailydoco/ddp-verify/reports"
 )

@@ -5,7 +5,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"html/template"
 	"io"
 	"math"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
 //go:embed templates

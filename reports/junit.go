@@ -3,9 +3,10 @@ package reports
 import (
 	"encoding/xml"
 	"fmt"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"strings"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
 // JUnit XML types, the subset that CI systems (GitLab, Jenkins, GitHub test reporters) read.

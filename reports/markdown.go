@@ -3,10 +3,12 @@ package reports
 import (
 	"bytes"
 	"fmt"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"io"
 	"math"
 	"strings"
+
+	"github.com/dailydoco/ddp-verify/internal/printable"
+	"github.com/dailydoco/ddp-verify/verdict"
 )
 
 // WriteMarkdown renders summary.md: the verdict, its reasons, the objectives and a few load,
@@ -118,16 +120,18 @@ func mdStatus(s verdict.Status) string {
 
 // mdText escapes a string from a profile or server for Markdown: GitHub renders inline HTML
 // and tables split on "|", so both are neutralised, and newlines would break a table row.
+// Other control characters are written as escapes (\x1b): summary.md is also read with cat in
+// a CI log, where an escape sequence would act on the terminal.
 var mdReplacer = strings.NewReplacer(
 	"&", "&amp;", "<", "&lt;", ">", "&gt;", "|", "\\|", "\n", " ", "\r", " ",
 	"`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]",
 )
 
-func mdText(s string) string { return mdReplacer.Replace(s) }
+func mdText(s string) string { return printable.String(mdReplacer.Replace(s)) }
 
 // mdCode makes a string safe inside a single-backtick code span.
 func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "\n", " ", "\r", " ").Replace(s)
+	return printable.String(strings.NewReplacer("`", "'", "\n", " ", "\r", " ").Replace(s))
 }
 
 // backoffText says how much the users held back after failed iterations, per scenario when

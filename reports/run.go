@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -319,9 +318,11 @@ type Cost struct {
 	Unknown string `json:"unknown,omitempty"`
 }
 
-// ReadRun reads and validates a run.json file. Errors name the file and the field at fault.
+// ReadRun reads and validates a run.json file ([DecodeRun]). Errors name the file and the
+// field at fault. Only a regular file of at most [MaxRunFileSize] bytes is read: a FIFO, a
+// device or a directory is refused at once, never waited on.
 func ReadRun(path string) (*Run, error) {
-	b, err := os.ReadFile(path)
+	b, err := readRegular(path, MaxRunFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read run: %w", err)
 	}
@@ -332,10 +333,24 @@ func ReadRun(path string) (*Run, error) {
 	return r, nil
 }
 
-// DecodeRun decodes and validates run.json from rd. Unknown fields are errors, because a
-// misspelt field would otherwise be silently ignored and shown as zero.
+// DecodeRun decodes and validates run.json from rd (at most [MaxRunFileSize] bytes). Unknown
+// fields are errors, because a misspelt field would otherwise be silently ignored and shown as
+// zero; so is a key given twice in one object, since only one of its values would be seen.
+// A GO verdict that its own record contradicts (a failing key objective, an objective
+// without data, an unconfirmed fault, unfinished videos) is an error too: such a file is
+// never shown as GO.
 func DecodeRun(rd io.Reader) (*Run, error) {
-	dec := json.NewDecoder(rd)
+	b, err := io.ReadAll(io.LimitReader(rd, MaxRunFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxRunFileSize {
+		return nil, fmt.Errorf("more than a run record's %d bytes", MaxRunFileSize)
+	}
+	if err := checkDuplicateKeys(b); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var r Run
 	if err := dec.Decode(&r); err != nil {
@@ -349,6 +364,9 @@ func DecodeRun(rd io.Reader) (*Run, error) {
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
+	}
+	if c := r.contradictions(); len(c) > 0 {
+		return nil, fmt.Errorf("field verdict: GO, but %s: the record contradicts its verdict, so it is not shown as GO", strings.Join(c, "; "))
 	}
 	return &r, nil
 }

@@ -24,6 +24,7 @@ type Config struct {
 	Topology         string      `yaml:"topology"`
 	Out              string      `yaml:"out"`
 	TimeScale        *float64    `yaml:"time_scale"`
+	Force            bool        `yaml:"force"`
 	Seed             *uint64     `yaml:"seed"`
 	Baseline         string      `yaml:"baseline"`
 	DrainTimeout     string      `yaml:"drain_timeout"`
@@ -66,6 +67,11 @@ func LoadConfig(file string) (*Config, error) {
 	if err != nil {
 		return nil, badInput("read config: %w", err)
 	}
+	return ParseConfig(file, data)
+}
+
+// ParseConfig is [LoadConfig] on the text of the file named file.
+func ParseConfig(file string, data []byte) (*Config, error) {
 	c := Config{file: file}
 	doc, err := yamlfile.Decode(file, data, &c)
 	if errors.Is(err, yamlfile.ErrEmpty) {
@@ -107,7 +113,7 @@ func LoadConfig(file string) (*Config, error) {
 var configFields = map[string]string{
 	"profile": "profile", "target": "target", "prometheus-url": "prometheus_url",
 	"remote-write-url": "remote_write_url", "expect-job": "expect_jobs", "slo": "slo",
-	"topology": "topology", "out": "out", "time-scale": "time_scale", "seed": "seed", "baseline": "baseline",
+	"topology": "topology", "out": "out", "time-scale": "time_scale", "force": "force", "seed": "seed", "baseline": "baseline",
 	"drain-timeout": "drain_timeout", "recovery-timeout": "recovery_timeout", "preflight-timeout": "preflight_timeout",
 	"chaos-backend": "chaos.backend", "kubeconfig": "chaos.kubeconfig",
 	"context": "chaos.context", "namespace": "chaos.namespaces",
@@ -143,6 +149,9 @@ func (c *Config) Flags() [][2]string {
 	add("out", c.Out)
 	if c.TimeScale != nil {
 		add("time-scale", strconv.FormatFloat(*c.TimeScale, 'g', -1, 64))
+	}
+	if c.Force {
+		add("force", "true")
 	}
 	if c.Seed != nil {
 		add("seed", strconv.FormatUint(*c.Seed, 10))

@@ -71,6 +71,10 @@ func TestBadConfigNamesFileLineAndField(t *testing.T) {
 			"fixed-costs.bad.yaml:2: fixed_costs.source: is required",
 			"fixed-costs.bad.yaml:5: fixed_costs.monthly_usd.postgres: must be a cost of 0 or more (got -1500)",
 		}},
+		{"not-a-number.bad.yaml", []string{
+			"not-a-number.bad.yaml:2: time_scale: want a finite number, got .inf",
+			"not-a-number.bad.yaml:4: chaos.max_node_share: want a finite number, got .nan",
+		}},
 		{"bad-values.bad.yaml", []string{
 			"bad-values.bad.yaml:2: target: want local or the URL",
 			`bad-values.bad.yaml:4: chaos.backend: unknown backend "litmus"`,

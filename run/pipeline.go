@@ -20,6 +20,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/outdir"
+	"github.com/dailydoco/ddp-verify/internal/printable"
 	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
@@ -90,20 +92,32 @@ func check(o Options) (*runner, error) {
 	if o.NoChaos {
 		r.plan = o.Plan.WithoutFaults()
 	}
-	if err := errors.Join(
-		checkWindows(o.SLO, o.Plan.Timeline),
-		checkBaselineScale(o.Baseline, o.Plan),
-		r.workload.Check(r.plan),
-		o.Target.Check(r.plan, r.faults()),
-	); err != nil {
-		return nil, exitcode.New(exitcode.BadInput, err)
-	}
+	// The run directory is --out, else made of the run id alone: a profile's name, which
+	// may hold separators and "..", never chooses where files go.
 	r.runID = newRunID(r.clock.Now(), o.Plan.Name())
 	r.dir = o.OutDir
 	if r.dir == "" {
 		r.dir = filepath.Join("reports", r.runID)
 	}
+	if err := errors.Join(
+		checkWindows(o.SLO, o.Plan.Timeline),
+		checkBaselineScale(o.Baseline, o.Plan),
+		r.workload.Check(r.plan),
+		o.Target.Check(r.plan, r.faults()),
+		checkOutDir(r.dir),
+	); err != nil {
+		return nil, exitcode.New(exitcode.BadInput, err)
+	}
 	return r, nil
+}
+
+// checkOutDir refuses a run directory the run could not write its results into, or one that
+// holds an earlier run's files, before anything starts.
+func checkOutDir(dir string) error {
+	if err := outdir.Check(dir); err != nil {
+		return fmt.Errorf("run directory (--out): %w", err)
+	}
+	return nil
 }
 
 // faults says whether the run injects faults.
@@ -134,7 +148,7 @@ func (r *runner) open(ctx context.Context) (err error) {
 	go r.genSrv.Serve(ln)
 
 	out := r.o.progress()
-	fmt.Fprintf(out, "ddp-verify: run %s, profile %s (%s), out %s\n", r.runID, r.plan.Name(), r.plan.Timeline.Duration, r.dir)
+	fmt.Fprintf(out, "ddp-verify: run %s, profile %s (%s), out %s\n", r.runID, printable.String(r.plan.Name()), r.plan.Timeline.Duration, printable.String(r.dir))
 	if _, local := r.o.Target.(*LocalTarget); local {
 		fmt.Fprintln(out, "ddp-verify: starting the local reference platform")
 	}

@@ -434,3 +434,91 @@ func TestPipelineNoChaosSaysResilienceNotVerified(t *testing.T) {
 		}
 	}
 }
+
+// A profile's name never chooses where files go: a profile named x/../../../y writes its run
+// directory, and everything in it, under reports/<run id> in the working directory, and
+// nothing anywhere else.
+func TestPipelineProfileNameChoosesNoPath(t *testing.T) {
+	o, _ := fakeRun(t, passingSLO)
+	text, err := os.ReadFile(filepath.Join("testdata", "fake.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	file := filepath.Join(root, "hostile.yaml")
+	if err := os.WriteFile(file, []byte(strings.Replace(string(text), "name: fake", `name: "x/../../../y"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o.Plan, err = profile.Resolve(file, 1); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(root, "a", "b", "c")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	o.OutDir = ""
+	out, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(out.Dir) != "reports" || filepath.Base(out.Dir) != out.Run.RunID || strings.Contains(out.Run.RunID, "..") {
+		t.Fatalf("run directory %q for run id %q, want reports/<run id>", out.Dir, out.Run.RunID)
+	}
+	if out.Run.Profile != "x/../../../y" {
+		t.Errorf("run.json names profile %q", out.Run.Profile)
+	}
+	runDir := filepath.Join(work, out.Dir) + string(filepath.Separator)
+	var files int
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path == file {
+			return err
+		}
+		files++
+		if !strings.HasPrefix(path, runDir) {
+			t.Errorf("%s written outside the run directory %s", path, runDir)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 4 {
+		t.Errorf("%d files in the run directory, want run.json and the three reports", files)
+	}
+}
+
+// An explicit run directory that holds anything, or is not a directory we can write in, is
+// bad input before anything starts: the target is never opened and nothing is written.
+func TestPipelineRefusesBadOutDir(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	full := filepath.Join(tmp, "earlier-run")
+	if err := os.MkdirAll(full, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(full, reports.RunFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, dir, want string }{
+		{"non-empty", full, "is not empty"},
+		{"a file", filepath.Join(full, reports.RunFile), "is a file, not a directory"},
+		{"under a file", filepath.Join(full, reports.RunFile, "out"), "is a file, not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o, target := fakeRun(t, passingSLO)
+			o.OutDir = tc.dir
+			_, err := Run(t.Context(), o)
+			if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "run directory (--out)") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v (exit %d), want exit 2 saying %q", err, exitcode.Of(err), tc.want)
+			}
+			if target.opened.Load() {
+				t.Error("the target was opened despite a bad run directory")
+			}
+		})
+	}
+	if b, err := os.ReadFile(filepath.Join(full, reports.RunFile)); err != nil || string(b) != "{}" {
+		t.Errorf("the earlier run's run.json was touched: %q, %v", b, err)
+	}
+}

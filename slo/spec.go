@@ -260,7 +260,11 @@ func (v *validator) objective(i int, o *Objective, seen map[string]int) {
 			fail(x.name, "%q: want an operator and a signed percentage, e.g. \"<=+10%%\"", x.text)
 			continue
 		}
-		pct, _ := strconv.ParseFloat(m[2], 64)
+		pct, err := strconv.ParseFloat(m[2], 64)
+		if err != nil || math.IsInf(pct, 0) {
+			fail(x.name, "%q: the percentage is out of range", x.text)
+			continue
+		}
 		*x.dst = &relCriterion{op: m[1], percent: pct, text: m[1] + m[2] + "%"}
 	}
 	if o.RelativeWarning != "" && o.Relative == "" {

@@ -24,6 +24,12 @@ func TestBadFilesRejectedWithFileLineField(t *testing.T) {
 			`testdata/wrong-types.bad.yaml:6: objectives[0].windows: want a sequence, got the string "run"`,
 			"testdata/wrong-types.bad.yaml:7: objectives[0].key: want true or false, got a sequence",
 		}},
+		{"not-a-number.bad.yaml", []string{
+			"not-a-number.bad.yaml:7: objectives[0].value: want a finite number, got .nan",
+			"not-a-number.bad.yaml:8: objectives[0].warning: want a finite number, got .inf",
+			"not-a-number.bad.yaml:9: objectives[0].weight: want a finite number, got .nan",
+		}},
+		{"huge-relative.bad.yaml", []string{`huge-relative.bad.yaml:6: objectives[0] (b).relative: "<=+1000`, "the percentage is out of range"}},
 		{"bad-op.bad.yaml", []string{`testdata/bad-op.bad.yaml:4: objectives[0] (a).op: "=<" is not one of <, <=, >, >=, ==`}},
 		{"bad-promql.bad.yaml", []string{"testdata/bad-promql.bad.yaml:7: objectives[1] (b).query: invalid PromQL"}},
 		{"range-vector.bad.yaml", []string{"testdata/range-vector.bad.yaml:3: objectives[0] (a).query: PromQL evaluates to a range vector"}},

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/printable"
 )
 
 // execute runs the command tree with args as main does, and returns stdout, stderr (with the
@@ -17,7 +18,7 @@ func execute(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(context.Background())
 	if msg := exitcode.Message(err); msg != "" {
-		errOut.WriteString(msg)
+		errOut.WriteString(printable.Lines(msg))
 	}
 	return out.String(), errOut.String(), exitcode.Of(err)
 }

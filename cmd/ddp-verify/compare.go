@@ -17,6 +17,9 @@ func newCompareCmd(out, _ io.Writer) *cobra.Command {
 		Short: "Show what changed from run A to run B; exit 1 when B regressed beyond the tolerances",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if err := tol.Validate(); err != nil {
+				return exitcode.New(exitcode.BadInput, err)
+			}
 			a, err := reports.ReadRun(args[0])
 			if err != nil {
 				return exitcode.New(exitcode.BadInput, err)

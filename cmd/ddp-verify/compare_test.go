@@ -46,3 +46,29 @@ func TestCompareCmd(t *testing.T) {
 		t.Errorf("missing file: exit %d, want 2", code)
 	}
 }
+
+// A tolerance that would switch the regression gate off instead of loosening it is bad input:
+// NaN (no comparison with it is ever true), infinities, negative values. Each used to pass,
+// and compare then reported "no regression" for a run whose p95 tripled.
+func TestCompareRefusesToleranceThatSwitchesTheGateOff(t *testing.T) {
+	a := writeTestRun(t, reportstest.Launch(time.Minute))
+	slower := reportstest.Launch(time.Minute)
+	slower.RunID = "slower"
+	slower.Load.Steps[3].Response.P95 *= 3
+	b := writeTestRun(t, slower)
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--latency-tolerance", "NaN", "--latency-tolerance NaN: want a finite number"},
+		{"--latency-tolerance", "Inf", "--latency-tolerance +Inf: want a finite number"},
+		{"--latency-tolerance", "-50", "--latency-tolerance -50: want a finite number >= 0"},
+		{"--tolerance", "nan", "--tolerance NaN: want a finite number"},
+		{"--error-rate-tolerance", "-1", "--error-rate-tolerance -1: want a finite number >= 0"},
+		{"--latency-floor-ms", "+Inf", "--latency-floor-ms +Inf: want a finite number"},
+	} {
+		t.Run(tc.flag+"="+tc.value, func(t *testing.T) {
+			out, code := executeCombined(t, "compare", tc.flag, tc.value, filepath.Join(a, "run.json"), filepath.Join(b, "run.json"))
+			if code != exitcode.BadInput || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want 2 saying %q:\n%s", code, tc.want, out)
+			}
+		})
+	}
+}

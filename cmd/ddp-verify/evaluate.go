@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/outdir"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/run"
 	"github.com/dailydoco/ddp-verify/slo"
@@ -86,6 +88,13 @@ func (f *evaluateFlags) options() (run.EvaluateOptions, error) {
 	if !to.After(from) {
 		return bad(fmt.Errorf("evaluate: --to %s is not after --from %s", to.Format(time.RFC3339), from.Format(time.RFC3339)))
 	}
+	if f.out != "" {
+		// Checked before anything is evaluated: an --out we cannot write into is the user's to
+		// fix (exit 2), not an infrastructure failure found at the end.
+		if err := outdir.Check(f.out); err != nil {
+			return bad(fmt.Errorf("--out: %w", err))
+		}
+	}
 	o := run.EvaluateOptions{PrometheusURL: f.promURL, TSDB: f.tsdb, Version: version,
 		Windows: []slo.Window{{Name: "run", Start: from, End: to}}}
 	for _, w := range f.windows {
@@ -114,7 +123,9 @@ func parseTime(flag, s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
+	// Unix seconds within a few millennia either way: NaN, infinities and values whose
+	// milliseconds overflow an int64 would become an arbitrary time.
+	if f, err := strconv.ParseFloat(s, 64); err == nil && math.Abs(f) < 1e11 {
 		return time.UnixMilli(int64(f * 1000)).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("evaluate: %s %q: want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds", flag, s)

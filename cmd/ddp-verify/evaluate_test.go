@@ -64,8 +64,9 @@ func TestEvaluateSavedTSDB(t *testing.T) {
 		"--baseline", filepath.Join(outDir, reports.RunFile))
 	require.Equal(t, 0, code, stderr)
 
-	// The default set on the same data fails (availability is 99.0 %): exit 1.
-	stdout, stderr, code = execute(t, "evaluate", "--tsdb", dir, "--from", unix(from), "--to", unix(to), "--out", outDir)
+	// The default set on the same data fails (availability is 99.0 %): exit 1. (A new --out:
+	// the first evaluation's directory is not empty, and is refused.)
+	stdout, stderr, code = execute(t, "evaluate", "--tsdb", dir, "--from", unix(from), "--to", unix(to), "--out", filepath.Join(t.TempDir(), "default"))
 	require.Equal(t, exitcode.NoGo, code, stderr)
 	require.Contains(t, stdout, "availability")
 	require.Contains(t, stdout, "gate: FAIL")
@@ -92,10 +93,15 @@ func TestEvaluateBadInputAndUnreachable(t *testing.T) {
 		{"no source", []string{"--from", from, "--to", to}, exitcode.BadInput, "exactly one of"},
 		{"both sources", []string{"--prometheus-url", closed, "--tsdb", "x", "--from", from, "--to", to}, exitcode.BadInput, "exactly one of"},
 		{"bad time", []string{"--prometheus-url", closed, "--from", "yesterday", "--to", to}, exitcode.BadInput, "--from"},
+		{"NaN time", []string{"--prometheus-url", closed, "--from", "NaN", "--to", to}, exitcode.BadInput, `--from "NaN"`},
+		{"time out of range", []string{"--prometheus-url", closed, "--from", from, "--to", "1e300"}, exitcode.BadInput, `--to "1e300"`},
 		{"to before from", []string{"--prometheus-url", closed, "--from", to, "--to", from}, exitcode.BadInput, "is not after"},
 		{"bad window", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--window", "plateau"}, exitcode.BadInput, "NAME=FROM,TO"},
 		{"bad SLO file", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--slo", "../../slo/testdata/bad-op.bad.yaml"}, exitcode.BadInput, "bad-op.bad.yaml:4: objectives[0] (a).op"},
 		{"missing tsdb", []string{"--tsdb", filepath.Join(t.TempDir(), "nope"), "--from", from, "--to", to}, exitcode.BadInput, "--tsdb"},
+		{"file URL", []string{"--prometheus-url", "file:///tmp/prometheus", "--from", from, "--to", to}, exitcode.BadInput, "want an http or https URL"},
+		{"--out a device", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--out", os.DevNull}, exitcode.BadInput, "--out: /dev/null is a device, not a directory"},
+		{"--out not empty", []string{"--prometheus-url", closed, "--from", from, "--to", to, "--out", "testdata"}, exitcode.BadInput, "--out: testdata is not empty"},
 		{"unreachable", []string{"--prometheus-url", closed, "--from", from, "--to", to}, exitcode.Infra, "unreachable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

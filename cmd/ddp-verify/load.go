@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/internal/atomicfile"
+	"github.com/dailydoco/ddp-verify/internal/outdir"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/progress"
 )
@@ -35,8 +37,10 @@ type loadOptions struct {
 	out           string
 	timeout       time.Duration
 	insecure      bool
+	force         bool
 	progressEvery time.Duration
 
+	target     *url.URL
 	scenario   load.ScenarioConfig
 	parsedTh   []load.Threshold
 	stageList  []load.Stage
@@ -57,11 +61,18 @@ whatever the latency, with response time measured from the intended start).
 Thresholds use k6 syntax, METRIC[{tag:value}]:EXPR[ over D][,abortOnFail][,delayAbortEval=D], e.g.
   --threshold 'http_req_duration:p(95)<100' --threshold 'http_req_failed:rate<0.01 over 30s'
 
-Exit status: 0, 1 when a threshold failed, 2 for bad input, 130 when interrupted.`,
+Exit status: 0 when requests succeeded and every threshold passed; 1 when a threshold
+failed, or when requests got answers but none succeeded, or none was sent; 2 for bad input
+(checked before the first request: the URL, --method, --out, the stages); 3 when the target
+could not be reached (nothing listening, or no request got any response); 130 when
+interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return exitcode.New(exitcode.BadInput, err)
+			}
+			if err := o.probe(cmd.Context()); err != nil {
+				return err
 			}
 			return o.run(cmd.Context())
 		},
@@ -78,6 +89,7 @@ Exit status: 0, 1 when a threshold failed, 2 for bad input, 130 when interrupted
 	f.StringVar(&o.out, "out", "", "directory to write summary.json into")
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "per-request timeout")
 	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification")
+	f.BoolVar(&o.force, "force", false, "accept more VUs or a higher rate than this machine's estimated capacity (the error states the estimate)")
 	f.DurationVar(&o.progressEvery, "progress-interval", 5*time.Second, "interval of progress lines when stderr is not a terminal")
 	return cmd
 }
@@ -88,8 +100,20 @@ func (o *loadOptions) validate() error {
 	switch {
 	case o.url == "":
 		errs = append(errs, errors.New("--url is required"))
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
 		errs = append(errs, fmt.Errorf("--url %q: want an absolute http(s) URL", o.url))
+	default:
+		o.target = u
+		// net/http's own rule for the method (an HTTP token), so that a method it would
+		// refuse on every request is refused here, once, before the load.
+		if _, err := http.NewRequest(strings.ToUpper(o.method), o.url, nil); err != nil {
+			errs = append(errs, fmt.Errorf("--method %q: not a valid HTTP method (a token: letters, digits and !#$%%&'*+-.^_`|~)", o.method))
+		}
+	}
+	if o.out != "" {
+		if err := outdir.Check(o.out); err != nil {
+			errs = append(errs, fmt.Errorf("--out: %w", err))
+		}
 	}
 	switch {
 	case o.stages != "" && (o.rate != 0 || o.duration != 0):
@@ -101,6 +125,9 @@ func (o *loadOptions) validate() error {
 		}
 		o.stageList = st
 		o.scenario.Executor = load.RampingVUs{Stages: st}
+		if err == nil && !slices.ContainsFunc(st, func(s load.Stage) bool { return s.Target > 0 }) {
+			errs = append(errs, fmt.Errorf("--stages %s: no stage has a VU target above 0, so nothing would be sent", o.stages))
+		}
 	case o.rate > 0 && o.duration > 0:
 		pre := o.vus
 		if pre <= 0 {
@@ -113,6 +140,17 @@ func (o *loadOptions) validate() error {
 		o.scenario.Executor = load.ConstantArrivalRate{Rate: o.rate, Duration: o.duration, PreAllocatedVUs: pre, MaxVUs: mx}
 	default:
 		errs = append(errs, errors.New("want --stages, or --rate N with --duration D (both positive)"))
+	}
+	if o.scenario.Executor != nil && !o.force {
+		// As for profiles (docs/profiles.md, "Limits"): a load this machine cannot generate
+		// would measure the generator, not the target.
+		c := load.MachineCapacity()
+		if err := c.CheckVUs(o.scenario.Executor.PeakVUs()); err != nil {
+			errs = append(errs, fmt.Errorf("%w; --force runs it anyway", err))
+		}
+		if err := c.CheckRate(float64(o.rate)); err != nil {
+			errs = append(errs, fmt.Errorf("--rate: %w; --force runs it anyway", err))
+		}
 	}
 	for _, spec := range o.thresholds {
 		th, err := load.ParseThresholdSpec(spec)
@@ -138,6 +176,22 @@ func (o *loadOptions) validate() error {
 		return err
 	})
 	return o.scenario.Validate()
+}
+
+// probe fails at once, before any load, when nothing is listening at the target's address
+// (or it cannot be connected to at all): exit 3 saying so, rather than a whole load of
+// failed requests.
+func (o *loadOptions) probe(ctx context.Context) error {
+	err := load.Probe(ctx, o.target, min(o.timeout, 10*time.Second))
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return exitcode.New(exitcode.Interrupted, nil)
+	case errors.Is(err, load.ErrNothingListening):
+		return exitcode.Infraf("--url %s: %w: is the target running, and on this port?", o.url, err)
+	}
+	return exitcode.Infraf("--url %s: %w", o.url, err)
 }
 
 func (o *loadOptions) run(ctx context.Context) error {
@@ -173,13 +227,19 @@ func (o *loadOptions) run(ctx context.Context) error {
 			return exitcode.New(exitcode.Infra, err)
 		}
 	}
+	reason, answered := sum.Unsuccessful()
 	switch {
 	case ctx.Err() != nil:
 		return exitcode.New(exitcode.Interrupted, nil)
+	case runErr != nil && !errors.Is(runErr, load.ErrThresholdAbort):
+		return exitcode.New(exitcode.Infra, runErr)
+	case reason != "" && !answered && sum.Requests > 0:
+		// Every request failed before any response: the target was never reached.
+		return exitcode.Infraf("%s", reason)
+	case reason != "":
+		return exitcode.New(exitcode.NoGo, errors.New(reason))
 	case errors.Is(runErr, load.ErrThresholdAbort), !res.ThresholdsPassed():
 		return exitcode.New(exitcode.NoGo, nil)
-	case runErr != nil:
-		return exitcode.New(exitcode.Infra, runErr)
 	}
 	return nil
 }

@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 	"github.com/dailydoco/ddp-verify/load/loadtest"
 )
 
@@ -56,6 +60,15 @@ func TestLoadExitCodes(t *testing.T) {
 		{"no url", []string{"--stages", "1s:1"}, exitcode.BadInput, "--url"},
 		{"stages and rate", []string{"--url", tg.URL, "--stages", "1s:1", "--rate", "5", "--duration", "1s"}, exitcode.BadInput, "exclude"},
 		{"bad threshold", []string{"--url", tg.URL, "--stages", "1s:1", "--threshold", "http_req_duration:p(95)<1x0"}, exitcode.BadInput, `"1x0"`},
+		// Checked before the first request: each used to exit 0 after the whole load, with
+		// every request failed or none sent, or fail only once the load was over.
+		{"bad method", []string{"--url", tg.URL, "--method", "GE T", "--stages", "1s:1"}, exitcode.BadInput, `--method "GE T": not a valid HTTP method`},
+		{"--out a device", []string{"--url", tg.URL, "--stages", "30s:5", "--out", os.DevNull}, exitcode.BadInput, "--out: /dev/null is a device, not a directory"},
+		{"--out not empty", []string{"--url", tg.URL, "--stages", "30s:5", "--out", "testdata"}, exitcode.BadInput, "--out: testdata is not empty"},
+		{"no users", []string{"--url", tg.URL, "--stages", "30s:0"}, exitcode.BadInput, "no stage has a VU target above 0"},
+		{"no host", []string{"--url", "http://:8080/", "--stages", "1s:1"}, exitcode.BadInput, "want an absolute http(s) URL"},
+		{"a billion users", []string{"--url", tg.URL, "--stages", "1m:1000000000"}, exitcode.BadInput, "1000000000 VUs is more than this machine can hold"},
+		{"a billion per second", []string{"--url", tg.URL, "--rate", "1000000000", "--duration", "1s", "--vus", "10", "--max-vus", "10"}, exitcode.BadInput, "--rate: 1e+09 iterations per second is more than this machine can start"},
 		{"failed threshold", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>1000000"}, exitcode.NoGo, ""},
 		{"passing rate run", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>=40"}, 0, ""},
 	}
@@ -64,6 +77,59 @@ func TestLoadExitCodes(t *testing.T) {
 			out, errOut, code := execute(t, append([]string{"load"}, tc.args...)...)
 			if code != tc.wantCode || !strings.Contains(errOut, tc.wantErr) {
 				t.Fatalf("exit %d, want %d; stderr %q should name %s\nstdout:\n%s", code, tc.wantCode, errOut, tc.wantErr, out)
+			}
+		})
+	}
+}
+
+// Nothing listening at the URL: exit 3 at once, saying so, instead of a whole load of failed
+// requests that used to exit 0. (The stages would last a minute; the probe answers before
+// the first request.)
+func TestLoadNothingListening(t *testing.T) {
+	addr := testenv.RefusedAddr(t)
+	out, errOut, code := execute(t, "load", "--url", "http://"+addr+"/", "--stages", "1m:5")
+	if code != exitcode.Infra || !strings.Contains(errOut, "nothing is listening on "+addr+" (connection refused)") {
+		t.Fatalf("exit %d, want 3 saying nothing is listening on %s\nstdout:\n%s\nstderr:\n%s", code, addr, out, errOut)
+	}
+	if strings.Contains(out, "http_req_duration") {
+		t.Errorf("a load ran:\n%s", out)
+	}
+}
+
+// A load in which no request succeeded is not a success: every request answered 503 is exit 1,
+// and a server that accepts connections and closes them (no request ever gets a response) is
+// exit 3; each says why, by error class.
+func TestLoadNoRequestSucceeded(t *testing.T) {
+	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(unavailable.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, tc := range []struct {
+		name, url string
+		code      int
+		want      string
+	}{
+		{"every answer an error", unavailable.URL, exitcode.NoGo, "requests succeeded ("},
+		{"no answer at all", "http://" + ln.Addr().String() + "/", exitcode.Infra, "requests reached the target ("},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := execute(t, "load", "--url", tc.url, "--rate", "20", "--duration", "1s")
+			if code != tc.code || !strings.Contains(errOut, "none of the ") || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, want %d saying %q\nstderr:\n%s", code, tc.code, tc.want, errOut)
 			}
 		})
 	}

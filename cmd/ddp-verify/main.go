@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/printable"
 )
 
 func main() { os.Exit(cli(os.Args[1:])) }
@@ -23,7 +24,8 @@ func cli(args []string) int {
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if msg := exitcode.Message(err); msg != "" {
-		fmt.Fprintln(os.Stderr, "ddp-verify:", msg)
+		// Errors quote names from profiles and files: their control characters are escaped.
+		fmt.Fprintln(os.Stderr, "ddp-verify:", printable.Lines(msg))
 	}
 	return exitcode.Of(err)
 }

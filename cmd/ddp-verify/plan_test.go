@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,5 +74,36 @@ func TestProfilesListsBuiltins(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("profiles output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Garbage in is never a plan out: a time scale that overflows durations, one that shrinks every
+// stage to nothing, NaN, a billion users. Each used to print a plan (negative times, every stage
+// at 0:00) and exit 0.
+func TestPlanRefusesGarbage(t *testing.T) {
+	billion := filepath.Join(t.TempDir(), "billion.yaml")
+	if err := os.WriteFile(billion, []byte("name: billion\nscenarios:\n  - executor: constant-vus\n    vus: 1000000000\n    duration: 1m\n    journeys: {browse: 1}\nslo: default\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"overflow", []string{"--profile", "stress", "--time-scale", "1e9"}, "5m0s at time scale 1e+09 is 3.472e+06 days, longer than 720h0m0s (30 days)"},
+		{"to nothing", []string{"--profile", "launch", "--time-scale", "1e-6"}, "5m0s at time scale 1e-06 is 300µs, shorter than 1ms"},
+		{"NaN", []string{"--profile", "smoke", "--time-scale", "NaN"}, "--time-scale NaN: want a finite number"},
+		{"billion users", []string{"--profile", billion}, "1000000000 VUs is more than this machine can hold"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := executeCombined(t, append([]string{"plan"}, tc.args...)...)
+			if code != exitcode.BadInput || !strings.Contains(out, tc.want) {
+				t.Errorf("exit %d, want 2 saying %q:\n%s", code, tc.want, out)
+			}
+		})
+	}
+	// --force lifts the machine's bound (the plan is then printed).
+	if out, code := executeCombined(t, "plan", "--profile", billion, "--force"); code != 0 || !strings.Contains(out, "peak 1000000000 VUs") {
+		t.Errorf("--force: exit %d\n%s", code, out)
 	}
 }

@@ -51,13 +51,14 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 		sloFile    string
 		topoFile   string
 		namespaces []string
+		force      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "plan --profile NAME|FILE",
 		Short: "Print a profile's resolved timeline (stages, faults, windows); touches nothing",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			plan, spec, err := resolve(name, timeScale, sloFile)
+			plan, spec, err := resolve(name, timeScale, sloFile, force)
 			if err != nil {
 				return err
 			}
@@ -73,14 +74,23 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&sloFile, "slo", "", "SLO file (default: the built-in DailyDoco Pro set)")
 	cmd.Flags().StringVar(&topoFile, "topology", "", "topology the manifests are resolved against (default: the built-in reference topology)")
 	cmd.Flags().StringSliceVar(&namespaces, "namespace", nil, "namespaces the faults may hit (default dailydoco-prod)")
+	cmd.Flags().BoolVar(&force, "force", false, forceUsage)
 	_ = cmd.MarkFlagRequired("profile")
 	return cmd
 }
 
+// forceUsage is the help of run's and plan's --force.
+const forceUsage = "accept more VUs or a higher arrival rate than this machine's estimated capacity (the error states the estimate)"
+
 // resolve resolves the profile at the time scale and loads its SLO set: the file given, else
-// the profile's, else the built-in one. Every failure is bad input (exit 2).
-func resolve(name string, timeScale float64, sloFile string) (*profile.Plan, *slo.Spec, error) {
-	plan, err := profile.Resolve(name, timeScale)
+// the profile's, else the built-in one. Every failure is bad input (exit 2). force lifts the
+// bound of this machine's capacity on the profile's VUs and rates.
+func resolve(name string, timeScale float64, sloFile string, force bool) (*profile.Plan, *slo.Spec, error) {
+	var opts []profile.Option
+	if force {
+		opts = append(opts, profile.Force())
+	}
+	plan, err := profile.Resolve(name, timeScale, opts...)
 	if err != nil {
 		return nil, nil, exitcode.New(exitcode.BadInput, err)
 	}

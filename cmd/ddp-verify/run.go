@@ -27,7 +27,7 @@ type runFlags struct {
 	profile, sloFile, target, topology, baseline, out, config string
 	timeScale                                                 float64
 	seed                                                      uint64
-	noChaos, verbose                                          bool
+	noChaos, verbose, force                                   bool
 	promURL, remoteWriteURL                                   string
 	expectJobs                                                []string
 	preflightTimeout, drainTimeout, recoveryTimeout           time.Duration
@@ -87,6 +87,7 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.timeScale, "time-scale", 1, "multiply stage, fault and window durations by this factor")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the users' random draws (journeys, think times, media lengths); the same seed offers the same load")
 	fs.BoolVar(&f.noChaos, "no-chaos", false, "skip the profile's faults")
+	fs.BoolVar(&f.force, "force", false, forceUsage)
 	fs.StringVar(&f.baseline, "baseline", "", "an earlier run.json for the SLO file's relative criteria")
 	fs.StringVar(&f.sloFile, "slo", "", "SLO file (default: the profile's, or the built-in DailyDoco Pro set)")
 	fs.StringVar(&f.topology, "topology", "", "reference platform topology file (default: the profile's)")
@@ -130,7 +131,7 @@ func (f *runFlags) options(cmd *cobra.Command, errOut io.Writer) (run.Options, e
 		o.Terminal = term.IsTerminal(int(file.Fd()))
 	}
 	var err error
-	if o.Plan, o.SLO, err = resolve(f.profile, f.timeScale, f.sloFile); err != nil {
+	if o.Plan, o.SLO, err = resolve(f.profile, f.timeScale, f.sloFile, f.force); err != nil {
 		return run.Options{}, err
 	}
 	if o.Target, err = f.targetOf(o.Plan, o.Logger); err != nil {
@@ -210,7 +211,7 @@ func (m *meshFlags) validate(cmd *cobra.Command, local bool) error {
 		return nil
 	case len(m.namespaces) == 0:
 		return errors.New("--chaos-backend mesh needs --namespace NS: the namespaces of the platform whose pods faults may hit")
-	case cmd.Flags().Changed("max-node-share") && (m.maxNodeShare <= 0 || m.maxNodeShare > 1):
+	case cmd.Flags().Changed("max-node-share") && !(m.maxNodeShare > 0 && m.maxNodeShare <= 1):
 		return fmt.Errorf("--max-node-share %g: want a share in (0, 1]", m.maxNodeShare)
 	}
 	return nil

@@ -24,12 +24,15 @@ func TestRunBadFlags(t *testing.T) {
 		{"mesh flags without the backend", append([]string{"--namespace", "ns"}, url...), "--namespace configures the Chaos Mesh backend"},
 		{"mesh needs namespaces", append([]string{"--chaos-backend", "mesh"}, url...), "needs --namespace"},
 		{"node share out of range", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--max-node-share", "1.5"}, url...), "--max-node-share 1.5"},
+		{"node share NaN", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--max-node-share", "NaN"}, url...), "--max-node-share NaN: want a finite number"},
+		{"time scale Inf", []string{"--time-scale", "Inf"}, "--time-scale +Inf: want a finite number"},
+		{"--out not empty", []string{"--out", "testdata"}, "run directory (--out): testdata is not empty"},
 		{"seed 0", []string{"--seed", "0"}, "--seed: must be at least 1"},
 		{"bad kubeconfig", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, url...), "kubeconfig:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"run", "--profile", "smoke", "--out", t.TempDir()}, tc.args...)
+			args := append([]string{"run", "--profile", "smoke", "--out", filepath.Join(t.TempDir(), "run")}, tc.args...)
 			out, code := executeCombined(t, args...)
 			if code != exitcode.BadInput || !strings.Contains(out, tc.want) {
 				t.Fatalf("exit %d, output %q; want exit %d saying %q", code, out, exitcode.BadInput, tc.want)

@@ -24,7 +24,9 @@ type Document struct {
 //   - a value of the wrong type is an error naming the field and both types;
 //   - a file with a second, non-empty document is an error;
 //   - a file with no content (empty, only comments, or a lone null) is an error that wraps
-//     [ErrEmpty]; v is left as it was.
+//     [ErrEmpty]; v is left as it was;
+//   - a number that is not finite (.nan, .inf, -.inf) is an error at its field: no setting
+//     means anything there, and NaN slips through every range check.
 //
 // Decoding goes on after a problem, so every problem is reported, each as a *[FieldError]
 // ("file:line: field: message"), joined with errors.Join. The returned [Document] locates
@@ -55,6 +57,7 @@ func Decode(source string, data []byte, v any) (*Document, error) {
 	if err := strict.Decode(v); err != nil {
 		errs = append(errs, d.explain(err, reflect.TypeOf(v))...)
 	}
+	errs = append(errs, d.nonFinite(v)...)
 	// A trailing "---" with nothing after it opens an empty document, which is harmless.
 	for {
 		var next yaml.Node

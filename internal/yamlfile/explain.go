@@ -106,12 +106,25 @@ func (r *resolver) resolve(msg string) error {
 			t := typeAt(r.typ, e.path)
 			return t != nil && t.String() == strings.TrimLeft(goType, "*")
 		}
+		// A key that is itself a collection ({a: 1}: x) cannot name a field.
+		if k := r.take(func(e entry) bool { return onLine(e) && e.key && e.node.Kind != yaml.ScalarNode && same(e) }); k != nil {
+			fe.Field, fe.Line = k.parent, k.line
+			fe.Msg = fmt.Sprintf("a key must be a name, got %s", describeNode(unalias(k.node)))
+			return fe
+		}
 		at = r.take(func(e entry) bool { return value(e) && same(e) && into(e) })
 		if at == nil {
 			at = r.take(func(e entry) bool { return value(e) && same(e) })
 		}
 		if at == nil {
 			at = r.take(func(e entry) bool { return onLine(e) && same(e) })
+		}
+		if at == nil {
+			// An alias (*a) is reported on the line of its anchor (&a), and that value may
+			// already be blamed: blame the field that holds the alias.
+			at = r.take(func(e entry) bool {
+				return !e.key && e.node.Kind == yaml.AliasNode && e.node.Alias != nil && unalias(e.node).Line == fe.Line && same(e)
+			})
 		}
 		if at != nil {
 			fe.Msg = fmt.Sprintf("want %s, got %s", describeType(typeAt(r.typ, at.path), goType), describeNode(unalias(at.node)))

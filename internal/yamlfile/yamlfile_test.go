@@ -157,6 +157,61 @@ func TestDecodeErrorsAreFieldErrors(t *testing.T) {
 	}
 }
 
+// Every type error names its field: an alias (reported by yaml.v3 on its anchor's line) at
+// the field that holds it, a key that is itself a collection at the mapping that holds it.
+// Both used to come out as "cannot unmarshal !!seq into string" with no field.
+func TestTypeErrorsNameTheirField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"alias", "name: &a [1]\ntags: [x]\ninner: {note: *a}\n", []string{
+			"f.yaml:1: name: want a string, got a sequence",
+			"f.yaml:3: inner.note: want a string, got a sequence",
+		}},
+		{"collection as a key", "weights: {[a]: 1}\n", []string{"f.yaml:1: weights: a key must be a name, got a sequence"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var v testFile
+			_, err := yamlfile.Decode("f.yaml", []byte(tc.yaml), &v)
+			var got []string
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				got = append(got, e.Error())
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("errors\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// NaN and infinities are refused at their field wherever a number goes, with every other
+// problem: "x <= 0 is an error" lets NaN through, so each loader's own checks would not.
+func TestDecodeRefusesNonFiniteNumbers(t *testing.T) {
+	t.Parallel()
+	var v testFile
+	_, err := yamlfile.Decode("f.yaml", []byte("name: .nan\nratio: .nan\ncount: [1]\nweights: {b: -.inf, a: 1, c: .Inf}\nmachines:\n  \"m5.xlarge\": {hourly: .NaN}\n"), &v)
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		"f.yaml:3: count: want an integer, got a sequence",
+		"f.yaml:2: ratio: want a finite number, got .nan",
+		"f.yaml:4: weights.b: want a finite number, got -.inf",
+		"f.yaml:4: weights.c: want a finite number, got .inf",
+		`f.yaml:6: machines["m5.xlarge"].hourly: want a finite number, got .nan`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("errors\n got %q\nwant %q", got, want)
+	}
+	if v.Name != ".nan" {
+		t.Errorf("a string field holding .nan decoded as %q", v.Name)
+	}
+}
+
 const linesYAML = `name: lines
 tags: [a, b]
 items:

@@ -74,6 +74,10 @@ func TestParse(t *testing.T) {
 			`at least 1m30s`,
 			`http.bad.yaml:18: http.idle_timeout: must be > 0`,
 		}},
+		{name: "not a number", file: "testdata/not-a-number.bad.yaml", want: []string{
+			"not-a-number.bad.yaml:7: services[0].target_rps: want a finite number, got .inf",
+			`not-a-number.bad.yaml:15: prices.instances["m5.2xlarge"].hourly: want a finite number, got .nan`,
+		}},
 		{name: "instance type with dots", file: "testdata/bad-price.bad.yaml", want: []string{
 			`bad-price.bad.yaml:14: prices.instances["m5.2xlarge"]: want hourly > 0`,
 		}},

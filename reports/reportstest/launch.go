@@ -6,9 +6,10 @@ package reportstest
 
 import (
 	"encoding/json"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"math"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 
 	"github.com/dailydoco/ddp-verify/reports"
 )

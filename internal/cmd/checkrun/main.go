@@ -11,11 +11,12 @@ import (
 	"encoding/xml"
 	"flag"
 	"fmt"
-	"github.com/dailydoco/ddp-verify/verdict"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 
 	"github.com/dailydoco/ddp-verify/reports"
 )

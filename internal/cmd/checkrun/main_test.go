@@ -1,11 +1,12 @@
 package main
 
 import (
-	"github.com/dailydoco/ddp-verify/verdict"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/verdict"
 
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/reports/reportstest"

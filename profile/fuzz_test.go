@@ -1,0 +1,63 @@
+package profile
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dailydoco/ddp-verify/load"
+)
+
+// maxFuzzInput bounds the inputs the fuzz targets try: loaders read files people write, and
+// the property under test is that no input panics or hangs, not that huge ones are fast.
+const maxFuzzInput = 64 << 10
+
+// fuzzCapacity is a fixed machine, so that the outcome of an input does not depend on the
+// machine that fuzzes it.
+var fuzzCapacity = load.CapacityFor(8<<30, "memory", 4)
+
+// FuzzParse feeds the profile loader arbitrary documents, seeded with the good and bad
+// fixtures and the built-in profiles. It must never panic or hang; an accepted profile must
+// survive a round trip: written back as YAML it loads again, into the same YAML.
+func FuzzParse(f *testing.F) {
+	for _, pattern := range []string{"testdata/*.yaml", "profiles/*.yaml"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			t.Skip("larger than any profile")
+		}
+		p, err := Parse("fuzz.yaml", data, WithCapacity(fuzzCapacity))
+		if err != nil {
+			return
+		}
+		if _, err := p.Plan(); err != nil {
+			t.Fatalf("accepted without a plan: %v", err)
+		}
+		once, err := yaml.Marshal(p)
+		if err != nil {
+			t.Fatalf("accepted but cannot be written back: %v", err)
+		}
+		q, err := Parse("fuzz.yaml", once, WithCapacity(fuzzCapacity))
+		if err != nil {
+			t.Fatalf("accepted, written back, refused: %v\n%s", err, once)
+		}
+		twice, err := yaml.Marshal(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(once, twice) {
+			t.Fatalf("the round trip changed the profile:\n%s\nthen\n%s", once, twice)
+		}
+	})
+}
