@@ -90,7 +90,7 @@ smoke-check: build
 	$(BIN) run --profile smoke --out reports/ci-smoke
 	$(GO) run ./internal/cmd/checkrun -verdict GO -faults 1 reports/ci-smoke
 
-# The launch profile rehearsed at time scale 0.05 (about 4 minutes): GO, both faults injected
+# The launch profile rehearsed at time scale 0.05 (about 5 minutes): GO, both faults injected
 # and recovered, and exactly the three objectives that need full-length windows (plateau
 # throughput and backlog trend, realtime ratio) listed as not evaluated; every other objective has data.
 rehearsal-check: build
