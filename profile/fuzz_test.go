@@ -2,9 +2,9 @@ package profile
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 
 	"go.yaml.in/yaml/v3"
 
@@ -23,16 +23,7 @@ var fuzzCapacity = load.CapacityFor(8<<30, "memory", 4)
 // fixtures and the built-in profiles. It must never panic or hang; an accepted profile must
 // survive a round trip: written back as YAML it loads again, into the same YAML.
 func FuzzParse(f *testing.F) {
-	for _, pattern := range []string{"testdata/*.yaml", "profiles/*.yaml"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
-	}
+	testenv.SeedCorpus(f, "testdata/*.yaml", "profiles/*.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > maxFuzzInput {
 			t.Skip("larger than any profile")

@@ -2,10 +2,10 @@ package reports_test
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 
 	"github.com/dailydoco/ddp-verify/reports"
 )
@@ -15,16 +15,7 @@ import (
 // survive a round trip (written back, it reads again, into the same JSON) and render into
 // every report without an error.
 func FuzzDecodeRun(f *testing.F) {
-	for _, pattern := range []string{"testdata/*.json", "testdata/bad/*.json"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
-	}
+	testenv.SeedCorpus(f, "testdata/*.json", "testdata/bad/*.json")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 256<<10 {
 			t.Skip("larger than the fuzzer needs")

@@ -2,9 +2,10 @@ package run
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -13,14 +14,7 @@ import (
 // good and bad fixtures. It must never panic or hang; an accepted configuration must survive a
 // round trip: written back as YAML it loads again, setting the same flags.
 func FuzzParseConfig(f *testing.F) {
-	files, _ := filepath.Glob("testdata/config/*.yaml")
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testenv.SeedCorpus(f, "testdata/config/*.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64<<10 {
 			t.Skip("larger than any configuration")

@@ -2,9 +2,9 @@ package slo
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -14,14 +14,7 @@ import (
 // objectives written back as YAML load again, into the same YAML.
 func FuzzParse(f *testing.F) {
 	f.Add(defaultYAML)
-	files, _ := filepath.Glob("testdata/*.yaml")
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testenv.SeedCorpus(f, "testdata/*.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64<<10 {
 			t.Skip("larger than any SLO file")
