@@ -494,16 +494,19 @@ func TestIntervals(t *testing.T) {
 	tp := point["throughput"]
 	require.InDelta(t, clo*60, *tp.Interval.Low, 1e-6) // per hour: x 3600 / 60 s
 	require.InDelta(t, chi*60, *tp.Interval.High, 1e-6)
+	require.Equal(t, int64(videos), tp.SampleCount, "a rate's samples are the events it counts")
 	cost := point["cost_per_video"]
 	total := *cost.Value * videos
 	require.InDelta(t, total/chi, *cost.Interval.Low, 1e-9)
 	require.InDelta(t, total/clo, *cost.Interval.High, 1e-9)
+	require.Equal(t, int64(videos), cost.SampleCount, "a cost per video's samples are the videos")
 	b := point["backlog"]
 	require.Equal(t, *b.Value, *b.Interval.Low)
 	require.Equal(t, *b.Value, *b.Interval.High)
 	rec := point["recovery"]
 	require.Equal(t, slo.IntervalSingle, rec.Interval.Method)
 	require.Nil(t, rec.Interval.Low)
+	require.Equal(t, int64(1), rec.SampleCount, "one observation")
 
 	confident := byID(slo.Evaluate(context.Background(), q, spec, ws, slo.Options{Decision: slo.DecisionConfident}))
 	require.Equal(t, verdict.Pass, confident["realtime_share"].Status)

@@ -59,6 +59,7 @@ func interval(ctx context.Context, q Querier, obj *Objective, w Window, r *verdi
 	var bounds func(factor float64) (lo, hi float64)
 	switch spec.Method {
 	case IntervalSingle:
+		r.SampleCount = max(r.SampleCount, 1)
 		return nil
 	case IntervalExact:
 		bounds = func(float64) (float64, float64) { return f, f }
@@ -75,6 +76,10 @@ func interval(ctx context.Context, q Querier, obj *Objective, w Window, r *verdi
 			if scale, err = scalarQuery(ctx, q, Substitute(spec.Scale, w), w.End); err != nil {
 				return fmt.Errorf("interval scale query: %w", err)
 			}
+		}
+		if r.SampleCount == 0 {
+			// The events behind the value are its samples (unless min_samples counted them).
+			r.SampleCount = roundCount(count)
 		}
 		bounds = poissonBounds(spec.Method, f, math.Round(count), scale)
 	}

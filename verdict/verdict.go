@@ -92,8 +92,9 @@ type Objective struct {
 	// Baseline is the value of the same objective in the baseline run, when one was given.
 	Baseline *float64 `json:"baseline,omitempty"`
 	Status   Status   `json:"status"`
-	// SampleCount is the value of the objective's sample query; 0 for an objective with a
-	// value that declares none (see [Objective.HasSampleCount]).
+	// SampleCount is the value of the objective's sample query, else the events a Poisson
+	// interval counts, else 1 for a single observation; 0 for an objective with a value that
+	// declares none of these (see [Objective.HasSampleCount]).
 	SampleCount int64      `json:"sample_count"`
 	Warnings    []string   `json:"warnings,omitempty"`
 	Key         bool       `json:"key"`
