@@ -94,39 +94,60 @@ interrupted.`,
 	return cmd
 }
 
+// validate checks every flag before the first request (all problems at once) and builds the
+// one scenario the load runs.
 func (o *loadOptions) validate() error {
-	var errs []error
+	if err := errors.Join(o.checkTarget(), o.checkOut(), o.buildExecutor(), o.checkCapacity(), o.parseThresholds()); err != nil {
+		return err
+	}
+	o.scenario.Name = "default"
+	o.scenario.Exec = requestEach(strings.ToUpper(o.method), o.url)
+	return o.scenario.Validate()
+}
+
+// checkTarget checks --url and --method.
+func (o *loadOptions) checkTarget() error {
 	u, err := url.Parse(o.url)
 	switch {
 	case o.url == "":
-		errs = append(errs, errors.New("--url is required"))
+		return errors.New("--url is required")
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
-		errs = append(errs, fmt.Errorf("--url %q: want an absolute http(s) URL", o.url))
-	default:
-		o.target = u
-		// net/http's own rule for the method (an HTTP token), so that a method it would
-		// refuse on every request is refused here, once, before the load.
-		if _, err := http.NewRequest(strings.ToUpper(o.method), o.url, nil); err != nil {
-			errs = append(errs, fmt.Errorf("--method %q: not a valid HTTP method (a token: letters, digits and !#$%%&'*+-.^_`|~)", o.method))
-		}
+		return fmt.Errorf("--url %q: want an absolute http(s) URL", o.url)
 	}
-	if o.out != "" {
-		if err := outdir.Check(o.out); err != nil {
-			errs = append(errs, fmt.Errorf("--out: %w", err))
-		}
+	o.target = u
+	// net/http's own rule for the method (an HTTP token), so that a method it would refuse on
+	// every request is refused here, once, before the load.
+	if _, err := http.NewRequest(strings.ToUpper(o.method), o.url, nil); err != nil {
+		return fmt.Errorf("--method %q: not a valid HTTP method (a token: letters, digits and !#$%%&'*+-.^_`|~)", o.method)
 	}
+	return nil
+}
+
+// checkOut checks that --out, when given, is a new or empty directory we can write in.
+func (o *loadOptions) checkOut() error {
+	if o.out == "" {
+		return nil
+	}
+	if err := outdir.Check(o.out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}
+
+// buildExecutor turns --stages, or --rate with --duration, into the scenario's executor.
+func (o *loadOptions) buildExecutor() error {
 	switch {
 	case o.stages != "" && (o.rate != 0 || o.duration != 0):
-		errs = append(errs, errors.New("--stages and --rate/--duration exclude each other"))
+		return errors.New("--stages and --rate/--duration exclude each other")
 	case o.stages != "":
 		st, err := load.ParseStages(o.stages)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--stages: %w", err))
-		}
 		o.stageList = st
 		o.scenario.Executor = load.RampingVUs{Stages: st}
-		if err == nil && !slices.ContainsFunc(st, func(s load.Stage) bool { return s.Target > 0 }) {
-			errs = append(errs, fmt.Errorf("--stages %s: no stage has a VU target above 0, so nothing would be sent", o.stages))
+		if err != nil {
+			return fmt.Errorf("--stages: %w", err)
+		}
+		if !slices.ContainsFunc(st, func(s load.Stage) bool { return s.Target > 0 }) {
+			return fmt.Errorf("--stages %s: no stage has a VU target above 0, so nothing would be sent", o.stages)
 		}
 	case o.rate > 0 && o.duration > 0:
 		pre := o.vus
@@ -139,19 +160,31 @@ func (o *loadOptions) validate() error {
 		}
 		o.scenario.Executor = load.ConstantArrivalRate{Rate: o.rate, Duration: o.duration, PreAllocatedVUs: pre, MaxVUs: mx}
 	default:
-		errs = append(errs, errors.New("want --stages, or --rate N with --duration D (both positive)"))
+		return errors.New("want --stages, or --rate N with --duration D (both positive)")
 	}
-	if o.scenario.Executor != nil && !o.force {
-		// As for profiles (docs/profiles.md, "Limits"): a load this machine cannot generate
-		// would measure the generator, not the target.
-		c := load.MachineCapacity()
-		if err := c.CheckVUs(o.scenario.Executor.PeakVUs()); err != nil {
-			errs = append(errs, fmt.Errorf("%w; --force runs it anyway", err))
-		}
-		if err := c.CheckRate(float64(o.rate)); err != nil {
-			errs = append(errs, fmt.Errorf("--rate: %w; --force runs it anyway", err))
-		}
+	return nil
+}
+
+// checkCapacity holds the load to this machine's capacity, as for profiles (docs/profiles.md,
+// "Limits"): a load this machine cannot generate would measure the generator, not the target.
+func (o *loadOptions) checkCapacity() error {
+	if o.scenario.Executor == nil || o.force {
+		return nil
 	}
+	c := load.MachineCapacity()
+	var errs []error
+	if err := c.CheckVUs(o.scenario.Executor.PeakVUs()); err != nil {
+		errs = append(errs, fmt.Errorf("%w; --force runs it anyway", err))
+	}
+	if err := c.CheckRate(float64(o.rate)); err != nil {
+		errs = append(errs, fmt.Errorf("--rate: %w; --force runs it anyway", err))
+	}
+	return errors.Join(errs...)
+}
+
+// parseThresholds parses every --threshold.
+func (o *loadOptions) parseThresholds() error {
+	var errs []error
 	for _, spec := range o.thresholds {
 		th, err := load.ParseThresholdSpec(spec)
 		if err != nil {
@@ -160,12 +193,12 @@ func (o *loadOptions) validate() error {
 		}
 		o.parsedTh = append(o.parsedTh, th)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	method, target := strings.ToUpper(o.method), o.url
-	o.scenario.Name = "default"
-	o.scenario.Exec = load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
+	return errors.Join(errs...)
+}
+
+// requestEach is the load's iteration: one request to target, its body discarded.
+func requestEach(method, target string) load.ScenarioFunc {
+	return func(ctx context.Context, vu *load.VU) error {
 		c := vu.HTTP()
 		c.DiscardBody = true
 		req, err := newRequest(ctx, method, target)
@@ -174,8 +207,7 @@ func (o *loadOptions) validate() error {
 		}
 		_, err = c.Do(ctx, "", req)
 		return err
-	})
-	return o.scenario.Validate()
+	}
 }
 
 // probe fails at once, before any load, when nothing is listening at the target's address
