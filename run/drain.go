@@ -23,6 +23,10 @@ type drained struct {
 	skipped bool
 }
 
+// settle is how long the drain lets the targets be scraped after what it observed: two
+// scrape intervals, so that every target's last samples are stored.
+const settle = 2*prom.DefaultScrapeInterval + 200*time.Millisecond
+
 // drain waits, bounded, until no accepted video is queued or processing, so that "lost" means
 // lost, then lets the last samples reach the TSDB. An interrupted run does not wait.
 func (r *runner) drain(ctx context.Context, ex *execution) drained {
@@ -34,22 +38,31 @@ func (r *runner) drain(ctx context.Context, ex *execution) drained {
 			fmt.Fprintf(r.o.progress(), "ddp-verify: the drain stopped waiting with %s videos still in flight\n", countText(d.inFlight))
 		}
 	}
-	// Two scrape intervals, so the last samples are stored.
-	r.sleep(ctx, 2*prom.DefaultScrapeInterval+200*time.Millisecond)
+	if !d.empty {
+		r.sleep(ctx, settle)
+	}
 	d.end = r.clock.Now()
 	return d
 }
 
 // waitDrained polls the queue depth until it is 0, the timeout passes or the target turns out
 // to export none. It returns whether the pipeline was seen empty and the last depth seen.
+//
+// An empty queue counts only once it is confirmed a settle time later: a video accepted late
+// (a request the server finished after the load stopped, or one the last scrape had not seen
+// yet) would otherwise be reported as unfinished beside a drain that says "empty". When it
+// returns true, the settle time has passed, so the run's data may end at once.
 func (r *runner) waitDrained(ctx context.Context, timeout time.Duration) (empty bool, inFlight float64) {
 	deadline := r.clock.Now().Add(timeout)
 	missing := 0
 	for {
-		q := instant(ctx, r.platform.Prometheus, "sum(dailydoco_queue_depth)", r.clock.Now())
+		q := r.queueDepth(ctx)
 		switch {
 		case q == 0:
-			return true, 0
+			r.sleep(ctx, settle)
+			if q = r.queueDepth(ctx); q == 0 {
+				return true, 0
+			}
 		case math.IsNaN(q):
 			// A target that exports no queue depth has nothing to drain that we could see.
 			if missing++; missing >= 5 {
@@ -63,6 +76,11 @@ func (r *runner) waitDrained(ctx context.Context, timeout time.Duration) (empty 
 		}
 		r.sleep(ctx, time.Second)
 	}
+}
+
+// queueDepth is the videos queued or processing now, NaN when the target exports none.
+func (r *runner) queueDepth(ctx context.Context) float64 {
+	return instant(ctx, r.platform.Prometheus, "sum(dailydoco_queue_depth)", r.clock.Now())
 }
 
 // outcome is the drain as run.json names it.

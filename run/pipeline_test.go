@@ -333,8 +333,8 @@ func TestPipelineEarlyFailures(t *testing.T) {
 	}
 }
 
-// queuePrometheus serves dailydoco_queue_depth = depth for an hour from base.
-func queuePrometheus(t *testing.T, base time.Time, depth float64) string {
+// queuePrometheus serves dailydoco_queue_depth = depth(s) at each second s of the hour from base.
+func queuePrometheus(t *testing.T, base time.Time, depth func(s int) float64) string {
 	t.Helper()
 	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -342,8 +342,8 @@ func queuePrometheus(t *testing.T, base time.Time, depth float64) string {
 	}
 	t.Cleanup(func() { srv.Close() })
 	app := srv.Appender(context.Background())
-	for s := 0; s <= 3600; s += 5 {
-		if _, err := app.Append(0, labels.FromStrings("__name__", "dailydoco_queue_depth", "job", "fake"), base.Add(time.Duration(s)*time.Second).UnixMilli(), depth); err != nil {
+	for s := 0; s <= 3600; s++ {
+		if _, err := app.Append(0, labels.FromStrings("__name__", "dailydoco_queue_depth", "job", "fake"), base.Add(time.Duration(s)*time.Second).UnixMilli(), depth(s)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -354,16 +354,24 @@ func queuePrometheus(t *testing.T, base time.Time, depth float64) string {
 }
 
 // The drain waits on the run's clock: with videos that never finish it gives up after its
-// timeout, saying how many are still in flight; an empty pipeline ends it at once. A fake
-// clock makes both exact and instant.
+// timeout, saying how many are still in flight; an empty pipeline ends it once the emptiness
+// is confirmed a settle time later, and a video that shows up in that time (accepted late)
+// keeps it waiting. A fake clock makes all three exact and instant.
 func TestDrainOnTheRunClock(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
-		depth     float64
+		name      string
+		depth     func(s int) float64
 		wantEmpty bool
+		inFlight  float64
 		wantWait  time.Duration
-	}{{3, false, 3 * time.Minute}, {0, true, 0}} {
+	}{
+		{"never finish", func(int) float64 { return 3 }, false, 3, 3 * time.Minute},
+		{"empty", func(int) float64 { return 0 }, true, 0, settle},
+		// Empty at first, then one late video for five seconds: confirmed empty only after it.
+		{"late video", func(s int) float64 { return map[bool]float64{true: 1}[s >= 1 && s < 6] }, true, 0, 6*time.Second + settle},
+	} {
 		api, err := prometheusAPI(queuePrometheus(t, base, tc.depth))
 		if err != nil {
 			t.Fatal(err)
@@ -393,11 +401,11 @@ func TestDrainOnTheRunClock(t *testing.T) {
 				runtime.Gosched()
 			}
 		}
-		if got.empty != tc.wantEmpty || got.inFlight != tc.depth {
-			t.Errorf("depth %g: drained %v with %g in flight", tc.depth, got.empty, got.inFlight)
+		if got.empty != tc.wantEmpty || got.inFlight != tc.inFlight {
+			t.Errorf("%s: drained %v with %g in flight, want %v with %g", tc.name, got.empty, got.inFlight, tc.wantEmpty, tc.inFlight)
 		}
 		if waited := clk.Since(base); waited < tc.wantWait || waited > tc.wantWait+time.Second {
-			t.Errorf("depth %g: waited %s on the run's clock, want %s", tc.depth, waited, tc.wantWait)
+			t.Errorf("%s: waited %s on the run's clock, want %s", tc.name, waited, tc.wantWait)
 		}
 	}
 }

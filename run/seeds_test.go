@@ -30,7 +30,11 @@ func capacityTopology(gpuNodes int, scaling bool) *topology.Topology {
 // The verdict is a capacity answer, not a demand count, so it does not flip on noise: the same
 // profile under several seeds (other journeys, think times, media lengths; the same evenly
 // spaced arrivals) is GO every time on the healthy platform, and NO-GO every time, for the same
-// reasons, with one GPU node and no autoscaling.
+// reasons, with one GPU node and no autoscaling: every seed fails the capacity objectives
+// (backlog growth, realtime, unfinished videos) and nothing outside the video pipeline's
+// objectives. (An objective whose value sits near its threshold on the broken platform, such
+// as the plateau's peak backlog, may fail on one seed and pass on another: that is a secondary
+// symptom, and the verdict and its core reasons do not move.)
 func TestVerdictStableAcrossSeeds(t *testing.T) {
 	plan, err := profile.Resolve(filepath.Join("testdata", "capacity.yaml"), 1)
 	if err != nil {
@@ -46,7 +50,6 @@ func TestVerdictStableAcrossSeeds(t *testing.T) {
 		opts = append(opts, suiteRun(t, plan, spec, capacityTopology(2, true), seed), suiteRun(t, plan, spec, capacityTopology(1, false), seed))
 	}
 	outs := runAll(t, opts)
-	var underReasons []string
 	for i, seed := range seeds {
 		healthy, under := outs[2*i], outs[2*i+1]
 		t.Logf("seed %d: healthy %s %v, videos %s; one GPU node %s %v, videos %s", seed,
@@ -59,10 +62,21 @@ func TestVerdictStableAcrossSeeds(t *testing.T) {
 			t.Errorf("seed %d, one GPU node: %s, want NO-GO", seed, under.Run.Verdict)
 		}
 		failing := failingObjectives(under.Run.SLOs)
-		if underReasons == nil {
-			underReasons = failing
-		} else if !slices.Equal(failing, underReasons) {
-			t.Errorf("seed %d, one GPU node: failing %v, seed %d failed %v: the reasons flipped with the seed", seed, failing, seeds[0], underReasons)
+		for _, id := range capacityCore {
+			if !slices.Contains(failing, id) {
+				t.Errorf("seed %d, one GPU node: %s passed (failing %v): the core capacity reasons flipped with the seed", seed, id, failing)
+			}
+		}
+		for _, id := range failing {
+			if !slices.Contains(pipelineObjectives, id) {
+				t.Errorf("seed %d, one GPU node: %s failed, which the missing GPU capacity does not explain", seed, id)
+			}
 		}
 	}
 }
+
+// capacityCore are the objectives that too few GPUs must fail on every seed.
+var capacityCore = []string{"plateau_backlog_growth", "video_processing_p95_realtime", "video_success", "videos_unfinished"}
+
+// pipelineObjectives are the video pipeline's objectives: the only ones too few GPUs may fail.
+var pipelineObjectives = append([]string{"plateau_backlog", "throughput_videos_per_hour"}, capacityCore...)
