@@ -32,6 +32,8 @@ type mutation struct {
 
 // mutations are the defects of docs/platform.md ("Defects for the gate-mutation suite") with
 // the objectives each must fail: the gate is proven by failing, each time for its own reason.
+// The autoscaling-off knob needs a load beyond the starting cluster, so it runs in
+// TestVerdictStableAcrossSeeds's batch (checkAutoscaling).
 var mutations = []mutation{
 	{name: "healthy"},
 	{name: "slower GPU transcoding", breaks: func(t *topology.Topology) { t.Defects.GPUSlowdown = 8 },

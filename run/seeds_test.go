@@ -1,6 +1,7 @@
 package run
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -35,6 +36,11 @@ func capacityTopology(gpuNodes int, scaling bool) *topology.Topology {
 // objectives. (An objective whose value sits near its threshold on the broken platform, such
 // as the plateau's peak backlog, may fail on one seed and pass on another: that is a secondary
 // symptom, and the verdict and its core reasons do not move.)
+//
+// The same batch (so that its runs share the machine's waves) proves the "autoscaling off"
+// knob of the gate-mutation suite on testdata/autoscale.yaml: from one GPU node, the cluster
+// autoscaler adds the node the load needs (GO); the same platform without it is NO-GO for the
+// capacity reasons.
 func TestVerdictStableAcrossSeeds(t *testing.T) {
 	plan, err := profile.Resolve(filepath.Join("testdata", "capacity.yaml"), 1)
 	if err != nil {
@@ -49,7 +55,13 @@ func TestVerdictStableAcrossSeeds(t *testing.T) {
 	for _, seed := range seeds {
 		opts = append(opts, suiteRun(t, plan, spec, capacityTopology(2, true), seed), suiteRun(t, plan, spec, capacityTopology(1, false), seed))
 	}
+	autoscale, err := profile.Resolve(filepath.Join("testdata", "autoscale.yaml"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append(opts, suiteRun(t, autoscale, spec, capacityTopology(1, true), 1), suiteRun(t, autoscale, spec, capacityTopology(1, false), 1))
 	outs := runAll(t, opts)
+	t.Run("autoscaling off", func(t *testing.T) { checkAutoscaling(t, outs[len(outs)-2], outs[len(outs)-1]) })
 	for i, seed := range seeds {
 		healthy, under := outs[2*i], outs[2*i+1]
 		t.Logf("seed %d: healthy %s %v, videos %s; one GPU node %s %v, videos %s", seed,
@@ -61,16 +73,38 @@ func TestVerdictStableAcrossSeeds(t *testing.T) {
 		if under.Run.Verdict != verdict.NoGo {
 			t.Errorf("seed %d, one GPU node: %s, want NO-GO", seed, under.Run.Verdict)
 		}
-		failing := failingObjectives(under.Run.SLOs)
-		for _, id := range capacityCore {
-			if !slices.Contains(failing, id) {
-				t.Errorf("seed %d, one GPU node: %s passed (failing %v): the core capacity reasons flipped with the seed", seed, id, failing)
-			}
+		checkCapacityReasons(t, fmt.Sprintf("seed %d, one GPU node", seed), failingObjectives(under.Run.SLOs))
+	}
+}
+
+// checkAutoscaling checks the autoscaling knob: GO with the autoscaler, NO-GO without it, for
+// the core capacity reasons and no other.
+func checkAutoscaling(t *testing.T, scaled, fixed *Outcome) {
+	t.Helper()
+	t.Logf("one GPU node with autoscaling %s %v, videos %s; without %s %v, videos %s",
+		scaled.Run.Verdict, failingObjectives(scaled.Run.SLOs), scaled.Run.Videos.Summary(),
+		fixed.Run.Verdict, failingObjectives(fixed.Run.SLOs), fixed.Run.Videos.Summary())
+	if scaled.Run.Verdict != verdict.Go {
+		t.Errorf("with autoscaling: %s, reasons %q: the autoscaler did not add the node the load needs", scaled.Run.Verdict, scaled.Run.Reasons)
+	}
+	if fixed.Run.Verdict != verdict.NoGo {
+		t.Errorf("autoscaling off: %s, want NO-GO", fixed.Run.Verdict)
+	}
+	checkCapacityReasons(t, "autoscaling off", failingObjectives(fixed.Run.SLOs))
+}
+
+// checkCapacityReasons checks that a platform short of GPU capacity (what) failed every core
+// capacity objective and nothing outside the video pipeline.
+func checkCapacityReasons(t *testing.T, what string, failing []string) {
+	t.Helper()
+	for _, id := range capacityCore {
+		if !slices.Contains(failing, id) {
+			t.Errorf("%s: %s passed (failing %v): a core capacity reason is missing", what, id, failing)
 		}
-		for _, id := range failing {
-			if !slices.Contains(pipelineObjectives, id) {
-				t.Errorf("seed %d, one GPU node: %s failed, which the missing GPU capacity does not explain", seed, id)
-			}
+	}
+	for _, id := range failing {
+		if !slices.Contains(pipelineObjectives, id) {
+			t.Errorf("%s: %s failed, which missing GPU capacity does not explain", what, id)
 		}
 	}
 }
