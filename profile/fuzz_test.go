@@ -1,7 +1,6 @@
 package profile
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/internal/testenv"
@@ -35,20 +34,7 @@ func FuzzParse(f *testing.F) {
 		if _, err := p.Plan(); err != nil {
 			t.Fatalf("accepted without a plan: %v", err)
 		}
-		once, err := yaml.Marshal(p)
-		if err != nil {
-			t.Fatalf("accepted but cannot be written back: %v", err)
-		}
-		q, err := Parse("fuzz.yaml", once, WithCapacity(fuzzCapacity))
-		if err != nil {
-			t.Fatalf("accepted, written back, refused: %v\n%s", err, once)
-		}
-		twice, err := yaml.Marshal(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(once, twice) {
-			t.Fatalf("the round trip changed the profile:\n%s\nthen\n%s", once, twice)
-		}
+		testenv.RoundTrip(t, "profile", p, func(b []byte) (*Profile, error) { return Parse("fuzz.yaml", b, WithCapacity(fuzzCapacity)) },
+			func(p *Profile) ([]byte, error) { return yaml.Marshal(p) })
 	})
 }

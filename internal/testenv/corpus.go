@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,5 +23,27 @@ func SeedCorpus(f *testing.F, patterns ...string) {
 			}
 			f.Add(b)
 		}
+	}
+}
+
+// RoundTrip checks the loaders' fuzz property for an accepted value v: written back (write)
+// it is accepted again (parse), into a value that writes the same bytes. what names v's kind
+// in the failure.
+func RoundTrip[T any](t *testing.T, what string, v T, parse func([]byte) (T, error), write func(T) ([]byte, error)) {
+	t.Helper()
+	once, err := write(v)
+	if err != nil {
+		t.Fatalf("accepted but cannot be written back: %v", err)
+	}
+	again, err := parse(once)
+	if err != nil {
+		t.Fatalf("accepted, written back, refused: %v\n%s", err, once)
+	}
+	twice, err := write(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(once, twice) {
+		t.Fatalf("the round trip changed the %s:\n%s\nthen\n%s", what, once, twice)
 	}
 }

@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/internal/testenv"
@@ -25,20 +24,7 @@ func FuzzParse(f *testing.F) {
 		}
 		// The derived views must hold for anything accepted.
 		topo.Place(topo.Nodes())
-		once, err := yaml.Marshal(topo)
-		if err != nil {
-			t.Fatalf("accepted but cannot be written back: %v", err)
-		}
-		again, err := Parse("fuzz.yaml", once)
-		if err != nil {
-			t.Fatalf("accepted, written back, refused: %v\n%s", err, once)
-		}
-		twice, err := yaml.Marshal(again)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(once, twice) {
-			t.Fatalf("the round trip changed the topology:\n%s\nthen\n%s", once, twice)
-		}
+		testenv.RoundTrip(t, "topology", topo, func(b []byte) (*Topology, error) { return Parse("fuzz.yaml", b) },
+			func(t *Topology) ([]byte, error) { return yaml.Marshal(t) })
 	})
 }
