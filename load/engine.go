@@ -30,6 +30,7 @@ type Engine struct {
 	thresholds []Threshold
 	timeScale  float64
 	seed       uint64
+	segment    Segment
 
 	store      *store
 	t0         time.Time
@@ -72,6 +73,11 @@ func WithThresholds(t ...Threshold) Option {
 // [ScenarioConfig.Scaled]).
 func WithTimeScale(f float64) Option { return func(e *Engine) { e.timeScale = f } }
 
+// WithSegment makes the engine run only its segment of every scenario (k6's execution
+// segments, [Segment]): generators that run the segments of one sequence together run the
+// whole test, no unit twice and none missing.
+func WithSegment(s Segment) Option { return func(e *Engine) { e.segment = s } }
+
 // WithSeed sets the seed of the VUs' random sources.
 func WithSeed(s uint64) Option { return func(e *Engine) { e.seed = s } }
 
@@ -97,6 +103,10 @@ func NewEngine(scenarios []ScenarioConfig, opts ...Option) (*Engine, error) {
 		}
 		seen[sc.Name] = true
 		sc.Executor = seededArrivals(sc.Executor, e.seed)
+		if err := e.segment.covers(sc); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		e.scenarios = append(e.scenarios, sc.Scaled(e.timeScale))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -18,21 +18,22 @@ type scenarioRun struct {
 func (r *scenarioRun) run(ctx context.Context) {
 	base := r.cfg.StartTime
 	gs := r.cfg.gracefulStop()
+	seg := r.e.segment
 	switch x := r.cfg.Executor.(type) {
 	case ConstantVUs:
-		n := orOne(x.VUs)
+		n := seg.Share(orOne(x.VUs))
 		r.runRamping(ctx, base, RampingVUSteps(n, nil), x.Duration, n, 0, gs)
 	case RampingVUs:
-		r.runRamping(ctx, base, RampingVUSteps(x.StartVUs, x.Stages), x.TotalDuration(), x.PeakVUs(),
+		r.runRamping(ctx, base, seg.VUSteps(RampingVUSteps(x.StartVUs, x.Stages)), x.TotalDuration(), seg.Share(x.PeakVUs()),
 			grace(x.GracefulRampDown, DefaultGracefulRampDown), gs)
 	case PerVUIterations:
-		r.runIterations(ctx, base, orOne(x.VUs), orOne(x.Iterations), false, x.TotalDuration(), gs)
+		r.runIterations(ctx, base, seg.Share(orOne(x.VUs)), orOne(x.Iterations), false, x.TotalDuration(), gs)
 	case SharedIterations:
-		r.runIterations(ctx, base, x.PeakVUs(), orOne(x.Iterations), true, x.TotalDuration(), gs)
+		r.runIterations(ctx, base, seg.Share(x.PeakVUs()), seg.Share(orOne(x.Iterations)), true, x.TotalDuration(), gs)
 	case ConstantArrivalRate:
-		r.runArrival(ctx, base, x.schedule(), x.Duration, x.PreAllocatedVUs, x.PeakVUs(), gs)
+		r.runArrival(ctx, base, seg.Schedule(x.schedule()), x.Duration, seg.Share(x.PreAllocatedVUs), seg.Share(x.PeakVUs()), gs)
 	case RampingArrivalRate:
-		r.runArrival(ctx, base, x.schedule(), x.TotalDuration(), x.PreAllocatedVUs, x.PeakVUs(), gs)
+		r.runArrival(ctx, base, seg.Schedule(x.schedule()), x.TotalDuration(), seg.Share(x.PreAllocatedVUs), seg.Share(x.PeakVUs()), gs)
 	}
 	r.e.store.setVUs(r.cfg.Name, 0)
 }

@@ -39,10 +39,13 @@ type loadOptions struct {
 	insecure      bool
 	force         bool
 	progressEvery time.Duration
+	segment       string
+	sequence      string
 
 	target     *url.URL
 	scenario   load.ScenarioConfig
 	parsedTh   []load.Threshold
+	seg        load.Segment
 	stageList  []load.Stage
 	out1, err1 io.Writer
 }
@@ -90,6 +93,8 @@ interrupted.`,
 	f.DurationVar(&o.timeout, "timeout", 60*time.Second, "per-request timeout")
 	f.BoolVar(&o.insecure, "insecure", false, "skip TLS certificate verification")
 	f.BoolVar(&o.force, "force", false, "accept more VUs or a higher rate than this machine's estimated capacity (the error states the estimate)")
+	f.StringVar(&o.segment, "execution-segment", "", "run only this part of the load, as k6 does: FROM:TO, e.g. 1/4:1/2 (generators that run every part of one sequence run the whole load once)")
+	f.StringVar(&o.sequence, "execution-segment-sequence", "", "the parts the load is split into, as k6's: e.g. 0,1/4,1/2,1 (default: 0, FROM, TO, 1)")
 	f.DurationVar(&o.progressEvery, "progress-interval", 5*time.Second, "interval of progress lines when stderr is not a terminal")
 	return cmd
 }
@@ -97,12 +102,28 @@ interrupted.`,
 // validate checks every flag before the first request (all problems at once) and builds the
 // one scenario the load runs.
 func (o *loadOptions) validate() error {
-	if err := errors.Join(o.checkTarget(), o.checkOut(), o.buildExecutor(), o.checkCapacity(), o.parseThresholds()); err != nil {
+	if err := errors.Join(o.checkTarget(), o.checkOut(), o.buildExecutor(), o.checkCapacity(), o.parseThresholds(), o.parseSegment()); err != nil {
 		return err
 	}
 	o.scenario.Name = "default"
 	o.scenario.Exec = requestEach(strings.ToUpper(o.method), o.url)
 	return o.scenario.Validate()
+}
+
+// parseSegment reads --execution-segment and --execution-segment-sequence.
+func (o *loadOptions) parseSegment() error {
+	if o.segment == "" {
+		if o.sequence != "" {
+			return errors.New("--execution-segment-sequence needs --execution-segment")
+		}
+		return nil
+	}
+	seg, err := load.ParseSegment(o.segment, o.sequence)
+	if err != nil {
+		return fmt.Errorf("--execution-segment: %w", err)
+	}
+	o.seg = seg
+	return nil
 }
 
 // checkTarget checks --url and --method.
@@ -227,7 +248,7 @@ func (o *loadOptions) probe(ctx context.Context) error {
 }
 
 func (o *loadOptions) run(ctx context.Context) error {
-	eng, err := load.NewEngine([]load.ScenarioConfig{o.scenario}, load.WithThresholds(o.parsedTh...),
+	eng, err := load.NewEngine([]load.ScenarioConfig{o.scenario}, load.WithThresholds(o.parsedTh...), load.WithSegment(o.seg),
 		load.WithHTTP(load.HTTPOptions{Timeout: o.timeout, InsecureSkipVerify: o.insecure}))
 	if err != nil {
 		return exitcode.New(exitcode.BadInput, err)

@@ -47,6 +47,39 @@ func TestLoadStagesWritesSummary(t *testing.T) {
 	}
 }
 
+// Two generators running the two parts of one sequence send the whole load once: 50 requests a
+// second for 2 s is 100 requests, a quarter of them from the first part, the rest from the
+// second (k6's --execution-segment and --execution-segment-sequence).
+func TestLoadExecutionSegments(t *testing.T) {
+	tg := loadtest.NewTarget(t)
+	for _, tc := range []struct {
+		segment string
+		want    uint64
+	}{{"", 100}, {"0:1/4", 25}, {"1/4:1", 75}} {
+		dir := t.TempDir()
+		args := []string{"load", "--url", tg.URL + "/", "--rate", "50", "--duration", "2s", "--vus", "12", "--out", dir}
+		if tc.segment != "" {
+			args = append(args, "--execution-segment", tc.segment, "--execution-segment-sequence", "0,1/4,1")
+		}
+		if out, errOut, code := execute(t, args...); code != 0 {
+			t.Fatalf("segment %q: exit %d\nstdout:\n%s\nstderr:\n%s", tc.segment, code, out, errOut)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum struct {
+			Requests uint64 `json:"requests"`
+		}
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Requests != tc.want {
+			t.Errorf("segment %q: %d requests, want %d", tc.segment, sum.Requests, tc.want)
+		}
+	}
+}
+
 func TestLoadExitCodes(t *testing.T) {
 	tg := loadtest.NewTarget(t)
 	cases := []struct {
@@ -69,6 +102,9 @@ func TestLoadExitCodes(t *testing.T) {
 		{"no host", []string{"--url", "http://:8080/", "--stages", "1s:1"}, exitcode.BadInput, "want an absolute http(s) URL"},
 		{"a billion users", []string{"--url", tg.URL, "--stages", "1m:1000000000"}, exitcode.BadInput, "1000000000 VUs is more than this machine can hold"},
 		{"a billion per second", []string{"--url", tg.URL, "--rate", "1000000000", "--duration", "1s", "--vus", "10", "--max-vus", "10"}, exitcode.BadInput, "--rate: 1e+09 iterations per second is more than this machine can start"},
+		{"bad segment", []string{"--url", tg.URL, "--stages", "1s:1", "--execution-segment", "1/2"}, exitcode.BadInput, "--execution-segment: execution segment \"1/2\": want FROM:TO"},
+		{"segment not in sequence", []string{"--url", tg.URL, "--stages", "1s:1", "--execution-segment", "0:1/3", "--execution-segment-sequence", "0,1/2,1"}, exitcode.BadInput, "not one part of the sequence"},
+		{"sequence alone", []string{"--url", tg.URL, "--stages", "1s:1", "--execution-segment-sequence", "0,1/2,1"}, exitcode.BadInput, "needs --execution-segment"},
 		{"failed threshold", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>1000000"}, exitcode.NoGo, ""},
 		{"passing rate run", []string{"--url", tg.URL, "--rate", "50", "--duration", "1s", "--threshold", "http_reqs:count>=40"}, 0, ""},
 	}
