@@ -12,8 +12,9 @@ import (
 // denominator of its parts): a sequence as fine as 1/1000000 is a typo, not a test plan.
 const maxSegmentPeriod = 1 << 20
 
-// Segment is one load generator's share of a test split among several, with k6's semantics
-// (execution segments): the sequence 0 = s0 < s1 < ... < sn = 1 cuts the test into parts, and
+// Segment is one load generator's share of a test split among several, in k6's notation and
+// with its guarantees (execution segments; which units a part gets is dealt by our own
+// striping, not k6's): the sequence 0 = s0 < s1 < ... < sn = 1 cuts the test into parts, and
 // the segment (s(i-1), s(i)] runs its part of every scenario. The units of a scenario (its VUs
 // in the order they start, its iterations, its arrivals) are numbered 0, 1, 2, ... and dealt to
 // the parts in a pattern that repeats every Period units, each part getting its fraction of
