@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/stretchr/testify/require"
 
@@ -30,6 +31,11 @@ func BenchmarkEvaluateDefault60m(b *testing.B) {
 	base := time.Now().Add(-(minutes + 1) * time.Minute).Truncate(time.Second)
 	f0 := slotest.FrameAt(base, 0, time.Second, routes)
 	f1 := slotest.FrameAt(base, 1, time.Second, routes)
+	// The capture journeys' starts at 600 an hour, so that the throughput objective's
+	// precondition (at least 500 videos an hour offered) holds and it is evaluated too.
+	offered := labels.FromStrings("__name__", "ddp_client_requests_total", "scenario", "captures", "step", "capture.capture_start")
+	f0.Series = append(f0.Series, slotest.Series{Labels: offered, Value: 0})
+	f1.Series = append(f1.Series, slotest.Series{Labels: offered, Value: 600.0 / 3600})
 	refs := make([]storage.SeriesRef, len(f0.Series))
 	n := minutes*60 + 1
 	for start := 0; start < n; start += 300 {
