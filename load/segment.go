@@ -10,7 +10,11 @@ import (
 
 // maxSegmentPeriod bounds the stripe pattern of a segment sequence (the least common
 // denominator of its parts): a sequence as fine as 1/1000000 is a typo, not a test plan.
-const maxSegmentPeriod = 1 << 20
+// maxSegmentWork bounds the pattern's length times the number of parts, the cost of dealing it.
+const (
+	maxSegmentPeriod = 1 << 20
+	maxSegmentWork   = 1 << 26
+)
 
 // Segment is one load generator's share of a test split among several, in k6's notation and
 // with its guarantees (execution segments; which units a part gets is dealt by our own
@@ -113,6 +117,9 @@ func ParseSegment(segment, sequence string) (Segment, error) {
 	if err != nil {
 		return Segment{}, fmt.Errorf("execution segment %q: %w", segment, err)
 	}
+	if lo.Cmp(hi) >= 0 {
+		return Segment{}, fmt.Errorf("execution segment %q: FROM must be below TO", segment)
+	}
 	points := []*big.Rat{lo, hi}
 	if sequence != "" {
 		if points, err = parseSequence(sequence); err != nil {
@@ -183,6 +190,9 @@ func stripeCounts(points []*big.Rat) (int64, []int64, error) {
 		if !lcd.IsInt64() || lcd.Int64() > maxSegmentPeriod {
 			return 0, nil, fmt.Errorf("execution segment sequence: its parts repeat only every %s units or more (at most %d)", lcd, maxSegmentPeriod)
 		}
+	}
+	if lcd.Int64()*int64(len(sizes)) > maxSegmentWork {
+		return 0, nil, fmt.Errorf("execution segment sequence: %d parts repeating every %s units is too fine a split", len(sizes), lcd)
 	}
 	counts := make([]int64, len(sizes))
 	for k, size := range sizes {

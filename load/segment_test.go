@@ -225,7 +225,8 @@ func TestSegmentWithWorkButNoVUIsRefused(t *testing.T) {
 func TestParseSegmentErrors(t *testing.T) {
 	for _, tc := range []struct{ segment, sequence, want string }{
 		{"1/4", "", "want FROM:TO"},
-		{"1/2:1/4", "", "not between 0 and 1 after 1/2"},
+		{"1/2:1/4", "", "FROM must be below TO"},
+		{"1/3:1/3", "", "FROM must be below TO"},
 		{"0:1/3", "0,1/2,1", "not one part of the sequence"},
 		{"0:x", "", `"x" is not a fraction`},
 		{"0:3/2", "", "not between 0 and 1"},
@@ -235,6 +236,13 @@ func TestParseSegmentErrors(t *testing.T) {
 		if _, err := load.ParseSegment(tc.segment, tc.sequence); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseSegment(%q, %q) = %v, want an error with %q", tc.segment, tc.sequence, err, tc.want)
 		}
+	}
+	var fine []string
+	for k := 1; k < 100; k++ {
+		fine = append(fine, fmt.Sprintf("%d/1048576", k))
+	}
+	if _, err := load.ParseSegment("0:1/1048576", strings.Join(fine, ",")); err == nil || !strings.Contains(err.Error(), "too fine a split") {
+		t.Errorf("100 parts of a 2^20 pattern: %v, want a refusal", err)
 	}
 	if s, err := load.EqualSegment(2, 4); err != nil || s.String() != "1/4:1/2" {
 		t.Errorf("EqualSegment(2, 4) = %s, %v", s, err)
