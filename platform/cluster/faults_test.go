@@ -250,6 +250,12 @@ func TestGeneralNodeKillUnderTraffic(t *testing.T) {
 	if v := sup.Sum("ddp_platform_node_ready", map[string]string{"node": "general-1a-1"}); v != 0 {
 		t.Errorf("ddp_platform_node_ready{node=general-1a-1} = %v", v)
 	}
+	// Under kube-state-metrics' name too, which the NodeNotReady alert reads.
+	for status, want := range map[string]float64{"true": 0, "false": 1} {
+		if v := sup.Sum("kube_node_status_condition", map[string]string{"node": "general-1a-1", "condition": "Ready", "status": status}); v != want {
+			t.Errorf("kube_node_status_condition{node=general-1a-1,condition=Ready,status=%s} = %v, want %v", status, v, want)
+		}
+	}
 	if v := sup.Sum("ddp_platform_replicas", map[string]string{"service": "api"}); v != 3 {
 		t.Errorf("api replicas = %v, want 3 (rescheduled)", v)
 	}

@@ -398,8 +398,10 @@ type lifecycleMetrics struct {
 	c                                      *Cluster
 	ready, state, replicas, pending, nodes *prometheus.Desc
 	desired                                *prometheus.Desc
-	actions                                *prometheus.CounterVec
-	changes                                *prometheus.CounterVec
+	// condition is node readiness under kube-state-metrics' name, for the alert rules.
+	condition *prometheus.Desc
+	actions   *prometheus.CounterVec
+	changes   *prometheus.CounterVec
 }
 
 func newLifecycleMetrics(c *Cluster) *lifecycleMetrics {
@@ -412,6 +414,8 @@ func newLifecycleMetrics(c *Cluster) *lifecycleMetrics {
 		pending:  prometheus.NewDesc("ddp_platform_pending_replicas", "Replicas waiting for a node with room (unschedulable).", []string{"service"}, nil),
 		nodes:    prometheus.NewDesc("ddp_platform_nodes", "Provisioned nodes per pool.", []string{"pool"}, nil),
 		desired:  prometheus.NewDesc("ddp_platform_hpa_desired_replicas", "Replicas the horizontal autoscaler wants per service.", []string{"service"}, nil),
+		condition: prometheus.NewDesc("kube_node_status_condition", "The node's Ready condition, 1 for its status (kube-state-metrics' name).",
+			append(nl, "condition", "status"), nil),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ddp_platform_autoscaler_actions_total", Help: "Nodes the autoscaler added (scale_up) or removed (scale_down).",
 		}, []string{"pool", "action"}),
@@ -422,7 +426,7 @@ func newLifecycleMetrics(c *Cluster) *lifecycleMetrics {
 }
 
 func (m *lifecycleMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.ready, m.state, m.replicas, m.pending, m.nodes, m.desired} {
+	for _, d := range []*prometheus.Desc{m.ready, m.state, m.replicas, m.pending, m.nodes, m.desired, m.condition} {
 		ch <- d
 	}
 	m.actions.Describe(ch)
@@ -455,6 +459,8 @@ func (m *lifecycleMetrics) Collect(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(m.ready, prometheus.GaugeValue, v, ns.Name, ns.Zone, ns.Pool)
+		ch <- prometheus.MustNewConstMetric(m.condition, prometheus.GaugeValue, v, ns.Name, ns.Zone, ns.Pool, "Ready", "true")
+		ch <- prometheus.MustNewConstMetric(m.condition, prometheus.GaugeValue, 1-v, ns.Name, ns.Zone, ns.Pool, "Ready", "false")
 		ch <- prometheus.MustNewConstMetric(m.state, prometheus.GaugeValue, 1, ns.Name, ns.Zone, ns.Pool, ns.state)
 		per := map[string]int{}
 		for _, r := range ns.replicas {

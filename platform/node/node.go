@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,11 @@ func New(spec Spec, log *slog.Logger) *Node {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}}
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = "."
+	}
+	n.wrapped.MustRegister(newHostCollector(spec.InstanceType, dir))
 	n.wrapped.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dailydoco_node_partitioned", Help: "1 while the node is partitioned (its fence is up).",
 	}, func() float64 {

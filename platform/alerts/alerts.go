@@ -1,0 +1,16 @@
+// Package alerts holds the deployment plan's alert rules as a Prometheus rule file
+// (rules.yaml): node CPU, memory and disk, node and zone readiness, the API's error rate and
+// the video processing time, with a severity that routes each alert (critical pages, warning
+// goes to Slack, info to email). The rules query node_exporter's and kube-state-metrics'
+// metric names, which the reference platform exports as well.
+package alerts
+
+import _ "embed"
+
+// Rules is the rule file, as `promtool check rules` and Prometheus's rule manager read it.
+//
+//go:embed rules.yaml
+var Rules []byte
+
+// Severities are the severity labels a rule may carry, most urgent first.
+var Severities = []string{"critical", "warning", "info"}
