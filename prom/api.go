@@ -36,6 +36,7 @@ type apiParams struct {
 	logger     *slog.Logger
 	reg        *prometheus.Registry
 	listen     string
+	rules      apiv1.RulesRetriever // nil: no rules
 }
 
 // newAPIHandler builds Prometheus's own /api/v1 handlers (package web/api/v1), so responses,
@@ -61,7 +62,7 @@ func newAPIHandler(p apiParams) http.Handler {
 		false, // search API
 		0,
 		p.logger.With("component", "api"),
-		func(context.Context) apiv1.RulesRetriever { return noRules{} },
+		func(context.Context) apiv1.RulesRetriever { return p.rulesOrNone() },
 		0, 0, 0, // remote read limits: unlimited
 		false, // not an agent
 		nil,   // no CORS
@@ -101,6 +102,13 @@ type noAlertmanagers struct{}
 
 func (noAlertmanagers) Alertmanagers() []*url.URL        { return nil }
 func (noAlertmanagers) DroppedAlertmanagers() []*url.URL { return nil }
+
+func (p apiParams) rulesOrNone() apiv1.RulesRetriever {
+	if p.rules == nil {
+		return noRules{}
+	}
+	return p.rules
+}
 
 type noRules struct{}
 

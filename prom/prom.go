@@ -18,10 +18,13 @@ import (
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery"
 	_ "github.com/prometheus/prometheus/discovery/file" // registers file_sd_configs
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+	apiv1 "github.com/prometheus/prometheus/web/api/v1"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -70,6 +73,13 @@ type Options struct {
 	LookbackDelta time.Duration
 	// RemoteWriteReceiver enables POST /api/v1/write (remote-write 1.0 and 2.0).
 	RemoteWriteReceiver bool
+	// RuleFiles are Prometheus rule files (recording and alerting rules) that Prometheus's
+	// own rule manager evaluates every EvaluationInterval over the TSDB, writing the ALERTS
+	// and ALERTS_FOR_STATE series and the recorded series back into it; /api/v1/rules and
+	// /api/v1/alerts serve their state. Alerts go to no Alertmanager.
+	RuleFiles []string
+	// EvaluationInterval defaults to ScrapeInterval.
+	EvaluationInterval time.Duration
 	// Logger defaults to a logger that discards everything.
 	Logger *slog.Logger
 }
@@ -78,6 +88,7 @@ type Options struct {
 type Server struct {
 	db       *tsdb.DB
 	scrape   *scrape.Manager
+	rules    *rules.Manager // nil without rule files
 	discCanc context.CancelFunc
 	http     *http.Server
 	url      string
@@ -171,6 +182,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 
 	engine := newEngine(o, reg)
 	s := &Server{db: db, scrape: sm, discCanc: discCancel, logger: o.Logger, url: "http://" + ln.Addr().String()}
+	if s.rules, err = newRuleManager(o, engine, db, reg); err != nil {
+		discCancel()
+		db.Close()
+		ln.Close()
+		return nil, err
+	}
 	h := newAPIHandler(apiParams{
 		engine:     engine,
 		queryable:  db,
@@ -184,9 +201,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		logger:     o.Logger,
 		reg:        reg,
 		listen:     ln.Addr().String(),
+		rules:      s.rulesRetriever(),
 	})
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 
+	if s.rules != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.rules.Run() }()
+	}
 	s.wg.Add(3)
 	go func() { defer s.wg.Done(); _ = dm.Run() }()
 	go func() { defer s.wg.Done(); _ = sm.Run(dm.SyncCh()) }()
@@ -217,6 +239,9 @@ func (s *Server) Close() error {
 		// Order matters: scraping must stop before the TSDB closes, or the last scrape's
 		// appends race the close; the API stops before the TSDB so no query sees a closed DB.
 		s.scrape.Stop()
+		if s.rules != nil {
+			s.rules.Stop()
+		}
 		s.discCanc()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -241,6 +266,41 @@ func (s *Server) persistHead() error {
 		return fmt.Errorf("prom: persist head: %w", err)
 	}
 	return nil
+}
+
+// newRuleManager loads o.RuleFiles into Prometheus's rule manager (not started); nil when
+// there are none. A file that does not load is an error naming it.
+func newRuleManager(o Options, engine *promql.Engine, db *tsdb.DB, reg prometheus.Registerer) (*rules.Manager, error) {
+	if len(o.RuleFiles) == 0 {
+		return nil, nil
+	}
+	interval := o.EvaluationInterval
+	if interval <= 0 {
+		interval = o.ScrapeInterval
+	}
+	m := rules.NewManager(&rules.ManagerOptions{
+		AppendableV2:    db,
+		Queryable:       db,
+		QueryFunc:       rules.EngineQueryFunc(engine, db),
+		NotifyFunc:      func(context.Context, string, ...*rules.Alert) {},
+		Logger:          o.Logger.With("component", "rules"),
+		Registerer:      reg,
+		OutageTolerance: time.Hour,
+		ForGracePeriod:  10 * time.Minute,
+		ResendDelay:     time.Minute,
+	})
+	if err := m.Update(interval, o.RuleFiles, labels.EmptyLabels(), "", nil); err != nil {
+		return nil, fmt.Errorf("prom: rule files %v: %w", o.RuleFiles, err)
+	}
+	return m, nil
+}
+
+// rulesRetriever is the rule manager for the API, nil without one.
+func (s *Server) rulesRetriever() apiv1.RulesRetriever {
+	if s.rules == nil {
+		return nil
+	}
+	return s.rules
 }
 
 func newEngine(o Options, reg prometheus.Registerer) *promql.Engine {

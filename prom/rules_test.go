@@ -1,0 +1,76 @@
+package prom_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dailydoco/ddp-verify/prom"
+)
+
+const demoRules = `groups:
+  - name: demo
+    rules:
+      - alert: DemoHigh
+        expr: demo_value > 0
+        for: 2s
+        labels: {severity: critical}
+`
+
+// Prometheus's own rule manager runs in the embedded server: an alert over a scraped gauge goes
+// pending, fires after its "for", and resolves when the gauge drops, as the ALERTS series in
+// the TSDB and /api/v1/alerts both say.
+func TestRuleFilesFireAndResolve(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "demo_value", Help: "h"})
+	reg.MustRegister(g)
+	exp := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(exp.Close)
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(demoRules), 0o644))
+	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), ScrapeInterval: 200 * time.Millisecond,
+		EvaluationInterval: 200 * time.Millisecond, RuleFiles: []string{rules},
+		Jobs: []prom.Job{{Name: "demo", Targets: []string{strings.TrimPrefix(exp.URL, "http://")}}}})
+	require.NoError(t, err)
+	defer srv.Close()
+	cl := newClient(t, srv.URL())
+	ctx := context.Background()
+	state := func() string {
+		res, err := cl.Alerts(ctx)
+		if err != nil || len(res.Alerts) == 0 {
+			return "none"
+		}
+		return string(res.Alerts[0].State)
+	}
+
+	waitFor(t, 30*time.Second, "the gauge scraped", func() bool {
+		v, _, _, err := cl.Query(ctx, `demo_value`, time.Now())
+		_, ok := scalarOf(t, v)
+		return err == nil && ok
+	})
+	require.Equal(t, "none", state(), "an alert before the gauge rose")
+	g.Set(1)
+	waitFor(t, 30*time.Second, "the alert firing", func() bool { return state() == "firing" })
+	v, _, _, err := cl.Query(ctx, `ALERTS{alertname="DemoHigh",alertstate="firing",severity="critical"}`, time.Now())
+	require.NoError(t, err)
+	_, ok := scalarOf(t, v)
+	require.True(t, ok, "no ALERTS series in the TSDB: %v", v)
+	g.Set(0)
+	waitFor(t, 30*time.Second, "the alert resolved", func() bool { return state() == "none" })
+}
+
+// A rule file that does not load stops the server from starting, naming the file.
+func TestBadRuleFileIsAnError(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(strings.Replace(demoRules, "demo_value > 0", "demo_value >", 1)), 0o644))
+	_, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), RuleFiles: []string{rules}})
+	require.ErrorContains(t, err, "bad.yaml")
+}
