@@ -98,11 +98,6 @@ func see(r *Response, err error) seen {
 	return seen{Status: r.Status, Proto: r.Proto, Header: h, Body: string(r.Body)}
 }
 
-func equalSeen(a, b seen) bool {
-	return a.Status == b.Status && a.Proto == b.Proto && a.Body == b.Body && a.Err == b.Err &&
-		maps.EqualFunc(a.Header, b.Header, slices.Equal)
-}
-
 // blockingServer answers /slow-head after release (or the client going away), and /slow-body
 // with a header and half its body first.
 func blockingServer(t *testing.T) *http1test.Server {

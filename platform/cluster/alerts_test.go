@@ -112,7 +112,7 @@ func unwrap(e parser.Expr) parser.Expr {
 // nameOnly keeps the metric name matcher.
 func nameOnly(ms []*labels.Matcher) []*labels.Matcher {
 	for _, m := range ms {
-		if m.Name == labels.MetricName {
+		if m.Name == model.MetricNameLabel {
 			return []*labels.Matcher{m}
 		}
 	}
@@ -124,7 +124,7 @@ func nameOnly(ms []*labels.Matcher) []*labels.Matcher {
 func selects(m platformtest.Metrics, matchers []*labels.Matcher, grouping []string) bool {
 	var name string
 	for _, mt := range matchers {
-		if mt.Name == labels.MetricName {
+		if mt.Name == model.MetricNameLabel {
 			name = mt.Value
 		}
 	}
@@ -141,7 +141,7 @@ func selects(m platformtest.Metrics, matchers []*labels.Matcher, grouping []stri
 	}
 series:
 	for _, s := range mf.GetMetric() {
-		ls := map[string]string{labels.MetricName: name}
+		ls := map[string]string{model.MetricNameLabel: name}
 		for _, l := range s.GetLabel() {
 			ls[l.GetName()] = l.GetValue()
 		}
