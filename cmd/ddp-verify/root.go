@@ -41,6 +41,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		newEvaluateCmd(out, errOut),
 		newChaosCmd(out, errOut),
 		newPlatformCmd(out, errOut),
+		newDashboardsCmd(out),
 	)
 	return root
 }
