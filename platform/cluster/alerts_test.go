@@ -21,15 +21,8 @@ import (
 func TestAlertRulesSelectExportedSeries(t *testing.T) {
 	t.Parallel()
 	c := platformtest.Start(t, nil)
-	idleVideo(t, c, "198.51.100.40")
-	var addrs []string
-	for _, tg := range c.Targets() {
-		addrs = append(addrs, tg.Addr)
-	}
-	scraped, err := platformtest.ScrapeAll(addrs...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idleVideo(t, c, "198.51.100.43")
+	scraped := scrapeRole(t, c, "", "") // every process
 	groups, errs := rulefmt.Parse(alerts.Rules, false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
 	if len(errs) > 0 {
 		t.Fatal(errs)

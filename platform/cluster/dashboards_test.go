@@ -34,14 +34,7 @@ func TestDashboardQueriesSelectExportedSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	var addrs []string
-	for _, tg := range c.Targets() {
-		addrs = append(addrs, tg.Addr)
-	}
-	scraped, err := platformtest.ScrapeAll(addrs...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	scraped := scrapeRole(t, c, "", "") // every process
 	for _, d := range dashboards.All() {
 		for _, p := range d.Panels {
 			for _, q := range p.Targets {

@@ -16,12 +16,13 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 )
 
-// scrapeRole merges the metrics of every target of a role (node targets of a pool if pool is set).
+// scrapeRole scrapes the processes of role (every role when empty) in pool (every pool when
+// empty) and merges their metrics.
 func scrapeRole(t *testing.T, c *cluster.Cluster, role, pool string) platformtest.Metrics {
 	t.Helper()
 	var addrs []string
 	for _, tg := range c.Targets() {
-		if tg.Role == role && (pool == "" || tg.Pool == pool) {
+		if (role == "" || tg.Role == role) && (pool == "" || tg.Pool == pool) {
 			addrs = append(addrs, tg.Addr)
 		}
 	}
