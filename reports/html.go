@@ -464,8 +464,8 @@ func layoutTimeline(r *Run) timelineView {
 		}
 		return bandView{X: x, W: round1(w), Class: class, Label: label}
 	}
-	var stages, windows, faults timelineRow
-	stages.Label, windows.Label, faults.Label = "load stages", "SLO windows", "faults"
+	var stages, windows, faults, alerts timelineRow
+	stages.Label, windows.Label, faults.Label, alerts.Label = "load stages", "SLO windows", "faults", "alerts"
 	i := 0
 	for _, e := range r.Timeline {
 		switch e.Kind {
@@ -474,6 +474,12 @@ func layoutTimeline(r *Run) timelineView {
 			i++
 		case EventWindow:
 			windows.Bars = append(windows.Bars, bar(e.Start, e.End, "tl-window", e.Name))
+		case EventAlert:
+			class := "tl-alert"
+			if strings.Contains(e.Detail, "severity=critical") {
+				class += " tl-critical"
+			}
+			alerts.Bars = append(alerts.Bars, bar(e.Start, e.End, class, e.Name))
 		}
 	}
 	for _, c := range r.Chaos {
@@ -490,7 +496,7 @@ func layoutTimeline(r *Run) timelineView {
 	}
 	labelOutside(faults.Bars, 6.2, v.X1)
 	y := 6.0
-	for _, row := range []timelineRow{stages, windows, faults} {
+	for _, row := range []timelineRow{stages, windows, faults, alerts} {
 		if len(row.Bars) == 0 {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/dailydoco/ddp-verify/internal/printable"
 	"github.com/dailydoco/ddp-verify/verdict"
@@ -85,6 +86,9 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 			faults = append(faults, fmt.Sprintf("%s (%s)", mdText(c.Fault), recoveryText(c)))
 		}
 		fmt.Fprintf(&b, "**Chaos** %s  \n", strings.Join(faults, ", "))
+	}
+	if text, ok := alertsText(r); ok {
+		fmt.Fprintf(&b, "**Alerts** %s  \n", mdText(text))
 	}
 	v := r.Videos
 	fmt.Fprintf(&b, "**Videos** %s  \n", mdText(v.Summary()))
@@ -166,4 +170,21 @@ func recoveryText(c ChaosResult) string {
 		service = "service recovered in " + formatValue(*c.ServiceRecoverySeconds, "s")
 	}
 	return undo + ", " + service
+}
+
+// alertsText lists the alerts that fired, each with what it is about and when, in minutes
+// from the run's start ("NodeNotReady (severity=critical node=gpu-1a-1) 38:12-43:40"); ok is
+// false when none fired.
+func alertsText(r *Run) (string, bool) {
+	var out []string
+	clock := func(t time.Time) string {
+		d := t.Sub(r.StartedAt).Round(time.Second)
+		return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	for _, e := range r.Timeline {
+		if e.Kind == EventAlert {
+			out = append(out, fmt.Sprintf("%s (%s) %s-%s", e.Name, e.Detail, clock(e.Start), clock(e.End)))
+		}
+	}
+	return strings.Join(out, ", "), len(out) > 0
 }

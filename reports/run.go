@@ -80,6 +80,9 @@ const (
 	EventStage  = "stage"
 	EventFault  = "fault"
 	EventWindow = "window"
+	// EventAlert is an alert firing (from the ALERTS series): its name, and in Detail its
+	// severity and what it is about.
+	EventAlert = "alert"
 )
 
 // Event is one span on the run's timeline: a load stage, a fault (planned or injected) or an
@@ -457,9 +460,9 @@ func (r *Run) Validate() error {
 	}
 	for i, e := range r.Timeline {
 		switch e.Kind {
-		case EventStage, EventFault, EventWindow:
+		case EventStage, EventFault, EventWindow, EventAlert:
 		default:
-			bad(fmt.Sprintf("timeline[%d].kind", i), "is %q, want stage, fault or window", e.Kind)
+			bad(fmt.Sprintf("timeline[%d].kind", i), "is %q, want stage, fault, window or alert", e.Kind)
 		}
 		if e.End.Before(e.Start) {
 			bad(fmt.Sprintf("timeline[%d].end", i), "is before its start")

@@ -10,6 +10,8 @@ import (
 
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/chaos/local"
+	"github.com/dailydoco/ddp-verify/internal/atomicfile"
+	"github.com/dailydoco/ddp-verify/platform/alerts"
 	"github.com/dailydoco/ddp-verify/platform/cluster"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
@@ -29,6 +31,10 @@ type LocalTarget struct {
 	Topology *topology.Topology
 	// Exec starts the platform's processes; nil runs this binary's `platform` commands.
 	Exec cluster.ExecFunc
+	// AlertRules is the Prometheus rule file the embedded Prometheus evaluates during the
+	// run; nil is the deployment plan's (platform/alerts). The alerts that fire are in the
+	// run's timeline.
+	AlertRules []byte
 }
 
 var _ Target = (*LocalTarget)(nil)
@@ -49,6 +55,23 @@ func (t *LocalTarget) Check(plan *profile.Plan, faults bool) error {
 	return nil
 }
 
+// alertRulesFile is the rule file's name in the run directory.
+const alertRulesFile = "alert-rules.yaml"
+
+// writeAlertRules writes the rule file into the run directory, where it stays beside the TSDB
+// whose ALERTS series it produced.
+func (t *LocalTarget) writeAlertRules(dir string) (string, error) {
+	rules := t.AlertRules
+	if rules == nil {
+		rules = alerts.Rules
+	}
+	path := filepath.Join(dir, alertRulesFile)
+	if err := atomicfile.WriteBytes(path, rules); err != nil {
+		return "", infra("write the alert rules: %w", err)
+	}
+	return path, nil
+}
+
 // Open starts the platform and the embedded Prometheus.
 func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 	topo := t.Topology
@@ -67,7 +90,12 @@ func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 		return nil, infra("start the local reference platform: %w", err)
 	}
 	jobs := []prom.Job{{Name: GeneratorJob, Targets: []string{env.Generator.Addr}}, {Name: PlatformJob, FileSD: []string{c.FileSDPath()}}}
-	srv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(env.Dir, "tsdb"), Jobs: jobs, Logger: env.Logger})
+	rules, err := t.writeAlertRules(env.Dir)
+	if err != nil {
+		c.Stop()
+		return nil, err
+	}
+	srv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(env.Dir, "tsdb"), Jobs: jobs, RuleFiles: []string{rules}, Logger: env.Logger})
 	if err != nil {
 		c.Stop()
 		return nil, infra("start the embedded Prometheus: %w", err)

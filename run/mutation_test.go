@@ -15,6 +15,7 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo"
 	"github.com/dailydoco/ddp-verify/verdict"
 )
@@ -114,10 +115,40 @@ func TestGateMutations(t *testing.T) {
 		}
 		opts[i] = suiteRun(t, plan, spec, topo, 1)
 	}
+	// The healthy run also evaluates a rule that fires at once on a node that is not Ready, so
+	// that its node failure shows in the alert timeline (the plan's rules wait a minute).
+	opts[0].Target.(*LocalTarget).AlertRules = []byte(nodeDownNow)
 	outs := runAll(t, opts)
 	for i, m := range mutations {
 		t.Run(m.name, func(t *testing.T) { checkMutation(t, m, outs[i]) })
 	}
+	t.Run("alert timeline", func(t *testing.T) { checkAlertDuringFault(t, outs[0]) })
+}
+
+const nodeDownNow = `groups:
+  - name: test
+    rules:
+      - alert: NodeDownNow
+        expr: kube_node_status_condition{condition="Ready",status="true"} == 0
+        labels: {severity: critical}
+`
+
+// checkAlertDuringFault checks that the embedded Prometheus evaluated the run's alert rules
+// over the real platform: the node the fault took down raised NodeDownNow, which started
+// while the fault was in force and is in run.json's timeline.
+func checkAlertDuringFault(t *testing.T, out *Outcome) {
+	t.Helper()
+	if len(out.Run.Chaos) != 1 || out.Run.Chaos[0].InjectedAt == nil || out.Run.Chaos[0].RecoveredAt == nil {
+		t.Fatalf("the healthy run's fault: %+v", out.Run.Chaos)
+	}
+	from, to := *out.Run.Chaos[0].InjectedAt, out.Run.Chaos[0].RecoveredAt.Add(5*time.Second)
+	for _, e := range out.Run.Timeline {
+		if e.Kind == reports.EventAlert && e.Name == "NodeDownNow" && strings.Contains(e.Detail, "node=general-") &&
+			!e.Start.Before(from) && !e.Start.After(to) {
+			return
+		}
+	}
+	t.Errorf("no NodeDownNow alert for the general node between %s and %s; timeline %+v", from, to, out.Run.Timeline)
 }
 
 // checkMutation checks one run of the suite: its verdict and exit code, exactly the failing

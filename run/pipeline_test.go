@@ -3,6 +3,8 @@ package run
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/dailydoco/ddp-verify/chaos/chaostest"
@@ -528,5 +531,54 @@ func TestPipelineRefusesBadOutDir(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(full, reports.RunFile)); err != nil || string(b) != "{}" {
 		t.Errorf("the earlier run's run.json was touched: %q, %v", b, err)
+	}
+}
+
+// The alerts that fired come from the ALERTS series, one timeline event per firing span, in
+// order, with severity and subject as the detail. As Prometheus's rule manager does, each span
+// ends with a staleness marker when the alert resolves.
+func TestAlertEventsFromALERTS(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	app := srv.Appender(context.Background())
+	firing := func(name, severity, node string, from, to int) {
+		l := labels.FromStrings("__name__", "ALERTS", "alertname", name, "alertstate", "firing", "severity", severity, "node", node, "job", "x")
+		for s := from; s <= to+1; s++ {
+			v := 1.0
+			if s == to+1 {
+				v = math.Float64frombits(value.StaleNaN) // resolved
+			}
+			if _, err := app.Append(0, l, base.Add(time.Duration(s)*time.Second).UnixMilli(), v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	firing("NodeNotReady", "critical", "gpu-1a-1", 10, 20)
+	firing("NodeNotReady", "critical", "gpu-1a-1", 40, 45) // fired again after a gap
+	firing("NodeHighCPU", "warning", "general-1a-1", 30, 35)
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	api, err := prometheusAPI(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{log: slog.New(slog.DiscardHandler)}
+	got := r.alertEvents(t.Context(), api, base, base.Add(time.Minute))
+	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
+	want := []reports.Event{
+		{Kind: reports.EventAlert, Name: "NodeNotReady", Detail: "severity=critical node=gpu-1a-1", Start: at(10), End: at(20)},
+		{Kind: reports.EventAlert, Name: "NodeHighCPU", Detail: "severity=warning node=general-1a-1", Start: at(30), End: at(35)},
+		{Kind: reports.EventAlert, Name: "NodeNotReady", Detail: "severity=critical node=gpu-1a-1", Start: at(40), End: at(45)},
+	}
+	if !slices.EqualFunc(got, want, func(a, b reports.Event) bool {
+		return a.Kind == b.Kind && a.Name == b.Name && a.Detail == b.Detail && a.Start.Equal(b.Start) && a.End.Equal(b.End)
+	}) {
+		t.Errorf("alert events\n got %+v\nwant %+v", got, want)
 	}
 }
