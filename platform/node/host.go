@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,26 +63,25 @@ func (h *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.NewInvalidMetric(h.memAvail, err)
 	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(h.dir, &st); err != nil {
+	size, avail, err := filesystemBytes(h.dir)
+	if err != nil {
 		ch <- prometheus.NewInvalidMetric(h.fsSize, err)
 		return
 	}
 	labels := []string{"/", "ext4", "/dev/root"}
-	ch <- prometheus.MustNewConstMetric(h.fsSize, prometheus.GaugeValue, float64(st.Blocks)*float64(st.Bsize), labels...)
-	ch <- prometheus.MustNewConstMetric(h.fsAvail, prometheus.GaugeValue, float64(st.Bavail)*float64(st.Bsize), labels...)
+	ch <- prometheus.MustNewConstMetric(h.fsSize, prometheus.GaugeValue, size, labels...)
+	ch <- prometheus.MustNewConstMetric(h.fsAvail, prometheus.GaugeValue, avail, labels...)
 }
 
 // collectCPU spreads the process's CPU time evenly over the vCPUs.
 func (h *hostCollector) collectCPU(ch chan<- prometheus.Metric) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	userCPU, systemCPU, err := processCPU()
+	if err != nil {
 		ch <- prometheus.NewInvalidMetric(h.cpu, err)
 		return
 	}
 	n := float64(h.vcpus)
-	user := time.Duration(ru.Utime.Nano()).Seconds() / n
-	system := time.Duration(ru.Stime.Nano()).Seconds() / n
+	user, system := userCPU.Seconds()/n, systemCPU.Seconds()/n
 	h.mu.Lock()
 	h.idle = math.Max(h.idle, time.Since(h.start).Seconds()-user-system)
 	idle := h.idle
