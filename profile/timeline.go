@@ -51,6 +51,8 @@ type Window struct {
 	Name       string
 	Kind       string
 	Start, End time.Duration
+	// Fault is the fault a fault or recovery window belongs to.
+	Fault string
 }
 
 // scenarioLength is how long a scenario's schedule lasts from its startTime.
@@ -117,9 +119,9 @@ func (p *Profile) Timeline() Timeline {
 			fs.RecoveryEnd = tl.Duration
 		}
 		tl.Faults = append(tl.Faults, fs)
-		tl.Windows = append(tl.Windows, Window{Name: WindowFault + "-" + f.Name, Kind: WindowFault, Start: fs.Start, End: fs.End})
+		tl.Windows = append(tl.Windows, Window{Name: WindowFault + "-" + f.Name, Kind: WindowFault, Start: fs.Start, End: fs.End, Fault: f.Name})
 		if fs.RecoveryEnd > fs.End {
-			tl.Windows = append(tl.Windows, Window{Name: WindowRecovery + "-" + f.Name, Kind: WindowRecovery, Start: fs.End, End: fs.RecoveryEnd})
+			tl.Windows = append(tl.Windows, Window{Name: WindowRecovery + "-" + f.Name, Kind: WindowRecovery, Start: fs.End, End: fs.RecoveryEnd, Fault: f.Name})
 		}
 	}
 	for _, w := range p.Windows {

@@ -45,7 +45,7 @@ func sloWindows(tl profile.Timeline, t0, end time.Time) []slo.Window {
 		if e.After(end) {
 			e = end
 		}
-		out = append(out, slo.Window{Name: w.Name, Start: s, End: e})
+		out = append(out, slo.Window{Name: w.Name, Start: s, End: e, Fault: w.Fault})
 	}
 	return out
 }

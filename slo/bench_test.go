@@ -56,7 +56,7 @@ func BenchmarkEvaluateDefault60m(b *testing.B) {
 	ws := []slo.Window{
 		{Name: "run", Start: base, End: end},
 		{Name: "plateau", Start: end.Add(-20 * time.Minute), End: end},
-		{Name: "recovery-gpu-node", Start: end.Add(-5 * time.Minute), End: end},
+		{Name: "recovery-gpu-node", Start: end.Add(-5 * time.Minute), End: end, Fault: "gpu-node"},
 	}
 	q := client(b, srv.URL())
 

@@ -28,6 +28,9 @@ type Window struct {
 	Name  string    `json:"name"`
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+	// Fault is the fault a fault or recovery window belongs to ($FAULT in queries); empty
+	// for the other windows.
+	Fault string `json:"fault,omitempty"`
 }
 
 // Report is a whole evaluation: every result, the score and the gate. Results are the

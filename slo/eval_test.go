@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -43,7 +44,7 @@ func testBase() time.Time { return time.Now().Add(-3 * time.Minute).Truncate(tim
 func windows(base time.Time) []slo.Window {
 	s, e := base.Add(winFrom), base.Add(winTo)
 	return []slo.Window{{Name: "run", Start: s, End: e}, {Name: "steady", Start: s, End: e}, {Name: "plateau", Start: s, End: e},
-		{Name: "fault-gpu-node", Start: s, End: e}, {Name: "recovery-gpu-node", Start: s, End: e}}
+		{Name: "fault-gpu-node", Start: s, End: e, Fault: "gpu-node"}, {Name: "recovery-gpu-node", Start: s, End: e, Fault: "gpu-node"}}
 }
 
 func client(t testing.TB, u string) v1.API {
@@ -544,4 +545,40 @@ func TestBadIntervalSpecs(t *testing.T) {
 	} {
 		require.ErrorContains(t, err, want)
 	}
+}
+
+// Each recovery window judges its own fault: after a slow recovery from one fault (264 s
+// against 60 s) and an instant one from the next, the second fault's window passes. (Both
+// faults' gauges stay exported, so a query over every fault judged each window by the
+// slowest fault of the run: the full-length launch reported zone-a's instant recovery FAIL.)
+func TestRecoveryWindowsJudgeTheirOwnFault(t *testing.T) {
+	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	base := testBase()
+	app := srv.Appender(context.Background())
+	for s := 0; s <= 600; s += 5 {
+		ts := base.Add(time.Duration(s) * time.Second).UnixMilli()
+		for fault, secs := range map[string]float64{"gpu-node": 264, "zone-a": 0} {
+			_, err := app.Append(0, labels.FromStrings("__name__", "ddp_fault_recovery_seconds", "fault", fault), ts, secs)
+			require.NoError(t, err)
+			_, err = app.Append(0, labels.FromStrings("__name__", "ddp_fault_recovery_objective_seconds", "fault", fault), ts, 60)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, app.Commit())
+	spec, err := slo.Default()
+	require.NoError(t, err)
+	ws := []slo.Window{
+		{Name: "recovery-gpu-node", Fault: "gpu-node", Start: base.Add(100 * time.Second), End: base.Add(300 * time.Second)},
+		{Name: "recovery-zone-a", Fault: "zone-a", Start: base.Add(400 * time.Second), End: base.Add(600 * time.Second)},
+	}
+	rep := slo.Evaluate(context.Background(), client(t, srv.URL()), spec, ws, slo.Options{})
+	got := map[string]verdict.Status{}
+	for _, r := range rep.Results {
+		if r.ID == "recovery_time" {
+			got[r.Window] = r.Status
+		}
+	}
+	require.Equal(t, map[string]verdict.Status{"recovery-gpu-node": verdict.Fail, "recovery-zone-a": verdict.Pass}, got)
 }

@@ -387,7 +387,9 @@ func validOp(op string) bool {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// Substitute replaces $WINDOW, $START and $END in q for window w. $WINDOW is the window's
+// Substitute replaces $WINDOW, $START, $END and $FAULT in q for window w. $FAULT is the
+// window's fault ("" outside fault and recovery windows, so a selector on it matches nothing
+// there and the objective is NO_DATA, never PASS). $WINDOW is the window's
 // length as a PromQL duration in whole seconds ("3600s"), or in milliseconds when it is not a
 // whole number of seconds; $START and $END are Unix seconds with millisecond precision.
 func Substitute(q string, w Window) string {
@@ -398,7 +400,7 @@ func Substitute(q string, w Window) string {
 	} else {
 		win = strconv.FormatInt(ms, 10) + "ms"
 	}
-	r := strings.NewReplacer("$WINDOW", win, "$START", unixSeconds(w.Start), "$END", unixSeconds(w.End))
+	r := strings.NewReplacer("$WINDOW", win, "$START", unixSeconds(w.Start), "$END", unixSeconds(w.End), "$FAULT", w.Fault)
 	return r.Replace(q)
 }
 
