@@ -109,18 +109,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Dir == "" {
 		return nil, errors.New("prom: Options.Dir is required")
 	}
-	if o.ScrapeInterval <= 0 {
-		o.ScrapeInterval = DefaultScrapeInterval
-	}
-	if o.LookbackDelta <= 0 {
-		o.LookbackDelta = DefaultLookbackDelta
-	}
-	if o.Retention <= 0 {
-		o.Retention = DefaultRetention
-	}
-	if o.ListenAddress == "" {
-		o.ListenAddress = DefaultListenAddress
-	}
+	o.setDefaults()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -268,15 +257,30 @@ func (s *Server) persistHead() error {
 	return nil
 }
 
+// setDefaults fills the options left at their zero value.
+func (o *Options) setDefaults() {
+	if o.ScrapeInterval <= 0 {
+		o.ScrapeInterval = DefaultScrapeInterval
+	}
+	if o.LookbackDelta <= 0 {
+		o.LookbackDelta = DefaultLookbackDelta
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.ListenAddress == "" {
+		o.ListenAddress = DefaultListenAddress
+	}
+	if o.EvaluationInterval <= 0 {
+		o.EvaluationInterval = o.ScrapeInterval
+	}
+}
+
 // newRuleManager loads o.RuleFiles into Prometheus's rule manager (not started); nil when
 // there are none. A file that does not load is an error naming it.
 func newRuleManager(o Options, engine *promql.Engine, db *tsdb.DB, reg prometheus.Registerer) (*rules.Manager, error) {
 	if len(o.RuleFiles) == 0 {
 		return nil, nil
-	}
-	interval := o.EvaluationInterval
-	if interval <= 0 {
-		interval = o.ScrapeInterval
 	}
 	m := rules.NewManager(&rules.ManagerOptions{
 		AppendableV2:    db,
@@ -289,7 +293,7 @@ func newRuleManager(o Options, engine *promql.Engine, db *tsdb.DB, reg prometheu
 		ForGracePeriod:  10 * time.Minute,
 		ResendDelay:     time.Minute,
 	})
-	if err := m.Update(interval, o.RuleFiles, labels.EmptyLabels(), "", nil); err != nil {
+	if err := m.Update(o.EvaluationInterval, o.RuleFiles, labels.EmptyLabels(), "", nil); err != nil {
 		return nil, fmt.Errorf("prom: rule files %v: %w", o.RuleFiles, err)
 	}
 	return m, nil
