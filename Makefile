@@ -91,13 +91,19 @@ smoke-check: build
 	$(GO) run ./internal/cmd/checkrun -verdict GO -faults 1 reports/ci-smoke
 
 # The launch profile rehearsed at time scale 0.05 (about 5 minutes): GO, both faults injected
-# and recovered, and exactly the three objectives that need full-length windows (plateau
-# throughput and backlog trend, realtime ratio) listed as not evaluated; every other objective has data.
+# and recovered, and exactly these listed as not evaluated: the three objectives that need
+# full-length windows (plateau throughput and backlog trend, realtime ratio) and the faults'
+# expected alerts (the faults are shorter than the platform's detection); every other
+# objective, the unexpected critical alerts among them, has data.
+REHEARSAL_NOT_EVALUATED = throughput_videos_per_hour,video_processing_p95_realtime,plateau_backlog_growth,$\
+	alert_fired:NodeNotReady{pool="gpu"},alert_resolved:NodeNotReady{pool="gpu"},$\
+	alert_fired:ZoneDown{zone="us-east-1a"},alert_resolved:ZoneDown{zone="us-east-1a"},$\
+	alert_fired:NodeNotReady{zone="us-east-1a"},alert_resolved:NodeNotReady{zone="us-east-1a"}
 rehearsal-check: build
 	rm -rf reports/ci-launch-rehearsal
 	$(BIN) run --profile launch --time-scale 0.05 --out reports/ci-launch-rehearsal
 	$(GO) run ./internal/cmd/checkrun -verdict GO -faults 2 \
-		-not-evaluated throughput_videos_per_hour,video_processing_p95_realtime,plateau_backlog_growth reports/ci-launch-rehearsal
+		-not-evaluated '$(REHEARSAL_NOT_EVALUATED)' reports/ci-launch-rehearsal
 
 clean:
 	rm -rf bin

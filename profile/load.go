@@ -4,8 +4,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -169,7 +171,9 @@ func (v *validator) profile(p *Profile) {
 	faultNames := map[string]bool{}
 	for i, f := range p.Chaos {
 		v.fault(i, f, tl, faultNames)
+		v.alertExpectations(p, i, f)
 	}
+	v.alerting(p)
 	windowNames := map[string]bool{}
 	for _, w := range tl.Windows {
 		if w.Kind != WindowDeclared {
@@ -334,6 +338,59 @@ func (v *validator) fault(i int, f Fault, tl Timeline, names map[string]bool) {
 		v.Fail(at+".duration", "fault ends at %s, after the run ends at %s", end, tl.Duration)
 	}
 	v.chaosRules(i, f)
+}
+
+// maxForScale bounds alerts.for_scale: a factor beyond it turns a 5-minute hold into hours,
+// which is a typing mistake rather than a plan.
+const maxForScale = 10
+
+// alerting checks the profile's alerts section.
+func (v *validator) alerting(p *Profile) {
+	if p.Alerts == nil {
+		return
+	}
+	if f := p.Alerts.ForScale; f < 0 || f > maxForScale || math.IsNaN(f) {
+		v.Fail("alerts.for_scale", "%v must be above 0 and at most %d (0 or absent means 1: the rules as written)", f, maxForScale)
+	}
+}
+
+// ruleName is what an alert or label name may be: Prometheus's classic name syntax, which
+// every rule file and Alertmanager accept.
+var ruleName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// alertExpectations checks the alerts fault i expects.
+func (v *validator) alertExpectations(p *Profile, i int, f Fault) {
+	if len(f.Alerts) > 0 && p.Alerts == nil {
+		v.Fail(fmt.Sprintf("chaos[%d].alerts", i), "expected alerts are judged only when the profile has an alerts section (alerts: {} for the rules as written)")
+	}
+	seen := map[string]bool{}
+	for j, a := range f.Alerts {
+		at := fmt.Sprintf("chaos[%d].alerts[%d]", i, j)
+		if !ruleName.MatchString(a.Alert) {
+			v.Fail(at+".alert", "%q is not an alert name (letters, digits and _, not starting with a digit)", a.Alert)
+		}
+		for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+			if !ruleName.MatchString(k) {
+				v.Fail(at+".labels", "%q is not a label name (letters, digits and _, not starting with a digit)", k)
+			}
+		}
+		v.within(at+".fire_within", a.FireWithin, "injection")
+		v.within(at+".resolve_within", a.ResolveWithin, "recovery")
+		key := a.Alert + fmt.Sprint(a.Labels)
+		if seen[key] {
+			v.Fail(at+".alert", "%s with the same labels is expected twice", a.Alert)
+		}
+		seen[key] = true
+	}
+}
+
+// within checks an expectation's time limit after the fault's injection or recovery.
+func (v *validator) within(path string, d Duration, after string) {
+	if d.Duration <= 0 {
+		v.Fail(path, "is required and must be positive (how long after the fault's %s)", after)
+		return
+	}
+	v.durationRange(path, d)
 }
 
 func (v *validator) window(i int, w WindowSpec, stages, scenarios map[string]bool, tl Timeline, names map[string]bool) {

@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -34,6 +35,10 @@ type Profile struct {
 	// low-confidence) or "confident" (PASS or FAIL only when the whole interval says so,
 	// otherwise INCONCLUSIVE, which fails the gate). docs/slo.md.
 	Decision string `yaml:"decision,omitempty"`
+	// Alerts turns on the alert objectives (docs/profiles.md#alerts): each fault's expected
+	// alerts must fire and resolve in time, and no critical alert may fire that no fault
+	// expects. Absent, the run judges no alert (the timeline still shows those that fired).
+	Alerts *Alerting `yaml:"alerts,omitempty"`
 	// ForceLoad accepts VUs and arrival rates beyond what this machine can hold (the
 	// estimate of [load.MachineCapacity]), as `--force` does: for a machine known to be
 	// bigger than the estimate says.
@@ -58,6 +63,12 @@ func (p *Profile) TimeScale() float64 {
 		return 1
 	}
 	return p.timeScale
+}
+
+// FieldError is a problem found outside the profile package (a target that cannot run what
+// the profile asks) at a field of the profile: "file:line: field: message".
+func (p *Profile) FieldError(field, format string, args ...any) error {
+	return &FieldError{Source: p.source, Line: p.doc.Line(field), Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Source is where the profile was read from: a path, or builtin:NAME.
@@ -152,6 +163,39 @@ type Fault struct {
 	Latency Duration `yaml:"latency"`
 	// Force allows a power-loss of the only zone that holds a service's replicas.
 	Force bool `yaml:"force"`
+	// Alerts are the alerts the fault must raise and that must resolve after its recovery;
+	// they need the profile's alerts section.
+	Alerts []AlertExpectation `yaml:"alerts,omitempty"`
+}
+
+// Alerting is the profile's alerts section: how the rules are run and judged.
+type Alerting struct {
+	// ForScale multiplies every rule's `for` clause in the rule file the harness runs (the
+	// local target's embedded Prometheus): a profile that compresses the launch's timeline
+	// (nightly: every stage a quarter as long) compresses the alerts' hold times the same way.
+	// 0 means 1. A target whose Prometheus runs its own rules cannot scale them: there the
+	// expectations of a profile with a for_scale other than 1 are not evaluated.
+	ForScale float64 `yaml:"for_scale,omitempty"`
+}
+
+// AlertExpectation is one alert a fault must raise: firing within FireWithin of the fault's
+// confirmed injection, and no longer firing within ResolveWithin of its confirmed recovery.
+type AlertExpectation struct {
+	// Alert is the alerting rule's name (the alertname label).
+	Alert string `yaml:"alert"`
+	// Labels, when given, must all be on the alert (zone: us-east-1a); others may be too.
+	Labels        map[string]string `yaml:"labels,omitempty"`
+	FireWithin    Duration          `yaml:"fire_within"`
+	ResolveWithin Duration          `yaml:"resolve_within"`
+}
+
+// AlertForScale is the factor the rules' `for` clauses are multiplied by: 1 unless the
+// profile's alerts section says otherwise.
+func (p *Profile) AlertForScale() float64 {
+	if p.Alerts == nil || p.Alerts.ForScale == 0 {
+		return 1
+	}
+	return p.Alerts.ForScale
 }
 
 // FaultTarget selects what a fault hits: a zone, a pool and a count of nodes, a named node, or

@@ -33,6 +33,15 @@ func TestBadProfilesNameFileLineAndField(t *testing.T) {
 		// The chaos engine's rules are checked at load, on the profile's own fields: a fault
 		// name is a Kubernetes label value (it names Chaos Mesh objects).
 		{"fault-name-not-a-label.bad.yaml", []string{"fault-name-not-a-label.bad.yaml:8:", "chaos[0].name", `"GPU_Node" must be a DNS label`}},
+		{"alert-expectations.bad.yaml", []string{
+			"alert-expectations.bad.yaml:8: alerts.for_scale: 20 must be above 0 and at most 10",
+			`alert-expectations.bad.yaml:16: chaos[0].alerts[0].alert: "Node-Down" is not an alert name`,
+			`alert-expectations.bad.yaml:17: chaos[0].alerts[1].labels: "9zone" is not a label name`,
+			"alert-expectations.bad.yaml:17: chaos[0].alerts[1].fire_within: is required and must be positive (how long after the fault's injection)",
+			"alert-expectations.bad.yaml:17: chaos[0].alerts[1].resolve_within: is required and must be positive (how long after the fault's recovery)",
+			"alert-expectations.bad.yaml:18: chaos[0].alerts[2].alert: NodeNotReady with the same labels is expected twice",
+		}},
+		{"alerts-without-section.bad.yaml", []string{"alerts-without-section.bad.yaml:13: chaos[0].alerts: expected alerts are judged only when the profile has an alerts section"}},
 		{"mode-on-node-failure.bad.yaml", []string{"mode-on-node-failure.bad.yaml:10:", "chaos[0].mode", "only zone-outage takes a mode"}},
 		// The engine's model is built at load too: a fraction of a user is refused, not rounded.
 		{"fractional-stage-target.bad.yaml", []string{"fractional-stage-target.bad.yaml:6:", "scenarios[0].stages[1].target", "2.5 must be a whole number"}},

@@ -42,7 +42,7 @@ func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *sl
 	}
 	api := r.platform.Prometheus
 	rec.Series = series(ctx, api, ex.load, ex.t0, d.end)
-	rec.Timeline = append(rec.Timeline, r.alertEvents(ctx, api, ex.t0, d.end)...)
+	rec.Timeline = append(rec.Timeline, r.alertEvents(ctx, ex.t0, d.end)...)
 	rec.Videos, rec.Cost = videosAndCost(ctx, api, ex.t0, d.end)
 	rec.Videos.Drain = d.outcome()
 	if r.o.NoChaos {

@@ -9,15 +9,18 @@ import (
 	"github.com/dailydoco/ddp-verify/slo"
 )
 
-// evaluate runs the SLO set over the plan's windows on the run's clock. Under --no-chaos the
+// evaluate runs the SLO set over the plan's windows on the run's clock, and judges the alerts
+// when the profile asks for it (judgeAlerts). Under --no-chaos the
 // plan has no fault, so fault and recovery objectives are listed as not evaluated; a
 // time-scaled plan leaves out full_length_only objectives, also listed with the reason.
 func (r *runner) evaluate(ctx context.Context, ex *execution, d drained) *slo.Report {
 	ws := runWindows(r.plan.Timeline, ex.t0, ex.loadEnd, d.end)
-	return slo.Evaluate(ctx, r.platform.Prometheus, r.o.SLO, ws, slo.Options{
+	rep := slo.Evaluate(ctx, r.platform.Prometheus, r.o.SLO, ws, slo.Options{
 		Baseline: baselineOf(r.o.Baseline), Logger: r.log, TimeScale: r.plan.TimeScale(), Now: r.clock.Now,
 		Decision: r.plan.Decision(),
 	})
+	r.judgeAlerts(ctx, ex, d.end, rep)
+	return rep
 }
 
 // runWindows places the profile's windows on the clock; the "run" window reaches to the end

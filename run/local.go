@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dailydoco/ddp-verify/alerting"
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/chaos/local"
 	"github.com/dailydoco/ddp-verify/internal/atomicfile"
@@ -42,7 +43,8 @@ var _ Target = (*LocalTarget)(nil)
 // localFaults are the fault kinds the reference platform's supervisor can inject.
 var localFaults = []chaos.Kind{chaos.ZoneOutage, chaos.NodeFailure}
 
-// Check refuses faults the local platform cannot inject, before anything starts.
+// Check refuses faults the local platform cannot inject and expected alerts its rules do
+// not define, before anything starts.
 func (t *LocalTarget) Check(plan *profile.Plan, faults bool) error {
 	if !faults {
 		return nil
@@ -52,18 +54,44 @@ func (t *LocalTarget) Check(plan *profile.Plan, faults bool) error {
 			return badInput("%s: chaos[%d].fault: the local reference platform injects %s, not %s; run it against a cluster (--target URL --chaos-backend mesh) or skip the faults with --no-chaos", plan.Profile.Source(), i, "zone-outage and node-failure", f.Kind)
 		}
 	}
+	return t.checkExpectedAlerts(plan.Profile)
+}
+
+// checkExpectedAlerts refuses a fault that expects an alert the rules do not define: it could
+// never fire, and a misspelt name would only show after the whole run.
+func (t *LocalTarget) checkExpectedAlerts(p *profile.Profile) error {
+	names, err := alerting.AlertNames(t.rules())
+	if err != nil {
+		return badInput("alert rules: %w", err)
+	}
+	for i, f := range p.Chaos {
+		for j, e := range f.Alerts {
+			if !slices.Contains(names, e.Alert) {
+				return badInput("%w", p.FieldError(fmt.Sprintf("chaos[%d].alerts[%d].alert", i, j),
+					"the local target's alert rules define no alert %q (they define %s)", e.Alert, strings.Join(names, ", ")))
+			}
+		}
+	}
 	return nil
+}
+
+// rules is the rule file the embedded Prometheus runs, before scaling.
+func (t *LocalTarget) rules() []byte {
+	if t.AlertRules == nil {
+		return alerts.Rules
+	}
+	return t.AlertRules
 }
 
 // alertRulesFile is the rule file's name in the run directory.
 const alertRulesFile = "alert-rules.yaml"
 
-// writeAlertRules writes the rule file into the run directory, where it stays beside the TSDB
-// whose ALERTS series it produced.
-func (t *LocalTarget) writeAlertRules(dir string) (string, error) {
-	rules := t.AlertRules
-	if rules == nil {
-		rules = alerts.Rules
+// writeAlertRules writes the rule file, its `for` clauses scaled as the profile says, into
+// the run directory, where it stays beside the TSDB whose ALERTS series it produced.
+func (t *LocalTarget) writeAlertRules(dir string, forScale float64) (string, error) {
+	rules, err := alerting.ScaleFor(t.rules(), forScale)
+	if err != nil {
+		return "", badInput("alert rules: %w", err)
 	}
 	path := filepath.Join(dir, alertRulesFile)
 	if err := atomicfile.WriteBytes(path, rules); err != nil {
@@ -90,7 +118,7 @@ func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 		return nil, infra("start the local reference platform: %w", err)
 	}
 	jobs := []prom.Job{{Name: GeneratorJob, Targets: []string{env.Generator.Addr}}, {Name: PlatformJob, FileSD: []string{c.FileSDPath()}}}
-	rules, err := t.writeAlertRules(env.Dir)
+	rules, err := t.writeAlertRules(env.Dir, env.Plan.Profile.AlertForScale())
 	if err != nil {
 		c.Stop()
 		return nil, err
@@ -117,9 +145,9 @@ func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 	}
 	p := &Platform{
 		Name: "local", BaseURL: c.GatewayURL(), Prometheus: api,
-		ExpectJobs: []string{GeneratorJob, PlatformJob},
-		Versions:   map[string]string{"platform": platformVersion(topo), "prometheus": "embedded " + prom.Version},
-		Close:      stop,
+		ExpectJobs: []string{GeneratorJob, PlatformJob}, HarnessRules: true,
+		Versions: map[string]string{"platform": platformVersion(topo), "prometheus": "embedded " + prom.Version},
+		Close:    stop,
 	}
 	if env.Faults {
 		if p.Chaos, err = local.New(c.ControlURL(), c.ControlToken(), local.Options{Logger: env.Logger}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/platform/alerts"
 	"github.com/dailydoco/ddp-verify/platform/model"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -24,6 +25,8 @@ import (
 type mutation struct {
 	name   string
 	breaks func(*topology.Topology)
+	// rule, when set, breaks the plan's alert rules instead of the platform.
+	rule *ruleEdit
 	// fail are the objectives of the default SLO set that must fail (FAIL, NO_DATA or ERROR)
 	// in at least one window, and no other may.
 	fail []string
@@ -52,11 +55,40 @@ var mutations = []mutation{
 	{name: "added API latency", breaks: func(t *topology.Topology) { t.Defects.APIAddedLatency = topology.Duration(150 * time.Millisecond) },
 		fail: []string{"api_latency_p95", "api_latency_p95_client", "api_latency_during_faults", "recovery_time"}},
 	{name: "a share of 5xx answers", breaks: func(t *topology.Topology) { t.Defects.APIErrorShare = 0.2 },
-		fail: []string{"availability", "error_rate", "availability_during_faults", "error_rate_during_faults", "recovery_time"}},
+		fail: []string{"availability", "error_rate", "availability_during_faults", "error_rate_during_faults", "recovery_time",
+			// APIErrorRateHigh pages in steady state, as it should: no fault explains it.
+			"critical_alerts_unexpected"}},
 	{name: "pricier instances", breaks: func(t *topology.Topology) { t.Defects.PriceFactor = topology.MaxPriceFactor },
 		fail: []string{"cost_per_video", "monthly_cost_projection"}},
 	{name: "a fault that is not recovered", breaks: func(t *topology.Topology) { t.Defects.IgnoreRestores = true },
+		fail:    []string{nodeAlertResolved},
 		reasons: []string{"fault general-node", "faults left in force"}},
+	// The alert rules broken, the platform healthy: a page that never comes, and one that
+	// comes in steady state.
+	{name: "an alert rule that cannot fire",
+		rule: &ruleEdit{`expr: kube_node_status_condition{condition="Ready",status="true"} == 0`, `expr: kube_node_status_condition{condition="Ready",status="true"} < -1`},
+		fail: []string{nodeAlertFired, nodeAlertResolved}, reasons: []string{`NodeNotReady{pool="general"} did not fire after general-node's injection`}},
+	{name: "an alert rule that fires in steady state",
+		rule: &ruleEdit{"    ) > 1\n", "    ) >= 0\n"},
+		fail: []string{"critical_alerts_unexpected"}, reasons: []string{"critical alerts no fault expects: APIErrorRateHigh"}},
+}
+
+// The alert objectives of mutation.yaml's node failure.
+const (
+	nodeAlertFired    = `alert_fired:NodeNotReady{pool="general"}`
+	nodeAlertResolved = `alert_resolved:NodeNotReady{pool="general"}`
+)
+
+// ruleEdit replaces old, which must occur once in the plan's alert rules, with new.
+type ruleEdit struct{ old, new string }
+
+// apply returns the plan's rules with the edit made.
+func (e *ruleEdit) apply(t *testing.T) []byte {
+	t.Helper()
+	if n := strings.Count(string(alerts.Rules), e.old); n != 1 {
+		t.Fatalf("the plan's alert rules hold %q %d times, want once", e.old, n)
+	}
+	return []byte(strings.Replace(string(alerts.Rules), e.old, e.new, 1))
 }
 
 // concurrentRuns is how many of a suite's runs go at once: each is a real platform of a dozen
@@ -114,10 +146,10 @@ func TestGateMutations(t *testing.T) {
 			m.breaks(topo)
 		}
 		opts[i] = suiteRun(t, plan, spec, topo, 1)
+		if m.rule != nil {
+			opts[i].Target.(*LocalTarget).AlertRules = m.rule.apply(t)
+		}
 	}
-	// The healthy run also evaluates a rule that fires at once on a node that is not Ready, so
-	// that its node failure shows in the alert timeline (the plan's rules wait a minute).
-	opts[0].Target.(*LocalTarget).AlertRules = []byte(nodeDownNow)
 	outs := runAll(t, opts)
 	for i, m := range mutations {
 		t.Run(m.name, func(t *testing.T) { checkMutation(t, m, outs[i]) })
@@ -125,16 +157,8 @@ func TestGateMutations(t *testing.T) {
 	t.Run("alert timeline", func(t *testing.T) { checkAlertDuringFault(t, outs[0]) })
 }
 
-const nodeDownNow = `groups:
-  - name: test
-    rules:
-      - alert: NodeDownNow
-        expr: kube_node_status_condition{condition="Ready",status="true"} == 0
-        labels: {severity: critical}
-`
-
-// checkAlertDuringFault checks that the embedded Prometheus evaluated the run's alert rules
-// over the real platform: the node the fault took down raised NodeDownNow, which started
+// checkAlertDuringFault checks that the embedded Prometheus evaluated the plan's alert rules
+// over the real platform: the node the fault took down raised NodeNotReady, which started
 // while the fault was in force and is in run.json's timeline.
 func checkAlertDuringFault(t *testing.T, out *Outcome) {
 	t.Helper()
@@ -143,12 +167,12 @@ func checkAlertDuringFault(t *testing.T, out *Outcome) {
 	}
 	from, to := *out.Run.Chaos[0].InjectedAt, out.Run.Chaos[0].RecoveredAt.Add(5*time.Second)
 	for _, e := range out.Run.Timeline {
-		if e.Kind == reports.EventAlert && e.Name == "NodeDownNow" && strings.Contains(e.Detail, "node=general-") &&
+		if e.Kind == reports.EventAlert && e.Name == "NodeNotReady" && strings.Contains(e.Detail, "node=general-") &&
 			!e.Start.Before(from) && !e.Start.After(to) {
 			return
 		}
 	}
-	t.Errorf("no NodeDownNow alert for the general node between %s and %s; timeline %+v", from, to, out.Run.Timeline)
+	t.Errorf("no NodeNotReady alert for the general node between %s and %s; timeline %+v", from, to, out.Run.Timeline)
 }
 
 // checkMutation checks one run of the suite: its verdict and exit code, exactly the failing
@@ -163,7 +187,7 @@ func checkMutation(t *testing.T, m mutation, out *Outcome) {
 		t.Errorf("failing objectives %v, want exactly %v", failing, want)
 	}
 	wantCode, wantVerdict := exitcode.NoGo, verdict.NoGo
-	if m.breaks == nil {
+	if m.breaks == nil && m.rule == nil {
 		wantCode, wantVerdict = exitcode.Go, verdict.Go
 	}
 	if out.Code != wantCode || out.Run.Verdict != wantVerdict {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/dailydoco/ddp-verify/alerting"
 	"github.com/dailydoco/ddp-verify/chaos/chaostest"
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/load"
@@ -568,8 +569,8 @@ func TestAlertEventsFromALERTS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{log: slog.New(slog.DiscardHandler)}
-	got := r.alertEvents(t.Context(), api, base, base.Add(time.Minute))
+	r := &runner{log: slog.New(slog.DiscardHandler), platform: &Platform{Prometheus: api}}
+	got := r.alertEvents(t.Context(), base, base.Add(time.Minute))
 	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
 	want := []reports.Event{
 		{Kind: reports.EventAlert, Name: "NodeNotReady", Detail: "severity=critical node=gpu-1a-1", Start: at(10), End: at(20)},
@@ -580,5 +581,13 @@ func TestAlertEventsFromALERTS(t *testing.T) {
 		return a.Kind == b.Kind && a.Name == b.Name && a.Detail == b.Detail && a.Start.Equal(b.Start) && a.End.Equal(b.End)
 	}) {
 		t.Errorf("alert events\n got %+v\nwant %+v", got, want)
+	}
+	// The spans the alert objectives judge carry the alert's labels, not the series' name.
+	spans, err := alerting.ReadSpans(t.Context(), api, base, base.Add(time.Minute), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spans) != 3 || spans[0].String() != `NodeNotReady{job="x",node="gpu-1a-1",severity="critical"}` || spans[0].Severity() != "critical" {
+		t.Errorf("spans %v", spans)
 	}
 }

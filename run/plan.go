@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/dailydoco/ddp-verify/alerting"
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
@@ -63,6 +64,7 @@ func WritePlan(w io.Writer, plan *profile.Plan, spec *slo.Spec, topo *topology.T
 	if len(notEvaluated) > 0 {
 		fmt.Fprintf(w, "  not evaluated at time scale x%g (they need full-length windows): %s\n", p.TimeScale(), strings.Join(notEvaluated, ", "))
 	}
+	writeAlertPlan(w, p)
 	if len(plan.Faults) == 0 {
 		return nil
 	}
@@ -76,6 +78,27 @@ func WritePlan(w io.Writer, plan *profile.Plan, spec *slo.Spec, topo *topology.T
 	fmt.Fprintf(w, "\nCHAOS MESH MANIFESTS (topology %s, namespaces %s; kubectl apply --dry-run=client -f - accepts them)\n", topo.Name, strings.Join(namespaces, ","))
 	_, err = w.Write(manifests)
 	return err
+}
+
+// writeAlertPlan lists the alert objectives of a profile with an alerts section: each fault's
+// expected alerts and the run's unexpected critical alerts.
+func writeAlertPlan(w io.Writer, p *profile.Profile) {
+	if p.Alerts == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nALERTS (key objectives; the local target runs the plan's rules with their for clauses x%g)\n", p.AlertForScale())
+	n := 0
+	for _, f := range p.Chaos {
+		for _, e := range f.Alerts {
+			a := alerting.Expectation{Alert: e.Alert, Labels: e.Labels}
+			fmt.Fprintf(w, "  %-24s %s fires within %s of the injection, resolves within %s of the recovery\n", f.Name, a, e.FireWithin, e.ResolveWithin)
+			n++
+		}
+	}
+	fmt.Fprintf(w, "  %-24s no critical alert that no fault expects\n", profile.WindowRun)
+	if n > 0 && p.TimeScale() < 1 {
+		fmt.Fprintf(w, "  not evaluated at time scale x%g (the faults are shorter than the platform's detection): the faults' expected alerts\n", p.TimeScale())
+	}
 }
 
 // clusterNodes stands the topology's nodes in for a cluster's Node objects.

@@ -63,6 +63,10 @@ type Platform struct {
 	// scheduler checks again at injection.
 	Chaos      chaos.Backend
 	Guardrails chaos.Guardrails
+	// HarnessRules is set when the target's Prometheus evaluates the rule file the harness
+	// gave it, with the profile's alerts.for_scale applied; otherwise it runs its own rules
+	// as they are, and the expectations of a profile that scales them are not evaluated.
+	HarnessRules bool
 	// Versions describe the platform and its Prometheus for run.json.
 	Versions map[string]string
 	// Start, when set, is called once preflight has passed, right before the load: the

@@ -469,6 +469,8 @@ func score(rep *Report) {
 		switch {
 		case r.Status == verdict.NoData || r.Status == verdict.Error:
 			reasons = append(reasons, fmt.Sprintf("%s in %s is %s: %s", r.ID, r.Window, r.Status, r.Error))
+		case r.Key && !r.Status.Met() && r.Error != "":
+			reasons = append(reasons, fmt.Sprintf("key objective %s in %s is %s: %s", r.ID, r.Window, r.Status, r.Error))
 		case r.Key && !r.Status.Met():
 			reasons = append(reasons, fmt.Sprintf("key objective %s in %s is %s", r.ID, r.Window, r.Status))
 		}
@@ -486,6 +488,15 @@ func score(rep *Report) {
 		reasons = append(reasons, fmt.Sprintf("score %.1f%% is below the warning threshold %.1f%%", rep.Score, rep.TotalScore.Warning))
 	}
 	rep.GateReasons = reasons
+}
+
+// Include adds objectives judged outside the SLO set (the run's alert objectives) and the ones
+// it left out, and scores the gate again over everything.
+func (rep *Report) Include(results []verdict.Objective, skipped []verdict.NotEvaluated) {
+	rep.Results = append(rep.Results, results...)
+	rep.Skipped = append(rep.Skipped, skipped...)
+	rep.Achieved, rep.Achievable, rep.Score, rep.Gate, rep.GateReasons = 0, 0, 0, "", nil
+	score(rep)
 }
 
 // Points is what one result adds to the score: its weight for PASS, half of it for WARN,

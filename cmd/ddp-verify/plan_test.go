@@ -26,6 +26,10 @@ func TestPlanLaunchShowsThePlansStagesAndFaults(t *testing.T) {
 		"kind: PodChaos",
 		"topology.kubernetes.io/zone: us-east-1a",
 		"duration: 4m0s",
+		"ALERTS (key objectives; the local target runs the plan's rules with their for clauses x1)",
+		`gpu-node                 NodeNotReady{pool="gpu"} fires within 2m30s of the injection, resolves within 1m0s of the recovery`,
+		`zone-a                   ZoneDown{zone="us-east-1a"} fires within 2m30s`,
+		"run                      no critical alert that no fault expects",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)
@@ -41,6 +45,9 @@ func TestPlanTimeScaledListsNotEvaluated(t *testing.T) {
 	}
 	want := "not evaluated at time scale x0.05 (they need full-length windows): video_processing_p95_realtime, throughput_videos_per_hour, plateau_backlog_growth"
 	if !strings.Contains(out, want) {
+		t.Errorf("plan output lacks %q:\n%s", want, out)
+	}
+	if want := "not evaluated at time scale x0.05 (the faults are shorter than the platform's detection): the faults' expected alerts"; !strings.Contains(out, want) {
 		t.Errorf("plan output lacks %q:\n%s", want, out)
 	}
 	if strings.Contains(out, "plateau_backlog_growth, throughput") {

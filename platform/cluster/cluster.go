@@ -138,13 +138,17 @@ type nodeState struct {
 	provisioning  bool      // no heartbeat since the process (re)started, or not started yet
 	startAt       time.Time // when a node the autoscaler added gets its process
 	lastHeartbeat time.Time
-	ready         bool // the Kubernetes Ready condition: a heartbeat within the grace period
-	notReadyAt    time.Time
-	state         string
-	since         time.Time
-	busySlots     int
-	idleSince     time.Time
-	starting      bool // a goroutine is starting its process
+	// registered is set at the node's first heartbeat ever: from then on it is a Node of the
+	// cluster (kube-state-metrics reports its conditions), Ready or not. A node the
+	// autoscaler is still provisioning is an instance booting, not yet a Node.
+	registered bool
+	ready      bool // the Kubernetes Ready condition: a heartbeat within the grace period
+	notReadyAt time.Time
+	state      string
+	since      time.Time
+	busySlots  int
+	idleSince  time.Time
+	starting   bool // a goroutine is starting its process
 }
 
 // Node states, as the control API reports them.

@@ -436,7 +436,16 @@ func TestGPUPoolAutoscales(t *testing.T) {
 	if n := sup.Sum("node_gpu_count", nil); n != 3 {
 		t.Errorf("GPUs priced while provisioning: %v, want 3", n)
 	}
+	// An instance still booting is not yet a Node: kube-state-metrics has no condition for it,
+	// so NodeNotReady does not page for every scale-up.
+	if n := sup.Count("kube_node_status_condition", map[string]string{"node": added.Name}); n != 0 {
+		t.Errorf("kube_node_status_condition has %d series for %s while it is provisioned, want none", n, added.Name)
+	}
 	joined := waitFor(t, 10*time.Second, "the new node Ready", func() bool { return nodeInfo(c, added.Name).State == cluster.StateReady })
+	sup = scrapeRole(t, c, "supervisor", "")
+	if v := sup.Sum("kube_node_status_condition", map[string]string{"node": added.Name, "condition": "Ready", "status": "true"}); v != 1 {
+		t.Errorf("kube_node_status_condition{node=%s,status=true} = %v once it joined, want 1", added.Name, v)
+	}
 	// A lower bound, which a busy machine cannot break: the process starts only once the
 	// provisioning delay has passed since Since, and joins with its first heartbeat after that.
 	if d := joined.Sub(added.Since); d < time.Second {

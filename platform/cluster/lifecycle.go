@@ -47,7 +47,7 @@ func (c *Cluster) heartbeat(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	c.mu.Lock()
 	if ns := c.node(hb.Node); ns != nil && ns.fault == "" {
-		ns.lastHeartbeat, ns.provisioning, ns.busySlots = now, false, hb.BusySlots
+		ns.lastHeartbeat, ns.provisioning, ns.busySlots, ns.registered = now, false, hb.BusySlots, true
 		c.refresh(ns, now)
 		for name, n := range hb.Served {
 			c.hpa.served[name] = n
@@ -459,8 +459,10 @@ func (m *lifecycleMetrics) Collect(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(m.ready, prometheus.GaugeValue, v, ns.Name, ns.Zone, ns.Pool)
-		ch <- prometheus.MustNewConstMetric(m.condition, prometheus.GaugeValue, v, ns.Name, ns.Zone, ns.Pool, "Ready", "true")
-		ch <- prometheus.MustNewConstMetric(m.condition, prometheus.GaugeValue, 1-v, ns.Name, ns.Zone, ns.Pool, "Ready", "false")
+		if ns.registered {
+			ch <- prometheus.MustNewConstMetric(m.condition, prometheus.GaugeValue, v, ns.Name, ns.Zone, ns.Pool, "Ready", "true")
+			ch <- prometheus.MustNewConstMetric(m.condition, prometheus.GaugeValue, 1-v, ns.Name, ns.Zone, ns.Pool, "Ready", "false")
+		}
 		ch <- prometheus.MustNewConstMetric(m.state, prometheus.GaugeValue, 1, ns.Name, ns.Zone, ns.Pool, ns.state)
 		per := map[string]int{}
 		for _, r := range ns.replicas {

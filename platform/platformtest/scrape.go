@@ -30,9 +30,32 @@ func Scrape(addr string) (Metrics, error) {
 // and for histograms their sample counts.
 func (m Metrics) Sum(name string, match map[string]string) float64 {
 	var total float64
+	for _, s := range m.matching(name, match) {
+		switch {
+		case s.Counter != nil:
+			total += s.GetCounter().GetValue()
+		case s.Gauge != nil:
+			total += s.GetGauge().GetValue()
+		case s.Histogram != nil:
+			total += float64(s.GetHistogram().GetSampleCount())
+		case s.Untyped != nil:
+			total += s.GetUntyped().GetValue()
+		}
+	}
+	return total
+}
+
+// Count is the number of series of name whose labels include match.
+func (m Metrics) Count(name string, match map[string]string) int {
+	return len(m.matching(name, match))
+}
+
+// matching are the series of name whose labels include match.
+func (m Metrics) matching(name string, match map[string]string) []*dto.Metric {
+	var out []*dto.Metric
 	mf := m[name]
 	if mf == nil {
-		return 0
+		return nil
 	}
 series:
 	for _, s := range mf.GetMetric() {
@@ -47,18 +70,9 @@ series:
 				continue series
 			}
 		}
-		switch {
-		case s.Counter != nil:
-			total += s.GetCounter().GetValue()
-		case s.Gauge != nil:
-			total += s.GetGauge().GetValue()
-		case s.Histogram != nil:
-			total += float64(s.GetHistogram().GetSampleCount())
-		case s.Untyped != nil:
-			total += s.GetUntyped().GetValue()
-		}
+		out = append(out, s)
 	}
-	return total
+	return out
 }
 
 // Buckets returns the upper bounds of histogram name's first series.
