@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ const (
 	IDFired      = "alert_fired"
 	IDResolved   = "alert_resolved"
 	IDUnexpected = "critical_alerts_unexpected"
+	IDPaged      = "critical_alerts_paged"
 )
 
 // Critical is the severity that pages.
@@ -55,6 +57,10 @@ type Input struct {
 	// Unreadable is why the rules or the spans could not be read: every objective is then an
 	// ERROR that says so.
 	Unreadable error
+	// Routes and PageReceiver, when both are set, add the objective that every critical alert
+	// reaches the paging receiver ([IDPaged]).
+	Routes       *Routes
+	PageReceiver string
 	// SkipExpectations, when not empty, is why the faults' expectations are not judged (a
 	// time-scaled run); only the unexpected critical alerts are.
 	SkipExpectations string
@@ -75,7 +81,11 @@ func Judge(in Input) []verdict.Objective {
 			}
 		}
 	}
-	return append(out, in.unexpected())
+	out = append(out, in.unexpected())
+	if in.Routes != nil && in.PageReceiver != "" {
+		out = append(out, in.paged())
+	}
+	return out
 }
 
 // Skipped lists the expectations [Judge] leaves out under SkipExpectations, with the reason.
@@ -156,16 +166,25 @@ func (in Input) matching(e Expectation) []Span {
 	return out
 }
 
+// expectation is the objective on e that a window of within from from decides; ok is false
+// when the alert's rule cannot show anything, and the objective already says why.
+func (in Input) expectation(prefix, name, window string, from time.Time, within time.Duration, e Expectation) (o verdict.Objective, ok bool) {
+	o = objective(objectiveID(prefix, e), name, window, from, from.Add(within), within.Seconds(), "s")
+	o.Query = query(e)
+	if status, why := in.ruleProblem(e.Alert); status != "" {
+		return missing(&o, status, why), false
+	}
+	return o, true
+}
+
 // fired: a span of the alert started within FireWithin of the injection. One that was
 // already firing when the fault began shows nothing about the fault.
 func (in Input) fired(f Fault, e Expectation) verdict.Objective {
-	o := objective(objectiveID(IDFired, e), fmt.Sprintf("%s fires during %s", e, f.Name), "fault-"+f.Name,
-		f.Injected, f.Injected.Add(e.FireWithin), e.FireWithin.Seconds(), "s")
-	o.Query = query(e)
-	if status, why := in.ruleProblem(e.Alert); status != "" {
-		return missing(&o, status, why)
-	}
-	if f.Injected.IsZero() {
+	o, ok := in.expectation(IDFired, fmt.Sprintf("%s fires during %s", e, f.Name), "fault-"+f.Name, f.Injected, e.FireWithin, e)
+	switch {
+	case !ok:
+		return o
+	case f.Injected.IsZero():
 		o.WindowStart, o.WindowEnd = in.Start.UTC(), in.End.UTC()
 		return missing(&o, verdict.NoData, fmt.Sprintf("fault %s was never confirmed injected", f.Name))
 	}
@@ -194,13 +213,11 @@ func (in Input) fired(f Fault, e Expectation) verdict.Objective {
 // resolved: every span of the alert that began during the fault or its allowance ended
 // within ResolveWithin of the recovery.
 func (in Input) resolved(f Fault, e Expectation) verdict.Objective {
-	o := objective(objectiveID(IDResolved, e), fmt.Sprintf("%s resolves after %s", e, f.Name), "recovery-"+f.Name,
-		f.Recovered, f.Recovered.Add(e.ResolveWithin), e.ResolveWithin.Seconds(), "s")
-	o.Query = query(e)
-	if status, why := in.ruleProblem(e.Alert); status != "" {
-		return missing(&o, status, why)
-	}
-	if f.Injected.IsZero() || f.Recovered.IsZero() {
+	o, ok := in.expectation(IDResolved, fmt.Sprintf("%s resolves after %s", e, f.Name), "recovery-"+f.Name, f.Recovered, e.ResolveWithin, e)
+	switch {
+	case !ok:
+		return o
+	case f.Injected.IsZero() || f.Recovered.IsZero():
 		o.WindowStart, o.WindowEnd = in.Start.UTC(), in.End.UTC()
 		return missing(&o, verdict.NoData, fmt.Sprintf("fault %s was never confirmed injected and recovered", f.Name))
 	}
@@ -246,15 +263,7 @@ func (in Input) unexpected() verdict.Objective {
 		bad = append(bad, fmt.Sprintf("%s fired at %s for %s", s, in.offset(s.Start), round(s.End.Sub(s.Start))))
 	}
 	o.SampleCount = int64(len(bad))
-	why := ""
-	if len(bad) > 0 {
-		shown := bad[:min(len(bad), 3)]
-		why = fmt.Sprintf("critical alerts no fault expects: %s", strings.Join(shown, "; "))
-		if len(bad) > len(shown) {
-			why += fmt.Sprintf(" (and %d more)", len(bad)-len(shown))
-		}
-	}
-	decide(&o, float64(len(bad)), why)
+	decide(&o, float64(len(bad)), listed("critical alerts no fault expects", bad))
 	return o
 }
 
@@ -313,3 +322,49 @@ func (in Input) offset(t time.Time) string { return "+" + round(t.Sub(in.Start))
 
 // round drops sub-second noise from a duration shown to people.
 func round(d time.Duration) time.Duration { return d.Round(time.Second) }
+
+// paged counts the critical alerts that would not page: every critical rule the Prometheus
+// evaluates (routed by its own labels) and every critical alert that fired during the run
+// (routed by all its labels), through the Alertmanager configuration's routes.
+func (in Input) paged() verdict.Objective {
+	o := objective(IDPaged, "Every critical alert reaches "+in.PageReceiver, "run", in.Start, in.End, 0, "alerts")
+	o.Query = "the critical rules of /api/v1/rules and " + `ALERTS{alertstate="firing",severity="critical"}` + ", routed by " + in.Routes.Source
+	o.Interval = &verdict.Interval{Method: "exact"}
+	if status, why := in.criticalRules(); status != "" {
+		return missing(&o, status, why)
+	}
+	var bad []string
+	seen := map[string]bool{}
+	miss := func(what string, receivers []string) {
+		if !slices.Contains(receivers, in.PageReceiver) && !seen[what] {
+			seen[what] = true
+			bad = append(bad, fmt.Sprintf("%s goes to %s", what, strings.Join(receivers, ", ")))
+		}
+	}
+	for _, name := range sortedNames(in.Rules) {
+		if r := in.Rules[name]; r.Severity == Critical {
+			miss("rule "+name, in.Routes.Receivers(name, r.Labels))
+		}
+	}
+	for _, s := range in.Spans {
+		if s.Severity() == Critical && !s.End.Before(in.Start) && !s.Start.After(in.End) {
+			miss(s.String(), in.Routes.Receivers(s.Alert, s.Labels))
+		}
+	}
+	o.SampleCount = int64(len(bad))
+	decide(&o, float64(len(bad)), listed("critical alerts that would not page "+in.PageReceiver, bad))
+	return o
+}
+
+// listed is "what: a; b; c (and 2 more)" for the first three items; "" for none.
+func listed(what string, items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	shown := items[:min(len(items), 3)]
+	out := what + ": " + strings.Join(shown, "; ")
+	if len(items) > len(shown) {
+		out += fmt.Sprintf(" (and %d more)", len(items)-len(shown))
+	}
+	return out
+}

@@ -116,6 +116,8 @@ func TestJudge(t *testing.T) {
 			`critical alerts no fault expects: ZoneDown{severity="critical",zone="us-east-1b"} fired at +20s for 20s`},
 		{"a critical the fault does not expect", input(span("ZoneDown", 130, 150)), unexpected, verdict.Fail, 1, "ZoneDown"},
 		{"the expected alert firing again long after", input(span("NodeNotReady", 142, 171), span("NodeNotReady", 400, 420)), unexpected, verdict.Fail, 1, "fired at +6m40s"},
+		{"many criticals, the first three named", input(span("ZoneDown", 10, 11), span("ZoneDown", 20, 21), span("ZoneDown", 30, 31), span("ZoneDown", 40, 41)),
+			unexpected, verdict.Fail, 4, "fired at +30s for 1s (and 1 more)"},
 		{"criticals before the run do not count", input(span("ZoneDown", -100, -50)), unexpected, verdict.Pass, 0, ""},
 		{"no critical rule", func() Input {
 			in := input()

@@ -13,6 +13,8 @@ import (
 type Rule struct {
 	Name     string
 	Severity string
+	// Labels are the rule's own labels (severity among them), which route its alerts.
+	Labels map[string]string
 	// Health is "ok", "err" (LastError says why) or "unknown" (never evaluated).
 	Health    v1.RuleHealth
 	LastError string
@@ -35,7 +37,10 @@ func ReadRules(ctx context.Context, q Querier) (Rules, error) {
 			if !ok {
 				continue
 			}
-			rule := Rule{Name: a.Name, Severity: string(a.Labels["severity"]), Health: a.Health, LastError: a.LastError}
+			rule := Rule{Name: a.Name, Severity: string(a.Labels["severity"]), Health: a.Health, LastError: a.LastError, Labels: map[string]string{}}
+			for k, v := range a.Labels {
+				rule.Labels[string(k)] = string(v)
+			}
 			if old, ok := out[a.Name]; !ok || healthRank(rule.Health) > healthRank(old.Health) {
 				out[a.Name] = rule
 			}

@@ -176,6 +176,9 @@ type Alerting struct {
 	// 0 means 1. A target whose Prometheus runs its own rules cannot scale them: there the
 	// expectations of a profile with a for_scale other than 1 are not evaluated.
 	ForScale float64 `yaml:"for_scale,omitempty"`
+	// PageReceiver, when set, adds the objective that every critical rule and alert is routed
+	// to this receiver of the run's Alertmanager configuration (the plan's: pagerduty).
+	PageReceiver string `yaml:"page_receiver,omitempty"`
 }
 
 // AlertExpectation is one alert a fault must raise: firing within FireWithin of the fault's

@@ -54,6 +54,8 @@ type bandView struct {
 	X, W  float64
 	Class string
 	Label string
+	// Title names the bar in full on hover, also when Label had to be shortened or dropped.
+	Title string
 }
 
 // LabelX is where the template writes a label inside a bar.

@@ -458,11 +458,12 @@ func layoutTimeline(r *Run) timelineView {
 	bar := func(from, to time.Time, class, label string) bandView {
 		x := xOf(from)
 		w := math.Max(xOf(to)-x, 2)
+		title := label
 		// Only label bars wide enough to hold the text at 11px.
 		if float64(len([]rune(label)))*6.2 > w {
 			label = ""
 		}
-		return bandView{X: x, W: round1(w), Class: class, Label: label}
+		return bandView{X: x, W: round1(w), Class: class, Label: label, Title: title}
 	}
 	var stages, windows, faults, alerts timelineRow
 	stages.Label, windows.Label, faults.Label, alerts.Label = "load stages", "SLO windows", "faults", "alerts"
@@ -479,7 +480,7 @@ func layoutTimeline(r *Run) timelineView {
 			if strings.Contains(e.Detail, "severity=critical") {
 				class += " tl-critical"
 			}
-			alerts.Bars = append(alerts.Bars, bar(e.Start, e.End, class, e.Name))
+			alerts.Bars = append(alerts.Bars, bar(e.Start, e.End, class, e.Name+routedText(e)))
 		}
 	}
 	for _, c := range r.Chaos {

@@ -172,9 +172,9 @@ func recoveryText(c ChaosResult) string {
 	return undo + ", " + service
 }
 
-// alertsText lists the alerts that fired, each with what it is about and when, in minutes
-// from the run's start ("NodeNotReady (severity=critical node=gpu-1a-1) 38:12-43:40"); ok is
-// false when none fired.
+// alertsText lists the alerts that fired, each with what it is about, where it was routed and
+// when, in minutes from the run's start ("NodeNotReady (severity=critical node=gpu-1a-1) →
+// pagerduty, slack 38:12-43:40"); ok is false when none fired.
 func alertsText(r *Run) (string, bool) {
 	var out []string
 	clock := func(t time.Time) string {
@@ -183,8 +183,17 @@ func alertsText(r *Run) (string, bool) {
 	}
 	for _, e := range r.Timeline {
 		if e.Kind == EventAlert {
-			out = append(out, fmt.Sprintf("%s (%s) %s-%s", e.Name, e.Detail, clock(e.Start), clock(e.End)))
+			out = append(out, fmt.Sprintf("%s (%s)%s %s-%s", e.Name, e.Detail, routedText(e), clock(e.Start), clock(e.End)))
 		}
 	}
 	return strings.Join(out, ", "), len(out) > 0
+}
+
+// routedText is " → pagerduty, slack" for an alert event routed to those receivers; "" when
+// it was not routed.
+func routedText(e Event) string {
+	if len(e.Receivers) == 0 {
+		return ""
+	}
+	return " → " + strings.Join(e.Receivers, ", ")
 }

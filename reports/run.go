@@ -93,6 +93,9 @@ type Event struct {
 	Start  time.Time `json:"start"`
 	End    time.Time `json:"end"`
 	Detail string    `json:"detail,omitempty"`
+	// Receivers are where an alert event was routed (Alertmanager's routing of the run's
+	// configuration), in routing order.
+	Receivers []string `json:"receivers,omitempty"`
 }
 
 // Load holds the load generator's results.

@@ -24,7 +24,8 @@ func alertStep(t0, end time.Time) time.Duration {
 // alertEvents are the alerts that fired during the run, from the ALERTS series of the target's
 // Prometheus (the embedded one evaluates the deployment plan's rules; a URL target's
 // Prometheus its own): one timeline event per firing span of each alert, with its severity and
-// what it is about as the detail. Nothing fired, or no ALERTS series at all, is an empty list.
+// what it is about as the detail, and the receivers the run's Alertmanager routing sends it
+// to. Nothing fired, or no ALERTS series at all, is an empty list.
 func (r *runner) alertEvents(ctx context.Context, t0, end time.Time) []reports.Event {
 	spans, err := alerting.ReadSpans(ctx, r.platform.Prometheus, t0, end, alertStep(t0, end))
 	if err != nil {
@@ -32,9 +33,10 @@ func (r *runner) alertEvents(ctx context.Context, t0, end time.Time) []reports.E
 		return nil
 	}
 	var out []reports.Event
+	routes := r.o.routing()
 	for _, s := range spans {
 		out = append(out, reports.Event{Kind: reports.EventAlert, Name: s.Alert, Detail: alertDetail(s),
-			Start: s.Start, End: s.End})
+			Start: s.Start, End: s.End, Receivers: routes.Receivers(s.Alert, s.Labels)})
 	}
 	return out
 }
@@ -66,7 +68,7 @@ func (r *runner) judgeAlerts(ctx context.Context, ex *execution, end time.Time, 
 		return
 	}
 	in := alerting.Input{Start: ex.t0, End: end, Step: alertStep(ex.t0, end), Faults: r.alertFaults(ex),
-		SkipExpectations: r.alertSkip()}
+		SkipExpectations: r.alertSkip(), Routes: r.o.routing(), PageReceiver: r.plan.Profile.Alerts.PageReceiver}
 	api := r.platform.Prometheus
 	if rules, err := alerting.ReadRules(ctx, api); err != nil {
 		in.Unreadable = err

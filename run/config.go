@@ -15,23 +15,25 @@ import (
 // field is the same as the `run` flag of the same name; a flag given on the command line wins
 // over the file.
 type Config struct {
-	Profile          string      `yaml:"profile"`
-	Target           string      `yaml:"target"`
-	PrometheusURL    string      `yaml:"prometheus_url"`
-	RemoteWriteURL   string      `yaml:"remote_write_url"`
-	ExpectJobs       []string    `yaml:"expect_jobs"`
-	SLO              string      `yaml:"slo"`
-	Topology         string      `yaml:"topology"`
-	Out              string      `yaml:"out"`
-	TimeScale        *float64    `yaml:"time_scale"`
-	Force            bool        `yaml:"force"`
-	Seed             *uint64     `yaml:"seed"`
-	Baseline         string      `yaml:"baseline"`
-	DrainTimeout     string      `yaml:"drain_timeout"`
-	RecoveryTimeout  string      `yaml:"recovery_timeout"`
-	PreflightTimeout string      `yaml:"preflight_timeout"`
-	Chaos            ChaosConfig `yaml:"chaos"`
-	Auth             AuthConfig  `yaml:"auth"`
+	Profile          string   `yaml:"profile"`
+	Target           string   `yaml:"target"`
+	PrometheusURL    string   `yaml:"prometheus_url"`
+	RemoteWriteURL   string   `yaml:"remote_write_url"`
+	ExpectJobs       []string `yaml:"expect_jobs"`
+	SLO              string   `yaml:"slo"`
+	Topology         string   `yaml:"topology"`
+	Out              string   `yaml:"out"`
+	TimeScale        *float64 `yaml:"time_scale"`
+	Force            bool     `yaml:"force"`
+	Seed             *uint64  `yaml:"seed"`
+	Baseline         string   `yaml:"baseline"`
+	DrainTimeout     string   `yaml:"drain_timeout"`
+	RecoveryTimeout  string   `yaml:"recovery_timeout"`
+	PreflightTimeout string   `yaml:"preflight_timeout"`
+	// AlertmanagerConfig routes the alerts that fired (--alertmanager-config).
+	AlertmanagerConfig string      `yaml:"alertmanager_config"`
+	Chaos              ChaosConfig `yaml:"chaos"`
+	Auth               AuthConfig  `yaml:"auth"`
 	// FixedCosts declares a URL target's managed-service costs (no flag: a block only).
 	FixedCosts *FixedCosts `yaml:"fixed_costs"`
 
@@ -160,6 +162,7 @@ func (c *Config) Flags() [][2]string {
 	add("drain-timeout", c.DrainTimeout)
 	add("recovery-timeout", c.RecoveryTimeout)
 	add("preflight-timeout", c.PreflightTimeout)
+	add("alertmanager-config", c.AlertmanagerConfig)
 	if c.Chaos.Backend == "none" {
 		add("no-chaos", "true")
 	} else {

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -10,12 +11,17 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	pmodel "github.com/prometheus/common/model"
+
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/platform/alerts"
+	"github.com/dailydoco/ddp-verify/platform/dashboards"
 	"github.com/dailydoco/ddp-verify/platform/model"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/prom"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo"
 	"github.com/dailydoco/ddp-verify/verdict"
@@ -155,11 +161,13 @@ func TestGateMutations(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) { checkMutation(t, m, outs[i]) })
 	}
 	t.Run("alert timeline", func(t *testing.T) { checkAlertDuringFault(t, outs[0]) })
+	t.Run("dashboards return data", func(t *testing.T) { checkDashboardsReturnData(t, outs[0]) })
 }
 
 // checkAlertDuringFault checks that the embedded Prometheus evaluated the plan's alert rules
 // over the real platform: the node the fault took down raised NodeNotReady, which started
-// while the fault was in force and is in run.json's timeline.
+// while the fault was in force and is in run.json's timeline, routed by the plan's
+// Alertmanager configuration to the pager and the team's channel.
 func checkAlertDuringFault(t *testing.T, out *Outcome) {
 	t.Helper()
 	if len(out.Run.Chaos) != 1 || out.Run.Chaos[0].InjectedAt == nil || out.Run.Chaos[0].RecoveredAt == nil {
@@ -168,6 +176,7 @@ func checkAlertDuringFault(t *testing.T, out *Outcome) {
 	from, to := *out.Run.Chaos[0].InjectedAt, out.Run.Chaos[0].RecoveredAt.Add(5*time.Second)
 	for _, e := range out.Run.Timeline {
 		if e.Kind == reports.EventAlert && e.Name == "NodeNotReady" && strings.Contains(e.Detail, "node=general-") &&
+			slices.Equal(e.Receivers, []string{"pagerduty", "slack"}) &&
 			!e.Start.Before(from) && !e.Start.After(to) {
 			return
 		}
@@ -213,4 +222,54 @@ func failingObjectives(results []verdict.Objective) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkDashboardsReturnData evaluates every panel query of the plan's dashboards and of the
+// verification run's over the healthy run's saved TSDB (reopened read-only, as `evaluate`
+// does): each must return a series with a value, so no panel ships an empty or broken query.
+func checkDashboardsReturnData(t *testing.T, out *Outcome) {
+	t.Helper()
+	ro, err := prom.OpenReadOnly(filepath.Join(out.Dir, "tsdb"), prom.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	api, err := prometheusAPI(ro.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	span := v1.Range{Start: out.Run.StartedAt, End: out.Run.EndedAt, Step: 5 * time.Second}
+	n := 0
+	for _, d := range append(dashboards.All(), dashboards.Verification()) {
+		for _, p := range d.Panels {
+			for _, q := range p.Targets {
+				n++
+				val, _, _, err := api.QueryRange(t.Context(), q.Expr, span)
+				if err != nil {
+					t.Errorf("%s / %s: %s: %v", d.Title, p.Title, q.Expr, err)
+					continue
+				}
+				if !hasValue(val) {
+					t.Errorf("%s / %s: %s returned no data over the run", d.Title, p.Title, q.Expr)
+				}
+			}
+		}
+	}
+	t.Logf("%d panel queries returned data over the run", n)
+}
+
+// hasValue reports whether a range result holds a finite sample.
+func hasValue(v pmodel.Value) bool {
+	m, ok := v.(pmodel.Matrix)
+	if !ok {
+		return false
+	}
+	for _, s := range m {
+		for _, p := range s.Values {
+			if !math.IsNaN(float64(p.Value)) && !math.IsInf(float64(p.Value), 0) {
+				return true
+			}
+		}
+	}
+	return false
 }

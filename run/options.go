@@ -8,7 +8,9 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/dailydoco/ddp-verify/alerting"
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/platform/alerts"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/slo"
@@ -42,6 +44,10 @@ type Options struct {
 	// Headers go with every request the load generator sends that does not set them itself
 	// (e.g. a token an API gateway in front of a staging platform requires).
 	Headers http.Header
+	// AlertRouting routes the alerts that fired to their receivers (timeline events, and the
+	// profile's alerts.page_receiver objective); nil is the deployment plan's Alertmanager
+	// configuration (platform/alerts).
+	AlertRouting *alerting.Routes
 	// Seed seeds the users' random draws (journeys, think times, media lengths): the same seed
 	// offers the same load. 0 means 1, the default.
 	Seed uint64
@@ -82,6 +88,23 @@ func (o Options) seed() uint64 {
 		return 1
 	}
 	return o.Seed
+}
+
+// PlanRouting is the deployment plan's Alertmanager routing (platform/alerts).
+func PlanRouting() *alerting.Routes {
+	r, err := alerting.LoadRoutes("builtin:alertmanager", alerts.Routing)
+	if err != nil {
+		panic("the embedded Alertmanager configuration does not load: " + err.Error()) // a build defect, caught by its tests
+	}
+	return r
+}
+
+// routing is the run's alert routing.
+func (o Options) routing() *alerting.Routes {
+	if o.AlertRouting == nil {
+		return PlanRouting()
+	}
+	return o.AlertRouting
 }
 
 func (o Options) progress() io.Writer {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/utils/clock"
 
+	"github.com/dailydoco/ddp-verify/alerting"
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/internal/outdir"
 	"github.com/dailydoco/ddp-verify/internal/printable"
@@ -102,6 +104,7 @@ func check(o Options) (*runner, error) {
 	if err := errors.Join(
 		checkWindows(o.SLO, o.Plan.Timeline),
 		checkBaselineScale(o.Baseline, o.Plan),
+		checkPageReceiver(o.Plan.Profile, o.routing()),
 		r.workload.Check(r.plan),
 		o.Target.Check(r.plan, r.faults()),
 		checkOutDir(r.dir),
@@ -109,6 +112,16 @@ func check(o Options) (*runner, error) {
 		return nil, exitcode.New(exitcode.BadInput, err)
 	}
 	return r, nil
+}
+
+// checkPageReceiver refuses a profile whose alerts.page_receiver the routing never sends to:
+// no critical alert could reach it.
+func checkPageReceiver(p *profile.Profile, routes *alerting.Routes) error {
+	if p.Alerts == nil || p.Alerts.PageReceiver == "" || slices.Contains(routes.Routed(), p.Alerts.PageReceiver) {
+		return nil
+	}
+	return p.FieldError("alerts.page_receiver", "no route of the Alertmanager configuration %s sends to %q (its routes send to %s)",
+		routes.Source, p.Alerts.PageReceiver, strings.Join(routes.Routed(), ", "))
 }
 
 // checkOutDir refuses a run directory the run could not write its results into, or one that

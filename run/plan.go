@@ -96,6 +96,9 @@ func writeAlertPlan(w io.Writer, p *profile.Profile) {
 		}
 	}
 	fmt.Fprintf(w, "  %-24s no critical alert that no fault expects\n", profile.WindowRun)
+	if r := p.Alerts.PageReceiver; r != "" {
+		fmt.Fprintf(w, "  %-24s every critical rule and alert is routed to %s\n", profile.WindowRun, r)
+	}
 	if n > 0 && p.TimeScale() < 1 {
 		fmt.Fprintf(w, "  not evaluated at time scale x%g (the faults are shorter than the platform's detection): the faults' expected alerts\n", p.TimeScale())
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/verdict"
 
+	"github.com/dailydoco/ddp-verify/platform/alerts"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/prom"
@@ -245,6 +246,59 @@ func TestURLTarget(t *testing.T) {
 	if out.Run.Target != c.GatewayURL() {
 		t.Errorf("target %q", out.Run.Target)
 	}
+}
+
+// A URL target's alerts are its Prometheus's own: one that evaluates no alerting rule gives
+// NO_DATA for the alert objectives, naming why (no page could have fired), never a pass by
+// omission; one that evaluates the plan's rules lets them pass.
+func TestURLTargetAlerts(t *testing.T) {
+	c := platformtest.Start(t, platformtest.Topology())
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, alerts.Rules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		rules []string
+		want  verdict.Status
+	}{{"no rules", nil, verdict.NoData}, {"the plan's rules", []string{rules}, verdict.Pass}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), RemoteWriteReceiver: true, RuleFiles: tc.rules,
+				Jobs: []prom.Job{{Name: "platform", FileSD: []string{c.FileSDPath()}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			o := options(t, "short-alerts.yaml", "reachable.slo.yaml")
+			o.Target = &URLTarget{URL: c.GatewayURL(), PrometheusURL: srv.URL(), ExpectJobs: []string{"platform"}}
+			out, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"critical_alerts_unexpected", "critical_alerts_paged"} {
+				r := objectiveByID(out.Run.SLOs, id)
+				if r == nil || r.Status != tc.want {
+					t.Fatalf("%s: %+v, want %s", id, r, tc.want)
+				}
+				if tc.want == verdict.NoData && !strings.Contains(r.Error, "no alerting rule with severity=critical") {
+					t.Errorf("%s says %q, want it to name the missing rules", id, r.Error)
+				}
+			}
+			if wantGo := tc.want == verdict.Pass; (out.Run.Verdict == verdict.Go) != wantGo {
+				t.Errorf("verdict %s: %q", out.Run.Verdict, out.Run.Reasons)
+			}
+		})
+	}
+}
+
+// objectiveByID is the first result of the objective id, or nil.
+func objectiveByID(results []verdict.Objective, id string) *verdict.Objective {
+	for i := range results {
+		if results[i].ID == id {
+			return &results[i]
+		}
+	}
+	return nil
 }
 
 // A URL target whose Prometheus holds no fixed (managed-service) cost gets the cost objectives

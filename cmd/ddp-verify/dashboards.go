@@ -18,12 +18,14 @@ func newDashboardsCmd(out io.Writer) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "dashboards --out DIR",
-		Short: "Write the deployment plan's five Grafana dashboards (JSON) into DIR",
+		Short: "Write the deployment plan's five Grafana dashboards and a verification run's (JSON) into DIR",
 		Long: `Writes the plan's Grafana dashboards (system overview, application performance, video
-processing pipeline, user activity, cost tracking) as dashboard JSON, one file per dashboard
-named by its uid, for Grafana's file provisioning or its import. Every panel queries Prometheus
-with the names the reference platform exports (node_exporter's, kube-state-metrics' and
-OpenCost's among them), so they work against a real cluster too.`,
+processing pipeline, user activity, cost tracking) and one to watch a verification run on
+(the load generator's users, requests, latency and errors, fault recovery, alerts firing) as
+dashboard JSON, one file per dashboard named by its uid, for Grafana's file provisioning or its
+import. Every panel queries Prometheus with the names the reference platform exports
+(node_exporter's, kube-state-metrics' and OpenCost's among them) or ddp-verify's generator
+exports, so they work against a real cluster too.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if dir == "" {
@@ -35,7 +37,7 @@ OpenCost's among them), so they work against a real cluster too.`,
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return exitcode.Infraf("--out: %w", err)
 			}
-			for _, d := range dashboards.All() {
+			for _, d := range append(dashboards.All(), dashboards.Verification()) {
 				path := filepath.Join(dir, d.UID+".json")
 				if err := atomicfile.WriteJSON(path, d); err != nil {
 					return exitcode.Infraf("%w", err)

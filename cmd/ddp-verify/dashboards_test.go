@@ -11,15 +11,15 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/dashboards"
 )
 
-// dashboards --out writes one Grafana dashboard JSON per plan dashboard, each with its panels'
-// queries, and refuses a missing or non-empty --out before writing anything.
+// dashboards --out writes one Grafana dashboard JSON per plan dashboard and the verification
+// run's, each with its panels' queries, and refuses a missing or non-empty --out before writing anything.
 func TestDashboardsCmd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "dash")
 	out, errOut, code := execute(t, "dashboards", "--out", dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range dashboards.All() {
+	for _, want := range append(dashboards.All(), dashboards.Verification()) {
 		b, err := os.ReadFile(filepath.Join(dir, want.UID+".json"))
 		if err != nil {
 			t.Fatal(err)

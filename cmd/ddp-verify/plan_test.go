@@ -30,6 +30,7 @@ func TestPlanLaunchShowsThePlansStagesAndFaults(t *testing.T) {
 		`gpu-node                 NodeNotReady{pool="gpu"} fires within 2m30s of the injection, resolves within 1m0s of the recovery`,
 		`zone-a                   ZoneDown{zone="us-east-1a"} fires within 2m30s`,
 		"run                      no critical alert that no fault expects",
+		"run                      every critical rule and alert is routed to pagerduty",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)

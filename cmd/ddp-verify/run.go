@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/dailydoco/ddp-verify/alerting"
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/exitcode"
@@ -25,6 +26,7 @@ import (
 // the library's Run).
 type runFlags struct {
 	profile, sloFile, target, topology, baseline, out, config string
+	alertmanagerConfig                                        string
 	timeScale                                                 float64
 	seed                                                      uint64
 	noChaos, verbose, force                                   bool
@@ -102,6 +104,7 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.mesh.poolLabel, "pool-label", "", "with --chaos-backend mesh: node label naming a node's pool (default "+run.PoolLabel+")")
 	fs.StringVar(&f.authHeader, "auth-header", "", "with --auth-token-env: the header that carries the token on every request (e.g. X-Api-Key)")
 	fs.StringVar(&f.authEnv, "auth-token-env", "", "environment variable holding a token the target requires on every request (its value is never printed)")
+	fs.StringVar(&f.alertmanagerConfig, "alertmanager-config", "", "Alertmanager configuration whose routes the alerts that fired are routed by (default: the deployment plan's; critical to pagerduty and slack, warning to slack, info to email)")
 	fs.StringVar(&f.config, "config", "", "run configuration file (YAML): the same settings as these flags; flags given here win")
 }
 
@@ -145,6 +148,11 @@ func (f *runFlags) options(cmd *cobra.Command, errOut io.Writer) (run.Options, e
 	if f.baseline != "" {
 		if o.Baseline, err = reports.ReadRun(f.baseline); err != nil {
 			return run.Options{}, exitcode.New(exitcode.BadInput, fmt.Errorf("--baseline: %w", err))
+		}
+	}
+	if f.alertmanagerConfig != "" {
+		if o.AlertRouting, err = loadRouting(f.alertmanagerConfig); err != nil {
+			return run.Options{}, err
 		}
 	}
 	return o, nil
@@ -245,4 +253,17 @@ func applyConfig(cmd *cobra.Command, file string) (*run.Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// loadRouting reads --alertmanager-config as Alertmanager would; a file it refuses is bad input.
+func loadRouting(file string) (*alerting.Routes, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, exitcode.BadInputf("--alertmanager-config: %v", err)
+	}
+	r, err := alerting.LoadRoutes(file, data)
+	if err != nil {
+		return nil, exitcode.BadInputf("--alertmanager-config: %v", err)
+	}
+	return r, nil
 }

@@ -28,6 +28,11 @@ func TestRunBadFlags(t *testing.T) {
 		{"time scale Inf", []string{"--time-scale", "Inf"}, "--time-scale +Inf: want a finite number"},
 		{"--out not empty", []string{"--out", "testdata"}, "run directory (--out): testdata is not empty"},
 		{"seed 0", []string{"--seed", "0"}, "--seed: must be at least 1"},
+		{"an Alertmanager configuration Alertmanager refuses", []string{"--alertmanager-config", writeFile(t, "am.yaml", "route: {receiver: nobody}\nreceivers: [{name: team}]\n")},
+			`am.yaml: undefined receiver "nobody" used in route`},
+		{"no Alertmanager configuration", []string{"--alertmanager-config", filepath.Join(t.TempDir(), "missing.yaml")}, "--alertmanager-config: open "},
+		{"a routing that never pages", []string{"--alertmanager-config", writeFile(t, "slack.yaml", "route: {receiver: slack}\nreceivers: [{name: slack}]\n")},
+			`builtin:smoke:40: alerts.page_receiver: no route of the Alertmanager configuration`},
 		{"bad kubeconfig", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, url...), "kubeconfig:"},
 	}
 	for _, tc := range tests {
@@ -53,4 +58,14 @@ func TestRunProfileBreakingAChaosRuleIsBadInput(t *testing.T) {
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a run directory was created: %v", err)
 	}
+}
+
+// writeFile writes content to a new file named name and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -1,6 +1,6 @@
 // Package testenv names what the test suite needs from the machine beyond Go, and how to get
 // it: the envtest binaries (kube-apiserver, etcd, controller-gen), headless chromium, the
-// Debian prometheus server and, for `make bench`, wrk.
+// Debian prometheus server, Debian's Alertmanager (amtool) and, for `make bench`, wrk.
 //
 // A test that finds one missing calls [Missing], which fails it with the one command that
 // provides it: a missing dependency never turns into a silent skip, so a green `make test`
@@ -10,7 +10,7 @@
 // # Opting out
 //
 // A developer who cannot install a package may set DDP_TEST_SKIP to a comma-separated list of
-// dependency names (envtest, chromium, prometheus, wrk): the tests that need a listed one skip
+// dependency names (envtest, chromium, prometheus, alertmanager, wrk): the tests that need a listed one skip
 // when it is missing, with a SKIPPED line that says so, and `make test` warns before it starts
 // that the run is not the whole suite. DDP_TEST_SKIP has no effect under CI=true.
 //
@@ -44,6 +44,8 @@ var (
 	Chromium   = Dep{Name: "chromium", Install: "apt-get install -y chromium"}
 	Prometheus = Dep{Name: "prometheus", Install: "apt-get install -y prometheus"}
 	Wrk        = Dep{Name: "wrk", Install: "apt-get install -y wrk"}
+	// Alertmanager is Debian's prometheus-alertmanager, for amtool.
+	Alertmanager = Dep{Name: "alertmanager", Install: "apt-get install -y prometheus-alertmanager"}
 )
 
 // OptedOut reports whether SkipVar lists d, outside CI.

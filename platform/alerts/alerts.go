@@ -12,5 +12,14 @@ import _ "embed"
 //go:embed rules.yaml
 var Rules []byte
 
+// Routing is the plan's Alertmanager configuration: critical alerts page (PagerDuty, and the
+// team's Slack channel), warnings go to Slack, info to email.
+//
+//go:embed alertmanager.yaml
+var Routing []byte
+
+// PageReceiver is the receiver that pages the on-call in Routing.
+const PageReceiver = "pagerduty"
+
 // Severities are the severity labels a rule may carry, most urgent first.
 var Severities = []string{"critical", "warning", "info"}

@@ -101,6 +101,28 @@ func All() []Dashboard {
 	return []Dashboard{systemOverview(), applicationPerformance(), videoPipeline(), userActivity(), costTracking()}
 }
 
+// Verification is the dashboard to watch a verification run on, beside the plan's five: the
+// load generator's own view (users, requests, latency and errors as the users saw them,
+// dropped arrivals), each fault's recovery time and the alerts firing. Its queries read the
+// series ddp-verify's generator exports (ddp_vus, ddp_client_*, ddp_fault_recovery_seconds),
+// which a run's Prometheus scrapes or receives by remote write, and Prometheus's ALERTS.
+func Verification() Dashboard {
+	return build("dailydoco-verification", "DailyDoco: verification run", []panelSpec{
+		{"Virtual users", "stat", "none", []query{{`sum(ddp_vus)`, ""}}},
+		{"Requests per second (client)", "stat", "reqps", []query{{`sum(rate(ddp_client_requests_total[1m]))`, ""}}},
+		{"Client error rate", "stat", "percentunit", []query{{`(sum(rate(ddp_client_request_errors_total[1m])) or vector(0)) / sum(rate(ddp_client_requests_total[1m]))`, ""}}},
+		{"Alerts firing", "stat", "none", []query{{`count(ALERTS{alertstate="firing"}) or vector(0)`, ""}}},
+		{"Client p95 latency by scenario", "timeseries", "s", []query{{`histogram_quantile(0.95, sum by (le, scenario) (rate(ddp_client_request_duration_seconds_bucket[1m])))`, "{{scenario}}"}}},
+		{"Requests per second by scenario", "timeseries", "reqps", []query{{`sum by (scenario) (rate(ddp_client_requests_total[1m]))`, "{{scenario}}"}}},
+		{"Iterations completed and dropped per second", "timeseries", "ops", []query{
+			{`sum by (scenario) (rate(ddp_iterations_total[1m]))`, "{{scenario}} completed"},
+			{`sum by (scenario) (rate(ddp_iterations_dropped_total[1m]))`, "{{scenario}} dropped"}}},
+		{"Fault recovery time against its objective", "timeseries", "s", []query{
+			{`ddp_fault_recovery_seconds`, "{{fault}}"}, {`ddp_fault_recovery_objective_seconds`, "{{fault}} objective"}}},
+		{"Alerts firing by name and severity", "timeseries", "none", []query{{`sum by (alertname, severity) (ALERTS{alertstate="firing"})`, "{{alertname}} ({{severity}})"}}},
+	})
+}
+
 // apiRequests are the API's and dashboard's user requests (probes and metrics excluded).
 const apiRequests = `http_server_request_duration_seconds_count{http_route!~"/(healthz?|readyz?|livez|metrics)"}`
 
