@@ -7,6 +7,9 @@
 // is missing evidence, never a pass. [Judge] turns this into objectives in run.json's record
 // ([verdict.Objective]) that the run's gate counts as key objectives.
 //
+// [Routes] sends an alert to its receivers with Alertmanager's own routing code (package
+// dispatch), as the run's Alertmanager configuration says.
+//
 // [ScaleFor] rewrites a rule file's `for` clauses for a profile that compresses the launch's
 // timeline (docs/profiles.md#alerts).
 package alerting

@@ -12,7 +12,8 @@ import (
 )
 
 // Objective ids: one fired and one resolved objective per expected alert (the alert and its
-// labels follow a colon), one for the critical alerts no fault expects.
+// labels follow a colon), one for the critical alerts no fault expects, one for the critical
+// alerts that would not page.
 const (
 	IDFired      = "alert_fired"
 	IDResolved   = "alert_resolved"
@@ -68,8 +69,9 @@ type Input struct {
 
 // Judge gives the alert objectives: for each fault's expectation, that it fired in time
 // ([IDFired], in the fault's window) and resolved in time ([IDResolved], in its recovery
-// window), and that no critical alert fired that no fault expects ([IDUnexpected], over the
-// run). Each is a key objective: a page that did not come, or one that should not have, fails
+// window), that no critical alert fired that no fault expects ([IDUnexpected], over the run),
+// and with Routes and PageReceiver that every critical rule and alert reaches the pager
+// ([IDPaged]). Each is a key objective: a page that did not come, or one that should not have, fails
 // the gate. Missing evidence (no such rule, a rule that does not evaluate, a fault never
 // confirmed) is NO_DATA or ERROR, never PASS.
 func Judge(in Input) []verdict.Objective {

@@ -80,6 +80,10 @@ type Options struct {
 	RuleFiles []string
 	// EvaluationInterval defaults to ScrapeInterval.
 	EvaluationInterval time.Duration
+	// RuleSourceURL, when set, is another Prometheus whose data the rules query (through its
+	// HTTP API's instant queries) instead of this TSDB's: the rules of a platform whose own
+	// Prometheus runs none are evaluated here, and their ALERTS written here.
+	RuleSourceURL string
 	// Logger defaults to a logger that discards everything.
 	Logger *slog.Logger
 }
@@ -282,10 +286,17 @@ func newRuleManager(o Options, engine *promql.Engine, db *tsdb.DB, reg prometheu
 	if len(o.RuleFiles) == 0 {
 		return nil, nil
 	}
+	query := rules.EngineQueryFunc(engine, db)
+	if o.RuleSourceURL != "" {
+		var err error
+		if query, err = remoteQueryFunc(o.RuleSourceURL); err != nil {
+			return nil, err
+		}
+	}
 	m := rules.NewManager(&rules.ManagerOptions{
 		AppendableV2:    db,
 		Queryable:       db,
-		QueryFunc:       rules.EngineQueryFunc(engine, db),
+		QueryFunc:       query,
 		NotifyFunc:      func(context.Context, string, ...*rules.Alert) {},
 		Logger:          o.Logger.With("component", "rules"),
 		Registerer:      reg,

@@ -27,7 +27,7 @@ func alertStep(t0, end time.Time) time.Duration {
 // what it is about as the detail, and the receivers the run's Alertmanager routing sends it
 // to. Nothing fired, or no ALERTS series at all, is an empty list.
 func (r *runner) alertEvents(ctx context.Context, t0, end time.Time) []reports.Event {
-	spans, err := alerting.ReadSpans(ctx, r.platform.Prometheus, t0, end, alertStep(t0, end))
+	spans, err := alerting.ReadSpans(ctx, r.platform.alertsAPI(), t0, end, alertStep(t0, end))
 	if err != nil {
 		r.log.Warn("the alerts that fired could not be read; the timeline lists none", "err", err)
 		return nil
@@ -69,7 +69,7 @@ func (r *runner) judgeAlerts(ctx context.Context, ex *execution, end time.Time, 
 	}
 	in := alerting.Input{Start: ex.t0, End: end, Step: alertStep(ex.t0, end), Faults: r.alertFaults(ex),
 		SkipExpectations: r.alertSkip(), Routes: r.o.routing(), PageReceiver: r.plan.Profile.Alerts.PageReceiver}
-	api := r.platform.Prometheus
+	api := r.platform.alertsAPI()
 	if rules, err := alerting.ReadRules(ctx, api); err != nil {
 		in.Unreadable = err
 	} else if spans, err := alerting.ReadSpans(ctx, api, ex.t0, end, in.Step); err != nil {

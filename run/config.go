@@ -31,9 +31,11 @@ type Config struct {
 	RecoveryTimeout  string   `yaml:"recovery_timeout"`
 	PreflightTimeout string   `yaml:"preflight_timeout"`
 	// AlertmanagerConfig routes the alerts that fired (--alertmanager-config).
-	AlertmanagerConfig string      `yaml:"alertmanager_config"`
-	Chaos              ChaosConfig `yaml:"chaos"`
-	Auth               AuthConfig  `yaml:"auth"`
+	AlertmanagerConfig string `yaml:"alertmanager_config"`
+	// AlertRules is the rule file the run evaluates (--alert-rules).
+	AlertRules string      `yaml:"alert_rules"`
+	Chaos      ChaosConfig `yaml:"chaos"`
+	Auth       AuthConfig  `yaml:"auth"`
 	// FixedCosts declares a URL target's managed-service costs (no flag: a block only).
 	FixedCosts *FixedCosts `yaml:"fixed_costs"`
 
@@ -163,6 +165,7 @@ func (c *Config) Flags() [][2]string {
 	add("recovery-timeout", c.RecoveryTimeout)
 	add("preflight-timeout", c.PreflightTimeout)
 	add("alertmanager-config", c.AlertmanagerConfig)
+	add("alert-rules", c.AlertRules)
 	if c.Chaos.Backend == "none" {
 		add("no-chaos", "true")
 	} else {

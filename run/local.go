@@ -47,28 +47,35 @@ var localFaults = []chaos.Kind{chaos.ZoneOutage, chaos.NodeFailure}
 // not define, before anything starts.
 func (t *LocalTarget) Check(plan *profile.Plan, faults bool) error {
 	if !faults {
-		return nil
+		return checkAlertRules(plan.Profile, t.rules(), false)
 	}
 	for i, f := range plan.Faults {
 		if !slices.Contains(localFaults, f.Kind) {
 			return badInput("%s: chaos[%d].fault: the local reference platform injects %s, not %s; run it against a cluster (--target URL --chaos-backend mesh) or skip the faults with --no-chaos", plan.Profile.Source(), i, "zone-outage and node-failure", f.Kind)
 		}
 	}
-	return t.checkExpectedAlerts(plan.Profile)
+	return checkAlertRules(plan.Profile, t.rules(), true)
 }
 
-// checkExpectedAlerts refuses a fault that expects an alert the rules do not define: it could
-// never fire, and a misspelt name would only show after the whole run.
-func (t *LocalTarget) checkExpectedAlerts(p *profile.Profile) error {
-	names, err := alerting.AlertNames(t.rules())
+// checkAlertRules refuses a rule file the harness runs that does not read, and with faults a
+// fault that expects an alert the rules do not define: it could never fire, and a misspelt
+// name would only show after the whole run.
+func checkAlertRules(p *profile.Profile, rules []byte, faults bool) error {
+	names, err := alerting.AlertNames(rules)
 	if err != nil {
 		return badInput("alert rules: %w", err)
+	}
+	if _, err := alerting.ScaleFor(rules, p.AlertForScale()); err != nil {
+		return badInput("alert rules: %w", err)
+	}
+	if !faults {
+		return nil
 	}
 	for i, f := range p.Chaos {
 		for j, e := range f.Alerts {
 			if !slices.Contains(names, e.Alert) {
 				return badInput("%w", p.FieldError(fmt.Sprintf("chaos[%d].alerts[%d].alert", i, j),
-					"the local target's alert rules define no alert %q (they define %s)", e.Alert, strings.Join(names, ", ")))
+					"the alert rules the run evaluates define no alert %q (they define %s)", e.Alert, strings.Join(names, ", ")))
 			}
 		}
 	}
@@ -86,10 +93,10 @@ func (t *LocalTarget) rules() []byte {
 // alertRulesFile is the rule file's name in the run directory.
 const alertRulesFile = "alert-rules.yaml"
 
-// writeAlertRules writes the rule file, its `for` clauses scaled as the profile says, into
-// the run directory, where it stays beside the TSDB whose ALERTS series it produced.
-func (t *LocalTarget) writeAlertRules(dir string, forScale float64) (string, error) {
-	rules, err := alerting.ScaleFor(t.rules(), forScale)
+// writeAlertRules writes a rule file, its `for` clauses scaled as the profile says, into the
+// run directory, where it stays beside the TSDB whose ALERTS series it produced.
+func writeAlertRules(dir string, rules []byte, forScale float64) (string, error) {
+	rules, err := alerting.ScaleFor(rules, forScale)
 	if err != nil {
 		return "", badInput("alert rules: %w", err)
 	}
@@ -118,7 +125,7 @@ func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 		return nil, infra("start the local reference platform: %w", err)
 	}
 	jobs := []prom.Job{{Name: GeneratorJob, Targets: []string{env.Generator.Addr}}, {Name: PlatformJob, FileSD: []string{c.FileSDPath()}}}
-	rules, err := t.writeAlertRules(env.Dir, env.Plan.Profile.AlertForScale())
+	rules, err := writeAlertRules(env.Dir, t.rules(), env.Plan.Profile.AlertForScale())
 	if err != nil {
 		c.Stop()
 		return nil, err

@@ -250,7 +250,8 @@ func TestURLTarget(t *testing.T) {
 
 // A URL target's alerts are its Prometheus's own: one that evaluates no alerting rule gives
 // NO_DATA for the alert objectives, naming why (no page could have fired), never a pass by
-// omission; one that evaluates the plan's rules lets them pass.
+// omission; one that evaluates the plan's rules lets them pass, and so does the harness
+// evaluating the plan's rules itself over a Prometheus that runs none (--alert-rules).
 func TestURLTargetAlerts(t *testing.T) {
 	c := platformtest.Start(t, platformtest.Topology())
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
@@ -258,10 +259,15 @@ func TestURLTargetAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name  string
-		rules []string
-		want  verdict.Status
-	}{{"no rules", nil, verdict.NoData}, {"the plan's rules", []string{rules}, verdict.Pass}} {
+		name    string
+		rules   []string // the target Prometheus's
+		harness []byte   // the rules the harness evaluates itself
+		want    verdict.Status
+	}{
+		{"no rules", nil, nil, verdict.NoData},
+		{"the plan's rules", []string{rules}, nil, verdict.Pass},
+		{"the plan's rules evaluated by the harness", nil, alerts.Rules, verdict.Pass},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), RemoteWriteReceiver: true, RuleFiles: tc.rules,
 				Jobs: []prom.Job{{Name: "platform", FileSD: []string{c.FileSDPath()}}}})
@@ -270,7 +276,7 @@ func TestURLTargetAlerts(t *testing.T) {
 			}
 			defer srv.Close()
 			o := options(t, "short-alerts.yaml", "reachable.slo.yaml")
-			o.Target = &URLTarget{URL: c.GatewayURL(), PrometheusURL: srv.URL(), ExpectJobs: []string{"platform"}}
+			o.Target = &URLTarget{URL: c.GatewayURL(), PrometheusURL: srv.URL(), ExpectJobs: []string{"platform"}, AlertRules: tc.harness}
 			out, err := Run(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -286,6 +292,9 @@ func TestURLTargetAlerts(t *testing.T) {
 			}
 			if wantGo := tc.want == verdict.Pass; (out.Run.Verdict == verdict.Go) != wantGo {
 				t.Errorf("verdict %s: %q", out.Run.Verdict, out.Run.Reasons)
+			}
+			if v := out.Run.Versions["alert rules"]; (tc.harness != nil) != strings.Contains(v, "evaluated by ddp-verify") {
+				t.Errorf("run.json says the alert rules were %q", v)
 			}
 		})
 	}

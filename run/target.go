@@ -63,6 +63,9 @@ type Platform struct {
 	// scheduler checks again at injection.
 	Chaos      chaos.Backend
 	Guardrails chaos.Guardrails
+	// Alerts, when set, is where the alerts are read (ALERTS, /api/v1/rules) when they are
+	// not in Prometheus: the harness's own rule evaluator over the target's data.
+	Alerts v1.API
 	// HarnessRules is set when the target's Prometheus evaluates the rule file the harness
 	// gave it, with the profile's alerts.for_scale applied; otherwise it runs its own rules
 	// as they are, and the expectations of a profile that scales them are not evaluated.
@@ -79,4 +82,13 @@ type Platform struct {
 	// Close stops what the target started (processes, an embedded Prometheus that compacts its
 	// data on close, a pusher). It is called before the run directory is written.
 	Close func() error
+}
+
+// alertsAPI is where the run reads the alerts: Alerts when the harness evaluates the rules
+// itself, else the target's Prometheus.
+func (p *Platform) alertsAPI() v1.API {
+	if p.Alerts != nil {
+		return p.Alerts
+	}
+	return p.Prometheus
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,12 @@ type URLTarget struct {
 	// FixedCosts declares the managed services' costs when the platform does not export
 	// dailydoco_fixed_hourly_cost itself.
 	FixedCosts *FixedCosts
+	// AlertRules, when set, is a rule file the harness evaluates itself against the target's
+	// data, for a platform whose Prometheus runs no alert rules: Prometheus's rule manager in
+	// an embedded server under the run directory (alerts-tsdb/) queries PrometheusURL, with the
+	// profile's alerts.for_scale applied, and the alerts are read there. Nil reads the target
+	// Prometheus's own ALERTS and rules.
+	AlertRules []byte
 }
 
 var _ Target = (*URLTarget)(nil)
@@ -60,6 +67,9 @@ func (t *URLTarget) Check(plan *profile.Plan, faults bool) error {
 	}
 	if faults && t.Chaos == nil {
 		return badInput("profile %s has faults, and a URL target injects them through Chaos Mesh: add --chaos-backend mesh with --namespace NS (the platform's namespaces; --kubeconfig and --context pick the cluster), or --no-chaos to skip them", plan.Name())
+	}
+	if t.AlertRules != nil {
+		return checkAlertRules(plan.Profile, t.AlertRules, faults)
 	}
 	return nil
 }
@@ -87,6 +97,12 @@ func (t *URLTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 			return nil, infra("export the declared fixed costs: %w", err)
 		}
 	}
+	closeRules := func() error { return nil }
+	if t.AlertRules != nil {
+		if closeRules, err = t.evaluateRules(ctx, env, p); err != nil {
+			return nil, err
+		}
+	}
 	var stop func(context.Context)
 	p.Start = func(ctx context.Context) (err error) {
 		stop, err = t.startPusher(ctx, env)
@@ -97,9 +113,33 @@ func (t *URLTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 			stop(ctx)
 		}
 	}
-	p.Close = func() error { p.Flush(context.WithoutCancel(ctx)); return nil }
+	p.Close = func() error { p.Flush(context.WithoutCancel(ctx)); return closeRules() }
 	return p, nil
 }
+
+// evaluateRules starts the harness's own rule evaluator over the target's Prometheus and points
+// the platform's alerts at it; the returned func stops it (compacting its TSDB).
+func (t *URLTarget) evaluateRules(ctx context.Context, env Env, p *Platform) (func() error, error) {
+	path, err := writeAlertRules(env.Dir, t.AlertRules, env.Plan.Profile.AlertForScale())
+	if err != nil {
+		return nil, err
+	}
+	srv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(env.Dir, alertsTSDB), RuleFiles: []string{path},
+		RuleSourceURL: t.PrometheusURL, Logger: env.Logger})
+	if err != nil {
+		return nil, badInput("alert rules: %w", err)
+	}
+	if p.Alerts, err = prometheusAPI(srv.URL()); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	p.HarnessRules = true
+	p.Versions["alert rules"] = "evaluated by ddp-verify (embedded " + prom.Version + ") over " + t.PrometheusURL
+	return srv.Close, nil
+}
+
+// alertsTSDB is the directory of the harness's rule evaluator in a URL target's run directory.
+const alertsTSDB = "alerts-tsdb"
 
 // startPusher sends the generator's metrics to the remote-write receiver every second, and
 // once more when stopped, so the last samples arrive before evaluation. Stopping twice is

@@ -17,6 +17,7 @@ import (
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/platform/alerts"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/run"
@@ -26,7 +27,7 @@ import (
 // the library's Run).
 type runFlags struct {
 	profile, sloFile, target, topology, baseline, out, config string
-	alertmanagerConfig                                        string
+	alertmanagerConfig, alertRules                            string
 	timeScale                                                 float64
 	seed                                                      uint64
 	noChaos, verbose, force                                   bool
@@ -105,6 +106,7 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.authHeader, "auth-header", "", "with --auth-token-env: the header that carries the token on every request (e.g. X-Api-Key)")
 	fs.StringVar(&f.authEnv, "auth-token-env", "", "environment variable holding a token the target requires on every request (its value is never printed)")
 	fs.StringVar(&f.alertmanagerConfig, "alertmanager-config", "", "Alertmanager configuration whose routes the alerts that fired are routed by (default: the deployment plan's; critical to pagerduty and slack, warning to slack, info to email)")
+	fs.StringVar(&f.alertRules, "alert-rules", "", "Prometheus rule file the run evaluates: on the local target instead of the deployment plan's; on a URL target the harness evaluates it itself over --prometheus-url's data (\"plan\": the deployment plan's rules), for a Prometheus that runs none")
 	fs.StringVar(&f.config, "config", "", "run configuration file (YAML): the same settings as these flags; flags given here win")
 }
 
@@ -181,9 +183,18 @@ func (f *runFlags) targetOf(plan *profile.Plan, log *slog.Logger) (run.Target, e
 		if err != nil {
 			return nil, err
 		}
-		return &run.LocalTarget{Topology: topo}, nil
+		rules, err := f.rules()
+		if err != nil {
+			return nil, err
+		}
+		return &run.LocalTarget{Topology: topo, AlertRules: rules}, nil
 	case strings.HasPrefix(f.target, "http://") || strings.HasPrefix(f.target, "https://"):
-		t := &run.URLTarget{URL: f.target, PrometheusURL: f.promURL, RemoteWriteURL: f.remoteWriteURL, ExpectJobs: f.expectJobs, FixedCosts: f.fixedCosts}
+		rules, err := f.rules()
+		if err != nil {
+			return nil, err
+		}
+		t := &run.URLTarget{URL: f.target, PrometheusURL: f.promURL, RemoteWriteURL: f.remoteWriteURL, ExpectJobs: f.expectJobs,
+			FixedCosts: f.fixedCosts, AlertRules: rules}
 		if f.mesh.backend == "mesh" && !f.noChaos {
 			var err error
 			if t.Chaos, err = f.mesh.chaos(log); err != nil {
@@ -253,6 +264,22 @@ func applyConfig(cmd *cobra.Command, file string) (*run.Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// rules reads --alert-rules: nil when not given, the deployment plan's for "plan". A file
+// that does not load is found when the run checks it (exit 2, before anything starts).
+func (f *runFlags) rules() ([]byte, error) {
+	switch f.alertRules {
+	case "":
+		return nil, nil
+	case "plan":
+		return alerts.Rules, nil
+	}
+	b, err := os.ReadFile(f.alertRules)
+	if err != nil {
+		return nil, exitcode.BadInputf("--alert-rules: %v", err)
+	}
+	return b, nil
 }
 
 // loadRouting reads --alertmanager-config as Alertmanager would; a file it refuses is bad input.

@@ -33,6 +33,10 @@ func TestRunBadFlags(t *testing.T) {
 		{"no Alertmanager configuration", []string{"--alertmanager-config", filepath.Join(t.TempDir(), "missing.yaml")}, "--alertmanager-config: open "},
 		{"a routing that never pages", []string{"--alertmanager-config", writeFile(t, "slack.yaml", "route: {receiver: slack}\nreceivers: [{name: slack}]\n")},
 			`builtin:smoke:40: alerts.page_receiver: no route of the Alertmanager configuration`},
+		{"no alert rule file", []string{"--alert-rules", filepath.Join(t.TempDir(), "missing.yaml")}, "--alert-rules: open "},
+		{"an alert rule file that does not read", []string{"--alert-rules", writeFile(t, "rules.yaml", "groups: {")}, "alert rules: read the alert rules:"},
+		{"alert rules without the alert a fault expects", []string{"--alert-rules", writeFile(t, "rules.yaml", "groups: [{name: g, rules: [{alert: Other, expr: vector(1)}]}]\n"),
+			"--profile", "nightly"}, `chaos[0].alerts[0].alert: the alert rules the run evaluates define no alert "NodeNotReady" (they define Other)`},
 		{"bad kubeconfig", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, url...), "kubeconfig:"},
 	}
 	for _, tc := range tests {
