@@ -199,6 +199,12 @@ func loadResults(snap *load.Snapshot, tl profile.Timeline, t0 time.Time) reports
 	elapsed := snap.Elapsed.Seconds()
 	var l reports.Load
 	l.Total = statsOf(snap, load.Filter{}, elapsed)
+	if !allArrivalRate(snap) {
+		// Only arrival-rate iterations carry a response time from their intended start: a
+		// total over closed-model scenarios too would report those iterations (a capture's
+		// minute of live recording) as the response time of every request.
+		l.Total.Response = l.Total.Service
+	}
 	type key struct{ scenario, step string }
 	seen := map[key]bool{}
 	for _, s := range snap.Series {
@@ -268,6 +274,20 @@ func statsOf(snap *load.Snapshot, f load.Filter, elapsed float64) reports.Stats 
 		st.Response = latencyOf(rt)
 	}
 	return st
+}
+
+// allArrivalRate reports whether every scenario that ran an iteration recorded iteration
+// response times, as only arrival-rate executors do.
+func allArrivalRate(snap *load.Snapshot) bool {
+	for _, sc := range snap.Scenarios {
+		if sc.Iterations+sc.Failed+sc.Interrupted == 0 {
+			continue
+		}
+		if snap.TrendStats(load.MetricIterResponseTime, load.Filter{"scenario": sc.Name}).Count == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func latencyOf(ts load.TrendStats) reports.Latency {
