@@ -168,10 +168,15 @@ func (in Input) matching(e Expectation) []Span {
 	return out
 }
 
-// expectation is the objective on e that a window of within from from decides; ok is false
-// when the alert's rule cannot show anything, and the objective already says why.
+// expectation is the objective on e that a window of within from from decides (the whole run
+// when from was never confirmed); ok is false when the alert's rule cannot show anything, and
+// the objective already says why.
 func (in Input) expectation(prefix, name, window string, from time.Time, within time.Duration, e Expectation) (o verdict.Objective, ok bool) {
-	o = objective(objectiveID(prefix, e), name, window, from, from.Add(within), within.Seconds(), "s")
+	start, end := from, from.Add(within)
+	if from.IsZero() {
+		start, end = in.Start, in.End
+	}
+	o = objective(objectiveID(prefix, e), name, window, start, end, within.Seconds(), "s")
 	o.Query = query(e)
 	if status, why := in.ruleProblem(e.Alert); status != "" {
 		return missing(&o, status, why), false
@@ -187,7 +192,6 @@ func (in Input) fired(f Fault, e Expectation) verdict.Objective {
 	case !ok:
 		return o
 	case f.Injected.IsZero():
-		o.WindowStart, o.WindowEnd = in.Start.UTC(), in.End.UTC()
 		return missing(&o, verdict.NoData, fmt.Sprintf("fault %s was never confirmed injected", f.Name))
 	}
 	var before *Span
@@ -220,7 +224,6 @@ func (in Input) resolved(f Fault, e Expectation) verdict.Objective {
 	case !ok:
 		return o
 	case f.Injected.IsZero() || f.Recovered.IsZero():
-		o.WindowStart, o.WindowEnd = in.Start.UTC(), in.End.UTC()
 		return missing(&o, verdict.NoData, fmt.Sprintf("fault %s was never confirmed injected and recovered", f.Name))
 	}
 	var last time.Time

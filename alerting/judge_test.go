@@ -159,6 +159,16 @@ func TestJudge(t *testing.T) {
 // The objectives sit in the windows they judge: fired in the fault's, from the injection;
 // resolved in the recovery's, from the recovery; the unexpected count over the run.
 func TestJudgeWindows(t *testing.T) {
+	// A fault never confirmed has its objectives over the whole run, never at the zero time.
+	in := input()
+	in.Faults[0].Injected, in.Faults[0].Recovered = time.Time{}, time.Time{}
+	delete(in.Rules, "NodeNotReady")
+	for _, o := range Judge(in) {
+		if o.WindowStart.IsZero() || o.WindowEnd.IsZero() {
+			t.Errorf("%s: window %s..%s", o.ID, o.WindowStart, o.WindowEnd)
+		}
+	}
+
 	out := Judge(input(span("NodeNotReady", 142, 171)))
 	if len(out) != 3 {
 		t.Fatalf("%d objectives, want 3: %+v", len(out), out)
