@@ -27,20 +27,27 @@ const demoRules = `groups:
         labels: {severity: critical}
 `
 
-// Prometheus's own rule manager runs in the embedded server: an alert over a scraped gauge goes
-// pending, fires after its "for", and resolves when the gauge drops, as the ALERTS series in
-// the TSDB and /api/v1/alerts both say.
-func TestRuleFilesFireAndResolve(t *testing.T) {
+// demoExporter serves the gauge demo_value on a loopback /metrics; it returns the gauge and the
+// host:port to scrape.
+func demoExporter(t *testing.T) (prometheus.Gauge, string) {
 	reg := prometheus.NewRegistry()
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "demo_value", Help: "h"})
 	reg.MustRegister(g)
 	exp := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(exp.Close)
+	return g, strings.TrimPrefix(exp.URL, "http://")
+}
+
+// Prometheus's own rule manager runs in the embedded server: an alert over a scraped gauge goes
+// pending, fires after its "for", and resolves when the gauge drops, as the ALERTS series in
+// the TSDB and /api/v1/alerts both say.
+func TestRuleFilesFireAndResolve(t *testing.T) {
+	g, target := demoExporter(t)
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
 	require.NoError(t, os.WriteFile(rules, []byte(demoRules), 0o644))
 	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), ScrapeInterval: 200 * time.Millisecond,
 		EvaluationInterval: 200 * time.Millisecond, RuleFiles: []string{rules},
-		Jobs: []prom.Job{{Name: "demo", Targets: []string{strings.TrimPrefix(exp.URL, "http://")}}}})
+		Jobs: []prom.Job{{Name: "demo", Targets: []string{target}}}})
 	require.NoError(t, err)
 	defer srv.Close()
 	cl := newClient(t, srv.URL())
@@ -82,13 +89,9 @@ func TestBadRuleFileIsAnError(t *testing.T) {
 // no rules gets its alerts evaluated. An unreachable source leaves the rule unhealthy, naming
 // it, rather than quiet.
 func TestRulesOverARemoteSource(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "demo_value", Help: "h"})
-	reg.MustRegister(g)
-	exp := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	t.Cleanup(exp.Close)
+	g, target := demoExporter(t)
 	source, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), ScrapeInterval: 200 * time.Millisecond,
-		Jobs: []prom.Job{{Name: "demo", Targets: []string{strings.TrimPrefix(exp.URL, "http://")}}}})
+		Jobs: []prom.Job{{Name: "demo", Targets: []string{target}}}})
 	require.NoError(t, err)
 	defer source.Close()
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
