@@ -59,8 +59,9 @@ func alertDetail(s alerting.Span) string {
 }
 
 // judgeAlerts adds the alert objectives of a profile with an alerts section to the report:
-// each fault's expected alerts fired and resolved in time, and no critical alert fired that
-// no fault expects (package alerting). The expectations are not evaluated in a time-scaled
+// each fault's expected alerts fired and resolved in time, no critical alert fired that no
+// fault expects, and with alerts.page_receiver every critical rule and alert reaches it through
+// the run's Alertmanager routing (package alerting). The expectations are not evaluated in a time-scaled
 // run (the platform's detection times do not scale) nor where the target's Prometheus runs
 // its own rules unscaled while the profile scales them.
 func (r *runner) judgeAlerts(ctx context.Context, ex *execution, end time.Time, rep *slo.Report) {
