@@ -106,13 +106,10 @@ type Server struct {
 // New opens (or creates) the TSDB in o.Dir, starts discovery and scraping of o.Jobs and serves
 // the Prometheus HTTP API. ctx bounds start-up only; stop the server with [Server.Close].
 func New(ctx context.Context, o Options) (*Server, error) {
-	// Default the logger first: every part built below keeps its own copy.
-	if o.Logger == nil {
-		o.Logger = discardLogger()
-	}
 	if o.Dir == "" {
 		return nil, errors.New("prom: Options.Dir is required")
 	}
+	// Defaults first (the logger among them): every part built below keeps its own copy.
 	o.setDefaults()
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -263,6 +260,9 @@ func (s *Server) persistHead() error {
 
 // setDefaults fills the options left at their zero value.
 func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = discardLogger()
+	}
 	if o.ScrapeInterval <= 0 {
 		o.ScrapeInterval = DefaultScrapeInterval
 	}

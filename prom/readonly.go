@@ -38,18 +38,7 @@ type ReadOnly struct {
 // costs time and disk in proportion to the TSDB's size (a one-hour run is tens of MB).
 // o.Dir is ignored; o.ListenAddress, o.LookbackDelta and o.Logger apply.
 func OpenReadOnly(dir string, o Options) (*ReadOnly, error) {
-	if o.Logger == nil {
-		o.Logger = discardLogger()
-	}
-	if o.LookbackDelta <= 0 {
-		o.LookbackDelta = DefaultLookbackDelta
-	}
-	if o.ScrapeInterval <= 0 {
-		o.ScrapeInterval = DefaultScrapeInterval
-	}
-	if o.ListenAddress == "" {
-		o.ListenAddress = DefaultListenAddress
-	}
+	o.setDefaults() // its retention is not used: the copy is opened without one
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("prom: open TSDB %s: %w", dir, err)

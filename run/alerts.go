@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dailydoco/ddp-verify/alerting"
@@ -46,16 +47,13 @@ var alertDetailLabels = []string{"severity", "zone", "node", "service"}
 
 // alertDetail is "severity=critical node=gpu-1a-1" for the labels an alert carries.
 func alertDetail(s alerting.Span) string {
-	out := ""
+	var parts []string
 	for _, l := range alertDetailLabels {
 		if v, ok := s.Labels[l]; ok {
-			if out != "" {
-				out += " "
-			}
-			out += l + "=" + v
+			parts = append(parts, l+"="+v)
 		}
 	}
-	return out
+	return strings.Join(parts, " ")
 }
 
 // judgeAlerts adds the alert objectives of a profile with an alerts section to the report:

@@ -199,12 +199,6 @@ func loadResults(snap *load.Snapshot, tl profile.Timeline, t0 time.Time) reports
 	elapsed := snap.Elapsed.Seconds()
 	var l reports.Load
 	l.Total = statsOf(snap, load.Filter{}, elapsed)
-	if !allArrivalRate(snap) {
-		// Only arrival-rate iterations carry a response time from their intended start: a
-		// total over closed-model scenarios too would report those iterations (a capture's
-		// minute of live recording) as the response time of every request.
-		l.Total.Response = l.Total.Service
-	}
 	type key struct{ scenario, step string }
 	seen := map[key]bool{}
 	for _, s := range snap.Series {
@@ -269,18 +263,21 @@ func statsOf(snap *load.Snapshot, f load.Filter, elapsed float64) reports.Stats 
 	// Requests are timed from send to end (service time). In a closed model that is also the
 	// user's response time; arrival-rate executors add the response time from the intended
 	// start of each iteration, which includes any wait for a free VU (no coordinated omission).
+	// Only when every scenario the filter covers is arrival-rate: over closed-model scenarios
+	// too, those iterations (a capture's minute of live recording) would stand for every
+	// request's response time.
 	st.Service = st.Response
-	if rt := snap.TrendStats(load.MetricIterResponseTime, f); rt.Count > 0 {
+	if rt := snap.TrendStats(load.MetricIterResponseTime, f); rt.Count > 0 && allArrivalRate(snap, f) {
 		st.Response = latencyOf(rt)
 	}
 	return st
 }
 
-// allArrivalRate reports whether every scenario that ran an iteration recorded iteration
-// response times, as only arrival-rate executors do.
-func allArrivalRate(snap *load.Snapshot) bool {
+// allArrivalRate reports whether every scenario f covers that ran an iteration recorded
+// iteration response times, as only arrival-rate executors do.
+func allArrivalRate(snap *load.Snapshot, f load.Filter) bool {
 	for _, sc := range snap.Scenarios {
-		if sc.Iterations+sc.Failed+sc.Interrupted == 0 {
+		if name, ok := f["scenario"]; (ok && name != sc.Name) || sc.Iterations+sc.Failed+sc.Interrupted == 0 {
 			continue
 		}
 		if snap.TrendStats(load.MetricIterResponseTime, load.Filter{"scenario": sc.Name}).Count == 0 {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -90,19 +91,19 @@ func (o Options) seed() uint64 {
 	return o.Seed
 }
 
-// PlanRouting is the deployment plan's Alertmanager routing (platform/alerts).
-func PlanRouting() *alerting.Routes {
+// planRouting is the deployment plan's Alertmanager routing (platform/alerts), loaded once.
+var planRouting = sync.OnceValue(func() *alerting.Routes {
 	r, err := alerting.LoadRoutes("builtin:alertmanager", alerts.Routing)
 	if err != nil {
 		panic("the embedded Alertmanager configuration does not load: " + err.Error()) // a build defect, caught by its tests
 	}
 	return r
-}
+})
 
 // routing is the run's alert routing.
 func (o Options) routing() *alerting.Routes {
 	if o.AlertRouting == nil {
-		return PlanRouting()
+		return planRouting()
 	}
 	return o.AlertRouting
 }
