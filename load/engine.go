@@ -31,6 +31,8 @@ type Engine struct {
 	timeScale  float64
 	seed       uint64
 	segment    Segment
+	vuFirst    int64 // the first VU's id; 0 means 1
+	vuStep     int64 // between consecutive VUs' ids; 0 means 1
 
 	store      *store
 	t0         time.Time
@@ -47,7 +49,7 @@ type Engine struct {
 	abortOnce  sync.Once
 	abortCh    chan struct{}
 	abortWhy   atomic.Pointer[ThresholdResult]
-	thState    []*thresholdState
+	thState    thresholdSet
 }
 
 // Option configures an [Engine].
@@ -77,6 +79,19 @@ func WithTimeScale(f float64) Option { return func(e *Engine) { e.timeScale = f 
 // segments, [Segment]): generators that run the segments of one sequence together run the
 // whole test, no unit twice and none missing.
 func WithSegment(s Segment) Option { return func(e *Engine) { e.segment = s } }
+
+// WithVUIDs numbers the VUs first, first+step, first+2·step, ... instead of 1, 2, 3, ...:
+// generator i (0-based) of n that run one test numbers them from i+1 by n, so that no two of
+// the test's VUs share an id (ids choose accounts and client addresses).
+func WithVUIDs(first, step int64) Option {
+	return func(e *Engine) { e.vuFirst, e.vuStep = first, step }
+}
+
+// vuID is the id of the n-th VU (1-based) the engine starts.
+func (e *Engine) vuID(n int64) int64 {
+	first, step := max(e.vuFirst, 1), max(e.vuStep, 1)
+	return first + (n-1)*step
+}
 
 // WithSeed sets the seed of the VUs' random sources.
 func WithSeed(s uint64) Option { return func(e *Engine) { e.seed = s } }
@@ -118,14 +133,8 @@ func NewEngine(scenarios []ScenarioConfig, opts ...Option) (*Engine, error) {
 	for _, sc := range e.scenarios {
 		e.store.addScenario(sc.Name, sc.StartTime, stageDurations(sc.Executor))
 	}
-	for _, th := range e.thresholds {
-		ts := &thresholdState{th: th}
-		if th.Window > 0 {
-			ts.sink = newWindowSink(th)
-			e.store.sinks = append(e.store.sinks, ts.sink)
-		}
-		e.thState = append(e.thState, ts)
-	}
+	e.thState = newThresholdSet(e.thresholds, 0)
+	e.store.sinks = e.thState.sinks()
 	return e, nil
 }
 
@@ -276,7 +285,7 @@ func (e *Engine) Snapshot() *Snapshot {
 	}
 	s := e.store.snapshot(e.t0, el)
 	s.DataSent, s.DataReceived = e.sent.Load(), e.recv.Load()
-	s.VUsMax = e.vusMax.Load()
+	s.VUs, s.VUsMax = e.vus.Load(), e.vusMax.Load()
 	return s
 }
 

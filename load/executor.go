@@ -40,7 +40,7 @@ func (r *scenarioRun) run(ctx context.Context) {
 
 func (r *scenarioRun) newVU() *VU {
 	e := r.e
-	vu := &VU{id: e.nextID.Add(1), scenario: r.cfg.Name, eng: e, rec: recorder{st: e.store}}
+	vu := &VU{id: e.vuID(e.nextID.Add(1)), scenario: r.cfg.Name, eng: e, rec: recorder{st: e.store}}
 	st := e.store
 	vu.iterIDs[0] = st.id(seriesKey{Metric: MetricIterDuration, Scenario: r.cfg.Name})
 	if _, ok := r.cfg.Executor.(interface{ schedule() Schedule }); ok {

@@ -19,7 +19,9 @@ type Snapshot struct {
 	Schema    string        `json:"schema"`
 	StartedAt time.Time     `json:"started_at"`
 	Elapsed   time.Duration `json:"elapsed_ns"`
-	// VUsMax is the most VUs initialised at once; DataSent and DataReceived are wire bytes.
+	// VUs are the VUs running when it was taken, VUsMax the most initialised at once;
+	// DataSent and DataReceived are wire bytes.
+	VUs          int64              `json:"vus,omitempty"`
 	VUsMax       int64              `json:"vus_max"`
 	DataSent     uint64             `json:"data_sent"`
 	DataReceived uint64             `json:"data_received"`
@@ -209,6 +211,7 @@ func (s *Snapshot) Merge(o *Snapshot) {
 		s.StartedAt = o.StartedAt
 	}
 	s.Elapsed = max(s.Elapsed, o.Elapsed)
+	s.VUs += o.VUs
 	s.VUsMax += o.VUsMax
 	s.DataSent += o.DataSent
 	s.DataReceived += o.DataReceived

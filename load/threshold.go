@@ -378,10 +378,12 @@ type windowSlot struct {
 	sumNs         int64
 }
 
-func newWindowSink(t Threshold) *windowSink {
+// newWindowSink returns a sink whose ring holds the window, the seconds still open and spare
+// more seconds (a coordinator's sinks hold the seconds by which its generators differ).
+func newWindowSink(t Threshold, spare int) *windowSink {
 	w := &windowSink{th: t, src: sourceMetric(t.Metric)}
 	w.trend = !isCounter(t.Metric) && t.Metric != MetricReqFailed && t.Metric != MetricChecks
-	w.slots = make([]windowSlot, int(t.Window/time.Second)+closeLag+2)
+	w.slots = make([]windowSlot, int(t.Window/time.Second)+closeLag+2+spare)
 	for i := range w.slots {
 		w.slots[i].sec = -1
 	}
@@ -427,6 +429,35 @@ func (w *windowSink) addN(sec, n int64) {
 		s.n += n
 		s.count++
 	}
+}
+
+// addSecond adds one generator's second; false when the ring has moved past it.
+func (w *windowSink) addSecond(ws WindowSecond) bool {
+	s := w.slot(ws.Second)
+	if s == nil {
+		return false
+	}
+	s.count += ws.Count
+	s.failed += ws.Failed
+	s.n += ws.N
+	s.sumNs += ws.SumNs
+	if s.hist != nil && len(ws.Hist) > 0 {
+		s.hist.Merge(decode(ws.Hist))
+	}
+	return true
+}
+
+// second returns the slot of sec as a WindowSecond of threshold i, if the ring still holds it.
+func (w *windowSink) second(i int, sec int64) (WindowSecond, bool) {
+	s := &w.slots[sec%int64(len(w.slots))]
+	if s.sec != sec {
+		return WindowSecond{}, false
+	}
+	ws := WindowSecond{Threshold: i, Second: sec, Count: s.count, Failed: s.failed, N: s.n, SumNs: s.sumNs}
+	if s.hist != nil && s.hist.TotalCount() > 0 {
+		ws.Hist = encode(s.hist)
+	}
+	return ws, true
 }
 
 // eval evaluates the window of seconds (last−W, last].
@@ -493,8 +524,7 @@ func (ts *thresholdState) note(v float64, ok bool, at time.Duration) {
 	}
 }
 
-// advanceWindows evaluates the windows that closed up to second upTo (exclusive). Called
-// with the store lock held.
+// advanceWindows evaluates the windows that closed up to second upTo (exclusive).
 func (ts *thresholdState) advanceWindows(upTo int64) {
 	ws := int64(ts.th.Window / time.Second)
 	if ts.lastEval == 0 {
@@ -509,64 +539,105 @@ func (ts *thresholdState) advanceWindows(upTo int64) {
 	}
 }
 
-// evalRunning runs once a second: it evaluates windowed thresholds on closed seconds and the
-// abortOnFail ones, and returns the first threshold that asks for an abort.
-func (e *Engine) evalRunning() *ThresholdResult {
-	if len(e.thState) == 0 {
-		return nil
+// thresholdSet is the thresholds of one run as they are evaluated: by the engine over its own
+// samples, or by a coordinator over the seconds of several generators ([MergedThresholds]).
+type thresholdSet []*thresholdState
+
+func newThresholdSet(ths []Threshold, spare int) thresholdSet {
+	set := make(thresholdSet, 0, len(ths))
+	for _, th := range ths {
+		ts := &thresholdState{th: th}
+		if th.Window > 0 {
+			ts.sink = newWindowSink(th, spare)
+		}
+		set = append(set, ts)
 	}
-	el := e.elapsed()
-	e.store.advance(el)
-	var snap *Snapshot
-	for _, ts := range e.thState {
+	return set
+}
+
+// sinks are the windowed thresholds' sinks, which the samples feed.
+func (set thresholdSet) sinks() []*windowSink {
+	var out []*windowSink
+	for _, ts := range set {
 		if ts.sink != nil {
-			e.store.mu.Lock()
-			ts.advanceWindows(e.store.closed)
-			e.store.mu.Unlock()
-			if ts.th.AbortOnFail && ts.failed && el >= ts.th.DelayAbortEval {
+			out = append(out, ts.sink)
+		}
+	}
+	return out
+}
+
+// advance evaluates the windowed thresholds' windows that end before second upTo.
+func (set thresholdSet) advance(upTo int64) {
+	for _, ts := range set {
+		if ts.sink != nil {
+			ts.advanceWindows(upTo)
+		}
+	}
+}
+
+// abort returns the first abortOnFail threshold that failed once elapsed is past its
+// delayAbortEval: windowed ones from their windows so far, the others over snapshot (called
+// only when one is needed).
+func (set thresholdSet) abort(elapsed time.Duration, snapshot func() *Snapshot) *ThresholdResult {
+	var snap *Snapshot
+	for _, ts := range set {
+		if !ts.th.AbortOnFail || elapsed < ts.th.DelayAbortEval {
+			continue
+		}
+		if ts.sink != nil {
+			if ts.failed {
 				return &ThresholdResult{Source: ts.th.Source, Metric: ts.th.Metric, Value: ts.worst, FailedAt: ts.failedAt.String()}
 			}
 			continue
 		}
-		if !ts.th.AbortOnFail || el < ts.th.DelayAbortEval {
-			continue
-		}
 		if snap == nil {
-			snap = e.Snapshot()
+			snap = snapshot()
 		}
 		if r := ts.th.Evaluate(snap); !r.Pass && !r.NoData {
-			r.FailedAt = el.Truncate(time.Millisecond).String()
+			r.FailedAt = elapsed.Truncate(time.Millisecond).String()
 			return &r
 		}
 	}
 	return nil
 }
 
-// evalFinal evaluates every threshold at the end of the run.
-func (e *Engine) evalFinal(snap *Snapshot, end time.Duration) []ThresholdResult {
+// final evaluates every threshold at the end of a run that lasted end: the windowed ones
+// over every window (a run shorter than one window is judged whole), the others over snap.
+func (set thresholdSet) final(snap *Snapshot, end time.Duration) []ThresholdResult {
+	set.advance(int64(end/time.Second) + 1)
 	var out []ThresholdResult
-	for _, ts := range e.thState {
-		if ts.sink == nil {
+	for _, ts := range set {
+		if ts.sink == nil || !ts.evaluated {
 			out = append(out, ts.th.Evaluate(snap))
 			continue
 		}
-		e.store.mu.Lock()
-		endSec := int64(end/time.Second) + 1
-		ts.advanceWindows(endSec)
-		e.store.mu.Unlock()
-		r := ThresholdResult{Source: ts.th.Source, Metric: ts.th.Metric}
-		if !ts.evaluated {
-			// The run was shorter than one window: judge the whole run.
-			r = ts.th.Evaluate(snap)
-			r.Source = ts.th.Source
-			out = append(out, r)
-			continue
-		}
-		r.Value, r.Pass = ts.worst, !ts.failed
+		r := ThresholdResult{Source: ts.th.Source, Metric: ts.th.Metric, Value: ts.worst, Pass: !ts.failed}
 		if ts.failed {
 			r.FailedAt = ts.failedAt.String()
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// evalRunning runs once a second: it records the second's VUs, closes the seconds no sample
+// can reach any more, evaluates windowed thresholds on them, and returns the first threshold
+// that asks for an abort.
+func (e *Engine) evalRunning() *ThresholdResult {
+	el := e.elapsed()
+	e.store.advance(el)
+	if len(e.thresholds) == 0 {
+		return nil
+	}
+	e.store.mu.Lock()
+	e.thState.advance(e.store.closed)
+	e.store.mu.Unlock()
+	return e.thState.abort(el, e.Snapshot)
+}
+
+// evalFinal evaluates every threshold at the end of the run.
+func (e *Engine) evalFinal(snap *Snapshot, end time.Duration) []ThresholdResult {
+	e.store.mu.Lock()
+	defer e.store.mu.Unlock()
+	return e.thState.final(snap, end)
 }

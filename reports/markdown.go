@@ -92,6 +92,9 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	}
 	v := r.Videos
 	fmt.Fprintf(&b, "**Videos** %s  \n", mdText(v.Summary()))
+	if a := r.AgentsSummary(); a != "" {
+		fmt.Fprintf(&b, "**Load agents** %s  \n", mdText(a))
+	}
 	perVideo := "no data"
 	if r.Cost.PerVideo != nil && !math.IsNaN(*r.Cost.PerVideo) {
 		perVideo = fmt.Sprintf("$%.4f", *r.Cost.PerVideo)

@@ -153,7 +153,7 @@ func joinField(path, key string) string {
 // decides by (docs/run-json.md), so that a record edited or damaged into GO is never shown as
 // one. A GO needs at least one objective, every key objective PASS or WARN, no objective
 // without data or in error (missing data never passes), every fault confirmed injected and
-// undone without error, and every accepted video finished.
+// undone without error, every accepted video finished, and every load agent done.
 func (r *Run) contradictions() []string {
 	if r.Verdict != verdict.Go {
 		return nil
@@ -180,6 +180,11 @@ func (r *Run) contradictions() []string {
 	}
 	if r.Videos.Unfinished > 0 || r.Videos.Lost > 0 {
 		out = append(out, fmt.Sprintf("%d accepted videos unfinished and %d lost", r.Videos.Unfinished, r.Videos.Lost))
+	}
+	for _, a := range r.Agents {
+		if a.State != "done" {
+			out = append(out, fmt.Sprintf("load agent %d (segment %s) is %s", a.Index, a.Segment, a.State))
+		}
 	}
 	return out
 }

@@ -512,3 +512,68 @@ func TestCaveatsShownInEveryReport(t *testing.T) {
 		t.Errorf("junit.xml has no skipped resilience case: %+v", s.Suites[0].Cases)
 	}
 }
+
+// A run spread over load agents shows each agent's segment, state and share in every report,
+// a lost agent with its reason; run.json keeps them (and matches its schema); a GO record
+// with a lost agent is refused.
+func TestAgentsShownInEveryReport(t *testing.T) {
+	r := smallRun()
+	r.Agents = []reports.Agent{
+		{Index: 0, Segment: "0:1/2", Host: "h", PID: 11, State: "done", Requests: 859, Iterations: 99, VUsMax: 35},
+		{Index: 1, Segment: "1/2:1", Host: "h", PID: 12, State: "lost", Reason: "its process (pid 12) exited (signal: killed)", Requests: 301, Iterations: 40, VUsMax: 35},
+	}
+	for name, f := range map[string]func(*bytes.Buffer) error{
+		"summary.md":  func(w *bytes.Buffer) error { return reports.WriteMarkdown(w, r) },
+		"report.html": func(w *bytes.Buffer) error { return reports.WriteHTML(w, r) },
+		"terminal":    func(w *bytes.Buffer) error { return reports.WriteVerdict(w, r, "dir") },
+	} {
+		out := string(render(t, f))
+		for _, want := range []string{"0:1/2", "1/2:1", "lost", "859", "301"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s does not show %q", name, want)
+			}
+		}
+	}
+	if out := string(render(t, func(w *bytes.Buffer) error { return reports.WriteHTML(w, r) })); !strings.Contains(out, "signal: killed") {
+		t.Error("report.html does not give the lost agent's reason")
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(render(t, func(w *bytes.Buffer) error { return reports.WriteJSON(w, r) })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := compileSchema(t).Validate(doc); err != nil {
+		t.Errorf("run.json with agents does not match docs/run.schema.json: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := reports.WriteRunDir(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := reports.ReadRun(filepath.Join(dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Agents, r.Agents) {
+		t.Errorf("agents read back %+v", back.Agents)
+	}
+
+	// A GO whose load lost an agent contradicts itself.
+	g := smallRun()
+	g.Verdict, g.Reasons = verdict.Go, nil
+	for i := range g.SLOs {
+		s := &g.SLOs[i]
+		if s.Value == nil {
+			v := s.Objective
+			s.Value = &v
+		}
+		s.Status, s.Error = verdict.Pass, ""
+	}
+	g.Agents = r.Agents
+	raw := render(t, func(w *bytes.Buffer) error { return reports.WriteJSON(w, g) })
+	path := filepath.Join(t.TempDir(), "run.json")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reports.ReadRun(path); err == nil || !strings.Contains(err.Error(), "load agent 1 (segment 1/2:1) is lost") {
+		t.Errorf("ReadRun of a GO with a lost agent: %v", err)
+	}
+}

@@ -59,6 +59,39 @@ type Run struct {
 	// FaultsSkipped names the profile's faults a --no-chaos run did not inject: its verdict
 	// says nothing about resilience.
 	FaultsSkipped []string `json:"faults_skipped,omitempty"`
+	// Agents are the load agents' parts when the load was spread over several (run
+	// --agents): Load is their merged result.
+	Agents []Agent `json:"agents,omitempty"`
+}
+
+// Agent is one load agent's part of a run: its execution segment, how it ended and what it
+// measured (from its last report).
+type Agent struct {
+	Index   int    `json:"index"`
+	Segment string `json:"segment"`
+	Host    string `json:"host,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	// State is "done", or "lost" with Reason.
+	State      string `json:"state"`
+	Reason     string `json:"reason,omitempty"`
+	Requests   uint64 `json:"requests"`
+	Failed     uint64 `json:"failed"`
+	Iterations uint64 `json:"iterations"`
+	Dropped    uint64 `json:"dropped"`
+	VUsMax     int64  `json:"vus_max"`
+}
+
+// AgentsSummary is one line on the load agents ("" for a run without): how many, and each
+// agent's segment, state and requests.
+func (r *Run) AgentsSummary() string {
+	if len(r.Agents) == 0 {
+		return ""
+	}
+	parts := make([]string, len(r.Agents))
+	for i, a := range r.Agents {
+		parts[i] = fmt.Sprintf("#%d %s %s, %d requests, %d iterations", a.Index, a.Segment, a.State, a.Requests, a.Iterations)
+	}
+	return fmt.Sprintf("%d: %s", len(r.Agents), strings.Join(parts, "; "))
 }
 
 // ResilienceNote is what every report says of a run whose faults were skipped; "" when none was.

@@ -51,6 +51,9 @@ func WriteVerdict(w io.Writer, r *Run, dir string) error {
 		fmt.Fprintf(&b, "  %s in %s: %s\n", pr(s.ID), pr(s.Window), pr(lowConfidenceText(s)))
 	}
 	fmt.Fprintf(&b, "videos: %s\n", pr(r.Videos.Summary()))
+	if a := r.AgentsSummary(); a != "" {
+		fmt.Fprintf(&b, "load agents %s\n", pr(a))
+	}
 	fmt.Fprintf(&b, "reports: %s/{%s,%s,%s,%s}\n", pr(dir), RunFile, HTMLFile, JUnitFile, MarkdownFile)
 	_, err := io.WriteString(w, b.String())
 	return err

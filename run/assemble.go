@@ -45,6 +45,7 @@ func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *sl
 	rec.Timeline = append(rec.Timeline, r.alertEvents(ctx, ex.t0, d.end)...)
 	rec.Videos, rec.Cost = videosAndCost(ctx, api, ex.t0, d.end)
 	rec.Videos.Drain = d.outcome()
+	rec.Agents = agentRecords(ex.agents)
 	if r.o.NoChaos {
 		for _, f := range r.o.Plan.Faults {
 			rec.FaultsSkipped = append(rec.FaultsSkipped, f.ID)
@@ -72,6 +73,7 @@ func decide(rec *reports.Run, rep *slo.Report, ex *execution, planned []chaos.Fa
 	}
 	reasons = append(reasons, faultReasons(rec, ex, planned)...)
 	reasons = append(reasons, videoReasons(rec.Videos)...)
+	reasons = append(reasons, agentReasons(ex.agents)...)
 	switch {
 	case ex.aborted:
 		rec.Verdict = verdict.Aborted

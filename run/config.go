@@ -26,6 +26,7 @@ type Config struct {
 	TimeScale        *float64 `yaml:"time_scale"`
 	Force            bool     `yaml:"force"`
 	Seed             *uint64  `yaml:"seed"`
+	Agents           int      `yaml:"agents"`
 	Baseline         string   `yaml:"baseline"`
 	DrainTimeout     string   `yaml:"drain_timeout"`
 	RecoveryTimeout  string   `yaml:"recovery_timeout"`
@@ -159,6 +160,9 @@ func (c *Config) Flags() [][2]string {
 	}
 	if c.Seed != nil {
 		add("seed", strconv.FormatUint(*c.Seed, 10))
+	}
+	if c.Agents != 0 {
+		add("agents", strconv.Itoa(c.Agents))
 	}
 	add("baseline", c.Baseline)
 	add("drain-timeout", c.DrainTimeout)

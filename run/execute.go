@@ -3,10 +3,12 @@ package run
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/agents"
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/load"
@@ -24,15 +26,35 @@ type execution struct {
 	serviceRecovery map[string]time.Duration
 	// aborted is set when the first interrupt stopped the run early.
 	aborted bool
+	// agents are the load agents' parts, when the load ran on agents.
+	agents []agents.Status
+}
+
+// loadDriver runs the plan's load: the engine in this process, or the coordinator of agents.
+type loadDriver interface {
+	Run(ctx context.Context) (*load.Result, error)
+	Live() load.Live
 }
 
 // execute drives load and chaos on one clock: the scheduler's offsets and the engine's stages
 // are both measured from t0. However the load ends (its schedule, an abortOnFail threshold, an
 // interrupt), the fault schedule ends with it, and every fault in force is recovered.
 func (r *runner) execute(ctx context.Context) (*execution, error) {
-	eng, err := r.engine()
-	if err != nil {
-		return nil, err
+	var drv loadDriver
+	var spread *agentRun
+	if r.o.Agents > 0 {
+		ar, err := r.connectAgents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer ar.stop(agentTimings.loss)
+		drv, spread = ar, ar
+	} else {
+		eng, err := r.engine()
+		if err != nil {
+			return nil, err
+		}
+		drv = eng
 	}
 	var sched *chaos.Scheduler
 	if r.faults() {
@@ -51,7 +73,7 @@ func (r *runner) execute(ctx context.Context) (*execution, error) {
 	var loadErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		ex.load, loadErr = eng.Run(loadCtx)
+		ex.load, loadErr = drv.Run(loadCtx)
 		stopLoad()
 	})
 	if sched != nil {
@@ -64,9 +86,12 @@ func (r *runner) execute(ctx context.Context) (*execution, error) {
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	ex.serviceRecovery = r.watch(loadCtx, done, ex.t0, eng, sched)
+	ex.serviceRecovery = r.watch(loadCtx, done, ex.t0, drv, sched)
 	<-done
 	ex.loadEnd, ex.aborted = r.clock.Now(), aborted.Load()
+	if spread != nil {
+		ex.agents = spread.Agents()
+	}
 	if r.platform.Flush != nil {
 		r.platform.Flush(ctx)
 	}
@@ -77,6 +102,26 @@ func (r *runner) execute(ctx context.Context) (*execution, error) {
 		return nil, infra("load: %w", loadErr)
 	}
 	return ex, nil
+}
+
+// connectAgents starts the load agents and waits until every one is ready and the common
+// start has come: the run's t0. An agent that does not connect is an infrastructure error
+// naming it; nothing has been sent.
+func (r *runner) connectAgents(ctx context.Context) (*agentRun, error) {
+	ar, err := r.startAgents()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.o.progress(), "ddp-verify: starting %d load agents\n", r.o.Agents)
+	t0, err := ar.Start(ctx)
+	if err != nil {
+		ar.stop(agentTimings.loss)
+		return nil, infra("load agents: %w", err)
+	}
+	if d := t0.Sub(r.clock.Now()); d > 0 {
+		<-r.clock.After(d)
+	}
+	return ar, nil
 }
 
 // engine builds the load engine over the workload's scenarios, with the plan's thresholds,

@@ -130,7 +130,8 @@ func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 		c.Stop()
 		return nil, err
 	}
-	srv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(env.Dir, "tsdb"), Jobs: jobs, RuleFiles: []string{rules}, Logger: env.Logger})
+	srv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(env.Dir, "tsdb"), Jobs: jobs, RuleFiles: []string{rules}, Logger: env.Logger,
+		RemoteWriteReceiver: true}) // on loopback: the load agents' metrics
 	if err != nil {
 		c.Stop()
 		return nil, infra("start the embedded Prometheus: %w", err)
@@ -151,7 +152,7 @@ func (t *LocalTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 		return nil, err
 	}
 	p := &Platform{
-		Name: "local", BaseURL: c.GatewayURL(), Prometheus: api,
+		Name: "local", BaseURL: c.GatewayURL(), Prometheus: api, RemoteWriteURL: srv.URL() + "/api/v1/write",
 		ExpectJobs: []string{GeneratorJob, PlatformJob}, HarnessRules: true,
 		Versions: map[string]string{"platform": platformVersion(topo), "prometheus": "embedded " + prom.Version},
 		Close:    stop,

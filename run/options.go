@@ -49,6 +49,11 @@ type Options struct {
 	// profile's alerts.page_receiver objective); nil is the deployment plan's Alertmanager
 	// configuration (platform/alerts).
 	AlertRouting *alerting.Routes
+	// Agents, when above 0, spreads the load over that many agent processes on this machine,
+	// each running its execution segment, coordinated and merged by the run (package agents);
+	// AgentExec starts them (nil: this binary's `agent` command).
+	Agents    int
+	AgentExec AgentExec
 	// Seed seeds the users' random draws (journeys, think times, media lengths): the same seed
 	// offers the same load. 0 means 1, the default.
 	Seed uint64

@@ -26,7 +26,10 @@ import (
 
 // The test binary doubles as every platform process, so these tests run the real reference
 // platform (real processes, real HTTP) with its faster test model clock.
-func TestMain(m *testing.M) { platformtest.Main(m) }
+func TestMain(m *testing.M) {
+	runIfTestAgent()
+	platformtest.Main(m)
+}
 
 func options(t *testing.T, profileFile, sloFile string) Options {
 	t.Helper()

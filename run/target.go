@@ -56,6 +56,9 @@ type Platform struct {
 	BaseURL string
 	// Prometheus is where the SLIs are read.
 	Prometheus v1.API
+	// RemoteWriteURL is where load agents (Options.Agents) push their metrics, which this
+	// Prometheus must store with the generator's; empty when it takes none.
+	RemoteWriteURL string
 	// ExpectJobs are the scrape jobs Prometheus must report healthy before the run starts.
 	ExpectJobs []string
 	// Chaos injects the plan's faults; nil when none will run. Guardrails bound what each

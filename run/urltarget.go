@@ -83,7 +83,7 @@ func (t *URLTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 		return nil, err
 	}
 	p := &Platform{
-		Name: t.URL, BaseURL: strings.TrimSuffix(t.URL, "/"), Prometheus: api,
+		Name: t.URL, BaseURL: strings.TrimSuffix(t.URL, "/"), Prometheus: api, RemoteWriteURL: t.remoteWriteURL(),
 		ExpectJobs: t.ExpectJobs, Guardrails: t.Guardrails,
 		Versions: map[string]string{"prometheus": "external " + t.PrometheusURL},
 	}
@@ -141,14 +141,19 @@ func (t *URLTarget) evaluateRules(ctx context.Context, env Env, p *Platform) (fu
 // alertsTSDB is the directory of the harness's rule evaluator in a URL target's run directory.
 const alertsTSDB = "alerts-tsdb"
 
+// remoteWriteURL is where the generator's (and its agents') metrics go.
+func (t *URLTarget) remoteWriteURL() string {
+	if t.RemoteWriteURL != "" {
+		return t.RemoteWriteURL
+	}
+	return strings.TrimSuffix(t.PrometheusURL, "/") + "/api/v1/write"
+}
+
 // startPusher sends the generator's metrics to the remote-write receiver every second, and
 // once more when stopped, so the last samples arrive before evaluation. Stopping twice is
 // harmless.
 func (t *URLTarget) startPusher(ctx context.Context, env Env) (stop func(context.Context), err error) {
-	rw := t.RemoteWriteURL
-	if rw == "" {
-		rw = strings.TrimSuffix(t.PrometheusURL, "/") + "/api/v1/write"
-	}
+	rw := t.remoteWriteURL()
 	host, _ := os.Hostname()
 	p := &prom.Pusher{URL: rw, Gatherer: env.Generator.Gatherer, Logger: env.Logger,
 		ExtraLabels: map[string]string{"job": GeneratorJob, "instance": host, "run_id": env.RunID}}

@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/dailydoco/ddp-verify/chaos"
-	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/progress"
 )
@@ -133,7 +132,7 @@ func (r *recoveryTracker) observe(now time.Time, h health) (time.Duration, bool)
 // watch drives the progress view and the recovery gauges while load and chaos run, until
 // done closes. It returns, per fault, how long the service took to recover (faults it never
 // recovered from during the run are absent).
-func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, eng *load.Engine, sched *chaos.Scheduler) map[string]time.Duration {
+func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, eng loadDriver, sched *chaos.Scheduler) map[string]time.Duration {
 	prog := progress.New(r.o.Progress, r.o.Terminal)
 	every := r.o.ProgressEvery
 	if every == 0 {

@@ -38,6 +38,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		newProfilesCmd(out),
 		newPlanCmd(out),
 		newRunCmd(out, errOut),
+		newAgentCmd(errOut),
 		newEvaluateCmd(out, errOut),
 		newChaosCmd(out, errOut),
 		newPlatformCmd(out, errOut),

@@ -30,6 +30,7 @@ type runFlags struct {
 	alertmanagerConfig, alertRules                            string
 	timeScale                                                 float64
 	seed                                                      uint64
+	agents                                                    int
 	noChaos, verbose, force                                   bool
 	promURL, remoteWriteURL                                   string
 	expectJobs                                                []string
@@ -89,6 +90,7 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.out, "out", "", "run directory (default reports/<run id>)")
 	fs.Float64Var(&f.timeScale, "time-scale", 1, "multiply stage, fault and window durations by this factor")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the users' random draws (journeys, think times, media lengths); the same seed offers the same load")
+	fs.IntVar(&f.agents, "agents", 0, "spread the load over this many agent processes on this machine, each running its execution segment; the run merges their results exactly (0: the load runs in this process)")
 	fs.BoolVar(&f.noChaos, "no-chaos", false, "skip the profile's faults")
 	fs.BoolVar(&f.force, "force", false, forceUsage)
 	fs.StringVar(&f.baseline, "baseline", "", "an earlier run.json for the SLO file's relative criteria")
@@ -124,12 +126,14 @@ func (f *runFlags) options(cmd *cobra.Command, errOut io.Writer) (run.Options, e
 		return run.Options{}, exitcode.BadInputf("--profile is required (or profile: in --config)")
 	case f.seed == 0:
 		return run.Options{}, exitcode.BadInputf("--seed: must be at least 1")
+	case f.agents < 0 || f.agents > maxAgents:
+		return run.Options{}, exitcode.BadInputf("--agents %d: want 0 (no agents) to %d", f.agents, maxAgents)
 	}
 	if err := f.mesh.validate(cmd, f.target == "local"); err != nil {
 		return run.Options{}, exitcode.New(exitcode.BadInput, err)
 	}
 	o := run.Options{
-		OutDir: f.out, NoChaos: f.noChaos, Seed: f.seed, PreflightTimeout: f.preflightTimeout,
+		OutDir: f.out, NoChaos: f.noChaos, Seed: f.seed, Agents: f.agents, PreflightTimeout: f.preflightTimeout,
 		DrainTimeout: f.drainTimeout, RecoveryTimeout: f.recoveryTimeout, Progress: errOut, Version: version, Logger: f.logger(errOut),
 	}
 	if file, ok := errOut.(*os.File); ok {

@@ -1,0 +1,130 @@
+package run
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/agents"
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/verdict"
+)
+
+// testAgentEnv makes this test binary a load agent (as `ddp-verify agent` is): its value is
+// the coordinator's URL and index.
+const testAgentEnv = "DDP_TEST_AGENT"
+
+// runIfTestAgent runs this process as a load agent when testAgentExec started it, and exits.
+func runIfTestAgent() {
+	v := os.Getenv(testAgentEnv)
+	if v == "" {
+		return
+	}
+	url, idx, _ := strings.Cut(v, " ")
+	i, _ := strconv.Atoi(idx)
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := agents.RunAgent(context.Background(), agents.AgentConfig{Coordinator: url, Index: i, Build: AgentWorkload, Logger: log}); err != nil {
+		log.Error("agent", "err", err)
+		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+// agentProcs starts the test binary as the load agents and keeps their commands, so that a
+// test can kill one.
+type agentProcs struct {
+	mu   sync.Mutex
+	cmds map[int]*exec.Cmd
+}
+
+func (a *agentProcs) exec(i int, url string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), testAgentEnv+"="+url+" "+strconv.Itoa(i))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmds == nil {
+		a.cmds = map[int]*exec.Cmd{}
+	}
+	a.cmds[i] = cmd
+	return cmd
+}
+
+func (a *agentProcs) get(i int) *exec.Cmd {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cmds[i]
+}
+
+// A run spread over three agent processes is the run: GO, each agent done with its share,
+// the load statistics the agents' shares added up, and the generator's metrics (which the
+// agents push) in Prometheus: the request-count cross-check with the servers passes.
+func TestRunOnAgents(t *testing.T) {
+	o := options(t, "short.yaml", "reachable.slo.yaml")
+	procs := &agentProcs{}
+	o.Agents, o.AgentExec = 3, procs.exec
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.Go {
+		t.Fatalf("code %d verdict %s, reasons %q", out.Code, out.Run.Verdict, out.Run.Reasons)
+	}
+	var requests uint64
+	for i, a := range out.Run.Agents {
+		if a.Index != i || a.State != "done" || a.Requests == 0 {
+			t.Errorf("agent %d: %+v", i, a)
+		}
+		requests += a.Requests
+	}
+	if len(out.Run.Agents) != 3 || int64(requests) != out.Run.Load.Total.Count {
+		t.Fatalf("%d agents with %d requests; the merged load has %d", len(out.Run.Agents), requests, out.Run.Load.Total.Count)
+	}
+	for _, seg := range []string{"0:1/3", "1/3:2/3", "2/3:1"} {
+		if !strings.Contains(out.Run.AgentsSummary(), seg) {
+			t.Errorf("agents %q miss segment %s", out.Run.AgentsSummary(), seg)
+		}
+	}
+}
+
+// Killing one agent mid-run ends the run NO-GO, the agent named with its segment in the
+// verdict's reasons; the other agents are stopped, not left running.
+func TestAKilledAgentMakesTheRunNoGo(t *testing.T) {
+	o := options(t, "short.yaml", "reachable.slo.yaml")
+	procs := &agentProcs{}
+	o.Agents, o.AgentExec = 2, procs.exec
+	go func() {
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			if cmd := procs.get(1); cmd != nil && cmd.Process != nil {
+				time.Sleep(6 * time.Second) // joined, and a few seconds into the load
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.NoGo || out.Run.Verdict != verdict.NoGo {
+		t.Fatalf("code %d verdict %s, want NO-GO; reasons %q", out.Code, out.Run.Verdict, out.Run.Reasons)
+	}
+	reasons := strings.Join(out.Run.Reasons, "\n")
+	if !strings.Contains(reasons, "load agent 1 (segment 1/2:1) was lost") || !strings.Contains(reasons, "killed") {
+		t.Fatalf("reasons do not name the killed agent: %q", out.Run.Reasons)
+	}
+	if a := out.Run.Agents; len(a) != 2 || a[0].State != "done" || a[1].State != "lost" {
+		t.Fatalf("agents %+v", a)
+	}
+	if d := out.Run.Load.Total.Count; d == 0 {
+		t.Error("the merged load is empty: what the agents did before is lost")
+	}
+}
