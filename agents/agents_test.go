@@ -23,6 +23,8 @@ type testLoad struct {
 	URL      string        `json:"url"`
 	Rate     int64         `json:"rate"`
 	Duration time.Duration `json:"duration"`
+	// VUs, when set, runs that many closed-loop VUs instead (no think time, bodies discarded).
+	VUs int64 `json:"vus,omitempty"`
 }
 
 func (tl testLoad) json(t *testing.T) json.RawMessage {
@@ -52,9 +54,14 @@ func build(a agents.Assignment, _ prometheus.Registerer) (agents.Workload, error
 		return agents.Workload{}, err
 	}
 	get := load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
-		_, err := vu.HTTP().Get(ctx, "get", tl.URL)
+		c := vu.HTTP()
+		c.DiscardBody = true
+		_, err := c.Get(ctx, "get", tl.URL)
 		return err
 	})
+	if tl.VUs > 0 {
+		return agents.Workload{Scenarios: []load.ScenarioConfig{{Name: "s", Executor: load.ConstantVUs{VUs: tl.VUs, Duration: tl.Duration}, Exec: get}}}, nil
+	}
 	return agents.Workload{
 		Scenarios:  []load.ScenarioConfig{{Name: "s", Executor: load.ConstantArrivalRate{Rate: tl.Rate, Duration: tl.Duration, PreAllocatedVUs: 8}, Exec: get}},
 		Thresholds: testThresholds,
@@ -203,17 +210,8 @@ func TestAnAgentThatLosesTheCoordinatorStops(t *testing.T) {
 func TestAnAgentThatNeverConnectsIsNamed(t *testing.T) {
 	tg := loadtest.NewTarget(t)
 	tl := testLoad{URL: tg.URL, Rate: 10, Duration: time.Second}
-	c, err := agents.New(agents.Config{RunID: "r1", Agents: 2, Workload: tl.json(t), Thresholds: testThresholds, ConnectTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
-	agentErr := make(chan error, 1)
-	go func() {
-		agentErr <- agents.RunAgent(context.Background(), agents.AgentConfig{Coordinator: srv.URL, Index: 0, Build: build})
-	}()
-	_, err = c.Run(context.Background())
+	c, _, agentErr := startFirstOfTwo(t, agents.Config{RunID: "r1", Agents: 2, Workload: tl.json(t), Thresholds: testThresholds, ConnectTimeout: 2 * time.Second})
+	_, err := c.Run(context.Background())
 	if !errors.Is(err, agents.ErrNotConnected) || !strings.Contains(err.Error(), "agent 1 (segment 1/2:1) was not connected") {
 		t.Fatalf("Run: %v", err)
 	}
@@ -247,17 +245,8 @@ func TestAnAgentThatCannotBuildIsNamed(t *testing.T) {
 func TestASilentAgentIsLost(t *testing.T) {
 	tg := loadtest.NewTarget(t)
 	tl := testLoad{URL: tg.URL, Rate: 20, Duration: time.Minute}
-	c, err := agents.New(agents.Config{RunID: "r1", Agents: 2, Workload: tl.json(t), Thresholds: testThresholds,
+	c, srv, agentErr := startFirstOfTwo(t, agents.Config{RunID: "r1", Agents: 2, Workload: tl.json(t), Thresholds: testThresholds,
 		LossTimeout: 2 * time.Second, StartDelay: 100 * time.Millisecond, ConnectTimeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
-	agentErr := make(chan error, 1)
-	go func() {
-		agentErr <- agents.RunAgent(context.Background(), agents.AgentConfig{Coordinator: srv.URL, Index: 0, Build: build})
-	}()
 	// Agent 1 joins and waits for the start like an agent, and then never reports.
 	go func() {
 		for _, step := range []string{"join", "ready"} {
@@ -285,4 +274,21 @@ func TestASilentAgentIsLost(t *testing.T) {
 	if err := <-agentErr; err != nil {
 		t.Errorf("agent 0: %v", err)
 	}
+}
+
+// startFirstOfTwo serves a coordinator of cfg and runs its agent 0 in process; agent 1 is the
+// test's to play (or to leave out). The agent's error arrives on the channel.
+func startFirstOfTwo(t *testing.T, cfg agents.Config) (*agents.Coordinator, *httptest.Server, <-chan error) {
+	t.Helper()
+	c, err := agents.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c.Handler())
+	t.Cleanup(srv.Close)
+	agentErr := make(chan error, 1)
+	go func() {
+		agentErr <- agents.RunAgent(context.Background(), agents.AgentConfig{Coordinator: srv.URL, Index: 0, Build: build})
+	}()
+	return c, srv, agentErr
 }

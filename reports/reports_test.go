@@ -45,6 +45,22 @@ func golden(t *testing.T, name string, got []byte) {
 // smallRun is the launch fixture with one point per minute, small enough for golden files.
 func smallRun() *reports.Run { return reportstest.Launch(time.Minute) }
 
+// goRun is a GO record whose objectives all passed (ReadRun refuses a GO its record
+// contradicts).
+func goRun() *reports.Run {
+	r := smallRun()
+	r.Verdict, r.Reasons = verdict.Go, nil
+	for i := range r.SLOs {
+		s := &r.SLOs[i]
+		if s.Value == nil {
+			v := s.Objective
+			s.Value = &v
+		}
+		s.Status, s.Error = verdict.Pass, ""
+	}
+	return r
+}
+
 func render(t *testing.T, f func(w *bytes.Buffer) error) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -301,17 +317,7 @@ func TestJUnitZeroSLOsFails(t *testing.T) {
 // A time-scaled run's objectives that were not evaluated show in every report: named, with
 // the reason, and never counted as passed.
 func TestNotEvaluatedShownInEveryReport(t *testing.T) {
-	r := smallRun()
-	r.Verdict, r.Reasons = verdict.Go, nil
-	// A GO record whose objectives all passed (ReadRun refuses a GO its record contradicts).
-	for i := range r.SLOs {
-		s := &r.SLOs[i]
-		if s.Value == nil {
-			v := s.Objective
-			s.Value = &v
-		}
-		s.Status, s.Error = verdict.Pass, ""
-	}
+	r := goRun()
 	r.TimeScale = 0.05
 	r.NotEvaluated = []verdict.NotEvaluated{{ID: "throughput_videos_per_hour", DisplayName: "Throughput >= 500 videos/hour", Key: true,
 		Reason: "the run is time-scaled (x0.05) and this objective needs its windows [plateau] at full length"}}
@@ -557,16 +563,7 @@ func TestAgentsShownInEveryReport(t *testing.T) {
 	}
 
 	// A GO whose load lost an agent contradicts itself.
-	g := smallRun()
-	g.Verdict, g.Reasons = verdict.Go, nil
-	for i := range g.SLOs {
-		s := &g.SLOs[i]
-		if s.Value == nil {
-			v := s.Objective
-			s.Value = &v
-		}
-		s.Status, s.Error = verdict.Pass, ""
-	}
+	g := goRun()
 	g.Agents = r.Agents
 	raw := render(t, func(w *bytes.Buffer) error { return reports.WriteJSON(w, g) })
 	path := filepath.Join(t.TempDir(), "run.json")
