@@ -128,3 +128,19 @@ func TestAKilledAgentMakesTheRunNoGo(t *testing.T) {
 		t.Error("the merged load is empty: what the agents did before is lost")
 	}
 }
+
+// Load agents run the profile's journeys; a run with another workload, or a negative count,
+// is refused before anything starts.
+func TestAgentsRefusedForAnotherWorkload(t *testing.T) {
+	for _, n := range []int{2, -1} {
+		o, target := fakeRun(t, passingSLO)
+		o.Agents = n
+		_, err := Run(t.Context(), o)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), "--agents") {
+			t.Fatalf("--agents %d: err %v (exit %d), want exit 2 naming --agents", n, err, exitcode.Of(err))
+		}
+		if target.opened.Load() {
+			t.Error("the target was opened")
+		}
+	}
+}

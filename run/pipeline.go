@@ -105,6 +105,7 @@ func check(o Options) (*runner, error) {
 		checkWindows(o.SLO, o.Plan.Timeline),
 		checkBaselineScale(o.Baseline, o.Plan),
 		checkPageReceiver(o.Plan.Profile, o.routing()),
+		checkAgents(o.Agents, r.workload),
 		r.workload.Check(r.plan),
 		o.Target.Check(r.plan, r.faults()),
 		checkOutDir(r.dir),
@@ -112,6 +113,18 @@ func check(o Options) (*runner, error) {
 		return nil, exitcode.New(exitcode.BadInput, err)
 	}
 	return r, nil
+}
+
+// checkAgents refuses load agents for a workload they cannot run: an agent builds the
+// DailyDoco journeys from the profile it is sent.
+func checkAgents(n int, w Workload) error {
+	if _, journeys := w.(Journeys); n > 0 && !journeys {
+		return badInput("--agents: load agents run the profile's DailyDoco journeys, not the workload %T", w)
+	}
+	if n < 0 {
+		return badInput("--agents %d: want 0 (no agents) or more", n)
+	}
+	return nil
 }
 
 // checkPageReceiver refuses a profile whose alerts.page_receiver the routing never sends to:
