@@ -29,9 +29,9 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ddp-verify
 
 # The whole suite, on a fresh clone too. It first obtains the envtest binaries (kube-apiserver,
-# etcd, controller-gen) that the chaos/mesh and run tests start: hack/envtest-assets.sh builds
-# them from source into a cache keyed by their versions, about 16 minutes the first time on 2
-# cores and at once afterwards (skipped when KUBEBUILDER_ASSETS is already set). A test whose
+# etcd, controller-gen) that the chaos/mesh and run tests start, and kube-controller-manager and
+# kube-scheduler for the kubecluster tests: hack/envtest-assets.sh builds them from source into a
+# cache keyed by their versions, about 27 minutes the first time on 2 cores and at once afterwards (skipped when KUBEBUILDER_ASSETS is already set). A test whose
 # Debian package is missing (chromium, prometheus) fails with the apt-get command that installs
 # it, never skips; DDP_TEST_SKIP is the documented opt-out (internal/testenv), and this target
 # says loudly that such a run is not the whole suite.

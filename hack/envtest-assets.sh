@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the envtest binaries (kube-apiserver, etcd, controller-gen) from source with the
+# Builds the envtest binaries (kube-apiserver, etcd, controller-gen) and the rest of a control
+# plane (kube-controller-manager, kube-scheduler) from source with the
 # versions pinned in hack/envtest/go.mod, into a cache directory keyed by those versions, and
 # prints that directory on stdout. Binaries already there are not rebuilt, so a second call
 # returns at once. Usage:
@@ -36,5 +37,8 @@ build() { # build NAME PACKAGE
 
 build etcd ./etcd
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+# The rest of a control plane, for the local Kubernetes target (`ddp-verify cluster up`).
+build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
+build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 build controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen
 echo "$dir"

@@ -42,6 +42,7 @@ func newRootCmd(out, errOut io.Writer) *cobra.Command {
 		newEvaluateCmd(out, errOut),
 		newChaosCmd(out, errOut),
 		newPlatformCmd(out, errOut),
+		newClusterCmd(out, errOut),
 		newDashboardsCmd(out),
 	)
 	return root

@@ -1,5 +1,6 @@
 // Package testenv names what the test suite needs from the machine beyond Go, and how to get
-// it: the envtest binaries (kube-apiserver, etcd, controller-gen), headless chromium, the
+// it: the envtest binaries (kube-apiserver, etcd, controller-gen, kube-controller-manager,
+// kube-scheduler), headless chromium, the
 // Debian prometheus server, Debian's Alertmanager (amtool) and, for `make bench`, wrk.
 //
 // A test that finds one missing calls [Missing], which fails it with the one command that

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
+	"github.com/dailydoco/ddp-verify/kubecluster"
+	"github.com/dailydoco/ddp-verify/platform/topology"
+)
+
+// `cluster up` gives a cluster whose Nodes are the topology's, Ready; killed with SIGKILL, it
+// leaves no process behind (etcd, the API server, the controller manager and the scheduler
+// die with it).
+func TestClusterUpAndKilled(t *testing.T) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	for _, b := range kubecluster.Binaries {
+		if _, err := os.Stat(filepath.Join(assets, b)); assets == "" || err != nil {
+			testenv.Missing(t, testenv.Envtest, "the control plane's binaries in $KUBEBUILDER_ASSETS")
+		}
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "cluster", "up", "--dir", dir, "--assets", assets)
+	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	kubeconfig := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if p, ok := strings.CutPrefix(sc.Text(), "kubeconfig: "); ok {
+				kubeconfig <- p
+			}
+		}
+	}()
+	var path string
+	select {
+	case path = <-kubeconfig:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("cluster up printed no kubeconfig in 3 minutes:\n%s", stderr.String())
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := client.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(topology.Default().Nodes()); len(nodes.Items) != want {
+		t.Fatalf("%d nodes, the topology has %d", len(nodes.Items), want)
+	}
+	for _, n := range nodes.Items {
+		ready := false
+		for _, c := range n.Status.Conditions {
+			ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
+		}
+		if !ready {
+			t.Errorf("node %s is not Ready: %+v", n.Name, n.Status.Conditions)
+		}
+	}
+	if left := processesUsing(dir); len(left) < 4 {
+		t.Fatalf("found %d processes of the cluster before the kill (%v); the check below would prove nothing", len(left), left)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		left := processesUsing(dir)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes left behind after cluster up was killed: %v", left)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// processesUsing lists the processes whose command line names dir.
+func processesUsing(dir string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte(dir)) {
+			continue
+		}
+		if strings.Contains(string(b), "cluster\x00up") {
+			continue // the killed command itself, until it is reaped
+		}
+		out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " ")[:min(80, len(b))])
+	}
+	return out
+}

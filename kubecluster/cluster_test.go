@@ -1,0 +1,373 @@
+package kubecluster_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
+	"github.com/dailydoco/ddp-verify/kubecluster"
+)
+
+// assets is the directory of the control plane's binaries, or the test fails with how to
+// build them.
+func assets(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	for _, b := range kubecluster.Binaries {
+		if _, err := os.Stat(filepath.Join(dir, b)); dir == "" || err != nil {
+			testenv.Missing(t, testenv.Envtest, "the control plane's binaries ("+strings.Join(kubecluster.Binaries, ", ")+") in $KUBEBUILDER_ASSETS")
+		}
+	}
+	return dir
+}
+
+func startCluster(t *testing.T, grace, heartbeat time.Duration) (*kubecluster.Cluster, *kubernetes.Clientset) {
+	t.Helper()
+	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{
+		Options:   kubecluster.Options{Assets: assets(t), Dir: t.TempDir(), NodeMonitorGracePeriod: grace},
+		Heartbeat: heartbeat,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	client, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, client
+}
+
+// eventually polls cond every 200 ms until it holds or d has passed, and says how long it took.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func pod(name string, selector map[string]string, gpus int64) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:       corev1.PodSpec{NodeSelector: selector, Containers: []corev1.Container{{Name: "c", Image: "ddp-verify"}}},
+	}
+	if gpus > 0 {
+		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{kubecluster.GPUResource: *resource.NewQuantity(gpus, resource.DecimalSI)}
+		p.Spec.Tolerations = []corev1.Toleration{{Key: kubecluster.GPUTaint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+	}
+	return p
+}
+
+// The nodes register with the topology's zones, pools, instance types and GPUs, and the real
+// scheduler places pods by them: a GPU pod on a GPU node, a zone's pod in its zone, and a pod
+// asking more GPUs than any node has stays Pending, unschedulable.
+func TestTheRealSchedulerPlacesPodsOnTheTopology(t *testing.T) {
+	c, client := startCluster(t, 0, 0)
+	ctx := t.Context()
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != len(c.Nodes) || len(nodes.Items) == 0 {
+		t.Fatalf("%d Nodes for %d node agents", len(nodes.Items), len(c.Nodes))
+	}
+	gpuNodes := map[string]bool{}
+	for _, n := range nodes.Items {
+		if n.Labels[kubecluster.ZoneLabel] == "" || n.Labels[kubecluster.PoolLabel] == "" || n.Labels[kubecluster.InstanceTypeLabel] == "" {
+			t.Errorf("node %s labels %v", n.Name, n.Labels)
+		}
+		if g := n.Status.Capacity[kubecluster.GPUResource]; !g.IsZero() {
+			gpuNodes[n.Name] = true
+		}
+	}
+	if len(gpuNodes) == 0 {
+		t.Fatal("no node has a GPU")
+	}
+	for _, p := range []*corev1.Pod{
+		pod("transcode", nil, 1),
+		pod("in-zone-b", map[string]string{kubecluster.ZoneLabel: "us-east-1b", kubecluster.PoolLabel: "general"}, 0),
+		pod("too-big", nil, 2),
+	} {
+		if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(name string) *corev1.Pod {
+		p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	eventually(t, time.Minute, "the GPU pod bound", func() bool { return get("transcode").Spec.NodeName != "" })
+	if n := get("transcode").Spec.NodeName; !gpuNodes[n] {
+		t.Errorf("the GPU pod was bound to %s, which has no GPU", n)
+	}
+	eventually(t, time.Minute, "the zone's pod bound", func() bool { return get("in-zone-b").Spec.NodeName != "" })
+	if n, _ := client.CoreV1().Nodes().Get(ctx, get("in-zone-b").Spec.NodeName, metav1.GetOptions{}); n.Labels[kubecluster.ZoneLabel] != "us-east-1b" {
+		t.Errorf("the zone's pod is on %s in %s", n.Name, n.Labels[kubecluster.ZoneLabel])
+	}
+	eventually(t, time.Minute, "the oversized pod marked unschedulable", func() bool {
+		for _, cond := range get("too-big").Status.Conditions {
+			if cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable {
+				return strings.Contains(cond.Message, kubecluster.GPUResource)
+			}
+		}
+		return false
+	})
+	if n := get("too-big").Spec.NodeName; n != "" {
+		t.Errorf("a pod asking 2 GPUs was bound to %s", n)
+	}
+}
+
+// A node powered off under a Deployment's running pod: the pod's process dies at once; the
+// real node lifecycle controller marks the node NotReady after its grace period and taints it;
+// the taint eviction deletes the pod after its toleration; the ReplicaSet controller replaces
+// it and the scheduler binds the replacement to a surviving node of the pool, where it runs and
+// becomes Ready. Powered on again, the node is Ready and untainted, and confirms the deletion
+// of the pod it no longer runs, as a kubelet coming back does.
+func TestAPoweredOffNodeIsHandledByTheRealControllers(t *testing.T) {
+	const grace = 8 * time.Second
+	c, client := startCluster(t, grace, time.Second)
+	ctx := t.Context()
+	tolerate := int64(2)
+	webApp(t, client, 1, map[string]string{kubecluster.PoolLabel: "general"}, &tolerate)
+	eventually(t, 2*time.Minute, "the Deployment's pod Ready", func() bool { return len(readyPods(t, client)) == 1 })
+	var first corev1.Pod
+	for _, p := range readyPods(t, client) {
+		first = p
+	}
+	victim := first.Spec.NodeName
+	c.Node(victim).PowerOff()
+	off := time.Now()
+	if _, err := podGet(t, first.Status.PodIP, "/health"); err == nil {
+		t.Errorf("pod %s still answers at %s after its node lost power", first.Name, first.Status.PodIP)
+	}
+	nodeReady := func() corev1.ConditionStatus {
+		n, err := client.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				return cond.Status
+			}
+		}
+		return ""
+	}
+	notReady := eventually(t, 2*time.Minute, "node "+victim+" NotReady", func() bool { return nodeReady() != corev1.ConditionTrue })
+	if notReady < grace-2*time.Second {
+		t.Errorf("node %s was NotReady %v after it was powered off, before its %v grace period", victim, notReady, grace)
+	}
+	var replacement corev1.Pod
+	eventually(t, 2*time.Minute, "pod "+first.Name+" replaced by a Ready pod on another node", func() bool {
+		for name, p := range readyPods(t, client) {
+			if name != first.Name && p.Spec.NodeName != victim {
+				replacement = p
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("node %s powered off: NotReady after %v, its pod replaced by a Ready pod on %s after %v (grace %v, heartbeat 1s, toleration %ds)",
+		victim, notReady.Round(100*time.Millisecond), replacement.Spec.NodeName, time.Since(off).Round(100*time.Millisecond), grace, tolerate)
+	if name, err := podGet(t, replacement.Status.PodIP, "/health"); err != nil || name != replacement.Name {
+		t.Errorf("the replacement at %s: %q, %v", replacement.Status.PodIP, name, err)
+	}
+	if err := c.Node(victim).PowerOn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "node "+victim+" Ready again", func() bool { return nodeReady() == corev1.ConditionTrue })
+	eventually(t, time.Minute, "node "+victim+" untainted", func() bool {
+		n, _ := client.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})
+		for _, tn := range n.Spec.Taints {
+			if tn.Key == corev1.TaintNodeUnreachable || tn.Key == corev1.TaintNodeNotReady {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, time.Minute, "the evicted pod's deletion confirmed by its node", func() bool {
+		_, err := client.CoreV1().Pods("default").Get(ctx, first.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
+}
+
+// The default assets directory is the one hack/envtest-assets.sh builds into.
+func TestAssetsKeyMatchesTheBuildScript(t *testing.T) {
+	script, err := os.ReadFile("../hack/envtest-assets.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := map[string]string{}
+	for _, line := range strings.Split(string(script), "\n") {
+		for _, k := range []string{"k8s", "etcd", "cg"} {
+			if v, ok := strings.CutPrefix(line, k+"=v"); ok {
+				versions[k] = v
+			}
+		}
+	}
+	if want := "envtest-k8s" + versions["k8s"] + "-etcd" + versions["etcd"] + "-cg" + versions["cg"]; kubecluster.AssetsKey != want {
+		t.Fatalf("AssetsKey %q, the script builds into %q", kubecluster.AssetsKey, want)
+	}
+}
+
+// webApp is a Deployment of the test's pod program with the plan's probes (liveness /health,
+// readiness /ready), and a Service in front of it.
+// A pod tolerates an unreachable or not-ready node for tolerate seconds (nil: the API server's
+// default, 300).
+func webApp(t *testing.T, client *kubernetes.Clientset, replicas int32, selector map[string]string, tolerate *int64) {
+	t.Helper()
+	ctx := t.Context()
+	labels := map[string]string{"app": "web"}
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			PeriodSeconds: 1, FailureThreshold: 2}
+	}
+	grace := int64(5)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
+				NodeSelector: selector, TerminationGracePeriodSeconds: &grace, Tolerations: nodeDownTolerations(tolerate),
+				Containers: []corev1.Container{{Name: "web", Image: "ddp-verify", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: podPort}},
+					LivenessProbe: probe("/health"), ReadinessProbe: probe("/ready")}},
+			}}}}
+	if _, err := client.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "http", Port: podPort, TargetPort: intstr.FromString("http")}}}}
+	if _, err := client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func nodeDownTolerations(secs *int64) []corev1.Toleration {
+	if secs == nil {
+		return nil
+	}
+	return []corev1.Toleration{
+		{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: secs},
+		{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: secs},
+	}
+}
+
+// readyPods returns the Deployment's pods that are Running and Ready, by name, with their IPs.
+func readyPods(t *testing.T, client *kubernetes.Clientset) map[string]corev1.Pod {
+	t.Helper()
+	pods, err := client.CoreV1().Pods("default").List(t.Context(), metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]corev1.Pod{}
+	for _, p := range pods.Items {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
+				out[p.Name] = p
+			}
+		}
+	}
+	return out
+}
+
+func podGet(t *testing.T, ip, path string) (string, error) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + net.JoinHostPort(ip, strconv.Itoa(podPort)) + path)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b)), err
+}
+
+func podPost(t *testing.T, ip, path string) {
+	t.Helper()
+	resp, err := http.Post("http://"+net.JoinHostPort(ip, strconv.Itoa(podPort))+path, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// Pods run as processes on their nodes: each with its own loopback IP, serving there; the
+// readiness probe decides the Ready condition; a failing liveness probe restarts the container
+// (a new process, the restart counted); a deleted pod's process gets SIGTERM and the
+// Deployment's replacement runs.
+func TestPodsRunAsProcesses(t *testing.T) {
+	_, client := startCluster(t, 0, 0)
+	webApp(t, client, 2, map[string]string{kubecluster.PoolLabel: "general"}, nil)
+	eventually(t, 2*time.Minute, "2 pods Running and Ready", func() bool { return len(readyPods(t, client)) == 2 })
+	pods := readyPods(t, client)
+	var a, b corev1.Pod
+	for _, p := range pods {
+		if a.Name == "" {
+			a = p
+		} else {
+			b = p
+		}
+	}
+	if a.Status.PodIP == b.Status.PodIP || !strings.HasPrefix(a.Status.PodIP, "127.") {
+		t.Fatalf("pod IPs %s and %s", a.Status.PodIP, b.Status.PodIP)
+	}
+	for _, p := range []corev1.Pod{a, b} {
+		if name, err := podGet(t, p.Status.PodIP, "/health"); err != nil || name != p.Name {
+			t.Fatalf("GET /health at pod %s's IP %s: %q, %v", p.Name, p.Status.PodIP, name, err)
+		}
+	}
+
+	podPost(t, a.Status.PodIP, "/unready")
+	eventually(t, 30*time.Second, "pod "+a.Name+" not ready", func() bool {
+		_, ready := readyPods(t, client)[a.Name]
+		return !ready
+	})
+
+	pid, _ := podGet(t, b.Status.PodIP, "/pid")
+	podPost(t, b.Status.PodIP, "/die")
+	eventually(t, 30*time.Second, "pod "+b.Name+" restarted by its liveness probe", func() bool {
+		p, err := client.CoreV1().Pods("default").Get(t.Context(), b.Name, metav1.GetOptions{})
+		if err != nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].RestartCount != 1 {
+			return false
+		}
+		now, err := podGet(t, b.Status.PodIP, "/pid")
+		return err == nil && now != pid
+	})
+
+	if err := client.CoreV1().Pods("default").Delete(t.Context(), a.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "pod "+a.Name+"'s process ended and the pod gone", func() bool {
+		_, err := podGet(t, a.Status.PodIP, "/health")
+		_, gerr := client.CoreV1().Pods("default").Get(t.Context(), a.Name, metav1.GetOptions{})
+		return err != nil && apierrors.IsNotFound(gerr)
+	})
+	eventually(t, time.Minute, "a replacement Ready", func() bool {
+		for name := range readyPods(t, client) {
+			if name != a.Name && name != b.Name {
+				return true
+			}
+		}
+		return false
+	})
+}
