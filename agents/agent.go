@@ -91,6 +91,9 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 // join asks for the assignment, retrying while the coordinator cannot be reached.
 func (ag *agent) join(ctx context.Context) error {
 	host, _ := os.Hostname()
+	if pod := os.Getenv("POD_NAME"); pod != "" {
+		host = pod // in a cluster, the pod is what names the agent
+	}
 	deadline := time.Now().Add(orDefault(ag.cfg.JoinTimeout, DefaultConnectTimeout))
 	for {
 		err := ag.call(ctx, "join", Hello{Host: host, PID: os.Getpid()}, &ag.a)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -370,4 +371,44 @@ func TestPodsRunAsProcesses(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// An Indexed Job's pods run to completion (restart policy Never): each gets its completion
+// index from the Job controller through the downward API, exits, and is reported Succeeded or
+// Failed by its exit code; the real Job controller then completes the Job, or fails it.
+func TestJobsRunToCompletion(t *testing.T) {
+	_, client := startCluster(t, 0, 0)
+	ctx := t.Context()
+	job := func(name, code string) *batchv1.Job {
+		n, zero := int32(2), int32(0)
+		mode := batchv1.IndexedCompletion
+		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: batchv1.JobSpec{Completions: &n, Parallelism: &n, CompletionMode: &mode, BackoffLimit: &zero,
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+					NodeSelector: map[string]string{kubecluster.PoolLabel: "general"},
+					Containers:   []corev1.Container{{Name: "c", Image: "ddp-verify", Args: []string{"exit", code}}}}}}}
+	}
+	for name, code := range map[string]string{"works": "0", "fails": "3"} {
+		if _, err := client.BatchV1().Jobs("default").Create(ctx, job(name, code), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	condition := func(name string, want batchv1.JobConditionType) bool {
+		j, err := client.BatchV1().Jobs("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range j.Status.Conditions {
+			if c.Type == want && c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	}
+	eventually(t, 2*time.Minute, "Job works Complete", func() bool { return condition("works", batchv1.JobComplete) })
+	eventually(t, 2*time.Minute, "Job fails Failed", func() bool { return condition("fails", batchv1.JobFailed) })
+	j, _ := client.BatchV1().Jobs("default").Get(ctx, "works", metav1.GetOptions{})
+	if j.Status.Succeeded != 2 || j.Status.CompletedIndexes != "0,1" {
+		t.Errorf("Job works: %d succeeded, indexes %q", j.Status.Succeeded, j.Status.CompletedIndexes)
+	}
 }

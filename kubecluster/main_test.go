@@ -20,6 +20,9 @@ const podPort = 8080
 // liveness a test can turn off.
 func TestMain(m *testing.M) {
 	if os.Getenv("DDP_LOCAL_POD") == "1" {
+		if len(os.Args) == 3 && os.Args[1] == "exit" {
+			os.Exit(jobPod(os.Args[2]))
+		}
 		os.Exit(servePod(os.Getenv("POD_IP")))
 	}
 	os.Exit(m.Run())
@@ -52,4 +55,15 @@ func servePod(ip string) int {
 	signal.Notify(sig, syscall.SIGTERM)
 	<-sig
 	return 0
+}
+
+// jobPod is the program of the test's Job pods (args "exit CODE"): it exits with CODE, or 7
+// when the Job controller's completion index did not reach its environment.
+func jobPod(code string) int {
+	if _, err := strconv.Atoi(os.Getenv("JOB_COMPLETION_INDEX")); err != nil {
+		fmt.Fprintln(os.Stderr, "no JOB_COMPLETION_INDEX")
+		return 7
+	}
+	n, _ := strconv.Atoi(code)
+	return n
 }

@@ -208,11 +208,39 @@ func (p *podRun) start(ctx context.Context) {
 		for _, c := range p.conts {
 			changed = c.check() || changed
 		}
+		over := p.finished()
 		p.mu.Unlock()
 		if changed {
 			p.report(ctx)
 		}
+		if over {
+			return
+		}
 	}
+}
+
+// finished reports whether every container has ended for good (a Job's pod).
+func (p *podRun) finished() bool {
+	for _, c := range p.conts {
+		if !c.finished {
+			return false
+		}
+	}
+	return len(p.conts) > 0
+}
+
+// phase is the pod's phase: Succeeded or Failed once every container has ended for good (by
+// their exit codes), else Running.
+func (p *podRun) phase() corev1.PodPhase {
+	if !p.finished() {
+		return corev1.PodRunning
+	}
+	for _, c := range p.conts {
+		if c.lastEnd == nil || c.lastEnd.ExitCode != 0 {
+			return corev1.PodFailed
+		}
+	}
+	return corev1.PodSucceeded
 }
 
 // follow takes a new spec of the pod: a container whose image changed restarts.
@@ -257,6 +285,7 @@ func (p *podRun) report(ctx context.Context) {
 	pod := p.pod.DeepCopy()
 	now := metav1.Now()
 	ready := true
+	phase := p.phase()
 	var statuses []corev1.ContainerStatus
 	for _, c := range p.conts {
 		st := c.status()
@@ -271,7 +300,7 @@ func (p *podRun) report(ctx context.Context) {
 		}
 		return corev1.PodCondition{Type: t, Status: s, LastTransitionTime: now}
 	}
-	pod.Status.Phase = corev1.PodRunning
+	pod.Status.Phase = phase
 	pod.Status.HostIP = NodeIP(p.rt.agent.Node)
 	pod.Status.HostIPs = []corev1.HostIP{{IP: pod.Status.HostIP}}
 	pod.Status.PodIP = p.ip
@@ -312,6 +341,7 @@ type containerRun struct {
 	lastEnd   *corev1.ContainerStateTerminated
 	waiting   string // why it is not running
 	ready     bool
+	finished  bool // exited, and its restart policy does not start it again
 	probes    map[string]*probeState
 }
 
@@ -354,6 +384,12 @@ func (c *containerRun) run() {
 func (c *containerRun) env() []string {
 	p := c.pod
 	field := map[string]string{"status.podIP": p.ip, "metadata.name": p.name, "metadata.namespace": p.ns, "spec.nodeName": p.rt.agent.Node.Name}
+	for k, v := range p.pod.Annotations {
+		field["metadata.annotations['"+k+"']"] = v
+	}
+	for k, v := range p.pod.Labels {
+		field["metadata.labels['"+k+"']"] = v
+	}
 	out := []string{"DDP_LOCAL_POD=1", "POD_IP=" + p.ip, "POD_NAME=" + p.name, "POD_NAMESPACE=" + p.ns, "NODE_NAME=" + p.rt.agent.Node.Name}
 	for _, e := range c.spec.Env {
 		v := e.Value
@@ -383,8 +419,16 @@ func (c *containerRun) check() bool {
 	if c.waiting != "" {
 		return false
 	}
+	if c.finished {
+		return false
+	}
 	if c.exited() {
-		c.restart(fmt.Sprintf("exited (%v)", c.err))
+		if c.restartsUnder(c.pod.pod.Spec.RestartPolicy) {
+			c.restart(fmt.Sprintf("exited (%v)", c.err))
+		} else {
+			c.recordEnd()
+			c.finished, c.ready = true, false
+		}
 		return true
 	}
 	before := c.ready
@@ -477,6 +521,18 @@ func (c *containerRun) probeOnce(pr *corev1.Probe) error {
 	return fmt.Errorf("only httpGet and tcpSocket probes are supported here")
 }
 
+// restartsUnder says whether a container that exited starts again under the pod's restart policy
+// (Always, the default; OnFailure after a non-zero exit; Never).
+func (c *containerRun) restartsUnder(policy corev1.RestartPolicy) bool {
+	switch policy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return c.cmd == nil || c.cmd.ProcessState == nil || c.cmd.ProcessState.ExitCode() != 0
+	}
+	return true
+}
+
 // restart ends the container's process and starts it again, counting the restart.
 func (c *containerRun) restart(why string) {
 	c.stop(time.Duration(0))
@@ -510,6 +566,9 @@ func (c *containerRun) recordEnd() {
 		return
 	}
 	code := int32(c.cmd.ProcessState.ExitCode())
+	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		code = 128 + int32(ws.Signal()) // as a container runtime reports a signal: 137 for SIGKILL
+	}
 	c.lastEnd = &corev1.ContainerStateTerminated{ExitCode: code, Reason: "Error", StartedAt: metav1.NewTime(c.startedAt), FinishedAt: metav1.Now()}
 	if code == 0 {
 		c.lastEnd.Reason = "Completed"
@@ -519,7 +578,7 @@ func (c *containerRun) recordEnd() {
 // status is the container's status as a kubelet reports it.
 func (c *containerRun) status() corev1.ContainerStatus {
 	st := corev1.ContainerStatus{Name: c.spec.Name, Image: c.spec.Image, ImageID: c.spec.Image, RestartCount: c.restarts, Ready: c.ready}
-	started := c.waiting == "" && !c.exited()
+	started := c.waiting == "" && !c.finished && !c.exited()
 	st.Started = &started
 	switch {
 	case c.waiting != "":

@@ -101,6 +101,7 @@ type agentRun struct {
 	*agents.Coordinator
 	srv   *http.Server
 	procs []*agentProcess
+	job   *agentJobRun // the agents' Job, with --agents-on kubernetes
 }
 
 type agentProcess struct {
@@ -136,6 +137,15 @@ func (r *runner) startAgents() (*agentRun, error) {
 	}
 	ar := &agentRun{Coordinator: c, srv: generatorServer(c.Handler())}
 	go ar.srv.Serve(ln)
+	url := "http://" + ln.Addr().String()
+	if r.o.AgentsOn == AgentsOnKubernetes {
+		if ar.job, err = startAgentJob(r.o.AgentJob, c, r.runID, r.o.Agents, url); err != nil {
+			ar.srv.Close()
+			return nil, err
+		}
+		fmt.Fprintf(r.o.progress(), "ddp-verify: load agents: Job %s/%s\n", ar.job.job.Namespace, ar.job.job.Name)
+		return ar, nil
+	}
 	exe := r.o.AgentExec
 	if exe == nil {
 		if exe, err = SelfAgentExec(); err != nil {
@@ -148,7 +158,6 @@ func (r *runner) startAgents() (*agentRun, error) {
 		ar.srv.Close()
 		return nil, infra("create the agents' log directory: %w", err)
 	}
-	url := "http://" + ln.Addr().String()
 	for i := range r.o.Agents {
 		p, err := startAgentProcess(exe(i, url), filepath.Join(dir, fmt.Sprintf("agent-%d.log", i)))
 		if err != nil {
@@ -208,8 +217,11 @@ func lastLine(path string) string {
 }
 
 // stop waits for the agent processes to exit after their final reports (killing what is
-// left after a grace period) and closes the coordinator's server.
+// left after a grace period), deletes the agents' Job, and closes the coordinator's server.
 func (ar *agentRun) stop(grace time.Duration) {
+	if ar.job != nil {
+		ar.job.delete()
+	}
 	deadline := time.After(grace)
 	for _, p := range ar.procs {
 		select {

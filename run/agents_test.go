@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/dailydoco/ddp-verify/agents"
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/internal/testenv"
+	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/verdict"
 )
 
@@ -24,6 +29,11 @@ const testAgentEnv = "DDP_TEST_AGENT"
 // runIfTestAgent runs this process as a load agent when testAgentExec started it, and exits.
 func runIfTestAgent() {
 	v := os.Getenv(testAgentEnv)
+	if os.Getenv("DDP_LOCAL_POD") == "1" && len(os.Args) == 4 && os.Args[1] == "agent" && os.Args[2] == "--coordinator" {
+		// A pod of the agents' Job on the local cluster (image ddp-verify runs this binary):
+		// `agent --coordinator URL`, its index from the Job controller.
+		v = os.Args[3] + " " + os.Getenv("JOB_COMPLETION_INDEX")
+	}
 	if v == "" {
 		return
 	}
@@ -143,4 +153,104 @@ func TestAgentsRefusedForAnotherWorkload(t *testing.T) {
 			t.Error("the target was opened")
 		}
 	}
+}
+
+// The agents as an Indexed Job on the local Kubernetes cluster: the real Job controller
+// creates a pod per completion index, the scheduler places them, the node agents run them as
+// agent processes, which get their index from the Job controller and connect; the run is GO
+// with each agent's share named by its pod, and the Job is deleted at the end.
+func TestAgentsAsAnIndexedJob(t *testing.T) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	for _, b := range kubecluster.Binaries {
+		if _, err := os.Stat(filepath.Join(assets, b)); assets == "" || err != nil {
+			testenv.Missing(t, testenv.Envtest, "the control plane's binaries in $KUBEBUILDER_ASSETS")
+		}
+	}
+	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{Options: kubecluster.Options{Assets: assets, Dir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	o := options(t, "short.yaml", "reachable.slo.yaml")
+	o.Agents, o.AgentsOn, o.AgentJob = 3, AgentsOnKubernetes, AgentJob{Kubeconfig: c.Kubeconfig}
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.Go {
+		t.Fatalf("code %d verdict %s, reasons %q", out.Code, out.Run.Verdict, out.Run.Reasons)
+	}
+	var requests int64
+	for i, a := range out.Run.Agents {
+		if a.State != "done" || !strings.HasPrefix(a.Host, jobName(out.Run.RunID)+"-"+strconv.Itoa(i)+"-") {
+			t.Errorf("agent %d: %+v; want done, in a pod of the Job", i, a)
+		}
+		requests += int64(a.Requests)
+	}
+	if len(out.Run.Agents) != 3 || requests != out.Run.Load.Total.Count {
+		t.Fatalf("%d agents with %d requests; the merged load has %d", len(out.Run.Agents), requests, out.Run.Load.Total.Count)
+	}
+	client, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := client.BatchV1().Jobs("default").List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs.Items) != 0 {
+		t.Errorf("the agents' Job is still there: %s", jobs.Items[0].Name)
+	}
+}
+
+// An agent pod whose process dies mid-run: its pod fails (restart policy Never), and the run
+// ends NO-GO naming the agent, its segment and its pod.
+func TestAFailedAgentPodMakesTheRunNoGo(t *testing.T) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	for _, b := range kubecluster.Binaries {
+		if _, err := os.Stat(filepath.Join(assets, b)); assets == "" || err != nil {
+			testenv.Missing(t, testenv.Envtest, "the control plane's binaries in $KUBEBUILDER_ASSETS")
+		}
+	}
+	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{Options: kubecluster.Options{Assets: assets, Dir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	client, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options(t, "short.yaml", "reachable.slo.yaml")
+	o.Agents, o.AgentsOn, o.AgentJob = 2, AgentsOnKubernetes, AgentJob{Kubeconfig: c.Kubeconfig}
+	go func() { // kill agent 1's process a few seconds into the load
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			pods, _ := client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+			for _, p := range pods.Items {
+				if p.Annotations["batch.kubernetes.io/job-completion-index"] != "1" || len(p.Status.ContainerStatuses) == 0 {
+					continue
+				}
+				if pid, ok := strings.CutPrefix(p.Status.ContainerStatuses[0].ContainerID, "process://"); ok {
+					time.Sleep(8 * time.Second)
+					n, _ := strconv.Atoi(pid)
+					_ = syscall.Kill(n, syscall.SIGKILL)
+					return
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	out, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := strings.Join(out.Run.Reasons, "\n")
+	if out.Code != exitcode.NoGo || !strings.Contains(reasons, "load agent 1 (segment 1/2:1) was lost") {
+		t.Fatalf("code %d, reasons %q; want NO-GO naming agent 1", out.Code, out.Run.Reasons)
+	}
+	if !strings.Contains(reasons, "its pod "+jobName(out.Run.RunID)+"-1-") && !strings.Contains(reasons, "no report for") {
+		t.Errorf("reasons do not say how agent 1 was lost: %q", out.Run.Reasons)
+	}
+	t.Logf("reasons: %q", out.Run.Reasons)
 }

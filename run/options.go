@@ -54,6 +54,11 @@ type Options struct {
 	// AgentExec starts them (nil: this binary's `agent` command).
 	Agents    int
 	AgentExec AgentExec
+	// AgentsOn is where the agents run: AgentsOnLocal (processes, the default) or
+	// AgentsOnKubernetes (the pods of an Indexed Job, AgentJob, in a cluster whose pods can
+	// reach this machine's loopback: the local cluster of `ddp-verify cluster up`).
+	AgentsOn string
+	AgentJob AgentJob
 	// Seed seeds the users' random draws (journeys, think times, media lengths): the same seed
 	// offers the same load. 0 means 1, the default.
 	Seed uint64

@@ -105,7 +105,7 @@ func check(o Options) (*runner, error) {
 		checkWindows(o.SLO, o.Plan.Timeline),
 		checkBaselineScale(o.Baseline, o.Plan),
 		checkPageReceiver(o.Plan.Profile, o.routing()),
-		checkAgents(o.Agents, r.workload),
+		checkAgents(o.Agents, o.AgentsOn, r.workload),
 		r.workload.Check(r.plan),
 		o.Target.Check(r.plan, r.faults()),
 		checkOutDir(r.dir),
@@ -117,7 +117,15 @@ func check(o Options) (*runner, error) {
 
 // checkAgents refuses load agents for a workload they cannot run: an agent builds the
 // DailyDoco journeys from the profile it is sent.
-func checkAgents(n int, w Workload) error {
+func checkAgents(n int, on string, w Workload) error {
+	switch on {
+	case "", AgentsOnLocal, AgentsOnKubernetes:
+	default:
+		return badInput("--agents-on %q: want %s or %s", on, AgentsOnLocal, AgentsOnKubernetes)
+	}
+	if on == AgentsOnKubernetes && n == 0 {
+		return badInput("--agents-on kubernetes needs --agents N")
+	}
 	if _, journeys := w.(Journeys); n > 0 && !journeys {
 		return badInput("--agents: load agents run the profile's DailyDoco journeys, not the workload %T", w)
 	}

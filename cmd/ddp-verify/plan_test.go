@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
 	"github.com/dailydoco/ddp-verify/exitcode"
 )
 
@@ -113,5 +117,29 @@ func TestPlanRefusesGarbage(t *testing.T) {
 	// --force lifts the machine's bound (the plan is then printed).
 	if out, code := executeCombined(t, "plan", "--profile", billion, "--force"); code != 0 || !strings.Contains(out, "peak 1000000000 VUs") {
 		t.Errorf("--force: exit %d\n%s", code, out)
+	}
+}
+
+// plan --agents N prints the Indexed Job that run --agents-on kubernetes applies: completion
+// index = segment, one pod per agent, no retry of a failed index, the run id label.
+func TestPlanPrintsTheAgentsJob(t *testing.T) {
+	out, errOut, code := execute(t, "plan", "--profile", "smoke", "--agents", "3", "--agents-namespace", "load")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	_, doc, ok := strings.Cut(out, "LOAD AGENTS JOB")
+	if !ok {
+		t.Fatalf("no agents Job in:\n%s", out)
+	}
+	_, doc, _ = strings.Cut(doc, "\n")
+	var job batchv1.Job
+	if err := yaml.UnmarshalStrict([]byte(doc), &job); err != nil {
+		t.Fatalf("the Job does not read back: %v\n%s", err, doc)
+	}
+	s := job.Spec
+	if job.Namespace != "load" || *s.Completions != 3 || *s.Parallelism != 3 || *s.CompletionMode != batchv1.IndexedCompletion ||
+		s.BackoffLimitPerIndex == nil || *s.BackoffLimitPerIndex != 0 || s.Template.Spec.RestartPolicy != corev1.RestartPolicyNever ||
+		job.Labels["ddp-verify.dailydoco.io/run-id"] == "" || s.Template.Spec.Containers[0].Args[0] != "agent" {
+		t.Errorf("Job %+v", job)
 	}
 }

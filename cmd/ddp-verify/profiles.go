@@ -52,6 +52,8 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 		topoFile   string
 		namespaces []string
 		force      bool
+		agents     int
+		agentJob   run.AgentJob
 	)
 	cmd := &cobra.Command{
 		Use:   "plan --profile NAME|FILE",
@@ -66,7 +68,13 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return run.WritePlan(out, plan, spec, topo, namespaces)
+			if err := run.WritePlan(out, plan, spec, topo, namespaces); err != nil {
+				return err
+			}
+			if agents > 0 {
+				return run.WriteAgentJob(out, agentJob, agents)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "profile", "", "built-in profile name or path to a profile YAML file")
@@ -75,6 +83,9 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&topoFile, "topology", "", "topology the manifests are resolved against (default: the built-in reference topology)")
 	cmd.Flags().StringSliceVar(&namespaces, "namespace", nil, "namespaces the faults may hit (default dailydoco-prod)")
 	cmd.Flags().BoolVar(&force, "force", false, forceUsage)
+	cmd.Flags().IntVar(&agents, "agents", 0, "also print the Indexed Job that runs this many load agents with run --agents-on kubernetes")
+	cmd.Flags().StringVar(&agentJob.Namespace, "agents-namespace", "default", "namespace of the agents' Job")
+	cmd.Flags().StringVar(&agentJob.Image, "agents-image", "ddp-verify", "the image that runs `ddp-verify agent`")
 	_ = cmd.MarkFlagRequired("profile")
 	return cmd
 }

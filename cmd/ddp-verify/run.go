@@ -31,6 +31,8 @@ type runFlags struct {
 	timeScale                                                 float64
 	seed                                                      uint64
 	agents                                                    int
+	agentsOn                                                  string
+	agentJob                                                  run.AgentJob
 	noChaos, verbose, force                                   bool
 	promURL, remoteWriteURL                                   string
 	expectJobs                                                []string
@@ -91,6 +93,10 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.timeScale, "time-scale", 1, "multiply stage, fault and window durations by this factor")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the users' random draws (journeys, think times, media lengths); the same seed offers the same load")
 	fs.IntVar(&f.agents, "agents", 0, "spread the load over this many agent processes on this machine, each running its execution segment; the run merges their results exactly (0: the load runs in this process)")
+	fs.StringVar(&f.agentsOn, "agents-on", run.AgentsOnLocal, "where the --agents run: local (processes on this machine) or kubernetes (the pods of an Indexed Job in the cluster of --agents-kubeconfig, whose pods must reach this machine's loopback: the local cluster of `ddp-verify cluster up`)")
+	fs.StringVar(&f.agentJob.Kubeconfig, "agents-kubeconfig", "", "with --agents-on kubernetes: kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&f.agentJob.Namespace, "agents-namespace", "default", "with --agents-on kubernetes: namespace of the agents' Job")
+	fs.StringVar(&f.agentJob.Image, "agents-image", "ddp-verify", "with --agents-on kubernetes: the image that runs `ddp-verify agent`")
 	fs.BoolVar(&f.noChaos, "no-chaos", false, "skip the profile's faults")
 	fs.BoolVar(&f.force, "force", false, forceUsage)
 	fs.StringVar(&f.baseline, "baseline", "", "an earlier run.json for the SLO file's relative criteria")
@@ -133,7 +139,7 @@ func (f *runFlags) options(cmd *cobra.Command, errOut io.Writer) (run.Options, e
 		return run.Options{}, exitcode.New(exitcode.BadInput, err)
 	}
 	o := run.Options{
-		OutDir: f.out, NoChaos: f.noChaos, Seed: f.seed, Agents: f.agents, PreflightTimeout: f.preflightTimeout,
+		OutDir: f.out, NoChaos: f.noChaos, Seed: f.seed, Agents: f.agents, AgentsOn: f.agentsOn, AgentJob: f.agentJob, PreflightTimeout: f.preflightTimeout,
 		DrainTimeout: f.drainTimeout, RecoveryTimeout: f.recoveryTimeout, Progress: errOut, Version: version, Logger: f.logger(errOut),
 	}
 	if file, ok := errOut.(*os.File); ok {
