@@ -103,12 +103,13 @@ func startSplit(t *testing.T, n int, tl testLoad, loss time.Duration) *split {
 	return s
 }
 
-// Four agents offer the load one generator offers (every arrival of the schedule, no more),
-// and the merged result is the four snapshots added together: the thresholds over it hold.
+// Four agents offer the load one generator offers (every arrival of the schedule, no more, with
+// the same VUs between them), and the merged result is the four snapshots added together: the
+// thresholds over it hold.
 func TestFourAgentsOfferTheLoadOfOne(t *testing.T) {
 	tg := loadtest.NewTarget(t)
 	tl := testLoad{URL: tg.URL, Rate: 50, Duration: 2 * time.Second}
-	offered := map[int]uint64{}
+	offered, vus := map[int]uint64{}, map[int]int64{}
 	for _, n := range []int{1, 4} {
 		s := startSplit(t, n, tl, 5*time.Second)
 		res, err := s.c.Run(context.Background())
@@ -122,7 +123,7 @@ func TestFourAgentsOfferTheLoadOfOne(t *testing.T) {
 			}
 		}
 		iters := uint64(res.Snapshot.Counter(load.MetricIterations, nil) + res.Snapshot.Counter(load.MetricDroppedIterations, nil))
-		offered[n] = iters
+		offered[n], vus[n] = iters, res.Snapshot.VUsMax
 		var sum uint64
 		for _, st := range s.c.Agents() {
 			if st.State != "done" {
@@ -142,6 +143,9 @@ func TestFourAgentsOfferTheLoadOfOne(t *testing.T) {
 	}
 	if want := uint64(tl.Rate) * uint64(tl.Duration/time.Second); offered[1] != want || offered[4] != want {
 		t.Fatalf("offered iterations: 1 agent %d, 4 agents %d; the schedule has %d", offered[1], offered[4], want)
+	}
+	if vus[1] != 8 || vus[4] != 8 {
+		t.Fatalf("VUs: 1 agent %d, 4 agents %d together; the scenario preallocates 8", vus[1], vus[4])
 	}
 }
 

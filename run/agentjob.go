@@ -33,6 +33,11 @@ type AgentJob struct {
 	// Image runs `ddp-verify agent` (default "ddp-verify"); CPU and Memory are each agent's
 	// requests (default 1 and 512Mi).
 	Image, CPU, Memory string
+	// Listen is where the coordinator listens (default 127.0.0.1:0, which the pods of the local
+	// cluster reach); CoordinatorURL is the address the agents are given (default
+	// http://LISTEN): a cluster elsewhere needs an address its pods can reach, such as this
+	// machine's, or a Service in front of it.
+	Listen, CoordinatorURL string
 }
 
 // Labels of an agent Job and its pods.

@@ -131,13 +131,14 @@ func (r *runner) startAgents() (*agentRun, error) {
 	if r.platform.RemoteWriteURL == "" {
 		return nil, badInput("--agents: the target's Prometheus takes no remote write, so the agents' metrics would be lost")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	listen := orString(r.o.AgentJob.Listen, "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return nil, infra("listen for the load agents: %w", err)
+		return nil, infra("listen for the load agents on %s: %w", listen, err)
 	}
 	ar := &agentRun{Coordinator: c, srv: generatorServer(c.Handler())}
 	go ar.srv.Serve(ln)
-	url := "http://" + ln.Addr().String()
+	url := orString(r.o.AgentJob.CoordinatorURL, "http://"+ln.Addr().String())
 	if r.o.AgentsOn == AgentsOnKubernetes {
 		if ar.job, err = startAgentJob(r.o.AgentJob, c, r.runID, r.o.Agents, url); err != nil {
 			ar.srv.Close()

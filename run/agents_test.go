@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,11 +75,19 @@ func (a *agentProcs) get(i int) *exec.Cmd {
 
 // A run spread over three agent processes is the run: GO, each agent done with its share,
 // the load statistics the agents' shares added up, and the generator's metrics (which the
-// agents push) in Prometheus: the request-count cross-check with the servers passes.
+// agents push) in Prometheus: the request-count cross-check with the servers passes. The
+// agents reach the run at the coordinator URL it advertises (here by the name localhost).
 func TestRunOnAgents(t *testing.T) {
 	o := options(t, "short.yaml", "reachable.slo.yaml")
 	procs := &agentProcs{}
 	o.Agents, o.AgentExec = 3, procs.exec
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	o.AgentJob.Listen, o.AgentJob.CoordinatorURL = "127.0.0.1:"+strconv.Itoa(port), "http://localhost:"+strconv.Itoa(port)
 	out, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +104,11 @@ func TestRunOnAgents(t *testing.T) {
 	}
 	if len(out.Run.Agents) != 3 || int64(requests) != out.Run.Load.Total.Count {
 		t.Fatalf("%d agents with %d requests; the merged load has %d", len(out.Run.Agents), requests, out.Run.Load.Total.Count)
+	}
+	for i := range 3 {
+		if env := strings.Join(procs.get(i).Env, " "); !strings.Contains(env, "http://localhost:"+strconv.Itoa(port)) {
+			t.Errorf("agent %d was not given the advertised coordinator URL", i)
+		}
 	}
 	for _, seg := range []string{"0:1/3", "1/3:2/3", "2/3:1"} {
 		if !strings.Contains(out.Run.AgentsSummary(), seg) {

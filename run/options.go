@@ -55,8 +55,9 @@ type Options struct {
 	Agents    int
 	AgentExec AgentExec
 	// AgentsOn is where the agents run: AgentsOnLocal (processes, the default) or
-	// AgentsOnKubernetes (the pods of an Indexed Job, AgentJob, in a cluster whose pods can
-	// reach this machine's loopback: the local cluster of `ddp-verify cluster up`).
+	// AgentsOnKubernetes (the pods of an Indexed Job, AgentJob, in a cluster; they reach the
+	// run at AgentJob.CoordinatorURL, by default its loopback address, which the pods of the
+	// local cluster of `ddp-verify cluster up` reach).
 	AgentsOn string
 	AgentJob AgentJob
 	// Seed seeds the users' random draws (journeys, think times, media lengths): the same seed
