@@ -40,7 +40,7 @@ test:
 	@if [ -n "$$DDP_TEST_SKIP" ] && [ "$$CI" != true ]; then \
 		echo "make test: WARNING: DDP_TEST_SKIP=$$DDP_TEST_SKIP: tests that need these skip when they are missing; this is NOT the whole suite" >&2; fi
 	@if [ -z "$$KUBEBUILDER_ASSETS" ]; then \
-		echo "make test: envtest binaries from hack/envtest-assets.sh (built once per machine: about 16 minutes)"; \
+		echo "make test: envtest binaries from hack/envtest-assets.sh (built once per machine: about 27 minutes on 2 cores)"; \
 		KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" || exit 1; export KUBEBUILDER_ASSETS; fi; \
 	echo "KUBEBUILDER_ASSETS=$$KUBEBUILDER_ASSETS"; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -137,8 +137,8 @@ func TestFourAgentsOfferTheLoadOfOne(t *testing.T) {
 		if !res.ThresholdsPassed() || len(res.Thresholds) != len(testThresholds) {
 			t.Errorf("%d agents: thresholds %+v", n, res.Thresholds)
 		}
-		if reqs, _ := res.Snapshot.Rate(load.MetricReqFailed, nil); reqs != iters {
-			t.Errorf("%d agents: %d requests for %d iterations", n, reqs, iters)
+		if reqs, _ := res.Snapshot.Rate(load.MetricReqFailed, nil); reqs != uint64(res.Snapshot.Counter(load.MetricIterations, nil)) {
+			t.Errorf("%d agents: %d requests for %v completed iterations", n, reqs, res.Snapshot.Counter(load.MetricIterations, nil))
 		}
 	}
 	if want := uint64(tl.Rate) * uint64(tl.Duration/time.Second); offered[1] != want || offered[4] != want {
@@ -153,7 +153,7 @@ func TestFourAgentsOfferTheLoadOfOne(t *testing.T) {
 // segment, and the others are told to stop: the run's load is never silently smaller.
 func TestAStoppedAgentIsNamed(t *testing.T) {
 	tg := loadtest.NewTarget(t)
-	s := startSplit(t, 3, testLoad{URL: tg.URL, Rate: 30, Duration: time.Minute}, 2*time.Second)
+	s := startSplit(t, 3, testLoad{URL: tg.URL, Rate: 30, Duration: time.Minute}, 10*time.Second)
 	go func() {
 		for s.c.Live().Requests < 20 {
 			time.Sleep(50 * time.Millisecond)
@@ -250,7 +250,7 @@ func TestASilentAgentIsLost(t *testing.T) {
 	tg := loadtest.NewTarget(t)
 	tl := testLoad{URL: tg.URL, Rate: 20, Duration: time.Minute}
 	c, srv, agentErr := startFirstOfTwo(t, agents.Config{RunID: "r1", Agents: 2, Workload: tl.json(t), Thresholds: testThresholds,
-		LossTimeout: 2 * time.Second, StartDelay: 100 * time.Millisecond, ConnectTimeout: 30 * time.Second})
+		LossTimeout: 5 * time.Second, StartDelay: 100 * time.Millisecond, ConnectTimeout: 30 * time.Second})
 	// Agent 1 joins and waits for the start like an agent, and then never reports.
 	go func() {
 		for _, step := range []string{"join", "ready"} {

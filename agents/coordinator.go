@@ -246,6 +246,9 @@ func (c *Coordinator) report(w http.ResponseWriter, r *http.Request) {
 	case st.phase == lost:
 		reply(w, Word{Stop: true, Reason: "this agent was declared lost: " + st.reason})
 		return
+	case st.phase == done:
+		reply(w, Word{}) // a final report sent again: its answer was lost
+		return
 	case rep.Error != "" && st.phase != done && st.phase != waiting:
 		c.markLostLocked(st, "it failed: "+rep.Error)
 		reply(w, Word{Stop: true, Reason: c.stopWhy})

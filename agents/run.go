@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,13 +185,12 @@ func (c *Coordinator) merged(from int64) *load.Snapshot {
 			continue
 		}
 		p := *st.snap
+		// The buckets are copied here: the agent's next report writes into them.
 		switch {
-		case from < 0:
+		case from < 0 || int64(len(p.Buckets)) <= from:
 			p.Buckets = nil
-		case from > 0 && int64(len(p.Buckets)) > from:
-			p.Buckets = p.Buckets[from:]
-		case from > 0:
-			p.Buckets = nil
+		default:
+			p.Buckets = slices.Clone(p.Buckets[from:])
 		}
 		parts = append(parts, p)
 	}
