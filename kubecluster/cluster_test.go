@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,33 +19,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/dailydoco/ddp-verify/internal/testenv"
 	"github.com/dailydoco/ddp-verify/kubecluster"
+	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
 )
-
-// assets is the directory of the control plane's binaries, or the test fails with how to
-// build them.
-func assets(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
-	for _, b := range kubecluster.Binaries {
-		if _, err := os.Stat(filepath.Join(dir, b)); dir == "" || err != nil {
-			testenv.Missing(t, testenv.Envtest, "the control plane's binaries ("+strings.Join(kubecluster.Binaries, ", ")+") in $KUBEBUILDER_ASSETS")
-		}
-	}
-	return dir
-}
 
 func startCluster(t *testing.T, grace, heartbeat time.Duration) (*kubecluster.Cluster, *kubernetes.Clientset) {
 	t.Helper()
-	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{
-		Options:   kubecluster.Options{Assets: assets(t), Dir: t.TempDir(), NodeMonitorGracePeriod: grace},
-		Heartbeat: heartbeat,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop)
+	c := kubeclustertest.Start(t, grace, heartbeat)
 	client, err := c.Client()
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,8 +17,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/agents"
 	"github.com/dailydoco/ddp-verify/exitcode"
-	"github.com/dailydoco/ddp-verify/internal/testenv"
-	"github.com/dailydoco/ddp-verify/kubecluster"
+	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
 	"github.com/dailydoco/ddp-verify/verdict"
 )
 
@@ -174,17 +172,7 @@ func TestAgentsRefusedForAnotherWorkload(t *testing.T) {
 // agent processes, which get their index from the Job controller and connect; the run is GO
 // with each agent's share named by its pod, and the Job is deleted at the end.
 func TestAgentsAsAnIndexedJob(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	for _, b := range kubecluster.Binaries {
-		if _, err := os.Stat(filepath.Join(assets, b)); assets == "" || err != nil {
-			testenv.Missing(t, testenv.Envtest, "the control plane's binaries in $KUBEBUILDER_ASSETS")
-		}
-	}
-	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{Options: kubecluster.Options{Assets: assets, Dir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c := kubeclustertest.Start(t, 0, 0)
 	o := options(t, "short.yaml", "reachable.slo.yaml")
 	o.Agents, o.AgentsOn, o.AgentJob = 3, AgentsOnKubernetes, AgentJob{Kubeconfig: c.Kubeconfig}
 	out, err := Run(context.Background(), o)
@@ -220,17 +208,7 @@ func TestAgentsAsAnIndexedJob(t *testing.T) {
 // An agent pod whose process dies mid-run: its pod fails (restart policy Never), and the run
 // ends NO-GO naming the agent, its segment and its pod.
 func TestAFailedAgentPodMakesTheRunNoGo(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	for _, b := range kubecluster.Binaries {
-		if _, err := os.Stat(filepath.Join(assets, b)); assets == "" || err != nil {
-			testenv.Missing(t, testenv.Envtest, "the control plane's binaries in $KUBEBUILDER_ASSETS")
-		}
-	}
-	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{Options: kubecluster.Options{Assets: assets, Dir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c := kubeclustertest.Start(t, 0, 0)
 	client, err := c.Client()
 	if err != nil {
 		t.Fatal(err)

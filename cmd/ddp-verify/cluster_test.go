@@ -15,8 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/dailydoco/ddp-verify/internal/testenv"
-	"github.com/dailydoco/ddp-verify/kubecluster"
+	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
@@ -24,12 +23,7 @@ import (
 // leaves no process behind (etcd, the API server, the controller manager and the scheduler
 // die with it).
 func TestClusterUpAndKilled(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	for _, b := range kubecluster.Binaries {
-		if _, err := os.Stat(filepath.Join(assets, b)); assets == "" || err != nil {
-			testenv.Missing(t, testenv.Envtest, "the control plane's binaries in $KUBEBUILDER_ASSETS")
-		}
-	}
+	assets := kubeclustertest.Assets(t)
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "cluster", "up", "--dir", dir, "--assets", assets)
 	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
