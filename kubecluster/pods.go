@@ -183,6 +183,10 @@ func (a *NodeAgent) podIP(*corev1.Pod) string {
 // start starts every container and then follows them: probes every second, status on change.
 func (p *podRun) start(ctx context.Context) {
 	p.mu.Lock()
+	if p.ending { // killed (its node powered off) before it started
+		p.mu.Unlock()
+		return
+	}
 	p.started = time.Now()
 	for _, c := range p.pod.Spec.Containers {
 		cr := &containerRun{spec: c, pod: p}

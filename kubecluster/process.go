@@ -2,10 +2,12 @@ package kubecluster
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -15,7 +17,9 @@ import (
 // no process behind), fires when the thread that forked the child exits, and Go may end other
 // threads at any time. The thread lives until [launcher.close].
 type launcher struct {
-	reqs chan launch
+	mu     sync.Mutex
+	closed bool
+	reqs   chan launch
 }
 
 type launch struct {
@@ -34,15 +38,31 @@ func newLauncher() *launcher {
 	return l
 }
 
+// errClosed is returned by a launcher that was closed: the cluster is stopping.
+var errClosed = errors.New("the cluster is stopping")
+
 // start starts cmd with the parent-death signal set.
 func (l *launcher) start(cmd *exec.Cmd) error {
 	cmd.SysProcAttr = childAttr()
 	done := make(chan error, 1)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return errClosed
+	}
 	l.reqs <- launch{cmd: cmd, done: done}
+	l.mu.Unlock()
 	return <-done
 }
 
-func (l *launcher) close() { close(l.reqs) }
+func (l *launcher) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		close(l.reqs)
+	}
+}
 
 // process is one of the cluster's processes, its output in its log file.
 type process struct {
