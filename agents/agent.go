@@ -172,7 +172,7 @@ func (ag *agent) run(ctx context.Context, eng *load.Engine, reg *prometheus.Regi
 		case <-ended:
 			running = false
 		case <-tick.C:
-			word, err := rep.send(ctx, false)
+			word, err := rep.send(context.WithoutCancel(ctx), false) // also while a signal winds the load down
 			switch {
 			case err != nil && time.Since(rep.lastOK) > ag.a.LossTimeout && lostErr == nil:
 				lostErr = fmt.Errorf("agent %d: %w at %s for %s (%v): stopped its load", ag.a.Index, ErrCoordinatorLost, ag.cfg.Coordinator, time.Since(rep.lastOK).Truncate(time.Second), err)
