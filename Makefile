@@ -4,8 +4,9 @@ BIN     ?= bin/ddp-verify
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-# Tests may take a while on 2 cores (embedded Prometheus, platform processes).
-TEST_TIMEOUT ?= 20m
+# Tests may take a while on 2 cores (embedded Prometheus, platform processes, local Kubernetes
+# clusters): the run package took 17 minutes with other packages beside it.
+TEST_TIMEOUT ?= 30m
 
 # Native Go fuzzing of every loader of hostile input, each target for FUZZTIME. Minimizing a
 # new input may take up to FUZZMINIMIZETIME (Go's default, 60s, would spend most of a short run
