@@ -3,6 +3,7 @@ package kubecluster
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -11,7 +12,16 @@ import (
 // Cluster is a control plane with one node agent per topology node.
 type Cluster struct {
 	*ControlPlane
+	// Nodes are the node agents, the autoscaler's too; read them through Node while the
+	// autoscaler runs.
 	Nodes []*NodeAgent
+
+	mu           sync.Mutex
+	heartbeat    time.Duration
+	provisioning map[string]int // nodes being added, by pool, pool/zone, and in all ("")
+	stopScaler   context.CancelFunc
+	scalerDone   chan struct{}
+	provisions   sync.WaitGroup // nodes the autoscaler is adding
 }
 
 // ClusterOptions configure [StartCluster]: the control plane's, the topology whose nodes
@@ -20,6 +30,9 @@ type ClusterOptions struct {
 	Options
 	Topology  *topology.Topology
 	Heartbeat time.Duration
+	// Autoscale adds a node of a pool when a pod is Unschedulable for want of one (the
+	// cluster's cloud, as cluster-autoscaler on EKS), within the pool's max.
+	Autoscale bool
 }
 
 // StartCluster starts the control plane and powers on a node agent per topology node.
@@ -32,7 +45,7 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{ControlPlane: cp}
+	c := &Cluster{ControlPlane: cp, heartbeat: o.Heartbeat, provisioning: map[string]int{}}
 	client, err := cp.Client()
 	if err != nil {
 		c.Stop()
@@ -47,11 +60,18 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 		}
 		c.Nodes = append(c.Nodes, a)
 	}
+	if o.Autoscale {
+		actx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		c.stopScaler, c.scalerDone = stop, make(chan struct{})
+		go c.autoscale(actx, topo)
+	}
 	return c, nil
 }
 
 // Node returns the agent of the named node, or nil.
 func (c *Cluster) Node(name string) *NodeAgent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, n := range c.Nodes {
 		if n.Node.Name == name {
 			return n
@@ -62,6 +82,13 @@ func (c *Cluster) Node(name string) *NodeAgent {
 
 // Stop powers off every node and stops the control plane.
 func (c *Cluster) Stop() {
+	if c.stopScaler != nil {
+		c.stopScaler()
+		<-c.scalerDone
+		c.provisions.Wait()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, n := range c.Nodes {
 		n.PowerOff()
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
 func startCluster(t *testing.T, grace, heartbeat time.Duration) (*kubecluster.Cluster, *kubernetes.Clientset) {
@@ -389,5 +391,73 @@ func TestJobsRunToCompletion(t *testing.T) {
 	j, _ := client.BatchV1().Jobs("default").Get(ctx, "works", metav1.GetOptions{})
 	if j.Status.Succeeded != 2 || j.Status.CompletedIndexes != "0,1" {
 		t.Errorf("Job works: %d succeeded, indexes %q", j.Status.Succeeded, j.Status.CompletedIndexes)
+	}
+}
+
+// GPU pods beyond the GPU pool's nodes are Unschedulable until the autoscaler adds a GPU node
+// (after the pool's provisioning delay), and then the scheduler places them on it; a pod no
+// node of any pool could take (2 GPUs) gets no node.
+func TestTheAutoscalerAddsAGPUNodeForPendingPods(t *testing.T) {
+	topo := topology.Default()
+	topo.Pool("gpu").ProvisioningDelay = topology.Duration(2 * time.Second)
+	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{
+		Options: kubecluster.Options{Assets: kubeclustertest.Assets(t), Dir: t.TempDir()}, Topology: topo, Autoscale: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	client, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	before := len(topo.Nodes())
+	gpuNodes := len(topo.Pool("gpu").Zones)
+	for i := range gpuNodes + 1 {
+		if _, err := client.CoreV1().Pods("default").Create(ctx, pod("transcode-"+strconv.Itoa(i), nil, 1), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod("too-big", nil, 2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bound := func(name string) string {
+		p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Spec.NodeName
+	}
+	took := eventually(t, 2*time.Minute, "every GPU pod bound", func() bool {
+		for i := range gpuNodes + 1 {
+			if bound("transcode-"+strconv.Itoa(i)) == "" {
+				return false
+			}
+		}
+		return true
+	})
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != before+1 {
+		t.Fatalf("%d nodes, want the %d of the topology and one added", len(nodes.Items), before)
+	}
+	added := ""
+	for _, n := range nodes.Items {
+		if c.Node(n.Name) != nil && n.Labels[kubecluster.PoolLabel] == "gpu" && !slices.ContainsFunc(topo.Nodes(), func(tn topology.Node) bool { return tn.Name == n.Name }) {
+			added = n.Name
+		}
+	}
+	if added == "" {
+		t.Fatal("no GPU node was added")
+	}
+	t.Logf("GPU node %s added; every GPU pod bound %v after creation (provisioning delay 2s)", added, took.Round(100*time.Millisecond))
+	if n := bound("too-big"); n != "" {
+		t.Errorf("the 2-GPU pod was bound to %s", n)
+	}
+	time.Sleep(3 * time.Second) // more than a provisioning delay: no node is added for the 2-GPU pod
+	if nodes, _ := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); len(nodes.Items) != before+1 {
+		t.Errorf("%d nodes: a node was added that no pending pod fits", len(nodes.Items))
 	}
 }

@@ -42,7 +42,8 @@ topology node with the topology's zone, pool and instance-type labels, its capac
 API server's URL; stops everything on Ctrl-C or SIGTERM. Every process dies with this one, also
 when it is killed. The real scheduler places pods on the nodes, whose agents run them as
 processes (image ddp-verify runs this binary; each pod on its own loopback address) with their
-probes (docs/kubernetes.md).`,
+probes; a pod Unschedulable for want of a node gets one of its pool after the pool's
+provisioning delay, within the pool's max (docs/kubernetes.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			topo := topology.Default()
@@ -71,7 +72,7 @@ probes (docs/kubernetes.md).`,
 			fmt.Fprintf(errOut, "ddp-verify: starting the control plane and %d nodes in %s\n", len(topo.Nodes()), dir)
 			c, err := kubecluster.StartCluster(ctx, kubecluster.ClusterOptions{
 				Options:  kubecluster.Options{Assets: o.assets, Dir: dir, NodeMonitorGracePeriod: o.grace, Logger: log},
-				Topology: topo,
+				Topology: topo, Autoscale: true,
 			})
 			if err != nil {
 				return exitcode.New(exitcode.Infra, err)
