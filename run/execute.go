@@ -116,6 +116,9 @@ func (r *runner) connectAgents(ctx context.Context) (*agentRun, error) {
 	t0, err := ar.Start(ctx)
 	if err != nil {
 		ar.stop(agentTimings.loss)
+		if ctx.Err() != nil {
+			return nil, exitcode.New(exitcode.Interrupted, errors.New("interrupted while the load agents connected: nothing was sent"))
+		}
 		return nil, infra("load agents: %w", err)
 	}
 	if d := t0.Sub(r.clock.Now()); d > 0 {
