@@ -351,6 +351,7 @@ type containerRun struct {
 
 type probeState struct {
 	successes, failures int32
+	last                time.Time // when it last ran
 }
 
 // run starts the container's process with the pod's environment.
@@ -464,9 +465,8 @@ func (c *containerRun) probe(kind string, pr *corev1.Probe) probeResult {
 	if pr == nil {
 		return probeNone
 	}
-	since := time.Since(c.startedAt)
 	period := max(time.Duration(pr.PeriodSeconds)*time.Second, time.Second)
-	if since < time.Duration(pr.InitialDelaySeconds)*time.Second || int64(since/time.Second)%int64(period/time.Second) != 0 {
+	if time.Since(c.startedAt) < time.Duration(pr.InitialDelaySeconds)*time.Second {
 		return probeNone
 	}
 	st := c.probes[kind]
@@ -474,6 +474,12 @@ func (c *containerRun) probe(kind string, pr *corev1.Probe) probeResult {
 		st = &probeState{}
 		c.probes[kind] = st
 	}
+	// Checked every second: due once a period has passed since the last probe (with a
+	// little slack for the ticker's jitter).
+	if !st.last.IsZero() && time.Since(st.last) < period-100*time.Millisecond {
+		return probeNone
+	}
+	st.last = time.Now()
 	failures, successes := max(pr.FailureThreshold, 1), max(pr.SuccessThreshold, 1)
 	if err := c.probeOnce(pr); err != nil {
 		st.failures, st.successes = st.failures+1, 0
