@@ -296,3 +296,39 @@ func startFirstOfTwo(t *testing.T, cfg agents.Config) (*agents.Coordinator, *htt
 	}()
 	return c, srv, agentErr
 }
+
+// Interrupting the coordinator (the run's first Ctrl-C) stops every agent through its next
+// report: each sends its final report and is done, not lost, and the run ends at once.
+func TestInterruptingTheCoordinatorStopsTheAgents(t *testing.T) {
+	tg := loadtest.NewTarget(t)
+	s := startSplit(t, 2, testLoad{URL: tg.URL, Rate: 20, Duration: time.Minute}, 10*time.Second)
+	ctx, interrupt := context.WithCancel(context.Background())
+	go func() {
+		for s.c.Live().Requests < 10 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		interrupt()
+	}()
+	start := time.Now()
+	res, err := s.c.Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v; want the interruption", err)
+	}
+	if took := time.Since(start); took > 40*time.Second {
+		t.Errorf("the run took %v after the interruption", took)
+	}
+	for _, st := range s.c.Agents() {
+		if st.State != "done" {
+			t.Errorf("agent %d: %+v; want done, stopped by the coordinator", st.Index, st)
+		}
+	}
+	if reqs, _ := res.Snapshot.Rate(load.MetricReqFailed, nil); reqs < 10 {
+		t.Errorf("the merged result has %d requests", reqs)
+	}
+	s.wg.Wait()
+	for i, err := range s.errs {
+		if err != nil {
+			t.Errorf("agent %d: %v", i, err)
+		}
+	}
+}
