@@ -2,10 +2,12 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dailydoco/ddp-verify/agents"
 	"github.com/dailydoco/ddp-verify/exitcode"
@@ -104,6 +108,9 @@ func TestRunOnAgents(t *testing.T) {
 		t.Fatalf("%d agents with %d requests; the merged load has %d", len(out.Run.Agents), requests, out.Run.Load.Total.Count)
 	}
 	for i := range 3 {
+		if _, err := os.Stat(filepath.Join(out.Dir, "agents", "agent-"+strconv.Itoa(i)+".log")); err != nil {
+			t.Errorf("agent %d's log: %v", i, err)
+		}
 		if env := strings.Join(procs.get(i).Env, " "); !strings.Contains(env, "http://localhost:"+strconv.Itoa(port)) {
 			t.Errorf("agent %d was not given the advertised coordinator URL", i)
 		}
@@ -245,4 +252,31 @@ func TestAFailedAgentPodMakesTheRunNoGo(t *testing.T) {
 		t.Errorf("reasons do not say how agent 1 was lost: %q", out.Run.Reasons)
 	}
 	t.Logf("reasons: %q", out.Run.Reasons)
+}
+
+// An agent resolves the profile it is sent and refuses it when the plan is not the
+// coordinator's (a different ddp-verify version): it would run another load.
+func TestAgentWorkloadRefusesAnotherPlan(t *testing.T) {
+	o := options(t, "short.yaml", "reachable.slo.yaml")
+	r := &runner{o: o, plan: o.Plan, runID: "r1", platform: &Platform{BaseURL: "http://127.0.0.1:1"}}
+	wl, err := r.agentWorkloadOf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := AgentWorkload(agents.Assignment{Workload: wl}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatalf("the coordinator's own workload: %v", err)
+	}
+	if len(w.Scenarios) != len(o.Plan.Scenarios) || len(w.Thresholds) != len(o.Plan.Thresholds) {
+		t.Fatalf("%d scenarios and %d thresholds, the plan has %d and %d", len(w.Scenarios), len(w.Thresholds), len(o.Plan.Scenarios), len(o.Plan.Thresholds))
+	}
+	var aw agentWorkload
+	if err := json.Unmarshal(wl, &aw); err != nil {
+		t.Fatal(err)
+	}
+	aw.Fingerprint = "0000000000000000"
+	tampered, _ := json.Marshal(aw)
+	if _, err := AgentWorkload(agents.Assignment{Workload: tampered}, prometheus.NewRegistry()); err == nil || !strings.Contains(err.Error(), "resolves to plan") {
+		t.Fatalf("a plan that is not the coordinator's: %v", err)
+	}
 }
