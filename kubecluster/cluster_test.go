@@ -461,3 +461,50 @@ func TestTheAutoscalerAddsAGPUNodeForPendingPods(t *testing.T) {
 		t.Errorf("%d nodes: a node was added that no pending pod fits", len(nodes.Items))
 	}
 }
+
+// An image with no program on this machine leaves its container waiting with that reason; a
+// running container whose image changes restarts (a new process, the restart counted).
+func TestImagesArePrograms(t *testing.T) {
+	_, client := startCluster(t, 0, 0)
+	ctx := t.Context()
+	for _, p := range []*corev1.Pod{pod("nginx", nil, 0), pod("web", nil, 0)} {
+		if p.Name == "nginx" {
+			p.Spec.Containers[0].Image = "nginx:1.27"
+		}
+		if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func(name string) (corev1.ContainerStatus, *corev1.Pod) {
+		p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Status.ContainerStatuses) == 0 {
+			return corev1.ContainerStatus{}, p
+		}
+		return p.Status.ContainerStatuses[0], p
+	}
+	eventually(t, time.Minute, "the nginx container waiting", func() bool {
+		st, _ := status("nginx")
+		return st.State.Waiting != nil && strings.Contains(st.State.Waiting.Message, "has no program on this machine")
+	})
+	var ip, pid string
+	eventually(t, time.Minute, "the web pod serving", func() bool {
+		_, p := status("web")
+		ip = p.Status.PodIP
+		var err error
+		pid, err = podGet(t, ip, "/pid")
+		return ip != "" && err == nil
+	})
+	_, p := status("web")
+	p.Spec.Containers[0].Image = "ddp-verify:v2"
+	if _, err := client.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "the web container restarted on its new image", func() bool {
+		st, _ := status("web")
+		now, err := podGet(t, ip, "/pid")
+		return st.RestartCount == 1 && st.Image == "ddp-verify:v2" && err == nil && now != pid
+	})
+}
