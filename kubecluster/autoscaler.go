@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -27,17 +28,10 @@ func (c *Cluster) autoscale(ctx context.Context, topo *topology.Topology) {
 		return
 	}
 	asked := map[string]bool{} // pods a node was added for
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", "").String()})
 		if err != nil {
-			continue
+			return
 		}
 		for i := range pods.Items {
 			p := &pods.Items[i]
@@ -51,7 +45,7 @@ func (c *Cluster) autoscale(ctx context.Context, topo *topology.Topology) {
 				c.provisions.Go(func() { c.provision(ctx, n, delay) })
 			}
 		}
-	}
+	}, time.Second)
 }
 
 // unschedulable reports whether the scheduler found no node for p.

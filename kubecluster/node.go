@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
@@ -155,18 +156,11 @@ func (a *NodeAgent) register(ctx context.Context) error {
 
 func (a *NodeAgent) beatEvery(ctx context.Context, done chan struct{}) {
 	defer close(done)
-	t := time.NewTicker(a.heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.beat(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("heartbeat", "err", err)
-			}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := a.beat(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("heartbeat", "err", err)
 		}
-	}
+	}, a.heartbeat)
 }
 
 // beat renews the node's Lease and reports it Ready with its capacity.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -362,15 +363,16 @@ func (c *containerRun) run() {
 		c.waiting = err.Error()
 		return
 	}
-	args := append(append([]string{}, c.spec.Command...), c.spec.Args...)
-	if len(c.spec.Command) > 0 && c.spec.Command[0] != "ddp-verify" {
-		bin, args = c.spec.Command[0], append(append([]string{}, c.spec.Command[1:]...), c.spec.Args...)
-	} else if len(c.spec.Command) > 0 {
-		args = append(append([]string{}, c.spec.Command[1:]...), c.spec.Args...)
+	// A command replaces the image's program unless it names it: its first word is dropped.
+	args := append(slices.Clone(c.spec.Command), c.spec.Args...)
+	if len(c.spec.Command) > 0 {
+		if c.spec.Command[0] != "ddp-verify" {
+			bin = c.spec.Command[0]
+		}
+		args = args[1:]
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), c.env()...)
-	cmd.SysProcAttr = childAttr()
 	if err := c.pod.rt.agent.launch.start(cmd); err != nil {
 		c.waiting = err.Error()
 		return

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
@@ -142,17 +143,10 @@ func startAgentJob(j AgentJob, c *agents.Coordinator, runID string, n int, coord
 func (jr *agentJobRun) watch(ctx context.Context, c *agents.Coordinator) {
 	defer close(jr.done)
 	reported := map[string]bool{}
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		pods, err := jr.client.CoreV1().Pods(jr.job.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + jr.job.Name})
 		if err != nil {
-			continue
+			return
 		}
 		for _, p := range pods.Items {
 			i, err := strconv.Atoi(p.Annotations[completionIndexAnnotation])
@@ -162,7 +156,7 @@ func (jr *agentJobRun) watch(ctx context.Context, c *agents.Coordinator) {
 			reported[p.Name] = true
 			c.Fail(i, fmt.Errorf("its pod %s failed (%s)", p.Name, podFailure(p)))
 		}
-	}
+	}, time.Second)
 }
 
 // podFailure says why a pod failed: its container's exit code and reason.
