@@ -32,7 +32,10 @@ build:
 # The whole suite, on a fresh clone too. It first obtains the envtest binaries (kube-apiserver,
 # etcd, controller-gen) that the chaos/mesh and run tests start, and kube-controller-manager and
 # kube-scheduler for the kubecluster tests: hack/envtest-assets.sh builds them from source into a
-# cache keyed by their versions, about 27 minutes the first time on 2 cores and at once afterwards (skipped when KUBEBUILDER_ASSETS is already set). A test whose
+# cache keyed by their versions, about 27 minutes the first time on 2 cores and at once afterwards (skipped when KUBEBUILDER_ASSETS is already set).
+# Likewise the real Chaos Mesh controller manager for the chaos/mesh tests: hack/chaos-mesh.sh
+# builds it from ../shared/third-party/chaos-mesh (CHAOS_MESH_SRC) into a cache keyed by the
+# snapshot's commit (skipped when CHAOS_MESH_ASSETS is set). A test whose
 # Debian package is missing (chromium, prometheus) fails with the apt-get command that installs
 # it, never skips; DDP_TEST_SKIP is the documented opt-out (internal/testenv), and this target
 # says loudly that such a run is not the whole suite.
@@ -44,6 +47,10 @@ test:
 		echo "make test: envtest binaries from hack/envtest-assets.sh (built once per machine: about 27 minutes on 2 cores)"; \
 		KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" || exit 1; export KUBEBUILDER_ASSETS; fi; \
 	echo "KUBEBUILDER_ASSETS=$$KUBEBUILDER_ASSETS"; \
+	if [ -z "$$CHAOS_MESH_ASSETS" ]; then \
+		echo "make test: the Chaos Mesh controller manager from hack/chaos-mesh.sh (built once per machine: about 7 minutes on 2 cores)"; \
+		CHAOS_MESH_ASSETS="$$(hack/chaos-mesh.sh)" || exit 1; export CHAOS_MESH_ASSETS; fi; \
+	echo "CHAOS_MESH_ASSETS=$$CHAOS_MESH_ASSETS"; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # Benchmarks print their figures (ops, req/CPU-s, bytes per VU, ...) as custom metrics.

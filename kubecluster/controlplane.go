@@ -59,6 +59,7 @@ type ControlPlane struct {
 	log    *slog.Logger
 	launch *launcher
 	procs  []*process
+	pki    *pki
 }
 
 // Start starts etcd, the API server, the controller manager and the scheduler, in that
@@ -111,6 +112,7 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("kubecluster: certificates: %w", err)
 	}
+	c.pki = p
 	ports, err := freePorts(5)
 	if err != nil {
 		return err
@@ -170,20 +172,7 @@ func (c *ControlPlane) run(ctx context.Context, name, assets string, healthy fun
 	}
 	c.procs = append(c.procs, p)
 	c.log.Info("starting", "component", name, "pid", p.cmd.Process.Pid)
-	for {
-		err := healthy(ctx)
-		if err == nil {
-			c.log.Info("healthy", "component", name)
-			return nil
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("kubecluster: %w", p.failure())
-		case <-ctx.Done():
-			return fmt.Errorf("kubecluster: %s not healthy in time (%v); last lines of %s:\n%s", name, err, p.log, tail(p.log, 5))
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return c.awaitHealthy(ctx, p, healthy)
 }
 
 // httpCheck is a health check: GET url answers 200.

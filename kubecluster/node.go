@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +126,7 @@ func (a *NodeAgent) nodeObject() *corev1.Node {
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{
-			ZoneLabel: n.Zone, PoolLabel: n.Pool, InstanceTypeLabel: n.InstanceType,
+			ZoneLabel: n.Zone, corev1.LabelTopologyRegion: Region(n.Zone), PoolLabel: n.Pool, InstanceTypeLabel: n.InstanceType,
 			corev1.LabelHostname: n.Name, corev1.LabelOSStable: "linux", corev1.LabelArchStable: "amd64",
 		}},
 		Spec: corev1.NodeSpec{ProviderID: "aws:///" + n.Zone + "/" + InstanceID(n.Name), Taints: taints},
@@ -133,6 +134,10 @@ func (a *NodeAgent) nodeObject() *corev1.Node {
 			NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "ddp-verify-node-agent", OperatingSystem: "linux", Architecture: "amd64"}},
 	}
 }
+
+// Region is the region of an AWS availability zone: the zone's name without its letter
+// (us-east-1a: us-east-1).
+func Region(zone string) string { return strings.TrimRight(zone, "abcdefghijklmnopqrstuvwxyz") }
 
 // InstanceID is the EC2 instance id the local cluster gives a node.
 func InstanceID(node string) string {
@@ -229,4 +234,11 @@ func (a *NodeAgent) renewLease(ctx context.Context) error {
 	l.Spec.RenewTime = &now
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 	return err
+}
+
+// PoweredOn reports whether the node runs (it was powered on and not off since).
+func (a *NodeAgent) PoweredOn() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cancel != nil
 }

@@ -26,13 +26,31 @@ import (
 // ImageEntrypoint maps a container image to the program that runs it on this machine: the
 // local cluster has no container runtime, so an image is a program. Images named
 // "ddp-verify" (any tag) run this binary; others have no entrypoint and their containers fail
-// to start, with the image named.
+// to start, with the image named. (A pause image has no program either: see [PauseImage].)
 func ImageEntrypoint(image string) (string, error) {
-	name, _, _ := strings.Cut(image, ":")
+	name := imageName(image)
 	if name == "ddp-verify" || strings.HasSuffix(name, "/ddp-verify") {
 		return os.Executable()
 	}
 	return "", fmt.Errorf("image %q has no program on this machine (the local cluster runs image ddp-verify as this binary)", image)
+}
+
+// PauseImage reports whether image is a pause image (any registry and tag: the image Chaos
+// Mesh's pod-failure swaps in, gcr.io/google-containers/pause:latest by default). Its
+// container runs as a pause container does: it starts, serves nothing (so its probes fail and
+// its pod is not Ready) and ends when stopped. It needs no process for that.
+func PauseImage(image string) bool {
+	name := imageName(image)
+	return name == "pause" || strings.HasSuffix(name, "/pause")
+}
+
+// imageName is an image reference without its tag or digest.
+func imageName(image string) string {
+	name, _, _ := strings.Cut(image, "@")
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	return name
 }
 
 // podRuntime runs the pods bound to one node as processes: each pod gets its own loopback
@@ -344,7 +362,8 @@ type containerRun struct {
 	startedAt time.Time
 	restarts  int32
 	lastEnd   *corev1.ContainerStateTerminated
-	waiting   string // why it is not running
+	waiting   string        // why it is not running
+	paused    chan struct{} // a pause container's: closed to stop it
 	ready     bool
 	finished  bool // exited, and its restart policy does not start it again
 	probes    map[string]*probeState
@@ -358,6 +377,13 @@ type probeState struct {
 // run starts the container's process with the pod's environment.
 func (c *containerRun) run() {
 	c.ready, c.probes, c.waiting = false, map[string]*probeState{}, ""
+	c.cmd, c.paused = nil, nil
+	if PauseImage(c.spec.Image) {
+		c.paused, c.done, c.startedAt = make(chan struct{}), make(chan struct{}), time.Now()
+		done, paused := c.done, c.paused
+		go func() { <-paused; close(done) }()
+		return
+	}
 	bin, err := ImageEntrypoint(c.spec.Image)
 	if err != nil {
 		c.waiting = err.Error()
@@ -555,6 +581,12 @@ func (c *containerRun) restart(why string) {
 
 // stop sends SIGTERM and kills the process after grace (at once for 0), recording how it ended.
 func (c *containerRun) stop(grace time.Duration) {
+	if c.paused != nil && !c.exited() {
+		close(c.paused) // a pause container ends on its signal, as pause does
+		<-c.done
+		c.lastEnd = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: metav1.NewTime(c.startedAt), FinishedAt: metav1.Now()}
+		return
+	}
 	if c.cmd == nil || c.exited() {
 		c.recordEnd()
 		return
@@ -599,6 +631,9 @@ func (c *containerRun) status() corev1.ContainerStatus {
 		st.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.startedAt)}
 		if c.cmd != nil {
 			st.ContainerID = "process://" + strconv.Itoa(c.cmd.Process.Pid)
+		}
+		if c.paused != nil {
+			st.ContainerID = "pause://" + c.pod.uid + "/" + c.spec.Name
 		}
 	default:
 		st.State.Terminated = c.lastEnd

@@ -75,6 +75,11 @@ type process struct {
 
 // startProcess starts bin with args through l, its output in logPath.
 func startProcess(l *launcher, name, bin, logPath string, args ...string) (*process, error) {
+	return startProcessEnv(l, name, bin, logPath, nil, args...)
+}
+
+// startProcessEnv is [startProcess] with env added to this process's environment.
+func startProcessEnv(l *launcher, name, bin, logPath string, env []string, args ...string) (*process, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -82,6 +87,9 @@ func startProcess(l *launcher, name, bin, logPath string, args ...string) (*proc
 	defer logf.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := l.start(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}

@@ -62,6 +62,11 @@ type ChaosConfig struct {
 	Namespaces   []string `yaml:"namespaces"`
 	MaxNodeShare *float64 `yaml:"max_node_share"`
 	PoolLabel    string   `yaml:"pool_label"`
+	// AWSSecret, AWSEndpoint and AWSRegion make node failures and zone power losses stop EC2
+	// instances (AWSChaos ec2-stop); see the --aws-* flags.
+	AWSSecret   string `yaml:"aws_secret"`
+	AWSEndpoint string `yaml:"aws_endpoint"`
+	AWSRegion   string `yaml:"aws_region"`
 }
 
 // LoadConfig reads a run configuration strictly: an unknown field or a value of the wrong type
@@ -123,6 +128,7 @@ var configFields = map[string]string{
 	"chaos-backend": "chaos.backend", "kubeconfig": "chaos.kubeconfig",
 	"context": "chaos.context", "namespace": "chaos.namespaces",
 	"max-node-share": "chaos.max_node_share", "pool-label": "chaos.pool_label",
+	"aws-secret": "chaos.aws_secret", "aws-endpoint": "chaos.aws_endpoint", "aws-region": "chaos.aws_region",
 	"auth-header": "auth.header", "auth-token-env": "auth.token_env",
 }
 
@@ -182,6 +188,9 @@ func (c *Config) Flags() [][2]string {
 		add("max-node-share", strconv.FormatFloat(*c.Chaos.MaxNodeShare, 'g', -1, 64))
 	}
 	add("pool-label", c.Chaos.PoolLabel)
+	add("aws-secret", c.Chaos.AWSSecret)
+	add("aws-endpoint", c.Chaos.AWSEndpoint)
+	add("aws-region", c.Chaos.AWSRegion)
 	add("auth-header", c.Auth.Header)
 	add("auth-token-env", c.Auth.TokenEnv)
 	return out

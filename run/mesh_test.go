@@ -24,7 +24,10 @@ import (
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/chaos/mesh/meshtest"
 	"github.com/dailydoco/ddp-verify/internal/testenv"
+	"github.com/dailydoco/ddp-verify/kubecluster"
+	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/prom"
 )
 
@@ -57,21 +60,11 @@ func TestURLTargetWithChaosMesh(t *testing.T) {
 	fc := &meshtest.Controller{Client: k8s}
 	fc.Start(t)
 
-	c := platformtest.Start(t, topo)
-	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), RemoteWriteReceiver: true,
-		Jobs: []prom.Job{{Name: "platform", FileSD: []string{c.FileSDPath()}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	o := options(t, "chaos.yaml", "reachable.slo.yaml")
 	var backendRunID string
-	o.Target = &URLTarget{URL: c.GatewayURL(), PrometheusURL: srv.URL(), ExpectJobs: []string{"platform"},
-		Chaos: func(runID string) (chaos.Backend, error) {
-			backendRunID = runID
-			return mesh.New(k8s, mesh.Options{RunID: runID, Namespaces: []string{ns}, PoolLabel: PoolLabel})
-		},
-		Guardrails: chaos.Guardrails{Namespaces: []string{ns}, MaxNodeShare: 0.5}}
+	o := meshRunOptions(t, topo, ns, func(runID string) (chaos.Backend, error) {
+		backendRunID = runID
+		return mesh.New(k8s, mesh.Options{RunID: runID, Namespaces: []string{ns}, PoolLabel: PoolLabel})
+	})
 	out, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +129,111 @@ func TestURLTargetWithChaosMesh(t *testing.T) {
 	if len(labelled.Items) != 0 {
 		t.Errorf("%d nodes still carry %s", len(labelled.Items), mesh.LabelCordonedBy)
 	}
+}
+
+// meshRunOptions runs testdata/chaos.yaml against the reference platform of topo as a URL
+// target (scraped by a Prometheus of its own) whose faults go through the backends newBackend
+// makes, within namespace ns.
+func meshRunOptions(t *testing.T, topo *topology.Topology, ns string, newBackend func(runID string) (chaos.Backend, error)) Options {
+	t.Helper()
+	c := platformtest.Start(t, topo)
+	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(), RemoteWriteReceiver: true,
+		Jobs: []prom.Job{{Name: "platform", FileSD: []string{c.FileSDPath()}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	o := options(t, "chaos.yaml", "reachable.slo.yaml")
+	o.Target = &URLTarget{URL: c.GatewayURL(), PrometheusURL: srv.URL(), ExpectJobs: []string{"platform"},
+		Chaos: newBackend, Guardrails: chaos.Guardrails{Namespaces: []string{ns}, MaxNodeShare: 0.5}}
+	return o
+}
+
+// A whole run whose node failure goes through the real Chaos Mesh controller (built from its
+// source by hack/chaos-mesh.sh) on the local Kubernetes cluster, as an AWSChaos ec2-stop
+// against the cluster's EC2 endpoint: the controller stops the chosen node's instance (its
+// node agent powers off) and, when the run recovers the fault, starts it again; run.json
+// records the fault injected and recovered as the controller confirmed it, with the object
+// the run created, and nothing of the run is left in the cluster.
+//
+// As in TestURLTargetWithChaosMesh, the load and the SLOs are the reference platform's
+// (processes of platformtest), which the cluster's node does not run: this proves the run's
+// path through the real controller, not the platform's resilience to it.
+func TestURLTargetWithTheRealChaosMesh(t *testing.T) {
+	assets := kubeclustertest.ChaosMeshAssets(t)
+	topo := platformtest.Topology()
+	cluster, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{
+		Options:  kubecluster.Options{Assets: kubeclustertest.Assets(t), Dir: t.TempDir(), NodeMonitorGracePeriod: 8 * time.Second},
+		Topology: topo, Heartbeat: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Stop)
+	ctx := t.Context()
+	cm, err := cluster.StartChaosMesh(ctx, assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := cluster.StartCloud()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cloud.Close() })
+	k8s, err := client.NewWithWatch(cluster.Config, client.Options{Scheme: mesh.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ns, secret = "dailydoco-prod", "aws-local"
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, cloud.Secret(ns, secret)); err != nil {
+		t.Fatal(err)
+	}
+	o := meshRunOptions(t, topo, ns, func(runID string) (chaos.Backend, error) {
+		return mesh.New(k8s, mesh.Options{RunID: runID, Namespaces: []string{ns}, PoolLabel: PoolLabel,
+			AWS: &mesh.AWSOptions{SecretName: secret, Endpoint: cloud.URL}})
+	})
+	out, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Run.Verdict != verdict.Go {
+		t.Errorf("verdict %s: %q", out.Run.Verdict, out.Run.Reasons)
+	}
+	if len(out.Run.Chaos) != 1 {
+		t.Fatalf("chaos results %+v", out.Run.Chaos)
+	}
+	r := out.Run.Chaos[0]
+	if !r.Confirmed() || r.UndoSeconds == nil || !r.RecoveredAt.After(*r.InjectedAt) {
+		t.Fatalf("fault not injected and recovered as the controller confirmed: %+v", r)
+	}
+	if len(r.Targets) != 1 {
+		t.Fatalf("targets %v, want one general node", r.Targets)
+	}
+	node := r.Targets[0]
+	var calls []string
+	for _, c := range cloud.Calls() {
+		if c.Err != "" {
+			t.Errorf("the controller's EC2 call failed: %+v", c)
+		}
+		calls = append(calls, c.Action+" "+c.Node)
+	}
+	if want := []string{"StopInstances " + node, "StartInstances " + node}; strings.Join(calls, ",") != strings.Join(want, ",") {
+		t.Errorf("EC2 calls %v, want %v", calls, want)
+	}
+	if !cluster.Node(node).PoweredOn() {
+		t.Errorf("node %s still powered off after the run", node)
+	}
+	if left := meshtest.WaitNoLeftovers(t, k8s, out.Run.RunID, 10*time.Second); len(left) != 0 {
+		t.Errorf("chaos objects left behind: %v", left)
+	}
+	if err := cm.Exited(); err != nil {
+		t.Errorf("the controller: %v", err)
+	}
+	t.Logf("node failure %s through the real controller: injected %s, recovered %s, undo %.1fs",
+		node, r.InjectedAt.Format(time.RFC3339Nano), r.RecoveredAt.Format(time.RFC3339Nano), *r.UndoSeconds)
 }
 
 // watchCordons records, from a watch on the Nodes, each node seen cordoned with the

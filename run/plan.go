@@ -13,6 +13,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/alerting"
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
+	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/slo"
@@ -29,8 +30,9 @@ const (
 var DefaultNamespaces = []string{"dailydoco-prod"}
 
 // WritePlan prints the profile's timeline, the SLOs evaluated in each window and the Chaos
-// Mesh manifests its faults would create against a cluster shaped like topo. It touches nothing.
-func WritePlan(w io.Writer, plan *profile.Plan, spec *slo.Spec, topo *topology.Topology, namespaces []string) error {
+// Mesh manifests its faults would create against a cluster shaped like topo (with aws, node
+// failures and zone power losses as AWSChaos ec2-stop objects). It touches nothing.
+func WritePlan(w io.Writer, plan *profile.Plan, spec *slo.Spec, topo *topology.Topology, namespaces []string, aws *mesh.AWSOptions) error {
 	p := plan.Profile
 	if err := p.WritePlan(w); err != nil {
 		return err
@@ -71,7 +73,7 @@ func WritePlan(w io.Writer, plan *profile.Plan, spec *slo.Spec, topo *topology.T
 	if len(namespaces) == 0 {
 		namespaces = DefaultNamespaces
 	}
-	manifests, err := mesh.Manifests(plan.Faults, mesh.Options{RunID: "plan", Namespaces: namespaces, PoolLabel: PoolLabel}, clusterNodes(topo))
+	manifests, err := mesh.Manifests(plan.Faults, mesh.Options{RunID: "plan", Namespaces: namespaces, PoolLabel: PoolLabel, AWS: aws}, clusterNodes(topo))
 	if err != nil {
 		return fmt.Errorf("render Chaos Mesh manifests: %w", err)
 	}
@@ -110,9 +112,9 @@ func clusterNodes(topo *topology.Topology) []corev1.Node {
 	for _, n := range topo.Nodes() {
 		out = append(out, corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{
-				ZoneLabel: n.Zone, PoolLabel: n.Pool, InstanceTypeLabel: n.InstanceType,
+				ZoneLabel: n.Zone, corev1.LabelTopologyRegion: kubecluster.Region(n.Zone), PoolLabel: n.Pool, InstanceTypeLabel: n.InstanceType,
 			}},
-			Spec: corev1.NodeSpec{ProviderID: "aws:///" + n.Zone + "/i-" + strings.ReplaceAll(n.Name, "-", "")},
+			Spec: corev1.NodeSpec{ProviderID: "aws:///" + n.Zone + "/" + kubecluster.InstanceID(n.Name)},
 		})
 	}
 	return out

@@ -52,6 +52,9 @@ type AWSOptions struct {
 	SecretName string
 	// Region overrides the node's topology.kubernetes.io/region label.
 	Region string
+	// Endpoint, when set, is the EC2 endpoint Chaos Mesh calls instead of AWS's (spec.endpoint):
+	// the local cluster's cloud, or another EC2-compatible API.
+	Endpoint string
 }
 
 // Timeouts bound the wait for one fault's injection and recovery to be confirmed.
@@ -69,12 +72,13 @@ var DefaultTimeouts = map[chaos.Kind]Timeouts{
 	chaos.NetworkDelay: {Inject: 2 * time.Minute, Recover: 2 * time.Minute},
 }
 
-// awsTimeouts replace node-failure's when AWS is on: an instance takes minutes to stop.
+// awsTimeouts replace node-failure's and zone-outage's when AWS is on: an instance takes
+// minutes to stop.
 var awsTimeouts = Timeouts{Inject: 10 * time.Minute, Recover: 15 * time.Minute}
 
 func (o Options) timeouts(k chaos.Kind) Timeouts {
 	t := DefaultTimeouts[k]
-	if k == chaos.NodeFailure && o.AWS != nil {
+	if (k == chaos.NodeFailure || k == chaos.ZoneOutage) && o.AWS != nil {
 		t = awsTimeouts
 	}
 	if c, ok := o.Timeouts[k]; ok {
@@ -321,7 +325,9 @@ func (b *Backend) Inject(ctx context.Context, f chaos.Fault, im chaos.Impact) (*
 	st := &state{times: map[string]*chaos.TargetTime{}}
 	inj := &chaos.Injection{Fault: f, Impact: im, State: st}
 
-	cordon := (f.Kind == chaos.ZoneOutage && f.Target.Mode == chaos.PowerLoss) || (f.Kind == chaos.NodeFailure && b.opts.AWS == nil)
+	// Without AWS the nodes stay up while their pods fail, so a cordon keeps the scheduler off
+	// them, as their power loss would; a stopped instance's node goes NotReady by itself.
+	cordon := b.opts.AWS == nil && ((f.Kind == chaos.ZoneOutage && f.Target.Mode == chaos.PowerLoss) || f.Kind == chaos.NodeFailure)
 	if cordon {
 		for _, n := range im.Nodes {
 			did, err := b.cordon(ctx, n)

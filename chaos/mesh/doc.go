@@ -6,7 +6,8 @@
 //
 //   - zone-outage power-loss: a PodChaos pod-failure selecting Running pods in the explicit
 //     namespaces with nodeSelectors on topology.kubernetes.io/zone; the zone's nodes are
-//     cordoned for the window.
+//     cordoned for the window. With [Options.AWS], one AWSChaos ec2-stop per node of the zone
+//     instead (AWS FIS's AZ power interruption), created together, without cordons.
 //   - zone-outage partition: a NetworkChaos partition, direction both, between the pods on
 //     the zone's nodes and the pods on every other zone's nodes, resolved from the Node
 //     labels at injection.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/chaos/mesh/meshtest"
 	"github.com/dailydoco/ddp-verify/internal/testenv"
+	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
 )
 
 // The package's cluster tests share one real kube-apiserver and etcd (envtest), with the
@@ -22,9 +23,19 @@ var (
 	skipReason string
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
+// TestMain runs the package's tests; this binary is also the program of the real-controller
+// tests' pods (kubeclustertest's pod server) and the harness they kill (MESH_TEST_HARNESS).
+func TestMain(m *testing.M) {
+	if kubeclustertest.IsPod() {
+		os.Exit(kubeclustertest.ServePod())
+	}
+	if args := os.Getenv("MESH_TEST_HARNESS"); args != "" {
+		os.Exit(harness(args))
+	}
+	os.Exit(runTests(m))
+}
 
-func run(m *testing.M) int {
+func runTests(m *testing.M) int {
 	assets, missing := meshtest.Assets()
 	if missing != "" {
 		if !testenv.OptedOut(testenv.Envtest) {

@@ -64,10 +64,12 @@ func Manifests(faults []chaos.Fault, opts Options, nodes []corev1.Node) ([]byte,
 
 func plannedCordons(f chaos.Fault, o Options, nodes []corev1.Node) []string {
 	switch {
+	case o.AWS != nil: // stopped instances need no cordon
+		return nil
 	case f.Kind == chaos.ZoneOutage && f.Target.Mode == chaos.PowerLoss:
 		in, _ := splitZone(nodes, f.Target.Zone)
 		return names(in)
-	case f.Kind == chaos.NodeFailure && o.AWS == nil:
+	case f.Kind == chaos.NodeFailure:
 		t, _ := nodeTargets(f, o, nodes)
 		return names(t)
 	}

@@ -62,6 +62,10 @@ func build(f chaos.Fault, o Options, nodes []corev1.Node, pods []chaos.Pod) ([]c
 		if len(zoneNodes) == 0 {
 			return nil, fmt.Errorf("no node has %s=%s (zones: %s)", corev1.LabelTopologyZone, t.Zone, strings.Join(zones(nodes), ", "))
 		}
+		if t.Mode == chaos.PowerLoss && o.AWS != nil {
+			// The zone's instances stop together: AWS FIS's "AZ power interruption".
+			return ec2Stops(zoneNodes, o, dur, meta)
+		}
 		if t.Mode == chaos.PowerLoss {
 			pc := &v1alpha1.PodChaos{ObjectMeta: meta("")}
 			pc.Spec.Action = v1alpha1.PodFailureAction
@@ -101,30 +105,7 @@ func build(f chaos.Fault, o Options, nodes []corev1.Node, pods []chaos.Pod) ([]c
 			return nil, err
 		}
 		if o.AWS != nil {
-			var objs []client.Object
-			for i, n := range targets {
-				inst, err := instanceID(n)
-				if err != nil {
-					return nil, err
-				}
-				region := o.AWS.Region
-				if region == "" {
-					region = n.Labels[corev1.LabelTopologyRegion]
-				}
-				if region == "" {
-					return nil, fmt.Errorf("node %s has no %s label and no AWS region is configured", n.Name, corev1.LabelTopologyRegion)
-				}
-				ac := &v1alpha1.AWSChaos{ObjectMeta: meta(fmt.Sprint(i))}
-				ac.Spec.Action = v1alpha1.Ec2Stop
-				ac.Spec.Duration = &dur
-				ac.Spec.AWSRegion = region
-				ac.Spec.Ec2Instance = inst
-				if o.AWS.SecretName != "" {
-					ac.Spec.SecretName = &o.AWS.SecretName
-				}
-				objs = append(objs, typed(ac, "AWSChaos"))
-			}
-			return objs, nil
+			return ec2Stops(targets, o, dur, meta)
 		}
 		pc := &v1alpha1.PodChaos{ObjectMeta: meta("")}
 		pc.Spec.Action = v1alpha1.PodFailureAction
@@ -154,6 +135,40 @@ func build(f chaos.Fault, o Options, nodes []corev1.Node, pods []chaos.Pod) ([]c
 		return []client.Object{typed(nc, "NetworkChaos")}, nil
 	}
 	return nil, fmt.Errorf("fault %s: %w: %s", f.ID, chaos.ErrUnsupported, f.Kind)
+}
+
+// ec2Stops is one AWSChaos ec2-stop per node, its instance taken from the node's providerID,
+// named by the node's position in the name order (so a plan and a run agree).
+func ec2Stops(nodes []corev1.Node, o Options, dur string, meta func(string) metav1.ObjectMeta) ([]client.Object, error) {
+	nodes = slices.Clone(nodes)
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	var objs []client.Object
+	for i, n := range nodes {
+		inst, err := instanceID(n)
+		if err != nil {
+			return nil, err
+		}
+		region := o.AWS.Region
+		if region == "" {
+			region = n.Labels[corev1.LabelTopologyRegion]
+		}
+		if region == "" {
+			return nil, fmt.Errorf("node %s has no %s label and no AWS region is configured", n.Name, corev1.LabelTopologyRegion)
+		}
+		ac := &v1alpha1.AWSChaos{ObjectMeta: meta(fmt.Sprint(i))}
+		ac.Spec.Action = v1alpha1.Ec2Stop
+		ac.Spec.Duration = &dur
+		ac.Spec.AWSRegion = region
+		ac.Spec.Ec2Instance = inst
+		if o.AWS.SecretName != "" {
+			ac.Spec.SecretName = &o.AWS.SecretName
+		}
+		if o.AWS.Endpoint != "" {
+			ac.Spec.Endpoint = &o.AWS.Endpoint
+		}
+		objs = append(objs, typed(ac, "AWSChaos"))
+	}
+	return objs, nil
 }
 
 // podSelector selects the pods of a pod-kill or network-delay: the exact pods when known,

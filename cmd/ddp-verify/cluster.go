@@ -1,19 +1,25 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/platform/topology"
+	"github.com/dailydoco/ddp-verify/run"
 )
 
 // newClusterCmd groups the local Kubernetes cluster's commands.
@@ -25,6 +31,8 @@ func newClusterCmd(out, errOut io.Writer) *cobra.Command {
 
 type clusterUpOptions struct {
 	topology, dir, assets string
+	chaosMesh             string   // the Chaos Mesh assets directory, when it runs
+	secretNamespaces      []string // where the cloud's credentials go
 	grace                 time.Duration
 	verbose               bool
 }
@@ -78,8 +86,15 @@ provisioning delay, within the pool's max (docs/kubernetes.md).`,
 				return exitcode.New(exitcode.Infra, err)
 			}
 			defer c.Stop()
-			fmt.Fprintf(out, "api server: %s\nkubeconfig: %s\nnodes: %d (%s)\nstarted in %s; Ctrl-C stops it\n",
-				c.Server, c.Kubeconfig, len(c.Nodes), topo.Name, time.Since(start).Round(100*time.Millisecond))
+			fmt.Fprintf(out, "api server: %s\nkubeconfig: %s\nnodes: %d (%s)\n", c.Server, c.Kubeconfig, len(c.Nodes), topo.Name)
+			if o.chaosMesh != "" {
+				cloud, err := startChaosMesh(ctx, c, o, out)
+				if err != nil {
+					return exitcode.New(exitcode.Infra, err)
+				}
+				defer cloud.Close()
+			}
+			fmt.Fprintf(out, "started in %s; Ctrl-C stops it\n", time.Since(start).Round(100*time.Millisecond))
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
 			for {
@@ -100,6 +115,44 @@ provisioning delay, within the pool's max (docs/kubernetes.md).`,
 	f.StringVar(&o.dir, "dir", "", "directory for etcd's data, the certificates, the kubeconfig and the logs (default: a temporary one, removed at the end)")
 	f.StringVar(&o.assets, "assets", kubecluster.DefaultAssets(), "directory of etcd, kube-apiserver, kube-controller-manager and kube-scheduler (hack/envtest-assets.sh prints it)")
 	f.DurationVar(&o.grace, "node-monitor-grace-period", kubecluster.DefaultNodeMonitorGracePeriod, "how long a node may miss heartbeats before the node lifecycle controller marks it NotReady")
+	f.StringVar(&o.chaosMesh, "chaos-mesh", "", "also run the real Chaos Mesh controller manager from this directory (hack/chaos-mesh.sh prints it) and the cluster's EC2 endpoint, whose StopInstances and StartInstances power nodes off and on")
+	f.StringSliceVar(&o.secretNamespaces, "aws-secret-namespace", run.DefaultNamespaces, "with --chaos-mesh: namespaces (created if missing) that get the Secret "+clusterAWSSecret+" with the EC2 endpoint's credentials, for the chaos objects there")
 	f.BoolVar(&o.verbose, "verbose", false, "log each component's start")
 	return cmd
+}
+
+// clusterAWSSecret is the Secret `cluster up --chaos-mesh` writes the cloud's credentials to.
+const clusterAWSSecret = "aws-local"
+
+// startChaosMesh runs Chaos Mesh and the cloud on c, writes the cloud's credentials into the
+// Secret of each namespace, and prints how to point `run` at them.
+func startChaosMesh(ctx context.Context, c *kubecluster.Cluster, o *clusterUpOptions, out io.Writer) (*kubecluster.Cloud, error) {
+	cm, err := c.StartChaosMesh(ctx, o.chaosMesh)
+	if err != nil {
+		return nil, err
+	}
+	cloud, err := c.StartCloud()
+	if err != nil {
+		return nil, err
+	}
+	client, err := c.Client()
+	if err != nil {
+		cloud.Close()
+		return nil, err
+	}
+	for _, ns := range o.secretNamespaces {
+		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			_, err = client.CoreV1().Secrets(ns).Create(ctx, cloud.Secret(ns, clusterAWSSecret), metav1.CreateOptions{})
+		}
+		if err != nil {
+			cloud.Close()
+			return nil, fmt.Errorf("the cloud's credentials in namespace %s: %w", ns, err)
+		}
+	}
+	fmt.Fprintf(out, "chaos mesh: chaos-controller-manager pid %d, log %s\nec2 endpoint: %s (credentials in Secret %s of %s)\n",
+		cm.PID(), cm.Log, cloud.URL, clusterAWSSecret, strings.Join(o.secretNamespaces, ", "))
+	fmt.Fprintf(out, "run its faults with: --chaos-backend mesh --kubeconfig %s --namespace %s --aws-secret %s --aws-endpoint %s\n",
+		c.Kubeconfig, o.secretNamespaces[0], clusterAWSSecret, cloud.URL)
+	return cloud, nil
 }

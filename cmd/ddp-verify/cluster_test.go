@@ -19,13 +19,15 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
-// `cluster up` gives a cluster whose Nodes are the topology's, Ready; killed with SIGKILL, it
-// leaves no process behind (etcd, the API server, the controller manager and the scheduler
-// die with it).
+// `cluster up --chaos-mesh` gives a cluster whose Nodes are the topology's, Ready, with the real
+// Chaos Mesh controller and the cloud's EC2 endpoint; killed with SIGKILL, it leaves no process
+// behind (etcd, the API server, the controller manager, the scheduler and Chaos Mesh die with
+// it).
 func TestClusterUpAndKilled(t *testing.T) {
 	assets := kubeclustertest.Assets(t)
+	chaosMesh := kubeclustertest.ChaosMeshAssets(t)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "cluster", "up", "--dir", dir, "--assets", assets)
+	cmd := exec.Command(os.Args[0], "cluster", "up", "--dir", dir, "--assets", assets, "--chaos-mesh", chaosMesh)
 	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -37,20 +39,37 @@ func TestClusterUpAndKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	kubeconfig := make(chan string, 1)
+	kubeconfig, started := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		var printed []string
 		for sc.Scan() {
+			printed = append(printed, sc.Text())
 			if p, ok := strings.CutPrefix(sc.Text(), "kubeconfig: "); ok {
 				kubeconfig <- p
 			}
+			if strings.HasPrefix(sc.Text(), "started in ") {
+				started <- strings.Join(printed, "\n")
+			}
 		}
 	}()
-	var path string
-	select {
-	case path = <-kubeconfig:
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("cluster up printed no kubeconfig in 3 minutes:\n%s", stderr.String())
+	var path, printed string
+	for _, ch := range []chan string{kubeconfig, started} {
+		select {
+		case v := <-ch:
+			if ch == kubeconfig {
+				path = v
+			} else {
+				printed = v
+			}
+		case <-time.After(3 * time.Minute):
+			t.Fatalf("cluster up did not start in 3 minutes:\n%s", stderr.String())
+		}
+	}
+	for _, want := range []string{"chaos mesh: chaos-controller-manager pid ", "ec2 endpoint: http://127.0.0.1:", "--aws-secret aws-local --aws-endpoint http://127.0.0.1:"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("cluster up printed no %q:\n%s", want, printed)
+		}
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
@@ -76,7 +95,7 @@ func TestClusterUpAndKilled(t *testing.T) {
 			t.Errorf("node %s is not Ready: %+v", n.Name, n.Status.Conditions)
 		}
 	}
-	if left := processesUsing(dir); len(left) < 4 {
+	if left := processesUsing(dir); len(left) < 5 {
 		t.Fatalf("found %d processes of the cluster before the kill (%v); the check below would prove nothing", len(left), left)
 	}
 	if err := cmd.Process.Kill(); err != nil {
@@ -96,13 +115,15 @@ func TestClusterUpAndKilled(t *testing.T) {
 	}
 }
 
-// processesUsing lists the processes whose command line names dir.
+// processesUsing lists the processes whose command line or environment names dir (Chaos
+// Mesh's controller is configured through its environment).
 func processesUsing(dir string) []string {
 	var out []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte(dir)) {
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !(bytes.Contains(b, []byte(dir)) || bytes.Contains(env, []byte(dir))) {
 			continue
 		}
 		if strings.Contains(string(b), "cluster\x00up") {

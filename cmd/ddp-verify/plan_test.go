@@ -42,6 +42,28 @@ func TestPlanLaunchShowsThePlansStagesAndFaults(t *testing.T) {
 	}
 }
 
+// With --aws-secret the plan's node failure and zone power loss are EC2 instance stops
+// (AWSChaos ec2-stop, one per instance, with the Secret and the endpoint), and no node is
+// cordoned.
+func TestPlanWithAWSStopsInstances(t *testing.T) {
+	out, errOut, code := execute(t, "plan", "--profile", "launch", "--aws-secret", "aws-creds", "--aws-endpoint", "http://127.0.0.1:4566")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	_, manifests, _ := strings.Cut(out, "CHAOS MESH MANIFESTS")
+	if n := strings.Count(manifests, "kind: AWSChaos"); n != 3 {
+		t.Errorf("%d AWSChaos objects, want 3 (the GPU node, the zone's general and GPU nodes):\n%s", n, manifests)
+	}
+	for _, want := range []string{"action: ec2-stop", "ec2Instance: i-gpu1a1", "awsRegion: us-east-1", "secretName: aws-creds", "endpoint: http://127.0.0.1:4566"} {
+		if !strings.Contains(manifests, want) {
+			t.Errorf("manifests lack %q:\n%s", want, manifests)
+		}
+	}
+	if strings.Contains(manifests, "PodChaos") || strings.Contains(manifests, "cordons") {
+		t.Errorf("pod failures or cordons beside the instance stops:\n%s", manifests)
+	}
+}
+
 // A time-scaled plan says up front which objectives the run will not evaluate.
 func TestPlanTimeScaledListsNotEvaluated(t *testing.T) {
 	out, errOut, code := execute(t, "plan", "--profile", "launch", "--time-scale", "0.05")

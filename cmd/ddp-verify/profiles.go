@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
@@ -54,12 +55,13 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 		force      bool
 		agents     int
 		agentJob   run.AgentJob
+		aws        mesh.AWSOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "plan --profile NAME|FILE",
 		Short: "Print a profile's resolved timeline (stages, faults, windows); touches nothing",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			plan, spec, err := resolve(name, timeScale, sloFile, force)
 			if err != nil {
 				return err
@@ -68,7 +70,11 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := run.WritePlan(out, plan, spec, topo, namespaces); err != nil {
+			var awsOpts *mesh.AWSOptions
+			if (&meshFlags{}).awsOn(cmd) {
+				awsOpts = &aws
+			}
+			if err := run.WritePlan(out, plan, spec, topo, namespaces, awsOpts); err != nil {
 				return err
 			}
 			if agents > 0 {
@@ -82,6 +88,9 @@ func newPlanCmd(out io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&sloFile, "slo", "", "SLO file (default: the built-in DailyDoco Pro set)")
 	cmd.Flags().StringVar(&topoFile, "topology", "", "topology the manifests are resolved against (default: the built-in reference topology)")
 	cmd.Flags().StringSliceVar(&namespaces, "namespace", nil, "namespaces the faults may hit (default dailydoco-prod)")
+	cmd.Flags().StringVar(&aws.SecretName, "aws-secret", "", "print node failures and zone power losses as AWSChaos ec2-stop objects, with the credentials of this Secret (as run --aws-secret)")
+	cmd.Flags().StringVar(&aws.Endpoint, "aws-endpoint", "", "as --aws-secret, calling this EC2 endpoint")
+	cmd.Flags().StringVar(&aws.Region, "aws-region", "", "as --aws-secret, in this region (default: each node's, from its zone)")
 	cmd.Flags().BoolVar(&force, "force", false, forceUsage)
 	cmd.Flags().IntVar(&agents, "agents", 0, "also print the Indexed Job that runs this many load agents with run --agents-on kubernetes")
 	cmd.Flags().StringVar(&agentJob.Namespace, "agents-namespace", "default", "namespace of the agents' Job")

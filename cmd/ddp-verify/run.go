@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -113,6 +114,9 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.mesh.namespaces, "namespace", nil, "with --chaos-backend mesh: a namespace of the platform whose pods faults may hit (repeatable; the first holds the chaos objects)")
 	fs.Float64Var(&f.mesh.maxNodeShare, "max-node-share", 0, "with --chaos-backend mesh: largest share (0-1] of the cluster's nodes one fault may hit (default 0.5)")
 	fs.StringVar(&f.mesh.poolLabel, "pool-label", "", "with --chaos-backend mesh: node label naming a node's pool (default "+run.PoolLabel+")")
+	fs.StringVar(&f.mesh.aws.SecretName, "aws-secret", "", "with --chaos-backend mesh: node failures and zone power losses stop the nodes' EC2 instances (AWSChaos ec2-stop) with the AWS credentials of this Secret in the chaos objects' namespace")
+	fs.StringVar(&f.mesh.aws.Endpoint, "aws-endpoint", "", "with --chaos-backend mesh: as --aws-secret, calling this EC2 endpoint instead of AWS's (the local cluster's cloud: `cluster up --chaos-mesh` prints it)")
+	fs.StringVar(&f.mesh.aws.Region, "aws-region", "", "with --chaos-backend mesh: as --aws-secret, in this region (default: each node's topology.kubernetes.io/region label)")
 	fs.StringVar(&f.authHeader, "auth-header", "", "with --auth-token-env: the header that carries the token on every request (e.g. X-Api-Key)")
 	fs.StringVar(&f.authEnv, "auth-token-env", "", "environment variable holding a token the target requires on every request (its value is never printed)")
 	fs.StringVar(&f.alertmanagerConfig, "alertmanager-config", "", "Alertmanager configuration whose routes the alerts that fired are routed by (default: the deployment plan's; critical to pagerduty and slack, warning to slack, info to email)")
@@ -224,17 +228,34 @@ type meshFlags struct {
 	backend, kubeconfig, context, poolLabel string
 	namespaces                              []string
 	maxNodeShare                            float64
+	aws                                     mesh.AWSOptions
+	useAWS                                  bool // an AWS flag was given (validate sets it)
+}
+
+// awsFlags configure AWSChaos; any of them turns node failures and zone power losses into EC2
+// instance stops.
+var awsFlags = []string{"aws-secret", "aws-endpoint", "aws-region"}
+
+// awsOn reports whether the AWS flags ask for EC2 instance stops.
+func (m *meshFlags) awsOn(cmd *cobra.Command) bool {
+	for _, name := range awsFlags {
+		if cmd.Flags().Changed(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // validate rejects flag combinations before anything is touched.
 func (m *meshFlags) validate(cmd *cobra.Command, local bool) error {
+	m.useAWS = m.awsOn(cmd)
 	switch {
 	case m.backend != "" && m.backend != "mesh":
 		return fmt.Errorf("--chaos-backend %q: the only backend for a URL target is mesh (Chaos Mesh)", m.backend)
 	case m.backend != "" && local:
 		return errors.New("--chaos-backend is for a URL target; the local target injects faults through its own supervisor")
 	case m.backend == "":
-		for _, name := range []string{"kubeconfig", "context", "namespace", "max-node-share", "pool-label"} {
+		for _, name := range append([]string{"kubeconfig", "context", "namespace", "max-node-share", "pool-label"}, awsFlags...) {
 			if cmd.Flags().Changed(name) {
 				return fmt.Errorf("--%s configures the Chaos Mesh backend: add --chaos-backend mesh (with a URL target)", name)
 			}
@@ -244,6 +265,10 @@ func (m *meshFlags) validate(cmd *cobra.Command, local bool) error {
 		return errors.New("--chaos-backend mesh needs --namespace NS: the namespaces of the platform whose pods faults may hit")
 	case cmd.Flags().Changed("max-node-share") && !(m.maxNodeShare > 0 && m.maxNodeShare <= 1):
 		return fmt.Errorf("--max-node-share %g: want a share in (0, 1]", m.maxNodeShare)
+	case m.aws.Endpoint != "":
+		if u, err := url.Parse(m.aws.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--aws-endpoint %q: want the http(s) URL of an EC2 API", m.aws.Endpoint)
+		}
 	}
 	return nil
 }
@@ -255,8 +280,12 @@ func (m *meshFlags) chaos(log *slog.Logger) (func(runID string) (chaos.Backend, 
 	if err != nil {
 		return nil, err
 	}
+	var aws *mesh.AWSOptions
+	if m.useAWS {
+		aws = &m.aws
+	}
 	return func(runID string) (chaos.Backend, error) {
-		return mesh.New(c, mesh.Options{RunID: runID, Namespaces: m.namespaces, PoolLabel: m.poolLabel, Logger: log})
+		return mesh.New(c, mesh.Options{RunID: runID, Namespaces: m.namespaces, PoolLabel: m.poolLabel, AWS: aws, Logger: log})
 	}, nil
 }
 

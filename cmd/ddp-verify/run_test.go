@@ -37,6 +37,8 @@ func TestRunBadFlags(t *testing.T) {
 		{"an alert rule file that does not read", []string{"--alert-rules", writeFile(t, "rules.yaml", "groups: {")}, "alert rules: read the alert rules:"},
 		{"alert rules without the alert a fault expects", []string{"--alert-rules", writeFile(t, "rules.yaml", "groups: [{name: g, rules: [{alert: Other, expr: vector(1)}]}]\n"),
 			"--profile", "nightly"}, `chaos[0].alerts[0].alert: the alert rules the run evaluates define no alert "NodeNotReady" (they define Other)`},
+		{"AWS flags without the backend", append([]string{"--aws-secret", "aws"}, url...), "--aws-secret configures the Chaos Mesh backend"},
+		{"an AWS endpoint that is not a URL", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--aws-endpoint", "127.0.0.1:9"}, url...), `--aws-endpoint "127.0.0.1:9": want the http(s) URL of an EC2 API`},
 		{"bad kubeconfig", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, url...), "kubeconfig:"},
 	}
 	for _, tc := range tests {

@@ -1,6 +1,6 @@
 // Package testenv names what the test suite needs from the machine beyond Go, and how to get
 // it: the envtest binaries (kube-apiserver, etcd, controller-gen, kube-controller-manager,
-// kube-scheduler), headless chromium, the
+// kube-scheduler), the Chaos Mesh controller manager, headless chromium, the
 // Debian prometheus server, Debian's Alertmanager (amtool) and, for `make bench`, wrk.
 //
 // A test that finds one missing calls [Missing], which fails it with the one command that
@@ -11,7 +11,7 @@
 // # Opting out
 //
 // A developer who cannot install a package may set DDP_TEST_SKIP to a comma-separated list of
-// dependency names (envtest, chromium, prometheus, alertmanager, wrk): the tests that need a listed one skip
+// dependency names (envtest, chaos-mesh, chromium, prometheus, alertmanager, wrk): the tests that need a listed one skip
 // when it is missing, with a SKIPPED line that says so, and `make test` warns before it starts
 // that the run is not the whole suite. DDP_TEST_SKIP has no effect under CI=true.
 //
@@ -41,7 +41,9 @@ type Dep struct {
 
 // The suite's dependencies.
 var (
-	Envtest    = Dep{Name: "envtest", Install: "export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)   (make test does this; 10-20 minutes the first time, cached afterwards)"}
+	Envtest = Dep{Name: "envtest", Install: "export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)   (make test does this; 10-20 minutes the first time, cached afterwards)"}
+	// ChaosMesh is the real Chaos Mesh controller manager built from the source snapshot.
+	ChaosMesh  = Dep{Name: "chaos-mesh", Install: "export CHAOS_MESH_ASSETS=$(hack/chaos-mesh.sh)   (make test does this; about 7 minutes the first time, cached afterwards)"}
 	Chromium   = Dep{Name: "chromium", Install: "apt-get install -y chromium"}
 	Prometheus = Dep{Name: "prometheus", Install: "apt-get install -y prometheus"}
 	Wrk        = Dep{Name: "wrk", Install: "apt-get install -y wrk"}

@@ -42,3 +42,17 @@ func Start(t *testing.T, grace, heartbeat time.Duration) *kubecluster.Cluster {
 	t.Cleanup(c.Stop)
 	return c
 }
+
+// ChaosMeshAssets returns the directory of the Chaos Mesh controller manager and its CRDs
+// ($CHAOS_MESH_ASSETS, which make test sets from hack/chaos-mesh.sh), or ends the test with how
+// to build them.
+func ChaosMeshAssets(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("CHAOS_MESH_ASSETS")
+	for _, f := range []string{kubecluster.ChaosMeshBinary, kubecluster.ChaosMeshCRDs} {
+		if _, err := os.Stat(filepath.Join(dir, f)); dir == "" || err != nil {
+			testenv.Missing(tb, testenv.ChaosMesh, "the Chaos Mesh controller manager and its CRDs in $CHAOS_MESH_ASSETS")
+		}
+	}
+	return dir
+}

@@ -1,0 +1,52 @@
+package kubeclustertest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+)
+
+// PodPort is where [ServePod] serves.
+const PodPort = 8080
+
+// IsPod reports whether this process was started by a node agent of the local cluster as a
+// pod's program (image ddp-verify runs the test binary with DDP_LOCAL_POD=1): a TestMain calls
+// [ServePod] then instead of the tests.
+func IsPod() bool { return os.Getenv("DDP_LOCAL_POD") == "1" }
+
+// ServePod is the tests' pod program: a server on the pod's IP (POD_IP) and [PodPort] whose
+// readiness and liveness a test can turn off (POST /unready, POST /die), with /health (answers
+// the pod's name), /ready and /pid. It returns the exit code once SIGTERM arrives.
+func ServePod() int {
+	var unready, dead atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
+		if dead.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		fmt.Fprintln(w, os.Getenv("POD_NAME"))
+	})
+	mux.HandleFunc("/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if unready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	mux.HandleFunc("/pid", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, os.Getpid()) })
+	mux.HandleFunc("POST /unready", func(http.ResponseWriter, *http.Request) { unready.Store(true) })
+	mux.HandleFunc("POST /die", func(http.ResponseWriter, *http.Request) { dead.Store(true) })
+	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("POD_IP"), strconv.Itoa(PodPort)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go func() { _ = http.Serve(ln, mux) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	<-sig
+	return 0
+}
