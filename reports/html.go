@@ -95,6 +95,8 @@ type sloView struct {
 
 type chaosView struct {
 	Fault, Kind, Targets, Planned, Injected, Recovered, Undo, Service, Error string
+	// BackendInjected and BackendRecovered are the backend's own times, when it gave them.
+	BackendInjected, BackendRecovered string
 	Failed                                                                   bool
 }
 
@@ -373,8 +375,14 @@ func newChaosView(r *Run, c ChaosResult) chaosView {
 	if c.InjectedAt != nil {
 		v.Injected = offset(r, *c.InjectedAt)
 	}
+	if c.BackendInjectedAt != nil {
+		v.BackendInjected = offset(r, *c.BackendInjectedAt)
+	}
 	if c.RecoveredAt != nil {
 		v.Recovered = offset(r, *c.RecoveredAt)
+	}
+	if c.BackendRecoveredAt != nil {
+		v.BackendRecovered = offset(r, *c.BackendRecoveredAt)
 	}
 	if c.UndoSeconds != nil {
 		v.Undo = formatValue(*c.UndoSeconds, "s")

@@ -287,6 +287,12 @@ type ChaosResult struct {
 	InjectedAt *time.Time `json:"injected_at,omitempty"`
 	// RecoveredAt is when the backend confirmed the fault undone.
 	RecoveredAt *time.Time `json:"recovered_at,omitempty"`
+	// BackendInjectedAt and BackendRecoveredAt are the backend's own times for the injection
+	// and the recovery: the Chaos Mesh controller's record events (the last target's; one
+	// second resolution), the local platform's supervisor's change times. Absent when the
+	// backend reported none.
+	BackendInjectedAt  *time.Time `json:"backend_injected_at,omitempty"`
+	BackendRecoveredAt *time.Time `json:"backend_recovered_at,omitempty"`
 	// UndoSeconds is how long the backend took to undo the fault, from the recovery request
 	// to its confirmation.
 	UndoSeconds *float64 `json:"undo_seconds,omitempty"`

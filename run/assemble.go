@@ -183,6 +183,12 @@ func chaosResults(p *profile.Profile, ex *execution) []reports.ChaosResult {
 				c.UndoSeconds = &s
 			}
 		}
+		if t := r.Injected.Backend; !t.IsZero() {
+			c.BackendInjectedAt = &t
+		}
+		if t := r.Recovered.Backend; !t.IsZero() {
+			c.BackendRecoveredAt = &t
+		}
 		if d, ok := ex.serviceRecovery[r.Fault.ID]; ok {
 			secs := d.Seconds()
 			c.ServiceRecoverySeconds = &secs

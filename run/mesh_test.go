@@ -212,6 +212,16 @@ func TestURLTargetWithTheRealChaosMesh(t *testing.T) {
 	if len(r.Targets) != 1 {
 		t.Fatalf("targets %v, want one general node", r.Targets)
 	}
+	// The controller's own times (its records' events, whole seconds) precede ddp-verify's
+	// confirmations by less than the poll and watch delays.
+	for _, p := range []struct {
+		name          string
+		backend, tool *time.Time
+	}{{"injection", r.BackendInjectedAt, r.InjectedAt}, {"recovery", r.BackendRecoveredAt, r.RecoveredAt}} {
+		if p.backend == nil || p.backend.After(*p.tool) || p.tool.Sub(*p.backend) > 5*time.Second {
+			t.Errorf("the controller's %s time %v, ddp-verify confirmed it at %v", p.name, p.backend, p.tool)
+		}
+	}
 	node := r.Targets[0]
 	var calls []string
 	for _, c := range cloud.Calls() {
@@ -232,8 +242,9 @@ func TestURLTargetWithTheRealChaosMesh(t *testing.T) {
 	if err := cm.Exited(); err != nil {
 		t.Errorf("the controller: %v", err)
 	}
-	t.Logf("node failure %s through the real controller: injected %s, recovered %s, undo %.1fs",
-		node, r.InjectedAt.Format(time.RFC3339Nano), r.RecoveredAt.Format(time.RFC3339Nano), *r.UndoSeconds)
+	t.Logf("node failure %s through the real controller: injected %s (controller %s), recovered %s (controller %s), undo %.2fs",
+		node, r.InjectedAt.Format(time.RFC3339Nano), r.BackendInjectedAt.Format(time.RFC3339), r.RecoveredAt.Format(time.RFC3339Nano),
+		r.BackendRecoveredAt.Format(time.RFC3339), *r.UndoSeconds)
 }
 
 // watchCordons records, from a watch on the Nodes, each node seen cordoned with the
