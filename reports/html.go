@@ -97,7 +97,7 @@ type chaosView struct {
 	Fault, Kind, Targets, Planned, Injected, Recovered, Undo, Service, Error string
 	// BackendInjected and BackendRecovered are the backend's own times, when it gave them.
 	BackendInjected, BackendRecovered string
-	Failed                                                                   bool
+	Failed                            bool
 }
 
 type statsRow struct {

@@ -125,12 +125,12 @@ func Launch(step time.Duration) *reports.Run {
 		{Fault: "gpu-node-failure", Kind: "node-failure", Mode: "kill", Targets: []string{"gpu-1b-2"},
 			PlannedAt: ptr(at(gpuFaultStart)), InjectedAt: ptr(at(gpuFaultStart).Add(1200 * time.Millisecond)),
 			BackendInjectedAt: ptr(at(gpuFaultStart).Add(time.Second)),
-			RecoveredAt: ptr(at(gpuRecoveredAt)), BackendRecoveredAt: ptr(at(gpuRecoveredAt).Add(-time.Second)),
+			RecoveredAt:       ptr(at(gpuRecoveredAt)), BackendRecoveredAt: ptr(at(gpuRecoveredAt).Add(-time.Second)),
 			UndoSeconds: ptr(72.0), ServiceRecoverySeconds: ptr(14.0)},
 		{Fault: "az-outage", Kind: "zone-outage", Mode: "power-loss", Targets: []string{"us-east-1b"},
 			PlannedAt: ptr(at(azFaultStart)), InjectedAt: ptr(at(azFaultStart).Add(2100 * time.Millisecond)),
 			BackendInjectedAt: ptr(at(azFaultStart).Add(2 * time.Second)),
-			RecoveredAt: ptr(at(azRecoveredAt)), BackendRecoveredAt: ptr(at(azRecoveredAt).Add(-time.Second)),
+			RecoveredAt:       ptr(at(azRecoveredAt)), BackendRecoveredAt: ptr(at(azRecoveredAt).Add(-time.Second)),
 			UndoSeconds: ptr(96.0), ServiceRecoverySeconds: ptr(38.0)},
 	}
 	r.Videos = reports.Videos{Accepted: 9412, Processed: 9377, Failed: 35, Unfinished: 0, Lost: 0, Drain: reports.DrainEmpty}
