@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -140,9 +141,20 @@ func (c *Client) Video(ctx context.Context, id string) (Video, error) {
 }
 
 // WaitReady polls a video every poll until it is ready (or failed, an error).
+// A 503 (no healthy upstream yet, as right after a restore) is polled through as a client
+// retries it; it is returned only if the context ends first.
 func (c *Client) WaitReady(ctx context.Context, id string, poll time.Duration) (Video, error) {
 	for {
 		v, err := c.Video(ctx, id)
+		var apiErr *jsonhttp.Error
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusServiceUnavailable && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				return v, fmt.Errorf("video %s: %w (the last answer: %v)", id, ctx.Err(), err)
+			case <-time.After(poll):
+			}
+			continue
+		}
 		if err != nil {
 			return v, err
 		}
