@@ -1,0 +1,140 @@
+// Package deploy is the DailyDoco Pro Helm chart that mirrors the deployment plan
+// (deploy/helm/dailydoco: the plan's workloads with its replicas, rolling updates, requests and
+// limits, probes, GPU and memory pools, zone spread, HPAs, PodDisruptionBudgets,
+// NetworkPolicies, Services, the data tier as a StatefulSet, and for clusters that run the
+// Prometheus operator a ServiceMonitor, the plan's alert rules as a PrometheusRule and the
+// plan's dashboards as ConfigMaps for Grafana's sidecar), embedded in the binary, and its
+// rendering with the Helm SDK ([Render], as `helm template` does).
+package deploy
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	helmrelease "helm.sh/helm/v3/pkg/release"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+)
+
+// ChartPath is the chart's directory, relative to this package's directory.
+const ChartPath = "helm/dailydoco"
+
+//go:embed all:helm/dailydoco
+var chartFS embed.FS
+
+// Chart loads the embedded chart.
+func Chart() (*chart.Chart, error) {
+	var files []*loader.BufferedFile
+	err := fs.WalkDir(chartFS, ChartPath, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := chartFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, &loader.BufferedFile{Name: strings.TrimPrefix(p, ChartPath+"/"), Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the chart: %w", err)
+	}
+	c, err := loader.LoadFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("load the chart: %w", err)
+	}
+	return c, nil
+}
+
+// Manifest is one rendered document: the template that made it and its YAML.
+type Manifest struct {
+	Template string
+	YAML     string
+}
+
+// KubeVersion is the Kubernetes version the chart is rendered for: the local cluster's.
+const KubeVersion = "v1.37.2"
+
+// Render renders the chart for a release in namespace, with values over the chart's defaults,
+// as `helm template` does, and returns its documents (empty ones left out) by template name.
+func Render(release, namespace string, values map[string]any) ([]Manifest, error) {
+	c, err := Chart()
+	if err != nil {
+		return nil, err
+	}
+	caps := chartutil.DefaultCapabilities.Copy()
+	kv, err := chartutil.ParseKubeVersion(KubeVersion)
+	if err != nil {
+		return nil, err
+	}
+	caps.KubeVersion = *kv
+	vals, err := chartutil.ToRenderValues(c, values, chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true, Revision: 1}, caps)
+	if err != nil {
+		return nil, fmt.Errorf("chart values: %w", err)
+	}
+	out, err := engine.Render(c, vals)
+	if err != nil {
+		return nil, fmt.Errorf("render the chart: %w", err)
+	}
+	names := make([]string, 0, len(out))
+	for n := range out {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var docs []Manifest
+	for _, n := range names {
+		if path.Ext(n) != ".yaml" || strings.HasPrefix(path.Base(n), "_") {
+			continue
+		}
+		for _, d := range strings.Split(out[n], "\n---") {
+			if blank(d) {
+				continue
+			}
+			docs = append(docs, Manifest{Template: n, YAML: strings.TrimPrefix(d, "---\n")})
+		}
+	}
+	return docs, nil
+}
+
+// blank reports whether a document holds only whitespace and comments.
+func blank(doc string) bool {
+	for _, line := range strings.Split(doc, "\n") {
+		l := strings.TrimSpace(line)
+		if l != "" && l != "---" && !strings.HasPrefix(l, "#") {
+			return false
+		}
+	}
+	return true
+}
+
+// Install installs the chart into the cluster of kubeconfig as release in namespace (created
+// when missing) with the Helm SDK, as `helm install` does: the release is recorded in a Secret
+// and every object created through Helm's kube client. It does not wait for the workloads.
+func Install(ctx context.Context, kubeconfig, release, namespace string, values map[string]any) (*helmrelease.Release, error) {
+	c, err := Chart()
+	if err != nil {
+		return nil, err
+	}
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig, flags.Namespace = &kubeconfig, &namespace
+	cfg := new(action.Configuration)
+	if err := cfg.Init(flags, namespace, "secret", func(string, ...any) {}); err != nil {
+		return nil, fmt.Errorf("helm: %w", err)
+	}
+	install := action.NewInstall(cfg)
+	install.ReleaseName, install.Namespace, install.CreateNamespace = release, namespace, true
+	rel, err := install.RunWithContext(ctx, c, values)
+	if err != nil {
+		return nil, fmt.Errorf("helm install %s: %w", release, err)
+	}
+	return rel, nil
+}

@@ -1,0 +1,201 @@
+package deploy_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/dailydoco/ddp-verify/deploy"
+	"github.com/dailydoco/ddp-verify/platform/alerts"
+	"github.com/dailydoco/ddp-verify/platform/dashboards"
+)
+
+var update = flag.Bool("update", false, "rewrite the chart's copies of the alert rules and dashboards from their sources")
+
+const (
+	release   = "dailydoco"
+	namespace = "dailydoco-prod"
+)
+
+// The chart is lint-clean as `helm lint` judges it (the Helm SDK's linter): no warning, no error.
+func TestChartIsLintClean(t *testing.T) {
+	l := lint.All(deploy.ChartPath, nil, namespace, false)
+	for _, m := range l.Messages {
+		if m.Severity >= support.WarningSev {
+			t.Errorf("helm lint: %s", m)
+		}
+	}
+}
+
+// The chart ships the same alert rules ddp-verify evaluates and the dashboards `ddp-verify
+// dashboards` writes; go test ./deploy -update copies them again after they change.
+func TestChartFilesAreTheirSources(t *testing.T) {
+	want := map[string][]byte{"files/alert-rules.yaml": alerts.Rules}
+	for _, d := range append(dashboards.All(), dashboards.Verification()) {
+		b, err := json.MarshalIndent(d, "", "  ")
+		require.NoError(t, err)
+		want["files/dashboards/"+d.UID+".json"] = append(b, '\n')
+	}
+	dir := filepath.Join(deploy.ChartPath, "files", "dashboards")
+	if *update {
+		require.NoError(t, os.RemoveAll(dir))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		for name, b := range want {
+			require.NoError(t, os.WriteFile(filepath.Join(deploy.ChartPath, name), b, 0o644))
+		}
+	}
+	for name, b := range want {
+		got, err := os.ReadFile(filepath.Join(deploy.ChartPath, name))
+		require.NoError(t, err)
+		assert.True(t, bytes.Equal(got, b), "%s differs from its source; run go test ./deploy -update", name)
+	}
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, ents, len(want)-1, "the chart ships a dashboard that is not the plan's")
+}
+
+// rendered decodes the chart's documents with the default values into typed objects, by kind
+// and name.
+func rendered(t *testing.T, values map[string]any) map[string]runtime.Object {
+	t.Helper()
+	docs, err := deploy.Render(release, namespace, values)
+	require.NoError(t, err)
+	s := runtime.NewScheme()
+	require.NoError(t, clientgoscheme.AddToScheme(s))
+	require.NoError(t, monitoringv1.AddToScheme(s))
+	dec := serializer.NewCodecFactory(s).UniversalDeserializer()
+	out := map[string]runtime.Object{}
+	for _, d := range docs {
+		obj, gvk, err := dec.Decode([]byte(d.YAML), nil, nil)
+		require.NoError(t, err, "%s:\n%s", d.Template, d.YAML)
+		name := obj.(interface{ GetName() string }).GetName()
+		key := gvk.Kind + "/" + name
+		require.NotContains(t, out, key, "rendered twice")
+		out[key] = obj
+	}
+	return out
+}
+
+// The chart says what the plan says: web-dashboard with 3 replicas, a rolling update of one
+// surge and none unavailable, the plan's requests and limits and probes; the GPU workers
+// asking a GPU, tolerating the GPU taint and on the GPU pool; the AI workers on the memory
+// pool; replicas spread over the zones; the data tier as a StatefulSet; HPAs, PDBs,
+// NetworkPolicies and Services; the ServiceMonitor; the plan's alert rules as a
+// PrometheusRule; its dashboards as ConfigMaps.
+func TestChartMirrorsThePlan(t *testing.T) {
+	objs := rendered(t, nil)
+	dash := objs["Deployment/web-dashboard"].(*appsv1.Deployment)
+	require.NotNil(t, dash)
+	assert.Equal(t, int32(3), *dash.Spec.Replicas)
+	assert.Equal(t, appsv1.RollingUpdateDeploymentStrategyType, dash.Spec.Strategy.Type)
+	assert.Equal(t, "1", dash.Spec.Strategy.RollingUpdate.MaxSurge.String())
+	assert.Equal(t, "0", dash.Spec.Strategy.RollingUpdate.MaxUnavailable.String())
+	c := dash.Spec.Template.Spec.Containers[0]
+	qty := resource.MustParse
+	assert.True(t, qty("512Mi").Equal(c.Resources.Requests[corev1.ResourceMemory]) && qty("500m").Equal(c.Resources.Requests[corev1.ResourceCPU]), "requests %v", c.Resources.Requests)
+	assert.True(t, qty("1Gi").Equal(c.Resources.Limits[corev1.ResourceMemory]) && qty("1000m").Equal(c.Resources.Limits[corev1.ResourceCPU]), "limits %v", c.Resources.Limits)
+	assert.Equal(t, int32(3000), c.Ports[0].ContainerPort)
+	require.NotNil(t, c.LivenessProbe)
+	assert.Equal(t, "/health", c.LivenessProbe.HTTPGet.Path)
+	assert.Equal(t, [2]int32{30, 10}, [2]int32{c.LivenessProbe.InitialDelaySeconds, c.LivenessProbe.PeriodSeconds})
+	assert.Equal(t, "/ready", c.ReadinessProbe.HTTPGet.Path)
+	assert.Equal(t, [2]int32{5, 5}, [2]int32{c.ReadinessProbe.InitialDelaySeconds, c.ReadinessProbe.PeriodSeconds})
+
+	for name, pool := range map[string]string{"web-dashboard": "general", "api-server": "general", "video-processor": "gpu", "authenticity-engine": "memory"} {
+		d := objs["Deployment/"+name].(*appsv1.Deployment)
+		require.NotNil(t, d, name)
+		spec := d.Spec.Template.Spec
+		assert.Equal(t, pool, spec.NodeSelector["eks.amazonaws.com/nodegroup"], name)
+		require.Len(t, spec.TopologySpreadConstraints, 1, name)
+		assert.Equal(t, "topology.kubernetes.io/zone", spec.TopologySpreadConstraints[0].TopologyKey, name)
+		assert.Equal(t, d.Spec.Selector.MatchLabels, spec.TopologySpreadConstraints[0].LabelSelector.MatchLabels, name)
+		assert.Contains(t, objs, "Service/"+name)
+		assert.Contains(t, objs, "NetworkPolicy/"+name)
+		assert.Contains(t, objs, "PodDisruptionBudget/"+name)
+	}
+	gpu := objs["Deployment/video-processor"].(*appsv1.Deployment).Spec.Template.Spec
+	assert.True(t, qty("1").Equal(gpu.Containers[0].Resources.Limits["nvidia.com/gpu"]), "GPU limit %v", gpu.Containers[0].Resources.Limits)
+	require.Len(t, gpu.Tolerations, 1)
+	assert.Equal(t, "nvidia.com/gpu", gpu.Tolerations[0].Key)
+	assert.Empty(t, objs["Deployment/web-dashboard"].(*appsv1.Deployment).Spec.Template.Spec.Tolerations, "only GPU workloads tolerate the GPU taint")
+
+	hpa := objs["HorizontalPodAutoscaler/api-server"].(*autoscalingv2.HorizontalPodAutoscaler)
+	assert.Equal(t, [2]int32{3, 12}, [2]int32{*hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas})
+	pdb := objs["PodDisruptionBudget/api-server"].(*policyv1.PodDisruptionBudget)
+	assert.Equal(t, "2", pdb.Spec.MinAvailable.String())
+	np := objs["NetworkPolicy/data-tier"].(*networkingv1.NetworkPolicy)
+	assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, np.Spec.PolicyTypes)
+	assert.Len(t, np.Spec.Ingress[0].From, 2, "the data tier takes the release's pods and the scrapes, not the ingress")
+	assert.Len(t, objs["NetworkPolicy/api-server"].(*networkingv1.NetworkPolicy).Spec.Ingress[0].From, 3, "the API takes the ingress too")
+
+	sts := objs["StatefulSet/data-tier"].(*appsv1.StatefulSet)
+	require.NotNil(t, sts)
+	assert.Len(t, sts.Spec.VolumeClaimTemplates, 1)
+	assert.Equal(t, "None", objs["Service/data-tier"].(*corev1.Service).Spec.ClusterIP)
+
+	sm := objs["ServiceMonitor/dailydoco"].(*monitoringv1.ServiceMonitor)
+	assert.Equal(t, "/metrics", sm.Spec.Endpoints[0].Path)
+	pr := objs["PrometheusRule/dailydoco-alerts"].(*monitoringv1.PrometheusRule)
+	var rules struct {
+		Groups []struct {
+			Name  string           `yaml:"name"`
+			Rules []map[string]any `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	require.NoError(t, yaml.Unmarshal(alerts.Rules, &rules))
+	require.Len(t, pr.Spec.Groups, len(rules.Groups))
+	for i, g := range rules.Groups {
+		assert.Equal(t, g.Name, pr.Spec.Groups[i].Name)
+		require.Len(t, pr.Spec.Groups[i].Rules, len(g.Rules))
+		for j, r := range g.Rules {
+			got := pr.Spec.Groups[i].Rules[j]
+			assert.Equal(t, r["alert"], got.Alert)
+			assert.Equal(t, r["expr"], got.Expr.String(), "rule %s", got.Alert)
+			annotations, _ := r["annotations"].(map[string]any)
+			assert.Equal(t, annotations["summary"], got.Annotations["summary"], "rule %s: the template of Prometheus, not Helm's", got.Alert)
+		}
+	}
+	for _, d := range append(dashboards.All(), dashboards.Verification()) {
+		cm, ok := objs["ConfigMap/dashboard-"+d.UID].(*corev1.ConfigMap)
+		require.True(t, ok, "no ConfigMap for dashboard %s", d.UID)
+		assert.Equal(t, "1", cm.Labels["grafana_dashboard"])
+		var got dashboards.Dashboard
+		require.NoError(t, json.Unmarshal([]byte(cm.Data[d.UID+".json"]), &got), d.UID)
+		assert.Equal(t, d.Title, got.Title)
+		assert.Len(t, got.Panels, len(d.Panels), d.UID)
+	}
+}
+
+// Values switch the operator's objects and the NetworkPolicies off for clusters without them.
+func TestChartValuesTurnPartsOff(t *testing.T) {
+	objs := rendered(t, map[string]any{
+		"monitoring":    map[string]any{"serviceMonitor": map[string]any{"enabled": false}, "prometheusRule": map[string]any{"enabled": false}},
+		"networkPolicy": map[string]any{"enabled": false},
+		"dashboards":    map[string]any{"enabled": false},
+	})
+	for key := range objs {
+		kind, _, _ := strings.Cut(key, "/")
+		assert.NotContains(t, []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "ConfigMap"}, kind, "%s rendered though switched off", key)
+	}
+	assert.Contains(t, objs, "Deployment/api-server")
+}

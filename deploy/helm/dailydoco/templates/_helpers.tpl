@@ -1,0 +1,75 @@
+{{/* The chart's common labels; name is the workload's. */}}
+{{- define "dailydoco.labels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/part-of: dailydoco
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* The labels that select a workload's pods. */}}
+{{- define "dailydoco.selector" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{/* A workload's image reference. */}}
+{{- define "dailydoco.image" -}}
+{{- if .root.Values.image.registry -}}
+{{ .root.Values.image.registry }}/{{ .w.image }}:{{ .root.Values.image.tag }}
+{{- else -}}
+{{ .w.image }}:{{ .root.Values.image.tag }}
+{{- end -}}
+{{- end -}}
+
+{{/* A workload's pod spec: its container with the plan's probes and resources, its pool, the
+GPU toleration when it asks for GPUs, and the spread over zones. */}}
+{{- define "dailydoco.podSpec" -}}
+nodeSelector:
+  {{ .root.Values.poolLabel }}: {{ .w.pool }}
+{{- if .w.gpus }}
+tolerations:
+  - key: nvidia.com/gpu
+    operator: Exists
+    effect: NoSchedule
+{{- end }}
+topologySpreadConstraints:
+  - maxSkew: {{ .root.Values.zoneSpread.maxSkew }}
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: {{ .root.Values.zoneSpread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "dailydoco.selector" . | nindent 8 }}
+containers:
+  - name: {{ .name }}
+    image: {{ include "dailydoco.image" . }}
+    imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+    ports:
+      - name: http
+        containerPort: {{ .w.port }}
+    env:
+      - name: POD_IP
+        valueFrom: {fieldRef: {fieldPath: status.podIP}}
+      - name: NODE_NAME
+        valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+    resources:
+      requests:
+        {{- toYaml .w.resources.requests | nindent 8 }}
+      limits:
+        {{- toYaml .w.resources.limits | nindent 8 }}
+        {{- if .w.gpus }}
+        nvidia.com/gpu: {{ .w.gpus }}
+        {{- end }}
+    {{- with .root.Values.probes }}
+    livenessProbe:
+      httpGet: {path: {{ .liveness.path }}, port: http}
+      initialDelaySeconds: {{ .liveness.initialDelaySeconds }}
+      periodSeconds: {{ .liveness.periodSeconds }}
+      failureThreshold: {{ .liveness.failureThreshold }}
+    readinessProbe:
+      httpGet: {path: {{ .readiness.path }}, port: http}
+      initialDelaySeconds: {{ .readiness.initialDelaySeconds }}
+      periodSeconds: {{ .readiness.periodSeconds }}
+      failureThreshold: {{ .readiness.failureThreshold }}
+    {{- end }}
+{{- end -}}
