@@ -17,7 +17,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery"
-	_ "github.com/prometheus/prometheus/discovery/file" // registers file_sd_configs
+	_ "github.com/prometheus/prometheus/discovery/file"       // registers file_sd_configs
+	_ "github.com/prometheus/prometheus/discovery/kubernetes" // registers kubernetes_sd_configs
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
@@ -36,7 +37,8 @@ const (
 	DefaultListenAddress  = "127.0.0.1:0"
 )
 
-// Job is one scrape job: static targets, file_sd files, or both.
+// Job is one scrape job: static targets, file_sd files, a Kubernetes cluster's pods, or
+// several of these.
 type Job struct {
 	// Name becomes the job label.
 	Name string
@@ -55,6 +57,22 @@ type Job struct {
 	// metric_relabel_configs drop rule), as a real Prometheus may be configured to keep
 	// what a platform exports out of its TSDB.
 	DropMetrics []string
+	// Kubernetes, when set, discovers the job's targets from a cluster's pods with
+	// Prometheus's own kubernetes_sd (role pod, watching the API server).
+	Kubernetes *KubernetesSD
+}
+
+// KubernetesSD discovers the pods of a Kubernetes cluster as scrape targets, as the
+// conventional kubernetes-pods job of a cluster's Prometheus does: a pod annotated
+// prometheus.io/scrape "true" is scraped at its IP and the port of prometheus.io/port (else
+// each container port it declares), at the path of prometheus.io/path (else the job's), and
+// its series get the labels namespace, pod, node, and app (the pod's
+// app.kubernetes.io/name label).
+type KubernetesSD struct {
+	// Kubeconfig is the kubeconfig file of the cluster (its current context).
+	Kubeconfig string
+	// Namespaces limits the discovery to these namespaces (all when empty).
+	Namespaces []string
 }
 
 // Options configure [New]. Only Dir is required.
@@ -361,9 +379,19 @@ func scrapeConfig(o Options) (*config.Config, error) {
 		Files []string `yaml:"files"`
 	}
 	type relabelCfg struct {
-		SourceLabels []string `yaml:"source_labels"`
-		Regex        string   `yaml:"regex"`
-		Action       string   `yaml:"action"`
+		SourceLabels []string `yaml:"source_labels,omitempty"`
+		Separator    string   `yaml:"separator,omitempty"`
+		Regex        string   `yaml:"regex,omitempty"`
+		TargetLabel  string   `yaml:"target_label,omitempty"`
+		Replacement  string   `yaml:"replacement,omitempty"`
+		Action       string   `yaml:"action,omitempty"`
+	}
+	type kubernetesSD struct {
+		Role           string `yaml:"role"`
+		KubeconfigFile string `yaml:"kubeconfig_file"`
+		Namespaces     *struct {
+			Names []string `yaml:"names"`
+		} `yaml:"namespaces,omitempty"`
 	}
 	type scrapeCfg struct {
 		JobName        string         `yaml:"job_name"`
@@ -372,6 +400,8 @@ func scrapeConfig(o Options) (*config.Config, error) {
 		MetricsPath    string         `yaml:"metrics_path,omitempty"`
 		StaticConfigs  []staticConfig `yaml:"static_configs,omitempty"`
 		FileSDConfigs  []fileSD       `yaml:"file_sd_configs,omitempty"`
+		KubernetesSD   []kubernetesSD `yaml:"kubernetes_sd_configs,omitempty"`
+		Relabel        []relabelCfg   `yaml:"relabel_configs,omitempty"`
 		MetricRelabel  []relabelCfg   `yaml:"metric_relabel_configs,omitempty"`
 	}
 	type file struct {
@@ -408,6 +438,28 @@ func scrapeConfig(o Options) (*config.Config, error) {
 		}
 		if len(j.FileSD) > 0 {
 			sc.FileSDConfigs = []fileSD{{Files: j.FileSD}}
+		}
+		if k := j.Kubernetes; k != nil {
+			sd := kubernetesSD{Role: "pod", KubeconfigFile: k.Kubeconfig}
+			if len(k.Namespaces) > 0 {
+				sd.Namespaces = &struct {
+					Names []string `yaml:"names"`
+				}{Names: k.Namespaces}
+			}
+			sc.KubernetesSD = []kubernetesSD{sd}
+			// The kubernetes-pods convention: annotated pods only, their port and path, and
+			// the pod's place as labels.
+			meta := "__meta_kubernetes_pod_"
+			sc.Relabel = []relabelCfg{
+				{SourceLabels: []string{meta + "annotation_prometheus_io_scrape"}, Regex: "true", Action: "keep"},
+				{SourceLabels: []string{meta + "phase"}, Regex: "Running", Action: "keep"},
+				{SourceLabels: []string{meta + "ip", meta + "annotation_prometheus_io_port"}, Separator: ";", Regex: "(.+);([0-9]+)", TargetLabel: "__address__", Replacement: "$1:$2", Action: "replace"},
+				{SourceLabels: []string{meta + "annotation_prometheus_io_path"}, Regex: "(.+)", TargetLabel: "__metrics_path__", Replacement: "$1", Action: "replace"},
+				{SourceLabels: []string{"__meta_kubernetes_namespace"}, TargetLabel: "namespace", Action: "replace"},
+				{SourceLabels: []string{meta + "name"}, TargetLabel: "pod", Action: "replace"},
+				{SourceLabels: []string{meta + "node_name"}, TargetLabel: "node", Action: "replace"},
+				{SourceLabels: []string{meta + "label_app_kubernetes_io_name"}, TargetLabel: "app", Action: "replace"},
+			}
 		}
 		if len(j.DropMetrics) > 0 {
 			quoted := make([]string, len(j.DropMetrics))

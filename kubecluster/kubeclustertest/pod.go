@@ -21,7 +21,7 @@ func IsPod() bool { return os.Getenv("DDP_LOCAL_POD") == "1" }
 
 // ServePod is the tests' pod program: a server on the pod's IP (POD_IP) and [PodPort] whose
 // readiness and liveness a test can turn off (POST /unready, POST /die), with /health (answers
-// the pod's name), /ready and /pid. It returns the exit code once SIGTERM arrives.
+// the pod's name), /ready, /pid and /metrics (test_pod_info{pid}, 1). It returns the exit code once SIGTERM arrives.
 func ServePod() int {
 	var unready, dead atomic.Bool
 	mux := http.NewServeMux()
@@ -37,6 +37,10 @@ func ServePod() int {
 		}
 	})
 	mux.HandleFunc("/pid", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, os.Getpid()) })
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE test_pod_info gauge\ntest_pod_info{pid=\"%d\"} 1\n", os.Getpid())
+	})
 	mux.HandleFunc("POST /unready", func(http.ResponseWriter, *http.Request) { unready.Store(true) })
 	mux.HandleFunc("POST /die", func(http.ResponseWriter, *http.Request) { dead.Store(true) })
 	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("POD_IP"), strconv.Itoa(PodPort)))
