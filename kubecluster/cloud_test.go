@@ -76,18 +76,6 @@ func TestTheCloudStopsAndStartsInstances(t *testing.T) {
 		t.Fatalf("node %s powered off by a refused request", victim)
 	}
 
-	nodeReady := func() corev1.ConditionStatus {
-		n, err := client.CoreV1().Nodes().Get(t.Context(), victim, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				return cond.Status
-			}
-		}
-		return ""
-	}
 	var answer struct {
 		XMLName xml.Name
 		Items   []struct {
@@ -107,7 +95,7 @@ func TestTheCloudStopsAndStartsInstances(t *testing.T) {
 	if c.Node(victim).PoweredOn() {
 		t.Fatalf("node %s still powered on after its instance stopped", victim)
 	}
-	eventually(t, time.Minute, "node "+victim+" NotReady", func() bool { return nodeReady() != corev1.ConditionTrue })
+	eventually(t, time.Minute, "node "+victim+" NotReady", func() bool { return nodeReady(t, client, victim) != corev1.ConditionTrue })
 
 	status, body = ec2Call(t, cloud, cloud.AccessKeyID, url.Values{"Action": {"StartInstances"}, "InstanceId.1": {inst}})
 	answer.Items = nil
@@ -115,7 +103,7 @@ func TestTheCloudStopsAndStartsInstances(t *testing.T) {
 		answer.XMLName.Local != "StartInstancesResponse" || answer.Items[0].Previous != "stopped" || answer.Items[0].Current != "pending" {
 		t.Fatalf("StartInstances: %d %s (%v)", status, body, err)
 	}
-	eventually(t, time.Minute, "node "+victim+" Ready again", func() bool { return nodeReady() == corev1.ConditionTrue })
+	eventually(t, time.Minute, "node "+victim+" Ready again", func() bool { return nodeReady(t, client, victim) == corev1.ConditionTrue })
 
 	var actions []string
 	for _, call := range cloud.Calls() {

@@ -145,19 +145,7 @@ func TestAPoweredOffNodeIsHandledByTheRealControllers(t *testing.T) {
 	if _, err := podGet(t, first.Status.PodIP, "/health"); err == nil {
 		t.Errorf("pod %s still answers at %s after its node lost power", first.Name, first.Status.PodIP)
 	}
-	nodeReady := func() corev1.ConditionStatus {
-		n, err := client.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				return cond.Status
-			}
-		}
-		return ""
-	}
-	notReady := eventually(t, 2*time.Minute, "node "+victim+" NotReady", func() bool { return nodeReady() != corev1.ConditionTrue })
+	notReady := eventually(t, 2*time.Minute, "node "+victim+" NotReady", func() bool { return nodeReady(t, client, victim) != corev1.ConditionTrue })
 	if notReady < grace-2*time.Second {
 		t.Errorf("node %s was NotReady %v after it was powered off, before its %v grace period", victim, notReady, grace)
 	}
@@ -179,7 +167,7 @@ func TestAPoweredOffNodeIsHandledByTheRealControllers(t *testing.T) {
 	if err := c.Node(victim).PowerOn(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Minute, "node "+victim+" Ready again", func() bool { return nodeReady() == corev1.ConditionTrue })
+	eventually(t, time.Minute, "node "+victim+" Ready again", func() bool { return nodeReady(t, client, victim) == corev1.ConditionTrue })
 	eventually(t, time.Minute, "node "+victim+" untainted", func() bool {
 		n, _ := client.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})
 		for _, tn := range n.Spec.Taints {
@@ -193,6 +181,21 @@ func TestAPoweredOffNodeIsHandledByTheRealControllers(t *testing.T) {
 		_, err := client.CoreV1().Pods("default").Get(ctx, first.Name, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
+}
+
+// nodeReady is the status of a node's Ready condition ("" when it has none).
+func nodeReady(t *testing.T, client kubernetes.Interface, name string) corev1.ConditionStatus {
+	t.Helper()
+	n, err := client.CoreV1().Nodes().Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			return cond.Status
+		}
+	}
+	return ""
 }
 
 // The default assets directory is the one hack/envtest-assets.sh builds into.
