@@ -3,13 +3,18 @@ package kubecluster
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -19,16 +24,21 @@ import (
 // every second it looks for pods the scheduler marked Unschedulable and, for each, adds a node
 // of the first pool whose new node would take it (its node selector, its tolerations of the
 // pool's taint, its requests within the instance type), within the pool's max, after the
-// pool's provisioning delay. Nodes are not removed when idle.
-func (c *Cluster) autoscale(ctx context.Context, topo *topology.Topology) {
+// pool's provisioning delay. A node it added that has run no pod (DaemonSet pods and finished
+// pods aside) for scaleDownAfter is removed, as cluster-autoscaler's scale-down does: tainted
+// so nothing new lands there, its Node deleted, its machine powered off. The topology's own
+// nodes are each pool's minimum and stay.
+func (c *Cluster) autoscale(ctx context.Context, topo *topology.Topology, scaleDownAfter time.Duration) {
 	defer close(c.scalerDone)
 	client, err := c.Client()
 	if err != nil {
 		c.log.Error("autoscaler", "err", err)
 		return
 	}
-	asked := map[string]bool{} // pods a node was added for
+	asked := map[string]bool{}          // pods a node was added for
+	idleSince := map[string]time.Time{} // added nodes with no pod, since when
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		c.scaleDown(ctx, client, topo, idleSince, scaleDownAfter)
 		pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", "").String()})
 		if err != nil {
 			return
@@ -46,6 +56,87 @@ func (c *Cluster) autoscale(ctx context.Context, topo *topology.Topology) {
 			}
 		}
 	}, time.Second)
+}
+
+// scaleDown removes the nodes the autoscaler added that have been idle for after.
+func (c *Cluster) scaleDown(ctx context.Context, client kubernetes.Interface, topo *topology.Topology, idleSince map[string]time.Time, after time.Duration) {
+	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	busy := map[string]bool{}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != "" && !ownedByDaemonSet(&p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			busy[p.Spec.NodeName] = true
+		}
+	}
+	original := map[string]bool{}
+	for _, n := range topo.Nodes() {
+		original[n.Name] = true
+	}
+	c.mu.Lock()
+	var idle []*NodeAgent
+	for _, a := range c.Nodes {
+		name := a.Node.Name
+		switch {
+		case original[name] || busy[name]:
+			delete(idleSince, name)
+		case idleSince[name].IsZero():
+			idleSince[name] = time.Now()
+		case time.Since(idleSince[name]) >= after:
+			idle = append(idle, a)
+		}
+	}
+	c.mu.Unlock()
+	for _, a := range idle {
+		if err := c.removeNode(ctx, client, a); err != nil {
+			c.log.Warn("autoscaler", "err", err)
+			continue
+		}
+		delete(idleSince, a.Node.Name)
+		c.log.Info("autoscaler removed an idle node", "node", a.Node.Name, "pool", a.Node.Pool, "idle for", after)
+	}
+}
+
+// ToBeDeletedTaint is the taint the autoscaler puts on a node it is removing (cluster-autoscaler's).
+const ToBeDeletedTaint = "ToBeDeletedByClusterAutoscaler"
+
+// removeNode taints the node, deletes its Node object, powers it off and forgets it.
+func (c *Cluster) removeNode(ctx context.Context, client kubernetes.Interface, a *NodeAgent) error {
+	name := a.Node.Name
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: ToBeDeletedTaint, Value: strconv.FormatInt(time.Now().Unix(), 10), Effect: corev1.TaintEffectNoSchedule})
+		_, err = client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("taint node %s: %w", name, err)
+	}
+	a.PowerOff()
+	if err := client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete node %s: %w", name, err)
+	}
+	// A kubelet's Lease is owned by its Node and collected with it; the agent's has no owner.
+	if err := client.CoordinationV1().Leases(NodeLeaseNamespace).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete node %s's lease: %w", name, err)
+	}
+	c.mu.Lock()
+	c.Nodes = slices.DeleteFunc(c.Nodes, func(n *NodeAgent) bool { return n == a })
+	c.mu.Unlock()
+	return nil
+}
+
+func ownedByDaemonSet(p *corev1.Pod) bool {
+	for _, o := range p.OwnerReferences {
+		if o.Kind == "DaemonSet" {
+			return true
+		}
+	}
+	return false
 }
 
 // unschedulable reports whether the scheduler found no node for p.

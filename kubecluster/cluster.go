@@ -31,9 +31,16 @@ type ClusterOptions struct {
 	Topology  *topology.Topology
 	Heartbeat time.Duration
 	// Autoscale adds a node of a pool when a pod is Unschedulable for want of one (the
-	// cluster's cloud, as cluster-autoscaler on EKS), within the pool's max.
+	// cluster's cloud, as cluster-autoscaler on EKS), within the pool's max, and removes a
+	// node it added once the node has run no pod for ScaleDownAfter.
 	Autoscale bool
+	// ScaleDownAfter is how long an added node must be idle before the autoscaler removes it;
+	// default [DefaultScaleDownAfter].
+	ScaleDownAfter time.Duration
 }
+
+// DefaultScaleDownAfter is cluster-autoscaler's default --scale-down-unneeded-time.
+const DefaultScaleDownAfter = 10 * time.Minute
 
 // StartCluster starts the control plane and powers on a node agent per topology node.
 func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
@@ -63,7 +70,11 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	if o.Autoscale {
 		actx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		c.stopScaler, c.scalerDone = stop, make(chan struct{})
-		go c.autoscale(actx, topo)
+		after := o.ScaleDownAfter
+		if after <= 0 {
+			after = DefaultScaleDownAfter
+		}
+		go c.autoscale(actx, topo, after)
 	}
 	return c, nil
 }

@@ -399,12 +399,14 @@ func TestJobsRunToCompletion(t *testing.T) {
 
 // GPU pods beyond the GPU pool's nodes are Unschedulable until the autoscaler adds a GPU node
 // (after the pool's provisioning delay), and then the scheduler places them on it; a pod no
-// node of any pool could take (2 GPUs) gets no node.
+// node of any pool could take (2 GPUs) gets no node. Once the added node runs no pod for the
+// scale-down time it is removed (Node, Lease and machine); the topology's nodes stay.
 func TestTheAutoscalerAddsAGPUNodeForPendingPods(t *testing.T) {
 	topo := topology.Default()
 	topo.Pool("gpu").ProvisioningDelay = topology.Duration(2 * time.Second)
 	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{
-		Options: kubecluster.Options{Assets: kubeclustertest.Assets(t), Dir: t.TempDir()}, Topology: topo, Autoscale: true})
+		Options: kubecluster.Options{Assets: kubeclustertest.Assets(t), Dir: t.TempDir()}, Topology: topo, Autoscale: true,
+		ScaleDownAfter: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,8 +463,32 @@ func TestTheAutoscalerAddsAGPUNodeForPendingPods(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second) // more than a provisioning delay: no node is added for the 2-GPU pod
 	if nodes, _ := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); len(nodes.Items) != before+1 {
-		t.Errorf("%d nodes: a node was added that no pending pod fits", len(nodes.Items))
+		t.Errorf("%d nodes: a node was added that no pending pod fits, or the busy added node was removed", len(nodes.Items))
 	}
+
+	for i := range gpuNodes + 1 {
+		name := "transcode-" + strconv.Itoa(i)
+		if bound(name) == added {
+			if err := client.CoreV1().Pods("default").Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	removed := eventually(t, time.Minute, "the idle added node removed", func() bool {
+		_, err := client.CoreV1().Nodes().Get(ctx, added, metav1.GetOptions{})
+		return apierrors.IsNotFound(err) && c.Node(added) == nil
+	})
+	if _, err := client.CoordinationV1().Leases(kubecluster.NodeLeaseNamespace).Get(ctx, added, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the removed node's Lease: %v; want it gone", err)
+	}
+	nodes, err = client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != before {
+		t.Errorf("%d nodes after the scale-down, want the topology's %d", len(nodes.Items), before)
+	}
+	t.Logf("the idle node %s removed %v after its last pod was deleted (scale-down time 3s)", added, removed.Round(100*time.Millisecond))
 }
 
 // An image with no program on this machine leaves its container waiting with that reason; a

@@ -51,7 +51,9 @@ API server's URL; stops everything on Ctrl-C or SIGTERM. Every process dies with
 when it is killed. The real scheduler places pods on the nodes, whose agents run them as
 processes (image ddp-verify runs this binary; each pod on its own loopback address) with their
 probes; a pod Unschedulable for want of a node gets one of its pool after the pool's
-provisioning delay, within the pool's max (docs/kubernetes.md).`,
+provisioning delay, within the pool's max, and a node so added is removed once it has run no
+pod for 10 minutes (docs/kubernetes.md). With --chaos-mesh it also runs the real Chaos Mesh
+controller and the cluster's EC2 endpoint (docs/chaos.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			topo := topology.Default()
