@@ -20,6 +20,7 @@ func TestLoadConfig(t *testing.T) {
 		"prometheus-url": "https://prometheus.staging.example.test", "expect-job": "api,video-worker",
 		"drain-timeout": "5m", "chaos-backend": "mesh", "context": "staging",
 		"namespace": "dailydoco-prod", "max-node-share": "0.34", "seed": "7",
+		"aws-secret": "aws-chaos", "aws-region": "us-east-1",
 	}
 	for k, v := range want {
 		if got[k] != v {
