@@ -116,6 +116,16 @@ func blank(doc string) bool {
 	return true
 }
 
+// LocalClusterValues are the values for ddp-verify's local cluster (kubecluster), which runs
+// no Prometheus operator (so no ServiceMonitor or PrometheusRule) and has no storage
+// provisioner (so the data tier keeps its data in an emptyDir).
+func LocalClusterValues() map[string]any {
+	return map[string]any{
+		"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": false}, "prometheusRule": map[string]any{"enabled": false}},
+		"dataTier":   map[string]any{"persistence": false},
+	}
+}
+
 // Install installs the chart into the cluster of kubeconfig as release in namespace (created
 // when missing) with the Helm SDK, as `helm install` does: the release is recorded in a Secret
 // and every object created through Helm's kube client. It does not wait for the workloads.

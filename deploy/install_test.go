@@ -24,11 +24,7 @@ import (
 // placement by the plan's manifests, not the platform running from them.
 func TestHelmInstallOnTheLocalCluster(t *testing.T) {
 	cluster := kubeclustertest.Start(t, 0, 0)
-	values := map[string]any{
-		"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": false}, "prometheusRule": map[string]any{"enabled": false}},
-		"dataTier":   map[string]any{"persistence": false},
-	}
-	rel, err := deploy.Install(t.Context(), cluster.Kubeconfig, release, namespace, values)
+	rel, err := deploy.Install(t.Context(), cluster.Kubeconfig, release, namespace, deploy.LocalClusterValues())
 	require.NoError(t, err)
 	assert.Equal(t, helmrelease.StatusDeployed, rel.Info.Status)
 

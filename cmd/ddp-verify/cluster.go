@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/dailydoco/ddp-verify/deploy"
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/platform/topology"
@@ -33,6 +34,7 @@ type clusterUpOptions struct {
 	topology, dir, assets string
 	chaosMesh             string   // the Chaos Mesh assets directory, when it runs
 	secretNamespaces      []string // where the cloud's credentials go
+	installChart          bool     // helm install the plan's chart
 	grace                 time.Duration
 	verbose               bool
 }
@@ -40,7 +42,7 @@ type clusterUpOptions struct {
 func newClusterUpCmd(out, errOut io.Writer) *cobra.Command {
 	o := &clusterUpOptions{}
 	cmd := &cobra.Command{
-		Use:   "up [--topology FILE] [--dir DIR]",
+		Use:   "up [--topology FILE] [--dir DIR] [--chaos-mesh DIR] [--install-chart]",
 		Short: "Start a local Kubernetes cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, one Node per topology node), print its kubeconfig, run until Ctrl-C",
 		Long: `Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from the
 Kubernetes source (hack/envtest-assets.sh builds them, cached by version; --assets or
@@ -53,7 +55,9 @@ processes (image ddp-verify runs this binary; each pod on its own loopback addre
 probes; a pod Unschedulable for want of a node gets one of its pool after the pool's
 provisioning delay, within the pool's max, and a node so added is removed once it has run no
 pod for 10 minutes (docs/kubernetes.md). With --chaos-mesh it also runs the real Chaos Mesh
-controller and the cluster's EC2 endpoint (docs/chaos.md).`,
+controller and the cluster's EC2 endpoint (docs/chaos.md); with --install-chart it installs
+the plan's Helm chart with the Helm SDK (the pods are placed; the platform's images have no
+program here yet).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			topo := topology.Default()
@@ -96,6 +100,13 @@ controller and the cluster's EC2 endpoint (docs/chaos.md).`,
 				}
 				defer cloud.Close()
 			}
+			if o.installChart {
+				rel, err := deploy.Install(ctx, c.Kubeconfig, chartRelease, run.DefaultNamespaces[0], deploy.LocalClusterValues())
+				if err != nil {
+					return exitcode.New(exitcode.Infra, err)
+				}
+				fmt.Fprintf(out, "chart: release %s of %s %s %s in namespace %s\n", rel.Name, rel.Chart.Metadata.Name, rel.Chart.Metadata.Version, rel.Info.Status, rel.Namespace)
+			}
 			fmt.Fprintf(out, "started in %s; Ctrl-C stops it\n", time.Since(start).Round(100*time.Millisecond))
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
@@ -119,9 +130,13 @@ controller and the cluster's EC2 endpoint (docs/chaos.md).`,
 	f.DurationVar(&o.grace, "node-monitor-grace-period", kubecluster.DefaultNodeMonitorGracePeriod, "how long a node may miss heartbeats before the node lifecycle controller marks it NotReady")
 	f.StringVar(&o.chaosMesh, "chaos-mesh", "", "also run the real Chaos Mesh controller manager from this directory (hack/chaos-mesh.sh prints it) and the cluster's EC2 endpoint, whose StopInstances and StartInstances power nodes off and on")
 	f.StringSliceVar(&o.secretNamespaces, "aws-secret-namespace", run.DefaultNamespaces, "with --chaos-mesh: namespaces (created if missing) that get the Secret "+clusterAWSSecret+" with the EC2 endpoint's credentials, for the chaos objects there")
+	f.BoolVar(&o.installChart, "install-chart", false, "helm install the plan's chart (deploy/helm/dailydoco) as release "+chartRelease+" in namespace "+run.DefaultNamespaces[0]+", with the values for this cluster (no Prometheus operator objects, no volumes)")
 	f.BoolVar(&o.verbose, "verbose", false, "log each component's start")
 	return cmd
 }
+
+// chartRelease is the release name of `cluster up --install-chart`.
+const chartRelease = "dailydoco"
 
 // clusterAWSSecret is the Secret `cluster up --chaos-mesh` writes the cloud's credentials to.
 const clusterAWSSecret = "aws-local"

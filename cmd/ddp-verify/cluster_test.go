@@ -19,15 +19,16 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
-// `cluster up --chaos-mesh` gives a cluster whose Nodes are the topology's, Ready, with the real
-// Chaos Mesh controller and the cloud's EC2 endpoint; killed with SIGKILL, it leaves no process
+// `cluster up --chaos-mesh --install-chart` gives a cluster whose Nodes are the topology's,
+// Ready, with the real Chaos Mesh controller, the cloud's EC2 endpoint and the plan's chart
+// installed (its Deployments there); killed with SIGKILL, it leaves no process
 // behind (etcd, the API server, the controller manager, the scheduler and Chaos Mesh die with
 // it).
 func TestClusterUpAndKilled(t *testing.T) {
 	assets := kubeclustertest.Assets(t)
 	chaosMesh := kubeclustertest.ChaosMeshAssets(t)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "cluster", "up", "--dir", dir, "--assets", assets, "--chaos-mesh", chaosMesh)
+	cmd := exec.Command(os.Args[0], "cluster", "up", "--dir", dir, "--assets", assets, "--chaos-mesh", chaosMesh, "--install-chart")
 	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -66,7 +67,8 @@ func TestClusterUpAndKilled(t *testing.T) {
 			t.Fatalf("cluster up did not start in 3 minutes:\n%s", stderr.String())
 		}
 	}
-	for _, want := range []string{"chaos mesh: chaos-controller-manager pid ", "ec2 endpoint: http://127.0.0.1:", "--aws-secret aws-local --aws-endpoint http://127.0.0.1:"} {
+	for _, want := range []string{"chaos mesh: chaos-controller-manager pid ", "ec2 endpoint: http://127.0.0.1:", "--aws-secret aws-local --aws-endpoint http://127.0.0.1:",
+		"chart: release dailydoco of dailydoco 0.1.0 deployed in namespace dailydoco-prod"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("cluster up printed no %q:\n%s", want, printed)
 		}
@@ -78,6 +80,10 @@ func TestClusterUpAndKilled(t *testing.T) {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	deps, err := client.AppsV1().Deployments("dailydoco-prod").List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(deps.Items) != 4 {
+		t.Errorf("the chart's Deployments in dailydoco-prod: %d (%v), want 4", len(deps.Items), err)
 	}
 	nodes, err := client.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
 	if err != nil {
