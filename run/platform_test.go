@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/verdict"
 
@@ -28,6 +31,8 @@ import (
 // platform (real processes, real HTTP) with its faster test model clock.
 func TestMain(m *testing.M) {
 	runIfTestAgent()
+	// The Chaos Mesh tests' controller-runtime clients log nothing the tests read.
+	ctrllog.SetLogger(logr.Discard())
 	platformtest.Main(m)
 }
 

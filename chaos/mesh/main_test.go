@@ -6,6 +6,9 @@ import (
 	"os"
 	"testing"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/dailydoco/ddp-verify/chaos/mesh/meshtest"
@@ -29,6 +32,8 @@ func TestMain(m *testing.M) {
 	if kubeclustertest.IsPod() {
 		os.Exit(kubeclustertest.ServePod())
 	}
+	// The controller-runtime clients' logs are not what the tests read.
+	ctrllog.SetLogger(logr.Discard())
 	if args := os.Getenv("MESH_TEST_HARNESS"); args != "" {
 		os.Exit(harness(args))
 	}
