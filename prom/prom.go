@@ -371,47 +371,7 @@ func listenLoopback(addr string) (net.Listener, error) {
 // scrapeConfig renders the jobs as a Prometheus configuration file and loads it with
 // Prometheus's own loader, so defaults and validation are exactly Prometheus's.
 func scrapeConfig(o Options) (*config.Config, error) {
-	type staticConfig struct {
-		Targets []string          `yaml:"targets"`
-		Labels  map[string]string `yaml:"labels,omitempty"`
-	}
-	type fileSD struct {
-		Files []string `yaml:"files"`
-	}
-	type relabelCfg struct {
-		SourceLabels []string `yaml:"source_labels,omitempty"`
-		Separator    string   `yaml:"separator,omitempty"`
-		Regex        string   `yaml:"regex,omitempty"`
-		TargetLabel  string   `yaml:"target_label,omitempty"`
-		Replacement  string   `yaml:"replacement,omitempty"`
-		Action       string   `yaml:"action,omitempty"`
-	}
-	type kubernetesSD struct {
-		Role           string `yaml:"role"`
-		KubeconfigFile string `yaml:"kubeconfig_file"`
-		Namespaces     *struct {
-			Names []string `yaml:"names"`
-		} `yaml:"namespaces,omitempty"`
-	}
-	type scrapeCfg struct {
-		JobName        string         `yaml:"job_name"`
-		ScrapeInterval string         `yaml:"scrape_interval"`
-		ScrapeTimeout  string         `yaml:"scrape_timeout"`
-		MetricsPath    string         `yaml:"metrics_path,omitempty"`
-		StaticConfigs  []staticConfig `yaml:"static_configs,omitempty"`
-		FileSDConfigs  []fileSD       `yaml:"file_sd_configs,omitempty"`
-		KubernetesSD   []kubernetesSD `yaml:"kubernetes_sd_configs,omitempty"`
-		Relabel        []relabelCfg   `yaml:"relabel_configs,omitempty"`
-		MetricRelabel  []relabelCfg   `yaml:"metric_relabel_configs,omitempty"`
-	}
-	type file struct {
-		Global struct {
-			ScrapeInterval string `yaml:"scrape_interval"`
-			ScrapeTimeout  string `yaml:"scrape_timeout"`
-		} `yaml:"global"`
-		ScrapeConfigs []scrapeCfg `yaml:"scrape_configs"`
-	}
-	var f file
+	var f configFile
 	f.Global.ScrapeInterval = model.Duration(o.ScrapeInterval).String()
 	f.Global.ScrapeTimeout = f.Global.ScrapeInterval
 	seen := map[string]bool{}
@@ -423,52 +383,7 @@ func scrapeConfig(o Options) (*config.Config, error) {
 			return nil, fmt.Errorf("prom: jobs[%d]: duplicate job name %q", i, j.Name)
 		}
 		seen[j.Name] = true
-		iv := j.Interval
-		if iv <= 0 {
-			iv = o.ScrapeInterval
-		}
-		sc := scrapeCfg{
-			JobName:        j.Name,
-			ScrapeInterval: model.Duration(iv).String(),
-			ScrapeTimeout:  model.Duration(iv).String(),
-			MetricsPath:    j.MetricsPath,
-		}
-		if len(j.Targets) > 0 {
-			sc.StaticConfigs = []staticConfig{{Targets: j.Targets, Labels: j.Labels}}
-		}
-		if len(j.FileSD) > 0 {
-			sc.FileSDConfigs = []fileSD{{Files: j.FileSD}}
-		}
-		if k := j.Kubernetes; k != nil {
-			sd := kubernetesSD{Role: "pod", KubeconfigFile: k.Kubeconfig}
-			if len(k.Namespaces) > 0 {
-				sd.Namespaces = &struct {
-					Names []string `yaml:"names"`
-				}{Names: k.Namespaces}
-			}
-			sc.KubernetesSD = []kubernetesSD{sd}
-			// The kubernetes-pods convention: annotated pods only, their port and path, and
-			// the pod's place as labels.
-			meta := "__meta_kubernetes_pod_"
-			sc.Relabel = []relabelCfg{
-				{SourceLabels: []string{meta + "annotation_prometheus_io_scrape"}, Regex: "true", Action: "keep"},
-				{SourceLabels: []string{meta + "phase"}, Regex: "Running", Action: "keep"},
-				{SourceLabels: []string{meta + "ip", meta + "annotation_prometheus_io_port"}, Separator: ";", Regex: "(.+);([0-9]+)", TargetLabel: "__address__", Replacement: "$1:$2", Action: "replace"},
-				{SourceLabels: []string{meta + "annotation_prometheus_io_path"}, Regex: "(.+)", TargetLabel: "__metrics_path__", Replacement: "$1", Action: "replace"},
-				{SourceLabels: []string{"__meta_kubernetes_namespace"}, TargetLabel: "namespace", Action: "replace"},
-				{SourceLabels: []string{meta + "name"}, TargetLabel: "pod", Action: "replace"},
-				{SourceLabels: []string{meta + "node_name"}, TargetLabel: "node", Action: "replace"},
-				{SourceLabels: []string{meta + "label_app_kubernetes_io_name"}, TargetLabel: "app", Action: "replace"},
-			}
-		}
-		if len(j.DropMetrics) > 0 {
-			quoted := make([]string, len(j.DropMetrics))
-			for i, m := range j.DropMetrics {
-				quoted[i] = regexp.QuoteMeta(m)
-			}
-			sc.MetricRelabel = []relabelCfg{{SourceLabels: []string{"__name__"}, Regex: strings.Join(quoted, "|"), Action: "drop"}}
-		}
-		f.ScrapeConfigs = append(f.ScrapeConfigs, sc)
+		f.ScrapeConfigs = append(f.ScrapeConfigs, jobConfig(j, o.ScrapeInterval))
 	}
 	sort.SliceStable(f.ScrapeConfigs, func(a, b int) bool { return f.ScrapeConfigs[a].JobName < f.ScrapeConfigs[b].JobName })
 	b, err := yaml.Marshal(f)
@@ -480,4 +395,104 @@ func scrapeConfig(o Options) (*config.Config, error) {
 		return nil, fmt.Errorf("prom: scrape config: %w", err)
 	}
 	return cfg, nil
+}
+
+// The Prometheus configuration file's shapes, as much of them as the jobs use.
+type (
+	configFile struct {
+		Global struct {
+			ScrapeInterval string `yaml:"scrape_interval"`
+			ScrapeTimeout  string `yaml:"scrape_timeout"`
+		} `yaml:"global"`
+		ScrapeConfigs []scrapeJobConfig `yaml:"scrape_configs"`
+	}
+	scrapeJobConfig struct {
+		JobName        string               `yaml:"job_name"`
+		ScrapeInterval string               `yaml:"scrape_interval"`
+		ScrapeTimeout  string               `yaml:"scrape_timeout"`
+		MetricsPath    string               `yaml:"metrics_path,omitempty"`
+		StaticConfigs  []staticConfig       `yaml:"static_configs,omitempty"`
+		FileSDConfigs  []fileSDConfig       `yaml:"file_sd_configs,omitempty"`
+		KubernetesSD   []kubernetesSDConfig `yaml:"kubernetes_sd_configs,omitempty"`
+		Relabel        []relabelConfig      `yaml:"relabel_configs,omitempty"`
+		MetricRelabel  []relabelConfig      `yaml:"metric_relabel_configs,omitempty"`
+	}
+	staticConfig struct {
+		Targets []string          `yaml:"targets"`
+		Labels  map[string]string `yaml:"labels,omitempty"`
+	}
+	fileSDConfig struct {
+		Files []string `yaml:"files"`
+	}
+	kubernetesSDConfig struct {
+		Role           string          `yaml:"role"`
+		KubeconfigFile string          `yaml:"kubeconfig_file"`
+		Namespaces     *namespaceNames `yaml:"namespaces,omitempty"`
+	}
+	namespaceNames struct {
+		Names []string `yaml:"names"`
+	}
+	relabelConfig struct {
+		SourceLabels []string `yaml:"source_labels,omitempty"`
+		Separator    string   `yaml:"separator,omitempty"`
+		Regex        string   `yaml:"regex,omitempty"`
+		TargetLabel  string   `yaml:"target_label,omitempty"`
+		Replacement  string   `yaml:"replacement,omitempty"`
+		Action       string   `yaml:"action,omitempty"`
+	}
+)
+
+// jobConfig is one job's scrape_configs entry; interval is the default scrape interval.
+func jobConfig(j Job, interval time.Duration) scrapeJobConfig {
+	if j.Interval > 0 {
+		interval = j.Interval
+	}
+	sc := scrapeJobConfig{
+		JobName:        j.Name,
+		ScrapeInterval: model.Duration(interval).String(),
+		ScrapeTimeout:  model.Duration(interval).String(),
+		MetricsPath:    j.MetricsPath,
+	}
+	if len(j.Targets) > 0 {
+		sc.StaticConfigs = []staticConfig{{Targets: j.Targets, Labels: j.Labels}}
+	}
+	if len(j.FileSD) > 0 {
+		sc.FileSDConfigs = []fileSDConfig{{Files: j.FileSD}}
+	}
+	if j.Kubernetes != nil {
+		sc.KubernetesSD, sc.Relabel = kubernetesPods(*j.Kubernetes)
+	}
+	if len(j.DropMetrics) > 0 {
+		sc.MetricRelabel = []relabelConfig{dropMetrics(j.DropMetrics)}
+	}
+	return sc
+}
+
+// kubernetesPods is the pod discovery of k and the kubernetes-pods convention's relabeling:
+// annotated Running pods only, their annotated port and path, and the pod's place as labels.
+func kubernetesPods(k KubernetesSD) ([]kubernetesSDConfig, []relabelConfig) {
+	sd := kubernetesSDConfig{Role: "pod", KubeconfigFile: k.Kubeconfig}
+	if len(k.Namespaces) > 0 {
+		sd.Namespaces = &namespaceNames{Names: k.Namespaces}
+	}
+	meta := "__meta_kubernetes_pod_"
+	return []kubernetesSDConfig{sd}, []relabelConfig{
+		{SourceLabels: []string{meta + "annotation_prometheus_io_scrape"}, Regex: "true", Action: "keep"},
+		{SourceLabels: []string{meta + "phase"}, Regex: "Running", Action: "keep"},
+		{SourceLabels: []string{meta + "ip", meta + "annotation_prometheus_io_port"}, Separator: ";", Regex: "(.+);([0-9]+)", TargetLabel: "__address__", Replacement: "$1:$2", Action: "replace"},
+		{SourceLabels: []string{meta + "annotation_prometheus_io_path"}, Regex: "(.+)", TargetLabel: "__metrics_path__", Replacement: "$1", Action: "replace"},
+		{SourceLabels: []string{"__meta_kubernetes_namespace"}, TargetLabel: "namespace", Action: "replace"},
+		{SourceLabels: []string{meta + "name"}, TargetLabel: "pod", Action: "replace"},
+		{SourceLabels: []string{meta + "node_name"}, TargetLabel: "node", Action: "replace"},
+		{SourceLabels: []string{meta + "label_app_kubernetes_io_name"}, TargetLabel: "app", Action: "replace"},
+	}
+}
+
+// dropMetrics is a metric_relabel_configs rule dropping the series of the named metrics.
+func dropMetrics(names []string) relabelConfig {
+	quoted := make([]string, len(names))
+	for i, m := range names {
+		quoted[i] = regexp.QuoteMeta(m)
+	}
+	return relabelConfig{SourceLabels: []string{"__name__"}, Regex: strings.Join(quoted, "|"), Action: "drop"}
 }
