@@ -252,7 +252,7 @@ func (c *Cluster) provision(ctx context.Context, n topology.Node, delay time.Dur
 		return
 	}
 	a := NewNodeAgent(client, n, c.heartbeat, c.log)
-	a.launch = c.launch
+	a.launch, a.podNetwork = c.launch, c.podNetwork
 	if err := a.PowerOn(ctx); err != nil {
 		c.log.Error("autoscaler", "err", fmt.Errorf("add node %s: %w", n.Name, err))
 		return

@@ -3,6 +3,7 @@ package kubecluster
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -18,8 +19,10 @@ type Cluster struct {
 
 	mu           sync.Mutex
 	heartbeat    time.Duration
+	podNetwork   netip.Prefix
 	provisioning map[string]int // nodes being added, by pool, pool/zone, and in all ("")
 	stopScaler   context.CancelFunc
+	stopProxy    context.CancelFunc // the service proxy's, with a pod network
 	scalerDone   chan struct{}
 	provisions   sync.WaitGroup // nodes the autoscaler is adding
 }
@@ -37,6 +40,12 @@ type ClusterOptions struct {
 	// ScaleDownAfter is how long an added node must be idle before the autoscaler removes it;
 	// default [DefaultScaleDownAfter].
 	ScaleDownAfter time.Duration
+	// PodNetwork, when set, is the range the pods' addresses come from (normally
+	// [PodNetwork]); it must be on this network namespace's interfaces ([SetUpPodNetwork]).
+	// Unset, each pod gets a loopback address, which EndpointSlices cannot carry. With it, the
+	// cluster also routes Services at their cluster IPs (a service proxy, as kube-proxy), which
+	// must be local too ([ServiceNetwork]).
+	PodNetwork netip.Prefix
 }
 
 // DefaultScaleDownAfter is cluster-autoscaler's default --scale-down-unneeded-time.
@@ -48,11 +57,14 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	if topo == nil {
 		topo = topology.Default()
 	}
+	if err := checkPodNetwork(o.PodNetwork); err != nil {
+		return nil, fmt.Errorf("kubecluster: %w", err)
+	}
 	cp, err := Start(ctx, o.Options)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{ControlPlane: cp, heartbeat: o.Heartbeat, provisioning: map[string]int{}}
+	c := &Cluster{ControlPlane: cp, heartbeat: o.Heartbeat, podNetwork: o.PodNetwork, provisioning: map[string]int{}}
 	client, err := cp.Client()
 	if err != nil {
 		c.Stop()
@@ -60,12 +72,17 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	}
 	for _, n := range topo.Nodes() {
 		a := NewNodeAgent(client, n, o.Heartbeat, cp.log)
-		a.launch = cp.launch
+		a.launch, a.podNetwork = cp.launch, o.PodNetwork
 		if err := a.PowerOn(ctx); err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("kubecluster: %w", err)
 		}
 		c.Nodes = append(c.Nodes, a)
+	}
+	if o.PodNetwork.IsValid() {
+		pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		c.stopProxy = stop
+		startServiceProxy(pctx, client, cp.log)
 	}
 	if o.Autoscale {
 		actx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -97,6 +114,9 @@ func (c *Cluster) Stop() {
 		c.stopScaler()
 		<-c.scalerDone
 		c.provisions.Wait()
+	}
+	if c.stopProxy != nil {
+		c.stopProxy()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

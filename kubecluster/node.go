@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +57,8 @@ type NodeAgent struct {
 	pods   *podRuntime
 	launch *launcher    // starts the pods' processes (the cluster's, or the agent's own)
 	podSeq atomic.Int64 // numbers the pods' addresses
+	// podNetwork, when set, is where the pods' addresses come from (PodNetwork); else loopback.
+	podNetwork netip.Prefix
 }
 
 // NewNodeAgent returns the agent of node n, powered off.

@@ -131,7 +131,7 @@ func (rt *podRuntime) sync(ctx context.Context, pod *corev1.Pod) {
 		rt.mu.Unlock()
 		return
 	case !ok:
-		run = newPodRun(rt, pod)
+		run = newPodRun(rt, pod, rt.freeIP())
 		rt.pods[key(pod)] = run
 		rt.mu.Unlock()
 		go run.start(ctx)
@@ -189,13 +189,32 @@ type podRun struct {
 	ending  bool
 }
 
-func newPodRun(rt *podRuntime, pod *corev1.Pod) *podRun {
-	return &podRun{rt: rt, uid: string(pod.UID), ns: pod.Namespace, name: pod.Name, pod: pod.DeepCopy(), ip: rt.agent.podIP(pod)}
+func newPodRun(rt *podRuntime, pod *corev1.Pod, ip string) *podRun {
+	return &podRun{rt: rt, uid: string(pod.UID), ns: pod.Namespace, name: pod.Name, pod: pod.DeepCopy(), ip: ip}
 }
 
-// podIP gives a pod its loopback address: 127.<2+node>.x.y from a counter of the node's.
-func (a *NodeAgent) podIP(*corev1.Pod) string {
+// freeIP gives a new pod the node's next address that no pod of the node holds; rt.mu held.
+func (rt *podRuntime) freeIP() string {
+	held := map[string]bool{}
+	for _, p := range rt.pods {
+		held[p.ip] = true
+	}
+	for {
+		if ip := rt.agent.podIP(); !held[ip] {
+			return ip
+		}
+	}
+}
+
+// podIP is the node's next pod address from a counter of the node's: in the pod network
+// 10.244.<1+node>.<1..254> (a /24 per node, as a CNI's node CIDRs), else the loopback address
+// 127.<2+node>.x.y.
+func (a *NodeAgent) podIP() string {
 	n := int(a.podSeq.Add(1))
+	if a.podNetwork.IsValid() {
+		b := a.podNetwork.Masked().Addr().As4()
+		return fmt.Sprintf("%d.%d.%d.%d", b[0], b[1], 1+a.Node.Index%254, 1+n%254)
+	}
 	return fmt.Sprintf("127.%d.%d.%d", 2+a.Node.Index, (n/250)%250, 1+n%250)
 }
 
@@ -362,11 +381,13 @@ type containerRun struct {
 	startedAt time.Time
 	restarts  int32
 	lastEnd   *corev1.ContainerStateTerminated
-	waiting   string        // why it is not running
-	paused    chan struct{} // a pause container's: closed to stop it
-	ready     bool
-	finished  bool // exited, and its restart policy does not start it again
-	probes    map[string]*probeState
+	waiting   string // why it is not running
+	// waitReason is the waiting state's reason: reasonNotRunnable or reasonConfigError.
+	waitReason string
+	paused     chan struct{} // a pause container's: closed to stop it
+	ready      bool
+	finished   bool // exited, and its restart policy does not start it again
+	probes     map[string]*probeState
 }
 
 type probeState struct {
@@ -374,9 +395,17 @@ type probeState struct {
 	last                time.Time // when it last ran
 }
 
-// run starts the container's process with the pod's environment.
+// Reasons a container waits.
+const (
+	reasonNotRunnable = "ImageNotRunnable"
+	// reasonConfigError: its environment cannot be built yet (a kubelet's reason); retried.
+	reasonConfigError = "CreateContainerConfigError"
+)
+
+// run starts the container's process with the pod's environment (containerEnv, plus POD_IP,
+// POD_NAME, POD_NAMESPACE, NODE_NAME and DDP_LOCAL_POD=1).
 func (c *containerRun) run() {
-	c.ready, c.probes, c.waiting = false, map[string]*probeState{}, ""
+	c.ready, c.probes, c.waiting, c.waitReason = false, map[string]*probeState{}, "", reasonNotRunnable
 	c.cmd, c.paused = nil, nil
 	if PauseImage(c.spec.Image) {
 		c.paused, c.done, c.startedAt = make(chan struct{}), make(chan struct{}), time.Now()
@@ -397,8 +426,16 @@ func (c *containerRun) run() {
 		}
 		args = args[1:]
 	}
+	env, err := containerEnv(context.Background(), c.pod.rt, c.pod, c.spec)
+	if err != nil {
+		c.waiting, c.waitReason = err.Error(), reasonConfigError
+		return
+	}
+	p := c.pod
+	// DDP_LOCAL_POD=1 tells a program it runs as a pod of the local cluster.
+	fixed := []string{"DDP_LOCAL_POD=1", "POD_IP=" + p.ip, "POD_NAME=" + p.name, "POD_NAMESPACE=" + p.ns, "NODE_NAME=" + p.rt.agent.Node.Name}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), c.env()...)
+	cmd.Env = append(append(os.Environ(), fixed...), env...)
 	if err := c.pod.rt.agent.launch.start(cmd); err != nil {
 		c.waiting = err.Error()
 		return
@@ -409,29 +446,6 @@ func (c *containerRun) run() {
 		c.err = cmd.Wait()
 		close(done)
 	}()
-}
-
-// env is the container's environment: its env values (and the downward API's pod fields),
-// POD_IP, POD_NAME, POD_NAMESPACE, NODE_NAME, and DDP_LOCAL_POD=1, which tells a program it
-// runs as a pod of the local cluster.
-func (c *containerRun) env() []string {
-	p := c.pod
-	field := map[string]string{"status.podIP": p.ip, "metadata.name": p.name, "metadata.namespace": p.ns, "spec.nodeName": p.rt.agent.Node.Name}
-	for k, v := range p.pod.Annotations {
-		field["metadata.annotations['"+k+"']"] = v
-	}
-	for k, v := range p.pod.Labels {
-		field["metadata.labels['"+k+"']"] = v
-	}
-	out := []string{"DDP_LOCAL_POD=1", "POD_IP=" + p.ip, "POD_NAME=" + p.name, "POD_NAMESPACE=" + p.ns, "NODE_NAME=" + p.rt.agent.Node.Name}
-	for _, e := range c.spec.Env {
-		v := e.Value
-		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
-			v = field[e.ValueFrom.FieldRef.FieldPath]
-		}
-		out = append(out, e.Name+"="+v)
-	}
-	return out
 }
 
 func (c *containerRun) exited() bool {
@@ -450,7 +464,12 @@ func (c *containerRun) exited() bool {
 // probe failed, and reports whether its status changed.
 func (c *containerRun) check() bool {
 	if c.waiting != "" {
-		return false
+		if c.waitReason != reasonConfigError {
+			return false
+		}
+		was := c.waiting
+		c.run() // a kubelet retries until the Secret or ConfigMap is there
+		return c.waiting != was
 	}
 	if c.finished {
 		return false
@@ -626,7 +645,7 @@ func (c *containerRun) status() corev1.ContainerStatus {
 	st.Started = &started
 	switch {
 	case c.waiting != "":
-		st.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ImageNotRunnable", Message: c.waiting}
+		st.State.Waiting = &corev1.ContainerStateWaiting{Reason: c.waitReason, Message: c.waiting}
 	case started:
 		st.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.startedAt)}
 		if c.cmd != nil {

@@ -4,9 +4,12 @@
 package kubeclustertest
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,10 +35,15 @@ func Assets(tb testing.TB) string {
 // defaults).
 func Start(t *testing.T, grace, heartbeat time.Duration) *kubecluster.Cluster {
 	t.Helper()
-	c, err := kubecluster.StartCluster(t.Context(), kubecluster.ClusterOptions{
-		Options:   kubecluster.Options{Assets: Assets(t), Dir: t.TempDir(), NodeMonitorGracePeriod: grace},
-		Heartbeat: heartbeat,
-	})
+	return StartWith(t, kubecluster.ClusterOptions{Options: kubecluster.Options{NodeMonitorGracePeriod: grace}, Heartbeat: heartbeat})
+}
+
+// StartWith starts a cluster with o, its assets and directory filled in, stopped at the test's
+// end.
+func StartWith(t *testing.T, o kubecluster.ClusterOptions) *kubecluster.Cluster {
+	t.Helper()
+	o.Assets, o.Dir = Assets(t), t.TempDir()
+	c, err := kubecluster.StartCluster(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,4 +63,78 @@ func ChaosMeshAssets(tb testing.TB) string {
 		}
 	}
 	return dir
+}
+
+// InPodNetwork runs the calling test again in a network namespace of its own whose loopback
+// carries [kubecluster.PodNetwork] (so the cluster's pods get addresses that EndpointSlices
+// accept), passing its output through; it fails the test when that run fails. It returns true
+// in that run, where the test goes on, and false in this one, where the test must return:
+//
+//	if !kubeclustertest.InPodNetwork(t) {
+//		return
+//	}
+func InPodNetwork(t *testing.T) bool {
+	t.Helper()
+	if kubecluster.InNetworkNamespace() {
+		if err := kubecluster.SetUpPodNetwork(); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}
+	var run []string
+	for _, part := range strings.Split(t.Name(), "/") {
+		run = append(run, "^"+regexp.QuoteMeta(part)+"$")
+	}
+	args := []string{os.Args[0], "-test.run=" + strings.Join(run, "/"), "-test.v", "-test.count=1"}
+	if d, ok := t.Deadline(); ok {
+		args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
+	}
+	out := &testOutput{t: t}
+	code, err := kubecluster.RunInNetworkNamespace(t.Context(), args, os.Environ(), out, out)
+	out.flush()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || !out.ran {
+		t.Fatalf("%s in its network namespace: exit code %d, test ran: %v (its output is above)", t.Name(), code, out.ran)
+	}
+	return false
+}
+
+// testOutput logs a test run's output line by line and notes whether the test itself ran.
+type testOutput struct {
+	t   *testing.T
+	mu  sync.Mutex
+	buf []byte
+	ran bool
+}
+
+func (o *testOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf = append(o.buf, p...)
+	for {
+		i := bytes.IndexByte(o.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		o.line(string(o.buf[:i]))
+		o.buf = o.buf[i+1:]
+	}
+}
+
+func (o *testOutput) line(l string) {
+	if l == "=== RUN   "+o.t.Name() {
+		o.ran = true
+	}
+	o.t.Log("netns: " + l)
+}
+
+func (o *testOutput) flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.buf) > 0 {
+		o.line(string(o.buf))
+		o.buf = nil
+	}
 }

@@ -2,6 +2,7 @@ package kubeclustertest
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // PodPort is where [ServePod] serves.
@@ -21,7 +23,9 @@ func IsPod() bool { return os.Getenv("DDP_LOCAL_POD") == "1" }
 
 // ServePod is the tests' pod program: a server on the pod's IP (POD_IP) and [PodPort] whose
 // readiness and liveness a test can turn off (POST /unready, POST /die), with /health (answers
-// the pod's name), /ready, /pid and /metrics (test_pod_info{pid}, 1). It returns the exit code once SIGTERM arrives.
+// the pod's name, as every other path does), /ready, /pid, /env/NAME (the variable's value;
+// 404 when unset), /fetch/NAME (a GET of the URL in variable NAME, its answer passed on) and
+// /metrics (test_pod_info{pid}, 1). It returns the exit code once SIGTERM arrives.
 func ServePod() int {
 	var unready, dead atomic.Bool
 	mux := http.NewServeMux()
@@ -40,6 +44,24 @@ func ServePod() int {
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		fmt.Fprintf(w, "# TYPE test_pod_info gauge\ntest_pod_info{pid=\"%d\"} 1\n", os.Getpid())
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, os.Getenv("POD_NAME")) })
+	mux.HandleFunc("GET /env/{name}", func(w http.ResponseWriter, r *http.Request) {
+		v, ok := os.LookupEnv(r.PathValue("name"))
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		fmt.Fprint(w, v)
+	})
+	mux.HandleFunc("GET /fetch/{name}", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(os.Getenv(r.PathValue("name")))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
 	})
 	mux.HandleFunc("POST /unready", func(http.ResponseWriter, *http.Request) { unready.Store(true) })
 	mux.HandleFunc("POST /die", func(http.ResponseWriter, *http.Request) { dead.Store(true) })

@@ -65,6 +65,9 @@ type Gateway struct {
 	mu       sync.RWMutex
 	backends map[string][]*backend // by service
 	next     atomic.Uint64
+	// fromSlices: the backends are a cluster's ready endpoints (FollowEndpointSlices), not
+	// probed by the gateway.
+	fromSlices atomic.Bool
 
 	http      *metrics.HTTP
 	limited   *prometheus.CounterVec
@@ -76,6 +79,14 @@ type backend struct {
 	Backend
 	healthy atomic.Bool
 	fails   atomic.Int32 // consecutive failed probes
+	// downUntil (Unix nanoseconds) keeps a ready endpoint that refused a connection out of
+	// the rotation for passiveFailTimeout, when routing from EndpointSlices.
+	downUntil atomic.Int64
+}
+
+// usable reports whether b may take a request now.
+func (b *backend) usable(now time.Time) bool {
+	return b.healthy.Load() && now.UnixNano() >= b.downUntil.Load()
 }
 
 // failureThreshold is how many probes in a row must fail (time out or answer not ready)
@@ -139,6 +150,7 @@ func (g *Gateway) SetBackends(bs []Backend) {
 		nb := &backend{Backend: b}
 		if o, ok := old[b.URL]; ok && o.Backend == b {
 			nb.healthy.Store(o.healthy.Load())
+			nb.downUntil.Store(o.downUntil.Load())
 		}
 		delete(old, b.URL)
 		g.backends[b.Service] = append(g.backends[b.Service], nb)
@@ -146,6 +158,24 @@ func (g *Gateway) SetBackends(bs []Backend) {
 	g.mu.Unlock()
 	for _, o := range old {
 		g.backendUp.DeleteLabelValues(o.Service, o.Name, o.Node, o.Zone)
+	}
+}
+
+// routeFromSlices switches the gateway to a cluster's endpoints: [Gateway.SetEndpoints] sets
+// them, readiness is the cluster's, and [Gateway.Run] no longer probes.
+func (g *Gateway) routeFromSlices() { g.fromSlices.Store(true) }
+
+// SetEndpoints replaces the replicas routed to with endpoints a cluster reports ready: each
+// takes requests at once.
+func (g *Gateway) SetEndpoints(bs []Backend) {
+	g.SetBackends(bs)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, list := range g.backends {
+		for _, b := range list {
+			b.healthy.Store(true)
+			g.backendUp.WithLabelValues(b.Service, b.Name, b.Node, b.Zone).Set(1)
+		}
 	}
 }
 
@@ -176,8 +206,12 @@ func (g *Gateway) Run(ctx context.Context) {
 	}
 }
 
-// CheckNow probes every replica once, in parallel, and waits for the answers.
+// CheckNow probes every replica once, in parallel, and waits for the answers; it does nothing
+// when the replicas are a cluster's endpoints.
 func (g *Gateway) CheckNow(ctx context.Context) {
+	if g.fromSlices.Load() {
+		return
+	}
 	g.mu.RLock()
 	var all []*backend
 	for _, list := range g.backends {
@@ -239,9 +273,10 @@ func (g *Gateway) pick(service string, tried map[*backend]bool) *backend {
 		return nil
 	}
 	start := g.next.Add(1)
+	now := time.Now()
 	for i := uint64(0); i < n; i++ {
 		b := list[(start+i)%n]
-		if b.healthy.Load() && !tried[b] {
+		if b.usable(now) && !tried[b] {
 			return b
 		}
 	}
@@ -340,9 +375,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return // the client left; the replica did nothing wrong
 			}
 			if isDialError(err) {
-				// Refused: the replica is gone. Stop routing to it until a probe passes,
-				// rather than paying a failed dial per request until the next probe.
-				b.healthy.Store(false)
+				g.markDown(b)
 			}
 			g.log.Debug("upstream failed", "replica", b.Name, "err", err)
 			// A request that never reached the replica is safe to send elsewhere.
@@ -362,6 +395,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		copyResponse(sw, resp)
 		return
 	}
+}
+
+// markDown stops routing to a replica that refused a connection (it is gone), rather than
+// paying a failed dial per request: until a probe passes, or for passiveFailTimeout when the
+// replicas are a cluster's endpoints, which the cluster will update.
+func (g *Gateway) markDown(b *backend) {
+	if g.fromSlices.Load() {
+		b.downUntil.Store(time.Now().Add(passiveFailTimeout).UnixNano())
+		return
+	}
+	b.healthy.Store(false)
 }
 
 func isDialError(err error) bool {

@@ -1,0 +1,45 @@
+package kubecluster
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+)
+
+// PodNetwork is the pod address range of a cluster in its own network namespace (the one
+// [RunInNetworkNamespace] makes): Kubernetes' customary 10.244.0.0/16. Its addresses are what
+// the API server accepts in EndpointSlices, where it refuses loopback ones, so the real
+// EndpointSlice controller publishes the pods' endpoints and Services can be routed.
+var PodNetwork = netip.MustParsePrefix("10.244.0.0/16")
+
+// netnsEnv marks the process [RunInNetworkNamespace] started.
+const netnsEnv = "DDP_KUBECLUSTER_NETNS"
+
+// InNetworkNamespace reports whether this process runs in a network namespace that
+// [RunInNetworkNamespace] made (and [SetUpPodNetwork] prepared).
+func InNetworkNamespace() bool { return os.Getenv(netnsEnv) == "1" }
+
+// checkPodNetwork fails unless the addresses of p and of [ServiceNetwork] can be listened on
+// here: they must be on one of this network namespace's interfaces.
+func checkPodNetwork(p netip.Prefix) error {
+	if !p.IsValid() {
+		return nil
+	}
+	for _, r := range []netip.Prefix{p, netip.MustParsePrefix(ServiceNetwork)} {
+		probe := r.Masked().Addr().Next().Next()
+		ln, err := net.Listen("tcp", net.JoinHostPort(probe.String(), "0"))
+		if err != nil {
+			return fmt.Errorf("network %s is not on this machine's interfaces (listening on %s: %v): run the cluster in its own network namespace (kubecluster.RunInNetworkNamespace and SetUpPodNetwork)", r, probe, err)
+		}
+		ln.Close()
+	}
+	return nil
+}
+
+// serviceNetworkAddr is the first address of [ServiceNetwork] with its prefix length.
+func serviceNetworkAddr() string {
+	p := netip.MustParsePrefix(ServiceNetwork)
+	return p.Masked().Addr().Next().String() + "/" + strconv.Itoa(p.Bits())
+}
