@@ -57,7 +57,7 @@ func TestEveryManifestIsAcceptedByTheAPIServer(t *testing.T) {
 			kinds[u.GetKind()]++
 		}
 		if values == nil {
-			require.Equal(t, map[string]int{"Deployment": 4, "StatefulSet": 1, "Service": 5, "HorizontalPodAutoscaler": 3,
+			require.Equal(t, map[string]int{"Deployment": 4, "StatefulSet": 1, "Service": 6, "HorizontalPodAutoscaler": 3,
 				"PodDisruptionBudget": 4, "NetworkPolicy": 5, "ServiceMonitor": 1, "PrometheusRule": 1, "ConfigMap": 6}, kinds)
 		}
 	}

@@ -9,7 +9,9 @@ package deploy
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"path"
@@ -118,12 +120,42 @@ func blank(doc string) bool {
 
 // LocalClusterValues are the values for ddp-verify's local cluster (kubecluster), which runs
 // no Prometheus operator (so no ServiceMonitor or PrometheusRule) and has no storage
-// provisioner (so the data tier keeps its data in an emptyDir).
+// provisioner (so the data tier keeps its data in an emptyDir). Its pods run the reference
+// platform: each workload's image is ddp-verify, whose `platform pod SERVICE` is the
+// workload's service (package platform/pod); the data tier keeps its database in the pod's
+// own directory; the chart creates the platform's Secret with a new random token and signing
+// secret.
 func LocalClusterValues() map[string]any {
-	return map[string]any{
-		"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": false}, "prometheusRule": map[string]any{"enabled": false}},
-		"dataTier":   map[string]any{"persistence": false},
+	workloads := map[string]any{}
+	for workload, service := range LocalServices {
+		workloads[workload] = map[string]any{"image": LocalImage, "args": []any{"platform", "pod", service}}
 	}
+	return map[string]any{
+		"image":      map[string]any{"registry": ""},
+		"workloads":  workloads,
+		"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": false}, "prometheusRule": map[string]any{"enabled": false}},
+		"dataTier": map[string]any{"persistence": false, "image": LocalImage, "dataDir": ".",
+			"args": []any{"platform", "pod", "datatier"}},
+		"platform": map[string]any{"createSecret": true, "dataTierToken": randomHex(), "signingSecret": randomHex()},
+	}
+}
+
+// LocalImage is the image of every pod on the local cluster: the ddp-verify binary.
+const LocalImage = "ddp-verify"
+
+// RoutedServices maps the platform's routed services (platform/routes: api, dashboard) to the
+// chart's Services, for a gateway routing from their EndpointSlices.
+var RoutedServices = map[string]string{"api": "api-server", "dashboard": "web-dashboard"}
+
+// LocalServices maps the chart's Deployments to the platform services their pods run.
+var LocalServices = map[string]string{
+	"web-dashboard": "dashboard", "api-server": "api", "video-processor": "video-worker", "authenticity-engine": "ai-worker",
+}
+
+func randomHex() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	return hex.EncodeToString(b)
 }
 
 // Install installs the chart into the cluster of kubeconfig as release in namespace (created

@@ -151,7 +151,37 @@ func TestChartMirrorsThePlan(t *testing.T) {
 	sts := objs["StatefulSet/data-tier"].(*appsv1.StatefulSet)
 	require.NotNil(t, sts)
 	assert.Len(t, sts.Spec.VolumeClaimTemplates, 1)
-	assert.Equal(t, "None", objs["Service/data-tier"].(*corev1.Service).Spec.ClusterIP)
+	assert.Equal(t, "data-tier-headless", sts.Spec.ServiceName)
+	assert.Equal(t, "None", objs["Service/data-tier-headless"].(*corev1.Service).Spec.ClusterIP, "the StatefulSet's governing Service is headless")
+	assert.Empty(t, objs["Service/data-tier"].(*corev1.Service).Spec.ClusterIP, "clients reach the data tier at its cluster IP (service links)")
+	assertEnv := func(workload string, env map[string]string) {
+		t.Helper()
+		var c corev1.Container
+		if d, ok := objs["Deployment/"+workload].(*appsv1.Deployment); ok {
+			c = d.Spec.Template.Spec.Containers[0]
+		} else {
+			c = sts.Spec.Template.Spec.Containers[0]
+		}
+		got := map[string]string{}
+		for _, e := range c.Env {
+			got[e.Name] = e.Value
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				got[e.Name] = "secret " + e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+			}
+		}
+		for k, v := range env {
+			assert.Equal(t, v, got[k], "%s's $%s", workload, k)
+		}
+		if _, ok := env["DDP_SIGNING_SECRET"]; !ok {
+			assert.NotContains(t, got, "DDP_SIGNING_SECRET", "only the API signs: %s", workload)
+		}
+	}
+	dataTierURL := "http://$(DATA_TIER_SERVICE_HOST):$(DATA_TIER_SERVICE_PORT)"
+	assertEnv("api-server", map[string]string{"DDP_HTTP_PORT": "8080", "DDP_DATATIER_URL": dataTierURL,
+		"DDP_DATATIER_TOKEN": "secret dailydoco-platform/datatier-token", "DDP_SIGNING_SECRET": "secret dailydoco-platform/signing-secret"})
+	assertEnv("video-processor", map[string]string{"DDP_HTTP_PORT": "8081", "DDP_GPU_SLOTS": "1", "DDP_DATATIER_URL": dataTierURL})
+	assertEnv("data-tier", map[string]string{"DDP_HTTP_PORT": "5432", "DDP_DATA_DIR": "/var/lib/dailydoco", "DDP_DATATIER_TOKEN": "secret dailydoco-platform/datatier-token"})
+	assert.NotContains(t, objs, "Secret/dailydoco-platform", "the platform's Secret is made outside the chart by default")
 
 	sm := objs["ServiceMonitor/dailydoco"].(*monitoringv1.ServiceMonitor)
 	assert.Equal(t, "/metrics", sm.Spec.Endpoints[0].Path)
@@ -198,4 +228,29 @@ func TestChartValuesTurnPartsOff(t *testing.T) {
 		assert.NotContains(t, []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "ConfigMap"}, kind, "%s rendered though switched off", key)
 	}
 	assert.Contains(t, objs, "Deployment/api-server")
+}
+
+// The local cluster's values run the platform from the chart: every workload's image is
+// ddp-verify with its platform service as arguments, and the chart creates the platform's
+// Secret from fresh random values; asked to create it without them, rendering fails saying so.
+func TestLocalClusterValuesRunThePlatform(t *testing.T) {
+	objs := rendered(t, deploy.LocalClusterValues())
+	for workload, service := range deploy.LocalServices {
+		c := objs["Deployment/"+workload].(*appsv1.Deployment).Spec.Template.Spec.Containers[0]
+		assert.Equal(t, deploy.LocalImage+":1.0.0", c.Image, workload)
+		assert.Equal(t, []string{"platform", "pod", service}, c.Args, workload)
+	}
+	sts := objs["StatefulSet/data-tier"].(*appsv1.StatefulSet)
+	assert.Equal(t, []string{"platform", "pod", "datatier"}, sts.Spec.Template.Spec.Containers[0].Args)
+	assert.Empty(t, sts.Spec.VolumeClaimTemplates, "no storage provisioner: an emptyDir")
+	secret := objs["Secret/dailydoco-platform"].(*corev1.Secret)
+	other := rendered(t, deploy.LocalClusterValues())["Secret/dailydoco-platform"].(*corev1.Secret)
+	for _, key := range []string{"datatier-token", "signing-secret"} {
+		assert.Len(t, secret.StringData[key], 48, key)
+		assert.NotEqual(t, secret.StringData[key], other.StringData[key], "%s is new for each install", key)
+	}
+
+	_, err := deploy.Render(release, namespace, map[string]any{"platform": map[string]any{"createSecret": true}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "platform.createSecret needs platform.dataTierToken and platform.signingSecret")
 }

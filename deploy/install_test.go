@@ -1,8 +1,14 @@
 package deploy_test
 
 import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,17 +19,27 @@ import (
 	"github.com/dailydoco/ddp-verify/deploy"
 	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
+	"github.com/dailydoco/ddp-verify/platform/gateway"
+	"github.com/dailydoco/ddp-verify/platform/platformtest"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
-// The chart installed with the Helm SDK (`helm install`'s code) on the local cluster: the real
-// scheduler binds every workload's pods to nodes of its pool (the plan's general, GPU and
-// memory pools over three zones), one GPU worker per GPU node, and spreads each workload's
-// replicas over the zones its pool has. The local cluster has no Prometheus operator and no
-// storage provisioner, so the operator's objects are off and the data tier keeps its data in
-// an emptyDir. The pods' images are the platform's, which have no program here: this shows
-// placement by the plan's manifests, not the platform running from them.
+// The chart installed with the Helm SDK (`helm install`'s code) on the local cluster, in the
+// cluster's own network namespace, runs the reference platform: the real scheduler binds every
+// workload's pods to nodes of its pool (the plan's general, GPU and memory pools over three
+// zones), one GPU worker per GPU node, and spreads each workload's replicas over the zones its
+// pool has; every pod (image ddp-verify, `platform pod SERVICE`) becomes Ready by the chart's
+// probes, the API pods only once they reach the data tier at its Service's cluster IP (service
+// links and the cluster's service proxy) with the token from the chart's Secret; and a user
+// served by the gateway routing from EndpointSlices signs up and uploads a capture that the GPU
+// worker and the AI worker (pods of the pools) process to ready. The local cluster has no
+// Prometheus operator and no storage provisioner, so the operator's objects are off and the
+// data tier keeps its data in an emptyDir.
 func TestHelmInstallOnTheLocalCluster(t *testing.T) {
-	cluster := kubeclustertest.Start(t, 0, 0)
+	if !kubeclustertest.InPodNetwork(t) {
+		return
+	}
+	cluster := kubeclustertest.StartWith(t, kubecluster.ClusterOptions{PodNetwork: kubecluster.PodNetwork, Options: kubecluster.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}})
 	rel, err := deploy.Install(t.Context(), cluster.Kubeconfig, release, namespace, deploy.LocalClusterValues())
 	require.NoError(t, err)
 	assert.Equal(t, helmrelease.StatusDeployed, rel.Info.Status)
@@ -71,4 +87,46 @@ func TestHelmInstallOnTheLocalCluster(t *testing.T) {
 		assert.Equal(t, 1, n, "GPU workers on %s (one GPU each)", node)
 	}
 	t.Logf("helm install %s: %d pods placed, %v", release, len(pods), zones)
+
+	start := time.Now()
+	t.Cleanup(func() {
+		if t.Failed() {
+			kubeclustertest.LogPods(t, cluster, namespace, "app.kubernetes.io/instance="+release)
+		}
+	})
+	require.Eventually(t, func() bool {
+		l, err := client.CoreV1().Pods(namespace).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + release})
+		require.NoError(t, err)
+		ready := 0
+		for _, p := range l.Items {
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		return ready == len(pods)
+	}, 3*time.Minute, time.Second, "every pod of the release Ready")
+	t.Logf("all %d pods Ready %s after they were placed", len(pods), time.Since(start).Round(100*time.Millisecond))
+
+	g, err := gateway.New(gateway.Config{Retries: 2, UpstreamTimeout: 10 * time.Second, HealthInterval: time.Hour}, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	routing := gateway.KubernetesRouting{Kubeconfig: cluster.Kubeconfig, Namespace: namespace,
+		Services: map[string]string{topology.ServiceAPI: "api-server", topology.ServiceDashboard: "web-dashboard"}}
+	require.NoError(t, gateway.FollowEndpointSlices(t.Context(), client, routing, g))
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	assert.Len(t, g.Backends(), 6, "3 API and 3 dashboard endpoints: %v", g.Backends())
+
+	user := &platformtest.Client{BaseURL: srv.URL, IP: "198.18.0.7"}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, user.Signup(ctx, "chart@example.com"))
+	v, err := user.Upload(ctx, "720p", 4, 2, 64<<10)
+	require.NoError(t, err)
+	v, err = user.WaitReady(ctx, v.ID, 200*time.Millisecond)
+	require.NoError(t, err)
+	assert.Equal(t, "gpu", nodeLabels[v.GPUNode][kubecluster.PoolLabel], "the video's GPU step on %q", v.GPUNode)
+	assert.Equal(t, "memory", nodeLabels[v.AINode][kubecluster.PoolLabel], "the video's AI step on %q", v.AINode)
+	t.Logf("a video through the chart's platform: GPU on %s, AI on %s, ready %s after acceptance", v.GPUNode, v.AINode, v.ReadyAt.Sub(v.AcceptedAt).Round(time.Millisecond))
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
@@ -72,7 +75,7 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	}
 	for _, n := range topo.Nodes() {
 		a := NewNodeAgent(client, n, o.Heartbeat, cp.log)
-		a.launch, a.podNetwork = cp.launch, o.PodNetwork
+		a.launch, a.podNetwork, a.podsDir = cp.launch, o.PodNetwork, filepath.Join(o.Dir, "pods", n.Name)
 		if err := a.PowerOn(ctx); err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("kubecluster: %w", err)
@@ -124,4 +127,10 @@ func (c *Cluster) Stop() {
 		n.PowerOff()
 	}
 	c.ControlPlane.Stop()
+}
+
+// ContainerLog is the path of a container's output (both streams, over its restarts) while
+// its pod runs on this cluster: in the pod's working directory, removed with the pod.
+func (c *Cluster) ContainerLog(pod *corev1.Pod, container string) string {
+	return filepath.Join(c.dir, "pods", pod.Spec.NodeName, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container+".log")
 }

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // A pod's environment is built as a kubelet builds it: the namespace's Services as service
@@ -66,5 +67,37 @@ func TestThePodEnvironmentIsAKubelets(t *testing.T) {
 	}
 	if resp, err := http.Get("http://" + ip + ":8080/env/KUBERNETES_PORT"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /env/KUBERNETES_PORT: %v %v, want 404 (no Docker-link variables)", resp, err)
+	}
+}
+
+// A pod probed for readiness every 5 seconds (the plan's period) stays Ready between its
+// probes: readiness changes only on a probe's verdict.
+func TestReadinessHoldsBetweenProbes(t *testing.T) {
+	_, client := startCluster(t, 0, 0)
+	ctx := t.Context()
+	p := pod("slow-probe", nil, 0)
+	p.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: podPort}}
+	p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{PeriodSeconds: 5, FailureThreshold: 3,
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromString("http")}}}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ready := func() bool {
+		got, err := client.CoreV1().Pods("default").Get(ctx, "slow-probe", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status == corev1.ConditionTrue
+			}
+		}
+		return false
+	}
+	eventually(t, time.Minute, "pod slow-probe Ready", ready)
+	for end := time.Now().Add(12 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if !ready() {
+			t.Fatal("pod slow-probe went not Ready between its readiness probes, which all pass")
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"time"
 )
 
 // PodNetwork is the pod address range of a cluster in its own network namespace (the one
@@ -29,13 +30,26 @@ func checkPodNetwork(p netip.Prefix) error {
 	}
 	for _, r := range []netip.Prefix{p, netip.MustParsePrefix(ServiceNetwork)} {
 		probe := r.Masked().Addr().Next().Next()
-		ln, err := net.Listen("tcp", net.JoinHostPort(probe.String(), "0"))
-		if err != nil {
-			return fmt.Errorf("network %s is not on this machine's interfaces (listening on %s: %v): run the cluster in its own network namespace (kubecluster.RunInNetworkNamespace and SetUpPodNetwork)", r, probe, err)
+		if err := reachable(probe); err != nil {
+			return fmt.Errorf("network %s is not on this machine's interfaces (%v): run the cluster in its own network namespace (kubecluster.RunInNetworkNamespace and SetUpPodNetwork)", r, err)
 		}
-		ln.Close()
 	}
 	return nil
+}
+
+// reachable listens on addr and connects to it: a socket can be bound to an address that no
+// interface that is up carries (a new network namespace's), so binding alone proves nothing.
+func reachable(addr netip.Addr) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	conn, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }
 
 // serviceNetworkAddr is the first address of [ServiceNetwork] with its prefix length.

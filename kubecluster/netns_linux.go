@@ -73,6 +73,9 @@ func SetUpPodNetwork() error {
 	if !InNetworkNamespace() {
 		return errors.New("kubecluster: not in a network namespace of our own; refusing to change this machine's interfaces")
 	}
+	if checkPodNetwork(PodNetwork) == nil {
+		return nil // prepared already (by the process that started this one)
+	}
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
 		{"addr", "add", PodNetwork.Masked().Addr().Next().String() + "/" + fmt.Sprint(PodNetwork.Bits()), "dev", "lo"},

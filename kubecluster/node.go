@@ -59,6 +59,8 @@ type NodeAgent struct {
 	podSeq atomic.Int64 // numbers the pods' addresses
 	// podNetwork, when set, is where the pods' addresses come from (PodNetwork); else loopback.
 	podNetwork netip.Prefix
+	// podsDir holds each pod's working directory; empty: the pods run in the agent's.
+	podsDir string
 }
 
 // NewNodeAgent returns the agent of node n, powered off.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 )
 
 // ImageEntrypoint maps a container image to the program that runs it on this machine: the
@@ -146,6 +148,7 @@ func (rt *podRuntime) forget(pod *corev1.Pod) {
 	defer rt.mu.Unlock()
 	if run, ok := rt.pods[key(pod)]; ok && run.uid == string(pod.UID) {
 		run.kill()
+		run.removeDir()
 		delete(rt.pods, key(pod))
 	}
 }
@@ -158,6 +161,7 @@ func (rt *podRuntime) terminate(ctx context.Context, run *podRun, pod *corev1.Po
 		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
 	}
 	run.terminate(grace)
+	run.removeDir()
 	rt.mu.Lock()
 	if rt.pods[key(pod)] == run {
 		delete(rt.pods, key(pod))
@@ -219,6 +223,22 @@ func (a *NodeAgent) podIP() string {
 }
 
 // start starts every container and then follows them: probes every second, status on change.
+// dir is the pod's own working directory (its containers' writable layer, shared by them):
+// PODS_DIR/NAMESPACE_NAME_UID, or "" (the agent's) when the agent has no pods directory.
+func (p *podRun) dir() string {
+	if p.rt.agent.podsDir == "" {
+		return ""
+	}
+	return filepath.Join(p.rt.agent.podsDir, p.ns+"_"+p.name+"_"+p.uid)
+}
+
+// removeDir removes the pod's directory once it is gone, as its containers' layers go.
+func (p *podRun) removeDir() {
+	if d := p.dir(); d != "" {
+		_ = os.RemoveAll(d)
+	}
+}
+
 func (p *podRun) start(ctx context.Context) {
 	p.mu.Lock()
 	if p.ending { // killed (its node powered off) before it started
@@ -354,7 +374,27 @@ func (p *podRun) report(ctx context.Context) {
 		cond(corev1.PodScheduled, true), cond(corev1.PodInitialized, true),
 		cond(corev1.ContainersReady, ready), cond(corev1.PodReady, ready),
 	})
-	if _, err := p.rt.agent.client.CoreV1().Pods(p.ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
+	// The pod object may be older than the API server's (our own last status write not yet
+	// seen by the informer): on a conflict, the latest one gets the status, as a kubelet's
+	// status manager does.
+	pods := p.rt.agent.client.CoreV1().Pods(p.ns)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		_, err := pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+		latest, gerr := pods.Get(ctx, p.name, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		if string(latest.UID) != p.uid {
+			return nil // a new pod of the same name: not ours to report
+		}
+		latest.Status = pod.Status
+		pod = latest
+		return err
+	})
+	if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
 		p.rt.agent.log.Warn("pod status", "pod", p.ns+"/"+p.name, "err", err)
 	}
 }
@@ -436,7 +476,24 @@ func (c *containerRun) run() {
 	fixed := []string{"DDP_LOCAL_POD=1", "POD_IP=" + p.ip, "POD_NAME=" + p.name, "POD_NAMESPACE=" + p.ns, "NODE_NAME=" + p.rt.agent.Node.Name}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(append(os.Environ(), fixed...), env...)
+	var logFile *os.File
+	if cmd.Dir = p.dir(); cmd.Dir != "" {
+		if err := os.MkdirAll(cmd.Dir, 0o755); err != nil {
+			c.waiting, c.waitReason = err.Error(), reasonConfigError
+			return
+		}
+		// The container's output, kept across its restarts, as a kubelet's container logs.
+		f, err := os.OpenFile(filepath.Join(cmd.Dir, c.spec.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			c.waiting, c.waitReason = err.Error(), reasonConfigError
+			return
+		}
+		logFile, cmd.Stdout, cmd.Stderr = f, f, f
+	}
 	if err := c.pod.rt.agent.launch.start(cmd); err != nil {
+		if logFile != nil {
+			logFile.Close()
+		}
 		c.waiting = err.Error()
 		return
 	}
@@ -444,6 +501,9 @@ func (c *containerRun) run() {
 	done := c.done
 	go func() {
 		c.err = cmd.Wait()
+		if logFile != nil {
+			logFile.Close()
+		}
 		close(done)
 	}()
 }
@@ -494,7 +554,11 @@ func (c *containerRun) check() bool {
 	case probeFailed:
 		c.ready = false
 	case probeNone:
-		c.ready = c.spec.ReadinessProbe == nil
+		// No verdict this second (not due, or below its threshold): readiness stays as it
+		// was; a container without a readiness probe is ready while it runs.
+		if c.spec.ReadinessProbe == nil {
+			c.ready = true
+		}
 	}
 	return c.ready != before
 }
@@ -529,6 +593,7 @@ func (c *containerRun) probe(kind string, pr *corev1.Probe) probeResult {
 	st.last = time.Now()
 	failures, successes := max(pr.FailureThreshold, 1), max(pr.SuccessThreshold, 1)
 	if err := c.probeOnce(pr); err != nil {
+		c.pod.rt.agent.log.Info("probe failed", "pod", c.pod.ns+"/"+c.pod.name, "container", c.spec.Name, "probe", kind, "err", err)
 		st.failures, st.successes = st.failures+1, 0
 		if st.failures >= failures {
 			return probeFailed

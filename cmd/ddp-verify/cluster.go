@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +24,8 @@ import (
 	"github.com/dailydoco/ddp-verify/deploy"
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/kubecluster"
+	"github.com/dailydoco/ddp-verify/platform/gateway"
+	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/run"
 )
@@ -35,6 +42,7 @@ type clusterUpOptions struct {
 	chaosMesh             string   // the Chaos Mesh assets directory, when it runs
 	secretNamespaces      []string // where the cloud's credentials go
 	installChart          bool     // helm install the plan's chart
+	podNetwork            bool     // run in a network namespace of its own, pods on PodNetwork
 	grace                 time.Duration
 	verbose               bool
 }
@@ -55,11 +63,18 @@ processes (image ddp-verify runs this binary; each pod on its own loopback addre
 probes; a pod Unschedulable for want of a node gets one of its pool after the pool's
 provisioning delay, within the pool's max, and a node so added is removed once it has run no
 pod for 10 minutes (docs/kubernetes.md). With --chaos-mesh it also runs the real Chaos Mesh
-controller and the cluster's EC2 endpoint (docs/chaos.md); with --install-chart it installs
-the plan's Helm chart with the Helm SDK (the pods are placed; the platform's images have no
-program here yet).`,
+controller and the cluster's EC2 endpoint (docs/chaos.md). With --pod-network it runs in a
+network namespace of its own, where pods get addresses from 10.244.0.0/16 (which EndpointSlices
+carry) and Services are routed at their cluster IPs; it prints how to enter it. With
+--install-chart (which implies --pod-network) it installs the plan's Helm chart with the Helm
+SDK, its pods running the reference platform (image ddp-verify, ` + "`platform pod SERVICE`" + `),
+waits until they are Ready and serves the platform's gateway, routing from EndpointSlices.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.podNetwork = o.podNetwork || o.installChart
+			if o.podNetwork && !kubecluster.InNetworkNamespace() {
+				return rerunInNetworkNamespace(cmd.Context(), out, errOut)
+			}
 			topo := topology.Default()
 			if o.topology != "" {
 				var err error
@@ -84,15 +99,25 @@ program here yet).`,
 			defer stop()
 			start := time.Now()
 			fmt.Fprintf(errOut, "ddp-verify: starting the control plane and %d nodes in %s\n", len(topo.Nodes()), dir)
-			c, err := kubecluster.StartCluster(ctx, kubecluster.ClusterOptions{
+			co := kubecluster.ClusterOptions{
 				Options:  kubecluster.Options{Assets: o.assets, Dir: dir, NodeMonitorGracePeriod: o.grace, Logger: log},
 				Topology: topo, Autoscale: true,
-			})
+			}
+			if o.podNetwork {
+				if err := kubecluster.SetUpPodNetwork(); err != nil {
+					return exitcode.New(exitcode.Infra, err)
+				}
+				co.PodNetwork = kubecluster.PodNetwork
+			}
+			c, err := kubecluster.StartCluster(ctx, co)
 			if err != nil {
 				return exitcode.New(exitcode.Infra, err)
 			}
 			defer c.Stop()
 			fmt.Fprintf(out, "api server: %s\nkubeconfig: %s\nnodes: %d (%s)\n", c.Server, c.Kubeconfig, len(c.Nodes), topo.Name)
+			if o.podNetwork {
+				fmt.Fprintf(out, "network namespace: pods on %s, services on %s; enter it with: nsenter --net=/proc/%d/ns/net\n", kubecluster.PodNetwork, kubecluster.ServiceNetwork, os.Getpid())
+			}
 			if o.chaosMesh != "" {
 				cloud, err := startChaosMesh(ctx, c, o, out)
 				if err != nil {
@@ -106,6 +131,11 @@ program here yet).`,
 					return exitcode.New(exitcode.Infra, err)
 				}
 				fmt.Fprintf(out, "chart: release %s of %s %s %s in namespace %s\n", rel.Name, rel.Chart.Metadata.Name, rel.Chart.Metadata.Version, rel.Info.Status, rel.Namespace)
+				stopGateway, err := servePlatform(ctx, c, rel.Namespace, filepath.Join(dir, "pods"), out)
+				if err != nil {
+					return exitcode.New(exitcode.Infra, err)
+				}
+				defer stopGateway()
 			}
 			fmt.Fprintf(out, "started in %s; Ctrl-C stops it\n", time.Since(start).Round(100*time.Millisecond))
 			tick := time.NewTicker(time.Second)
@@ -130,7 +160,8 @@ program here yet).`,
 	f.DurationVar(&o.grace, "node-monitor-grace-period", kubecluster.DefaultNodeMonitorGracePeriod, "how long a node may miss heartbeats before the node lifecycle controller marks it NotReady")
 	f.StringVar(&o.chaosMesh, "chaos-mesh", "", "also run the real Chaos Mesh controller manager from this directory (hack/chaos-mesh.sh prints it) and the cluster's EC2 endpoint, whose StopInstances and StartInstances power nodes off and on")
 	f.StringSliceVar(&o.secretNamespaces, "aws-secret-namespace", run.DefaultNamespaces, "with --chaos-mesh: namespaces (created if missing) that get the Secret "+clusterAWSSecret+" with the EC2 endpoint's credentials, for the chaos objects there")
-	f.BoolVar(&o.installChart, "install-chart", false, "helm install the plan's chart (deploy/helm/dailydoco) as release "+chartRelease+" in namespace "+run.DefaultNamespaces[0]+", with the values for this cluster (no Prometheus operator objects, no volumes)")
+	f.BoolVar(&o.installChart, "install-chart", false, "helm install the plan's chart (deploy/helm/dailydoco) as release "+chartRelease+" in namespace "+run.DefaultNamespaces[0]+", with the values for this cluster (its pods run the platform; no Prometheus operator objects, no volumes), and serve its gateway; implies --pod-network")
+	f.BoolVar(&o.podNetwork, "pod-network", false, "run in a network namespace of its own (root or user namespaces), pods on "+kubecluster.PodNetwork.String()+" and Services routed at their cluster IPs")
 	f.BoolVar(&o.verbose, "verbose", false, "log each component's start")
 	return cmd
 }
@@ -172,4 +203,98 @@ func startChaosMesh(ctx context.Context, c *kubecluster.Cluster, o *clusterUpOpt
 	fmt.Fprintf(out, "run its faults with: --chaos-backend mesh --kubeconfig %s --namespace %s --aws-secret %s --aws-endpoint %s\n",
 		c.Kubeconfig, o.secretNamespaces[0], clusterAWSSecret, cloud.URL)
 	return cloud, nil
+}
+
+// rerunInNetworkNamespace runs this command again in a network namespace of its own and
+// ends with its exit code.
+func rerunInNetworkNamespace(ctx context.Context, out, errOut io.Writer) error {
+	self, err := os.Executable()
+	if err != nil {
+		return exitcode.New(exitcode.Infra, err)
+	}
+	code, err := kubecluster.RunInNetworkNamespace(ctx, append([]string{self}, os.Args[1:]...), os.Environ(), out, errOut)
+	if err != nil {
+		return exitcode.New(exitcode.Infra, err)
+	}
+	if code != 0 {
+		return exitcode.New(code, nil)
+	}
+	return nil
+}
+
+// servePlatform waits until the chart's pods are Ready and serves the platform's gateway on
+// loopback, routing from the cluster's EndpointSlices; it returns what stops the gateway.
+func servePlatform(ctx context.Context, c *kubecluster.Cluster, namespace, podsDir string, out io.Writer) (func(), error) {
+	start := time.Now()
+	n, err := waitPodsReady(ctx, c, namespace, podsDir, 3*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "platform: %d pods Ready in %s\n", n, time.Since(start).Round(100*time.Millisecond))
+	client, err := c.Client()
+	if err != nil {
+		return nil, err
+	}
+	topo := topology.Default()
+	g, err := gateway.New(gateway.Config{RateLimits: topo.Gateway.RateLimits, TrustedProxies: topo.Gateway.TrustedProxies,
+		Retries: topo.Gateway.Retries, UpstreamTimeout: topo.Gateway.UpstreamTimeout.D(), HealthInterval: time.Hour}, nil, prometheus.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
+	gctx, stop := context.WithCancel(ctx)
+	routing := gateway.KubernetesRouting{Kubeconfig: c.Kubeconfig, Namespace: namespace, Services: deploy.RoutedServices}
+	if err := gateway.FollowEndpointSlices(gctx, client, routing, g); err != nil {
+		stop()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	srv := httpserver.New(g, topo.HTTP.Timeouts())
+	go func() { _ = srv.Serve(ln) }()
+	fmt.Fprintf(out, "gateway: http://%s (routing to the ready endpoints of %s)\n", ln.Addr(), strings.Join(slices.Sorted(maps.Values(deploy.RoutedServices)), ", "))
+	return func() { srv.Close(); stop() }, nil
+}
+
+// waitPodsReady waits until every pod of namespace is Ready, and says how many there are.
+func waitPodsReady(ctx context.Context, c *kubecluster.Cluster, namespace, podsDir string, limit time.Duration) (int, error) {
+	client, err := c.Client()
+	if err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return 0, err
+		}
+		var waiting []string
+		for _, p := range pods.Items {
+			if !podReady(p) {
+				waiting = append(waiting, p.Name)
+			}
+		}
+		if len(pods.Items) > 0 && len(waiting) == 0 {
+			return len(pods.Items), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the platform's pods in %s not Ready after %s: %s (their output: %s)", namespace, limit, strings.Join(waiting, ", "), podsDir)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +22,13 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
-// `cluster up --chaos-mesh --install-chart` gives a cluster whose Nodes are the topology's,
-// Ready, with the real Chaos Mesh controller, the cloud's EC2 endpoint and the plan's chart
-// installed (its Deployments there); killed with SIGKILL, it leaves no process
-// behind (etcd, the API server, the controller manager, the scheduler and Chaos Mesh die with
-// it).
+// `cluster up --chaos-mesh --install-chart` runs, in a network namespace of its own (it
+// re-executes itself there), a cluster whose Nodes are the topology's, Ready, with the real
+// Chaos Mesh controller, the cloud's EC2 endpoint and the plan's chart installed, its pods
+// running the platform, Ready, behind a gateway that answers; killed with SIGKILL, it leaves
+// no process behind (etcd, the API server, the controller manager, the scheduler, Chaos Mesh,
+// the pods and the process in the namespace die with it). The test reaches into the namespace
+// as `nsenter --net` does (dialer.go).
 func TestClusterUpAndKilled(t *testing.T) {
 	assets := kubeclustertest.Assets(t)
 	chaosMesh := kubeclustertest.ChaosMeshAssets(t)
@@ -68,15 +73,34 @@ func TestClusterUpAndKilled(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"chaos mesh: chaos-controller-manager pid ", "ec2 endpoint: http://127.0.0.1:", "--aws-secret aws-local --aws-endpoint http://127.0.0.1:",
-		"chart: release dailydoco of dailydoco 0.1.0 deployed in namespace dailydoco-prod"} {
+		"network namespace: pods on 10.244.0.0/16, services on 10.0.0.0/24; enter it with: nsenter --net=/proc/",
+		"chart: release dailydoco of dailydoco 0.1.0 deployed in namespace dailydoco-prod", "platform: 11 pods Ready in ", "gateway: http://127.0.0.1:"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("cluster up printed no %q:\n%s", want, printed)
+		}
+	}
+	pid := regexp.MustCompile(`nsenter --net=/proc/(\d+)/ns/net`).FindStringSubmatch(printed)
+	gatewayURL := regexp.MustCompile(`gateway: (http://\S+)`).FindStringSubmatch(printed)
+	if pid == nil || gatewayURL == nil {
+		t.Fatalf("no namespace pid or gateway URL in:\n%s", printed)
+	}
+	dial := dialerIn(t, "/proc/"+pid[1]+"/ns/net")
+	web := &http.Client{Transport: &http.Transport{DialContext: dial}, Timeout: 10 * time.Second}
+	for path, want := range map[string]int{"/": http.StatusOK, "/api/v1/me": http.StatusUnauthorized} {
+		resp, err := web.Get(gatewayURL[1] + path)
+		if err != nil {
+			t.Fatalf("GET %s through the gateway: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s through the gateway: %s, want %d (the dashboard and API pods answer)", path, resp.Status, want)
 		}
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Dial = dial
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -101,8 +125,8 @@ func TestClusterUpAndKilled(t *testing.T) {
 			t.Errorf("node %s is not Ready: %+v", n.Name, n.Status.Conditions)
 		}
 	}
-	if left := processesUsing(dir); len(left) < 5 {
-		t.Fatalf("found %d processes of the cluster before the kill (%v); the check below would prove nothing", len(left), left)
+	if left := processesUsing(dir, cmd.Process.Pid); len(left) < 5+11 {
+		t.Fatalf("found %d processes of the cluster and its pods before the kill (%v); the check below would prove nothing", len(left), left)
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -110,7 +134,7 @@ func TestClusterUpAndKilled(t *testing.T) {
 	_ = cmd.Wait()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		left := processesUsing(dir)
+		left := processesUsing(dir, cmd.Process.Pid)
 		if len(left) == 0 {
 			break
 		}
@@ -121,19 +145,21 @@ func TestClusterUpAndKilled(t *testing.T) {
 	}
 }
 
-// processesUsing lists the processes whose command line or environment names dir (Chaos
-// Mesh's controller is configured through its environment).
-func processesUsing(dir string) []string {
+// processesUsing lists the processes whose command line, environment (Chaos Mesh's controller
+// is configured through its environment) or working directory (the pods') names dir, but the
+// process skip.
+func processesUsing(dir string, skip int) []string {
 	var out []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil || !(bytes.Contains(b, []byte(dir)) || bytes.Contains(env, []byte(dir))) {
+		if e.Name() == strconv.Itoa(skip) {
 			continue
 		}
-		if strings.Contains(string(b), "cluster\x00up") {
-			continue // the killed command itself, until it is reaped
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil || !(bytes.Contains(b, []byte(dir)) || bytes.Contains(env, []byte(dir)) || strings.HasPrefix(cwd, dir)) {
+			continue
 		}
 		out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " ")[:min(80, len(b))])
 	}

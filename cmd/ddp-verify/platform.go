@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/platform/cluster"
+	"github.com/dailydoco/ddp-verify/platform/pod"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
@@ -17,7 +20,7 @@ import (
 // commands the supervisor runs its children with.
 func newPlatformCmd(out, errOut io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "platform", Short: "Run the local reference DailyDoco Pro platform"}
-	cmd.AddCommand(newPlatformUpCmd(out, errOut))
+	cmd.AddCommand(newPlatformUpCmd(out, errOut), newPlatformPodCmd(errOut))
 	for _, role := range cluster.Roles {
 		cmd.AddCommand(newPlatformProcessCmd(role, out, errOut))
 	}
@@ -112,6 +115,30 @@ func newPlatformProcessCmd(role string, out, errOut io.Writer) *cobra.Command {
 			log := slog.New(slog.NewTextHandler(errOut, nil))
 			if err := cluster.RunProcess(cmd.Context(), role, cmd.InOrStdin(), out, log); err != nil {
 				return exitcode.New(exitcode.Infra, err)
+			}
+			return nil
+		},
+	}
+}
+
+// newPlatformPodCmd runs one service of the platform as a Kubernetes pod, configured by its
+// environment (package platform/pod): the program of the Helm chart's pods on the local
+// cluster.
+func newPlatformPodCmd(errOut io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pod SERVICE",
+		Short: "Run one service of the platform as a Kubernetes pod (" + strings.Join(pod.Services, ", ") + "), configured by its environment",
+		Long: "Runs one service of the reference platform on the pod's IP ($POD_IP), as the Helm chart's pods do on " +
+			"the local cluster: the data tier at $DDP_DATATIER_URL with $DDP_DATATIER_TOKEN, the API's " +
+			"$DDP_SIGNING_SECRET, the port $DDP_HTTP_PORT (docs/kubernetes.md). SIGTERM stops it.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(pod.Services, args[0]) {
+				return exitcode.New(exitcode.BadInput, fmt.Errorf("unknown service %q: want one of %s", args[0], strings.Join(pod.Services, ", ")))
+			}
+			log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			if err := pod.Run(cmd.Context(), args[0], os.Getenv, log, func() {}); err != nil {
+				return exitcode.New(exitcode.Infra, fmt.Errorf("pod %s: %w", args[0], err))
 			}
 			return nil
 		},

@@ -5,13 +5,20 @@ package kubeclustertest
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dailydoco/ddp-verify/internal/testenv"
 	"github.com/dailydoco/ddp-verify/kubecluster"
@@ -136,5 +143,55 @@ func (o *testOutput) flush() {
 	if len(o.buf) > 0 {
 		o.line(string(o.buf))
 		o.buf = nil
+	}
+}
+
+// LogPods logs the pods of namespace that selector matches, for a failing test: each pod's
+// node, phase, readiness and container states, and the last lines of each container's output.
+func LogPods(t *testing.T, c *kubecluster.Cluster, namespace, selector string) {
+	t.Helper()
+	client, err := c.Client()
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	pods, err := client.CoreV1().Pods(namespace).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	for _, p := range pods.Items {
+		var conds []string
+		for _, c := range p.Status.Conditions {
+			conds = append(conds, string(c.Type)+"="+string(c.Status))
+		}
+		t.Logf("pod %s on %s: %s %v ip %s", p.Name, p.Spec.NodeName, p.Status.Phase, conds, p.Status.PodIP)
+		for _, ct := range p.Spec.Containers {
+			if pr := ct.ReadinessProbe; pr != nil && pr.HTTPGet != nil && p.Status.PodIP != "" {
+				port := pr.HTTPGet.Port.String()
+				for _, cp := range ct.Ports {
+					if cp.Name == port {
+						port = strconv.Itoa(int(cp.ContainerPort))
+					}
+				}
+				url := "http://" + net.JoinHostPort(p.Status.PodIP, port) + pr.HTTPGet.Path
+				resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					t.Logf("  GET %s now: %s %s", url, resp.Status, strings.TrimSpace(string(b)))
+				} else {
+					t.Logf("  GET %s now: %v", url, err)
+				}
+			}
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			t.Logf("  container %s: ready %v, restarts %d, state %+v", cs.Name, cs.Ready, cs.RestartCount, cs.State)
+			out, _ := os.ReadFile(c.ContainerLog(&p, cs.Name))
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			for _, l := range lines[max(0, len(lines)-10):] {
+				t.Logf("    | %s", l)
+			}
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package kubeclustertest
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/dailydoco/ddp-verify/platform/pod"
 )
 
 // PodPort is where [ServePod] serves.
@@ -75,4 +79,22 @@ func ServePod() int {
 	signal.Notify(sig, syscall.SIGTERM)
 	<-sig
 	return 0
+}
+
+// PlatformPod runs the platform service that a pod's arguments name ("platform pod SERVICE",
+// as the Helm chart's pods on the local cluster run the ddp-verify binary) until SIGTERM, and
+// returns the exit code; ok is false when the arguments name no platform service, and the
+// caller serves [ServePod] or its own program instead.
+func PlatformPod(args []string) (code int, ok bool) {
+	if len(args) != 3 || args[0] != "platform" || args[1] != "pod" {
+		return 0, false
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := pod.Run(ctx, args[2], os.Getenv, log, func() {}); err != nil {
+		fmt.Fprintln(os.Stderr, "platform pod "+args[2]+": "+err.Error())
+		return 1, true
+	}
+	return 0, true
 }

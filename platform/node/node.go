@@ -55,13 +55,22 @@ type Spec struct {
 	// Incarnation distinguishes restarts of the node, so that a restarted worker never
 	// completes a lease its previous life held.
 	Incarnation string `json:"incarnation"`
+	// AgentPort is the agent's port; 0 is topology.AgentPort (a pod's worker serves it on its
+	// container port).
+	AgentPort int `json:"agent_port,omitempty"`
 	// Defects break the node's API replicas and workers on purpose, for the gate-mutation
 	// suite only; the zero value is a healthy node.
 	Defects topology.Defects `json:"defects,omitzero"`
 }
 
 // AgentAddr is the node's own endpoint.
-func (s Spec) AgentAddr() string { return net.JoinHostPort(s.IP, strconv.Itoa(topology.AgentPort)) }
+func (s Spec) AgentAddr() string {
+	port := s.AgentPort
+	if port == 0 {
+		port = topology.AgentPort
+	}
+	return net.JoinHostPort(s.IP, strconv.Itoa(port))
+}
 
 // Node is a running node. Create it with [New] and run it with [Node.Run].
 type Node struct {

@@ -52,6 +52,31 @@ containers:
         valueFrom: {fieldRef: {fieldPath: status.podIP}}
       - name: NODE_NAME
         valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+      - name: POD_NAME
+        valueFrom: {fieldRef: {fieldPath: metadata.name}}
+      - name: DDP_HTTP_PORT
+        value: {{ .w.port | quote }}
+      {{- if ne .name "data-tier" }}
+      - name: DDP_DATATIER_URL
+        value: "http://$(DATA_TIER_SERVICE_HOST):$(DATA_TIER_SERVICE_PORT)"
+      {{- end }}
+      - name: DDP_DATATIER_TOKEN
+        valueFrom: {secretKeyRef: {name: {{ .root.Values.platform.secretName }}, key: datatier-token}}
+      {{- if eq .name "api-server" }}
+      - name: DDP_SIGNING_SECRET
+        valueFrom: {secretKeyRef: {name: {{ .root.Values.platform.secretName }}, key: signing-secret}}
+      {{- end }}
+      {{- if .w.gpus }}
+      - name: DDP_GPU_SLOTS
+        value: {{ .w.gpus | quote }}
+      {{- end }}
+      {{- if .w.dataDir }}
+      - name: DDP_DATA_DIR
+        value: {{ .w.dataDir | quote }}
+      {{- end }}
+    {{- with .w.args }}
+    args: {{ toJson . }}
+    {{- end }}
     resources:
       requests:
         {{- toYaml .w.resources.requests | nindent 8 }}
