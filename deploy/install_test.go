@@ -116,7 +116,9 @@ func TestHelmInstallOnTheLocalCluster(t *testing.T) {
 	require.NoError(t, gateway.FollowEndpointSlices(t.Context(), client, routing, g))
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
-	assert.Len(t, g.Backends(), 6, "3 API and 3 dashboard endpoints: %v", g.Backends())
+	// Ready pods reach the EndpointSlices a moment later (the EndpointSlice controller's sync).
+	require.Eventually(t, func() bool { return len(g.Backends()) == 6 }, 30*time.Second, 100*time.Millisecond,
+		"3 API and 3 dashboard endpoints routed to")
 
 	user := &platformtest.Client{BaseURL: srv.URL, IP: "198.18.0.7"}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)

@@ -2,9 +2,11 @@ package kubecluster_test
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,28 +73,7 @@ func TestTheGatewayRoutesByEndpointSlices(t *testing.T) {
 	if !kubeclustertest.InPodNetwork(t) {
 		return
 	}
-	c := kubeclustertest.StartWith(t, kubecluster.ClusterOptions{PodNetwork: kubecluster.PodNetwork})
-	client, err := c.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	webApp(t, client, 3, map[string]string{kubecluster.PoolLabel: "general"}, nil)
-	eventually(t, 2*time.Minute, "3 pods Running and Ready", func() bool { return len(readyPods(t, client)) == 3 })
-	pods := readyPods(t, client)
-	for _, p := range pods {
-		if ip, err := netip.ParseAddr(p.Status.PodIP); err != nil || !kubecluster.PodNetwork.Contains(ip) {
-			t.Fatalf("pod %s's IP %q is not in the pod network %s", p.Name, p.Status.PodIP, kubecluster.PodNetwork)
-		}
-	}
-	eventually(t, 30*time.Second, "the 3 pods' addresses ready in the Service's EndpointSlices", func() bool {
-		ips := readyEndpointIPs(t, client)
-		for _, p := range pods {
-			if !ips[p.Status.PodIP] {
-				return false
-			}
-		}
-		return len(ips) == 3
-	})
+	c, client, pods := webAppInPodNetwork(t, 3)
 
 	g, err := gateway.New(gateway.Config{Retries: 2, UpstreamTimeout: 5 * time.Second, HealthInterval: time.Hour}, nil, prometheus.NewRegistry())
 	if err != nil {
@@ -130,12 +111,36 @@ func TestTheGatewayRoutesByEndpointSlices(t *testing.T) {
 	})
 }
 
-func names(pods map[string]corev1.Pod) []string {
-	var out []string
-	for n := range pods {
-		out = append(out, n)
+func names(pods map[string]corev1.Pod) []string { return slices.Sorted(maps.Keys(pods)) }
+
+// webAppInPodNetwork starts a cluster with the pod network and the web app of n pods on it,
+// and waits until the pods are Ready, with addresses in the pod network that the Service's
+// EndpointSlices carry ready.
+func webAppInPodNetwork(t *testing.T, n int) (*kubecluster.Cluster, *kubernetes.Clientset, map[string]corev1.Pod) {
+	t.Helper()
+	c := kubeclustertest.StartWith(t, kubecluster.ClusterOptions{PodNetwork: kubecluster.PodNetwork})
+	client, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	webApp(t, client, int32(n), map[string]string{kubecluster.PoolLabel: "general"}, nil)
+	eventually(t, 2*time.Minute, "the pods Running and Ready", func() bool { return len(readyPods(t, client)) == n })
+	pods := readyPods(t, client)
+	for _, p := range pods {
+		if ip, err := netip.ParseAddr(p.Status.PodIP); err != nil || !kubecluster.PodNetwork.Contains(ip) {
+			t.Fatalf("pod %s's IP %q is not in the pod network %s", p.Name, p.Status.PodIP, kubecluster.PodNetwork)
+		}
+	}
+	eventually(t, 30*time.Second, "the pods' addresses ready in the Service's EndpointSlices", func() bool {
+		ips := readyEndpointIPs(t, client)
+		for _, p := range pods {
+			if !ips[p.Status.PodIP] {
+				return false
+			}
+		}
+		return len(ips) == n
+	})
+	return c, client, pods
 }
 
 // In the cluster's own network namespace Services are routed at their cluster IPs, as
@@ -146,15 +151,8 @@ func TestServicesAreRoutedAtTheirClusterIPs(t *testing.T) {
 	if !kubeclustertest.InPodNetwork(t) {
 		return
 	}
-	c := kubeclustertest.StartWith(t, kubecluster.ClusterOptions{PodNetwork: kubecluster.PodNetwork})
-	client, err := c.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, client, pods := webAppInPodNetwork(t, 2)
 	ctx := t.Context()
-	webApp(t, client, 2, map[string]string{kubecluster.PoolLabel: "general"}, nil)
-	eventually(t, 2*time.Minute, "2 pods Running and Ready", func() bool { return len(readyPods(t, client)) == 2 })
-	eventually(t, 30*time.Second, "2 ready endpoints", func() bool { return len(readyEndpointIPs(t, client)) == 2 })
 	svc, err := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +172,6 @@ func TestServicesAreRoutedAtTheirClusterIPs(t *testing.T) {
 		}
 		return hits
 	}
-	pods := readyPods(t, client)
 	if hits := byPod(20); len(hits) != 2 {
 		t.Fatalf("20 connections to the cluster IP reached %v, want both pods %v", hits, names(pods))
 	}

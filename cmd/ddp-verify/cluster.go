@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/dailydoco/ddp-verify/deploy"
 	"github.com/dailydoco/ddp-verify/exitcode"
@@ -247,6 +248,10 @@ func servePlatform(ctx context.Context, c *kubecluster.Cluster, namespace, podsD
 		stop()
 		return nil, err
 	}
+	if err := waitRouted(ctx, client, namespace, g); err != nil {
+		stop()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		stop()
@@ -297,4 +302,25 @@ func podReady(p corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// waitRouted waits until the gateway routes to every pod of the routed workloads: Ready pods
+// reach the EndpointSlices a moment after they are Ready.
+func waitRouted(ctx context.Context, client kubernetes.Interface, namespace string, g *gateway.Gateway) error {
+	sel := "app.kubernetes.io/name in (" + strings.Join(slices.Sorted(maps.Values(deploy.RoutedServices)), ",") + ")"
+	pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(g.Backends()) < len(pods.Items); {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the gateway routes to %d of the %d pods of %s after 30s", len(g.Backends()), len(pods.Items), sel)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
