@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,6 +177,12 @@ func TestChartMirrorsThePlan(t *testing.T) {
 			assert.NotContains(t, got, "DDP_SIGNING_SECRET", "only the API signs: %s", workload)
 		}
 	}
+	for _, w := range []string{"api-server", "video-processor"} {
+		d := objs["Deployment/"+w].(*appsv1.Deployment)
+		assert.Equal(t, map[string]string{"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics", "prometheus.io/port": fmt.Sprint(d.Spec.Template.Spec.Containers[0].Ports[0].ContainerPort)},
+			d.Spec.Template.Annotations, "%s's pods are annotated for the kubernetes-pods scrape job", w)
+	}
+	assert.Equal(t, "5432", sts.Spec.Template.Annotations["prometheus.io/port"])
 	dataTierURL := "http://$(DATA_TIER_SERVICE_HOST):$(DATA_TIER_SERVICE_PORT)"
 	assertEnv("api-server", map[string]string{"DDP_HTTP_PORT": "8080", "DDP_DATATIER_URL": dataTierURL,
 		"DDP_DATATIER_TOKEN": "secret dailydoco-platform/datatier-token", "DDP_SIGNING_SECRET": "secret dailydoco-platform/signing-secret"})

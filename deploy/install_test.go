@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,6 +25,7 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/gateway"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/platform/topology"
+	"github.com/dailydoco/ddp-verify/prom"
 )
 
 // The chart installed with the Helm SDK (`helm install`'s code) on the local cluster, in the
@@ -131,4 +135,30 @@ func TestHelmInstallOnTheLocalCluster(t *testing.T) {
 	assert.Equal(t, "gpu", nodeLabels[v.GPUNode][kubecluster.PoolLabel], "the video's GPU step on %q", v.GPUNode)
 	assert.Equal(t, "memory", nodeLabels[v.AINode][kubecluster.PoolLabel], "the video's AI step on %q", v.AINode)
 	t.Logf("a video through the chart's platform: GPU on %s, AI on %s, ready %s after acceptance", v.GPUNode, v.AINode, v.ReadyAt.Sub(v.AcceptedAt).Round(time.Millisecond))
+
+	// Prometheus's kubernetes-pods job finds every pod by its annotations and scrapes the
+	// series the SLO set reads: the API's request durations, the pipeline's counts and queue.
+	ps, err := prom.New(t.Context(), prom.Options{Dir: t.TempDir(), ScrapeInterval: 500 * time.Millisecond,
+		Jobs: []prom.Job{{Name: "platform", Kubernetes: &prom.KubernetesSD{Kubeconfig: cluster.Kubeconfig, Namespaces: []string{namespace}}}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ps.Close() })
+	pc, err := promapi.NewClient(promapi.Config{Address: ps.URL()})
+	require.NoError(t, err)
+	api := promv1.NewAPI(pc)
+	value := func(q string) float64 {
+		v, _, _, err := api.Query(ctx, q, time.Now())
+		require.NoError(t, err, q)
+		if vec, ok := v.(model.Vector); ok && len(vec) == 1 {
+			return float64(vec[0].Value)
+		}
+		return -1
+	}
+	for q, want := range map[string]float64{
+		`count(up{job="platform"} == 1)`:                                         float64(len(pods)),
+		`sum(dailydoco_videos_processed_total{job="platform",result="success"})`: 1,
+		`sum(dailydoco_queue_depth{job="platform"})`:                             0,
+	} {
+		require.Eventually(t, func() bool { return value(q) == want }, time.Minute, 250*time.Millisecond, "%s = %v (now %v)", q, want, value(q))
+	}
+	assert.Positive(t, value(`sum(http_server_request_duration_seconds_count{job="platform",app="api-server",http_route="/api/v1/captures"})`), "the API pods' request durations, by the pod's app")
 }

@@ -332,12 +332,15 @@ func (n *Node) AddReplica(r topology.Replica) error {
 	return fmt.Errorf("node %s: unknown service %q", n.spec.Name, r.Service)
 }
 
-// replicaHandler adds the probes to a service: /health always answers while the process
-// lives, /ready also runs probe (if any). Probes stay out of the request metrics, which
+// replicaHandler adds the probes and /metrics to a service: /health always answers while the
+// process lives, /ready also runs probe (if any). Probes stay out of the request metrics, which
 // measure what users get.
 func (n *Node) replicaHandler(r topology.Replica, service string, svc *http.ServeMux, probe func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	// The node's metrics on the replica's port too, where a pod's scrape finds them (the
+	// gateway routes only the public routes, so users do not).
+	mux.Handle("GET /metrics", metrics.Handler(n.reg))
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, req *http.Request) {
 		if probe != nil {
 			ctx, cancel := context.WithTimeout(req.Context(), time.Second)

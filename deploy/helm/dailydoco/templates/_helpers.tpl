@@ -13,6 +13,14 @@ app.kubernetes.io/name: {{ .name }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
+{{/* The annotations of a cluster's conventional kubernetes-pods scrape job: every workload
+serves /metrics on its http port (the ServiceMonitor's endpoint too). */}}
+{{- define "dailydoco.scrape" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .w.port | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
+
 {{/* A workload's image reference. */}}
 {{- define "dailydoco.image" -}}
 {{- if .root.Values.image.registry -}}
