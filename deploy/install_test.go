@@ -24,7 +24,6 @@ import (
 	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
 	"github.com/dailydoco/ddp-verify/platform/gateway"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
-	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/prom"
 )
 
@@ -93,36 +92,9 @@ func TestHelmInstallOnTheLocalCluster(t *testing.T) {
 	t.Logf("helm install %s: %d pods placed, %v", release, len(pods), zones)
 
 	start := time.Now()
-	t.Cleanup(func() {
-		if t.Failed() {
-			kubeclustertest.LogPods(t, cluster, namespace, "app.kubernetes.io/instance="+release)
-		}
-	})
-	require.Eventually(t, func() bool {
-		l, err := client.CoreV1().Pods(namespace).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + release})
-		require.NoError(t, err)
-		ready := 0
-		for _, p := range l.Items {
-			for _, c := range p.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					ready++
-				}
-			}
-		}
-		return ready == len(pods)
-	}, 3*time.Minute, time.Second, "every pod of the release Ready")
+	waitReleaseReady(t, cluster, len(pods))
 	t.Logf("all %d pods Ready %s after they were placed", len(pods), time.Since(start).Round(100*time.Millisecond))
-
-	g, err := gateway.New(gateway.Config{Retries: 2, UpstreamTimeout: 10 * time.Second, HealthInterval: time.Hour}, nil, prometheus.NewRegistry())
-	require.NoError(t, err)
-	routing := gateway.KubernetesRouting{Kubeconfig: cluster.Kubeconfig, Namespace: namespace,
-		Services: map[string]string{topology.ServiceAPI: "api-server", topology.ServiceDashboard: "web-dashboard"}}
-	require.NoError(t, gateway.FollowEndpointSlices(t.Context(), client, routing, g))
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
-	// Ready pods reach the EndpointSlices a moment later (the EndpointSlice controller's sync).
-	require.Eventually(t, func() bool { return len(g.Backends()) == 6 }, 30*time.Second, 100*time.Millisecond,
-		"3 API and 3 dashboard endpoints routed to")
+	srv := platformGateway(t, cluster)
 
 	user := &platformtest.Client{BaseURL: srv.URL, IP: "198.18.0.7"}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -161,4 +133,54 @@ func TestHelmInstallOnTheLocalCluster(t *testing.T) {
 		require.Eventually(t, func() bool { return value(q) == want }, time.Minute, 250*time.Millisecond, "%s = %v (now %v)", q, want, value(q))
 	}
 	assert.Positive(t, value(`sum(http_server_request_duration_seconds_count{job="platform",app="api-server",http_route="/api/v1/captures"})`), "the API pods' request durations, by the pod's app")
+}
+
+// waitReleaseReady waits until n pods of the release are Ready; a failing test logs them.
+func waitReleaseReady(t *testing.T, cluster *kubecluster.Cluster, n int) {
+	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			kubeclustertest.LogPods(t, cluster, namespace, "app.kubernetes.io/instance="+release)
+		}
+	})
+	client, err := cluster.Client()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		l, err := client.CoreV1().Pods(namespace).List(t.Context(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + release})
+		require.NoError(t, err)
+		ready := 0
+		for _, p := range l.Items {
+			if podReady(p) {
+				ready++
+			}
+		}
+		return ready == n
+	}, 3*time.Minute, time.Second, "%d pods of the release Ready", n)
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil
+		}
+	}
+	return false
+}
+
+// platformGateway serves the platform's gateway, routing from the release's EndpointSlices,
+// once it routes to the 3 API and 3 dashboard pods.
+func platformGateway(t *testing.T, cluster *kubecluster.Cluster) *httptest.Server {
+	t.Helper()
+	client, err := cluster.Client()
+	require.NoError(t, err)
+	g, err := gateway.New(gateway.Config{Retries: 2, UpstreamTimeout: 10 * time.Second, HealthInterval: time.Hour}, nil, prometheus.NewRegistry())
+	require.NoError(t, err)
+	routing := gateway.KubernetesRouting{Kubeconfig: cluster.Kubeconfig, Namespace: namespace, Services: deploy.RoutedServices}
+	require.NoError(t, gateway.FollowEndpointSlices(t.Context(), client, routing, g))
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	// Ready pods reach the EndpointSlices a moment later (the EndpointSlice controller's sync).
+	require.Eventually(t, func() bool { return len(g.Backends()) == 6 }, 30*time.Second, 100*time.Millisecond,
+		"3 API and 3 dashboard endpoints routed to")
+	return srv
 }

@@ -35,11 +35,22 @@ GPU toleration when it asks for GPUs, and the spread over zones. */}}
 {{- define "dailydoco.podSpec" -}}
 nodeSelector:
   {{ .root.Values.poolLabel }}: {{ .w.pool }}
-{{- if .w.gpus }}
+{{- $nodeDown := .root.Values.nodeFailureTolerationSeconds }}
+{{- if or .w.gpus (not (kindIs "invalid" $nodeDown)) }}
 tolerations:
+  {{- if .w.gpus }}
   - key: nvidia.com/gpu
     operator: Exists
     effect: NoSchedule
+  {{- end }}
+  {{- if not (kindIs "invalid" $nodeDown) }}
+  {{- range list "node.kubernetes.io/unreachable" "node.kubernetes.io/not-ready" }}
+  - key: {{ . }}
+    operator: Exists
+    effect: NoExecute
+    tolerationSeconds: {{ $nodeDown }}
+  {{- end }}
+  {{- end }}
 {{- end }}
 topologySpreadConstraints:
   - maxSkew: {{ .root.Values.zoneSpread.maxSkew }}
