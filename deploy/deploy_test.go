@@ -261,3 +261,23 @@ func TestLocalClusterValuesRunThePlatform(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "platform.createSecret needs platform.dataTierToken and platform.signingSecret")
 }
+
+// nodeFailureTolerationSeconds bounds how long every workload's pods stay on a node that
+// stopped reporting; unset, the chart leaves it to the API server's default (300 s).
+func TestChartNodeFailureToleration(t *testing.T) {
+	objs := rendered(t, map[string]any{"nodeFailureTolerationSeconds": 7})
+	for _, w := range []string{"web-dashboard", "video-processor"} {
+		tol := objs["Deployment/"+w].(*appsv1.Deployment).Spec.Template.Spec.Tolerations
+		var nodeDown []string
+		for _, x := range tol {
+			if x.Effect == corev1.TaintEffectNoExecute && x.TolerationSeconds != nil && *x.TolerationSeconds == 7 {
+				nodeDown = append(nodeDown, x.Key)
+			}
+		}
+		assert.Equal(t, []string{"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"}, nodeDown, w)
+	}
+	assert.Len(t, objs["Deployment/video-processor"].(*appsv1.Deployment).Spec.Template.Spec.Tolerations, 3, "the GPU toleration stays")
+	for _, x := range rendered(t, nil)["Deployment/web-dashboard"].(*appsv1.Deployment).Spec.Template.Spec.Tolerations {
+		t.Errorf("toleration %v rendered without nodeFailureTolerationSeconds", x)
+	}
+}
