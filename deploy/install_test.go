@@ -22,9 +22,11 @@ import (
 	"github.com/dailydoco/ddp-verify/deploy"
 	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
+	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/platform/gateway"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
 	"github.com/dailydoco/ddp-verify/prom"
+	"github.com/dailydoco/ddp-verify/scenarios"
 )
 
 // The chart installed with the Helm SDK (`helm install`'s code) on the local cluster, in the
@@ -133,6 +135,24 @@ func TestHelmInstallOnTheLocalCluster(t *testing.T) {
 		require.Eventually(t, func() bool { return value(q) == want }, time.Minute, 250*time.Millisecond, "%s = %v (now %v)", q, want, value(q))
 	}
 	assert.Positive(t, value(`sum(http_server_request_duration_seconds_count{job="platform",app="api-server",http_route="/api/v1/captures"})`), "the API pods' request durations, by the pod's app")
+
+	// The load tool's journeys that wait for no processing (a user's registration, browsing,
+	// a capture's upload; the pipeline and export journeys wait minutes for the plan's model)
+	// pass through the gateway: 3 VUs, 4 iterations each.
+	mix, err := scenarios.NewMix(map[string]float64{scenarios.JourneyRegistration: 1, scenarios.JourneyBrowse: 1, scenarios.JourneyCapture: 1},
+		scenarios.Think{Distribution: "constant", Mean: 20 * time.Millisecond}, scenarios.Target{BaseURL: srv.URL, UploadSpeed: 50, RunID: "chart"})
+	require.NoError(t, err)
+	eng, err := load.NewEngine([]load.ScenarioConfig{{Name: "journeys", Exec: mix,
+		Executor: load.PerVUIterations{VUs: 3, Iterations: 4, MaxDuration: 2 * time.Minute}}}, load.WithSeed(7))
+	require.NoError(t, err)
+	res, err := eng.Run(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 12, res.Snapshot.Counter(load.MetricIterations, nil), "iterations")
+	assert.Zero(t, res.Snapshot.Counter(load.MetricIterFailed, nil), "failed iterations")
+	checks, failed := res.Snapshot.Rate(load.MetricChecks, nil)
+	assert.Positive(t, checks)
+	assert.Zero(t, failed, "failed checks of %d", checks)
+	t.Logf("journeys through the gateway: 12 iterations, %d checks passed", checks)
 }
 
 // waitReleaseReady waits until n pods of the release are Ready; a failing test logs them.
