@@ -147,3 +147,18 @@ func TestPlatformProcessCommandRejectsBadSpec(t *testing.T) {
 		t.Errorf("printed %q before failing", sc.Text())
 	}
 }
+
+// `platform pod` refuses an unknown service as bad input, and a pod started without its
+// environment ends as an infrastructure failure naming what is missing.
+func TestPlatformPodRefuses(t *testing.T) {
+	out, code := executeCombined(t, "platform", "pod", "gateway")
+	if code != exitcode.BadInput || !strings.Contains(out, `unknown service "gateway"`) {
+		t.Errorf("platform pod gateway: exit %d, %q", code, out)
+	}
+	t.Setenv("POD_IP", "")
+	t.Setenv("DDP_DATATIER_TOKEN", "")
+	out, code = executeCombined(t, "platform", "pod", "datatier")
+	if code != exitcode.Infra || !strings.Contains(out, "$POD_IP is not set") || !strings.Contains(out, "$DDP_DATATIER_TOKEN is not set") {
+		t.Errorf("platform pod datatier without its environment: exit %d, %q", code, out)
+	}
+}
