@@ -197,17 +197,18 @@ func newPodRun(rt *podRuntime, pod *corev1.Pod, ip string) *podRun {
 	return &podRun{rt: rt, uid: string(pod.UID), ns: pod.Namespace, name: pod.Name, pod: pod.DeepCopy(), ip: ip}
 }
 
-// freeIP gives a new pod the node's next address that no pod of the node holds; rt.mu held.
+// freeIP gives a new pod the node's next address that no pod of the node holds (past the
+// last address, a held one: a node runs far fewer pods than it has addresses); rt.mu held.
 func (rt *podRuntime) freeIP() string {
 	held := map[string]bool{}
 	for _, p := range rt.pods {
 		held[p.ip] = true
 	}
-	for {
-		if ip := rt.agent.podIP(); !held[ip] {
-			return ip
-		}
+	ip := rt.agent.podIP()
+	for tries := 1; held[ip] && tries < 1<<16; tries++ {
+		ip = rt.agent.podIP()
 	}
+	return ip
 }
 
 // podIP is the node's next pod address from a counter of the node's: in the pod network
@@ -222,7 +223,6 @@ func (a *NodeAgent) podIP() string {
 	return fmt.Sprintf("127.%d.%d.%d", 2+a.Node.Index, (n/250)%250, 1+n%250)
 }
 
-// start starts every container and then follows them: probes every second, status on change.
 // dir is the pod's own working directory (its containers' writable layer, shared by them):
 // PODS_DIR/NAMESPACE_NAME_UID, or "" (the agent's) when the agent has no pods directory.
 func (p *podRun) dir() string {
@@ -239,6 +239,7 @@ func (p *podRun) removeDir() {
 	}
 }
 
+// start starts every container and then follows them: probes every second, status on change.
 func (p *podRun) start(ctx context.Context) {
 	p.mu.Lock()
 	if p.ending { // killed (its node powered off) before it started
