@@ -179,14 +179,15 @@ func (g *Gateway) SetEndpoints(bs []Backend) {
 	}
 }
 
-// Backends returns the replicas and whether each is routed to.
+// Backends returns the replicas and whether each is routed to now.
 func (g *Gateway) Backends() map[string]bool {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	out := map[string]bool{}
+	now := time.Now()
 	for _, list := range g.backends {
 		for _, b := range list {
-			out[b.Name] = b.healthy.Load()
+			out[b.Name] = b.usable(now)
 		}
 	}
 	return out
