@@ -170,21 +170,12 @@ func waitReleaseReady(t *testing.T, cluster *kubecluster.Cluster, n int) {
 		require.NoError(t, err)
 		ready := 0
 		for _, p := range l.Items {
-			if podReady(p) {
+			if kubecluster.PodReady(&p) {
 				ready++
 			}
 		}
 		return ready == n
 	}, 3*time.Minute, time.Second, "%d pods of the release Ready", n)
-}
-
-func podReady(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil
-		}
-	}
-	return false
 }
 
 // platformGateway serves the platform's gateway, routing from the release's EndpointSlices,
@@ -195,7 +186,7 @@ func platformGateway(t *testing.T, cluster *kubecluster.Cluster) *httptest.Serve
 	require.NoError(t, err)
 	g, err := gateway.New(gateway.Config{Retries: 2, UpstreamTimeout: 10 * time.Second, HealthInterval: time.Hour}, nil, prometheus.NewRegistry())
 	require.NoError(t, err)
-	routing := gateway.KubernetesRouting{Kubeconfig: cluster.Kubeconfig, Namespace: namespace, Services: deploy.RoutedServices}
+	routing := gateway.KubernetesRouting{Namespace: namespace, Services: deploy.RoutedServices}
 	require.NoError(t, gateway.FollowEndpointSlices(t.Context(), client, routing, g))
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)

@@ -132,7 +132,7 @@ func watchRecovery(t *testing.T, client kubernetes.Interface, lost, lostPod stri
 				}
 				for _, p := range pods.Items {
 					seen(stepEvicted, p.Name == lostPod && p.DeletionTimestamp != nil)
-					seen(stepReplacementReady, podReady(p) && !slices.Contains(topologyNodes, p.Spec.NodeName))
+					seen(stepReplacementReady, kubecluster.PodReady(&p) && !slices.Contains(topologyNodes, p.Spec.NodeName))
 				}
 			}
 			if _, done := times[stepReplacementReady]; done {

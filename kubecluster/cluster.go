@@ -134,3 +134,14 @@ func (c *Cluster) Stop() {
 func (c *Cluster) ContainerLog(pod *corev1.Pod, container string) string {
 	return filepath.Join(c.dir, "pods", pod.Spec.NodeName, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container+".log")
 }
+
+// PodReady reports whether p's Ready condition is true and p is not being deleted: a pod that
+// takes traffic.
+func PodReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil
+		}
+	}
+	return false
+}

@@ -146,7 +146,7 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 		"--tls-cert-file="+p.path(serverCertFile), "--tls-private-key-file="+p.path(serverKeyFile),
 		"--client-ca-file="+p.path(caCertFile), "--authorization-mode=RBAC",
 		"--service-account-issuer="+c.Server, "--service-account-key-file="+p.path(saPubFile),
-		"--service-account-signing-key-file="+p.path(saKeyFile), "--service-cluster-ip-range="+ServiceNetwork,
+		"--service-account-signing-key-file="+p.path(saKeyFile), "--service-cluster-ip-range="+ServiceNetwork.String(),
 		"--disable-admission-plugins=ServiceAccount", "--allow-privileged=true", "--endpoint-reconciler-type=none"); err != nil {
 		return err
 	}

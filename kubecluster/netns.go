@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -14,6 +13,11 @@ import (
 // the API server accepts in EndpointSlices, where it refuses loopback ones, so the real
 // EndpointSlice controller publishes the pods' endpoints and Services can be routed.
 var PodNetwork = netip.MustParsePrefix("10.244.0.0/16")
+
+// ServiceNetwork is the range the API server gives Services their cluster IPs from
+// (--service-cluster-ip-range); in the cluster's own network namespace it is on the loopback
+// interface too, where the service proxy listens.
+var ServiceNetwork = netip.MustParsePrefix("10.0.0.0/24")
 
 // netnsEnv marks the process [RunInNetworkNamespace] started.
 const netnsEnv = "DDP_KUBECLUSTER_NETNS"
@@ -28,7 +32,7 @@ func checkPodNetwork(p netip.Prefix) error {
 	if !p.IsValid() {
 		return nil
 	}
-	for _, r := range []netip.Prefix{p, netip.MustParsePrefix(ServiceNetwork)} {
+	for _, r := range []netip.Prefix{p, ServiceNetwork} {
 		probe := r.Masked().Addr().Next().Next()
 		if err := reachable(probe); err != nil {
 			return fmt.Errorf("network %s is not on this machine's interfaces (%v): run the cluster in its own network namespace (kubecluster.RunInNetworkNamespace and SetUpPodNetwork)", r, err)
@@ -52,8 +56,8 @@ func reachable(addr netip.Addr) error {
 	return conn.Close()
 }
 
-// serviceNetworkAddr is the first address of [ServiceNetwork] with its prefix length.
-func serviceNetworkAddr() string {
-	p := netip.MustParsePrefix(ServiceNetwork)
-	return p.Masked().Addr().Next().String() + "/" + strconv.Itoa(p.Bits())
+// interfaceAddr is p's first address with p's length, as an interface carries it
+// (10.244.0.1/16: every address of p local).
+func interfaceAddr(p netip.Prefix) string {
+	return netip.PrefixFrom(p.Masked().Addr().Next(), p.Bits()).String()
 }

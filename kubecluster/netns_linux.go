@@ -78,8 +78,8 @@ func SetUpPodNetwork() error {
 	}
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
-		{"addr", "add", PodNetwork.Masked().Addr().Next().String() + "/" + fmt.Sprint(PodNetwork.Bits()), "dev", "lo"},
-		{"addr", "add", serviceNetworkAddr(), "dev", "lo"},
+		{"addr", "add", interfaceAddr(PodNetwork), "dev", "lo"},
+		{"addr", "add", interfaceAddr(ServiceNetwork), "dev", "lo"},
 	} {
 		out, err := exec.Command("ip", args...).CombinedOutput()
 		if err != nil {

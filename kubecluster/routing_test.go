@@ -73,13 +73,13 @@ func TestTheGatewayRoutesByEndpointSlices(t *testing.T) {
 	if !kubeclustertest.InPodNetwork(t) {
 		return
 	}
-	c, client, pods := webAppInPodNetwork(t, 3)
+	client, pods := webAppInPodNetwork(t, 3)
 
 	g, err := gateway.New(gateway.Config{Retries: 2, UpstreamTimeout: 5 * time.Second, HealthInterval: time.Hour}, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	routing := gateway.KubernetesRouting{Kubeconfig: c.Kubeconfig, Namespace: "default", Services: map[string]string{"api": "web"}}
+	routing := gateway.KubernetesRouting{Namespace: "default", Services: map[string]string{"api": "web"}}
 	if err := gateway.FollowEndpointSlices(t.Context(), client, routing, g); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func names(pods map[string]corev1.Pod) []string { return slices.Sorted(maps.Keys
 // webAppInPodNetwork starts a cluster with the pod network and the web app of n pods on it,
 // and waits until the pods are Ready, with addresses in the pod network that the Service's
 // EndpointSlices carry ready.
-func webAppInPodNetwork(t *testing.T, n int) (*kubecluster.Cluster, *kubernetes.Clientset, map[string]corev1.Pod) {
+func webAppInPodNetwork(t *testing.T, n int) (*kubernetes.Clientset, map[string]corev1.Pod) {
 	t.Helper()
 	c := kubeclustertest.StartWith(t, kubecluster.ClusterOptions{PodNetwork: kubecluster.PodNetwork})
 	client, err := c.Client()
@@ -140,7 +140,7 @@ func webAppInPodNetwork(t *testing.T, n int) (*kubecluster.Cluster, *kubernetes.
 		}
 		return len(ips) == n
 	})
-	return c, client, pods
+	return client, pods
 }
 
 // In the cluster's own network namespace Services are routed at their cluster IPs, as
@@ -151,7 +151,7 @@ func TestServicesAreRoutedAtTheirClusterIPs(t *testing.T) {
 	if !kubeclustertest.InPodNetwork(t) {
 		return
 	}
-	_, client, pods := webAppInPodNetwork(t, 2)
+	client, pods := webAppInPodNetwork(t, 2)
 	ctx := t.Context()
 	svc, err := client.CoreV1().Services("default").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {

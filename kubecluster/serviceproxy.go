@@ -19,11 +19,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// ServiceNetwork is the range the API server gives Services their cluster IPs from
-// (--service-cluster-ip-range); in the cluster's own network namespace it is on the loopback
-// interface too, where the service proxy listens.
-const ServiceNetwork = "10.0.0.0/24"
-
 // serviceProxy does kube-proxy's job in the cluster's network namespace, the way kube-proxy's
 // original userspace mode did it: it listens on each Service's cluster IP and TCP ports and
 // forwards every connection to one of the Service's ready endpoints from its EndpointSlices

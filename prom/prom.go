@@ -152,40 +152,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("prom: open TSDB in %s: %w", o.Dir, err)
 	}
 
-	sm, err := scrape.NewManager(&scrape.Options{
-		DiscoveryReloadInterval:  model.Duration(time.Second),
-		DiscoveryReloadOnStartup: true,
-	}, o.Logger.With("component", "scrape"), nil, nil, db, reg)
+	sm, dm, discCancel, err := newScraping(o, cfg, db, reg)
 	if err != nil {
 		db.Close()
 		ln.Close()
-		return nil, fmt.Errorf("prom: scrape manager: %w", err)
-	}
-	if err := sm.ApplyConfig(cfg); err != nil {
-		db.Close()
-		ln.Close()
-		return nil, fmt.Errorf("prom: apply scrape config: %w", err)
-	}
-
-	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(reg)
-	if err != nil {
-		db.Close()
-		ln.Close()
-		return nil, fmt.Errorf("prom: discovery metrics: %w", err)
-	}
-	// Discovery outlives ctx (start-up only), so it gets its own context, cancelled by Close.
-	discCtx, discCancel := context.WithCancel(context.Background())
-	dm := discovery.NewManager(discCtx, o.Logger.With("component", "discovery"), reg, sdMetrics,
-		discovery.Name("scrape"), discovery.Updatert(time.Second))
-	sdCfgs := make(map[string]discovery.Configs, len(cfg.ScrapeConfigs))
-	for _, sc := range cfg.ScrapeConfigs {
-		sdCfgs[sc.JobName] = sc.ServiceDiscoveryConfigs
-	}
-	if err := dm.ApplyConfig(sdCfgs); err != nil {
-		discCancel()
-		db.Close()
-		ln.Close()
-		return nil, fmt.Errorf("prom: apply discovery config: %w", err)
+		return nil, err
 	}
 
 	engine := newEngine(o, reg)
@@ -227,6 +198,38 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 	return s, nil
+}
+
+// newScraping builds the scrape manager, appending to db, and the service discovery that feeds
+// it, both configured by cfg; the returned cancel stops the discovery.
+func newScraping(o Options, cfg *config.Config, db *tsdb.DB, reg *prometheus.Registry) (*scrape.Manager, *discovery.Manager, context.CancelFunc, error) {
+	sm, err := scrape.NewManager(&scrape.Options{
+		DiscoveryReloadInterval:  model.Duration(time.Second),
+		DiscoveryReloadOnStartup: true,
+	}, o.Logger.With("component", "scrape"), nil, nil, db, reg)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("prom: scrape manager: %w", err)
+	}
+	if err := sm.ApplyConfig(cfg); err != nil {
+		return nil, nil, nil, fmt.Errorf("prom: apply scrape config: %w", err)
+	}
+	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(reg)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("prom: discovery metrics: %w", err)
+	}
+	// Discovery outlives New's ctx (start-up only), so it gets its own context, cancelled by Close.
+	discCtx, discCancel := context.WithCancel(context.Background())
+	dm := discovery.NewManager(discCtx, o.Logger.With("component", "discovery"), reg, sdMetrics,
+		discovery.Name("scrape"), discovery.Updatert(time.Second))
+	sdCfgs := make(map[string]discovery.Configs, len(cfg.ScrapeConfigs))
+	for _, sc := range cfg.ScrapeConfigs {
+		sdCfgs[sc.JobName] = sc.ServiceDiscoveryConfigs
+	}
+	if err := dm.ApplyConfig(sdCfgs); err != nil {
+		discCancel()
+		return nil, nil, nil, fmt.Errorf("prom: apply discovery config: %w", err)
+	}
+	return sm, dm, discCancel, nil
 }
 
 // URL is the base URL of the HTTP API, e.g. http://127.0.0.1:41234 (the API is under /api/v1).

@@ -76,82 +76,7 @@ waits until they are Ready and serves the platform's gateway, routing from Endpo
 			if o.podNetwork && !kubecluster.InNetworkNamespace() {
 				return rerunInNetworkNamespace(cmd.Context(), out, errOut)
 			}
-			topo := topology.Default()
-			if o.topology != "" {
-				var err error
-				if topo, err = topology.Load(o.topology); err != nil {
-					return exitcode.New(exitcode.BadInput, err)
-				}
-			}
-			dir := o.dir
-			if dir == "" {
-				var err error
-				if dir, err = os.MkdirTemp("", "ddp-verify-cluster-"); err != nil {
-					return exitcode.New(exitcode.Infra, err)
-				}
-				defer os.RemoveAll(dir)
-			}
-			level := slog.LevelWarn
-			if o.verbose {
-				level = slog.LevelInfo
-			}
-			log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			start := time.Now()
-			fmt.Fprintf(errOut, "ddp-verify: starting the control plane and %d nodes in %s\n", len(topo.Nodes()), dir)
-			co := kubecluster.ClusterOptions{
-				Options:  kubecluster.Options{Assets: o.assets, Dir: dir, NodeMonitorGracePeriod: o.grace, Logger: log},
-				Topology: topo, Autoscale: true,
-			}
-			if o.podNetwork {
-				if err := kubecluster.SetUpPodNetwork(); err != nil {
-					return exitcode.New(exitcode.Infra, err)
-				}
-				co.PodNetwork = kubecluster.PodNetwork
-			}
-			c, err := kubecluster.StartCluster(ctx, co)
-			if err != nil {
-				return exitcode.New(exitcode.Infra, err)
-			}
-			defer c.Stop()
-			fmt.Fprintf(out, "api server: %s\nkubeconfig: %s\nnodes: %d (%s)\n", c.Server, c.Kubeconfig, len(c.Nodes), topo.Name)
-			if o.podNetwork {
-				fmt.Fprintf(out, "network namespace: pods on %s, services on %s; enter it with: nsenter --net=/proc/%d/ns/net\n", kubecluster.PodNetwork, kubecluster.ServiceNetwork, os.Getpid())
-			}
-			if o.chaosMesh != "" {
-				cloud, err := startChaosMesh(ctx, c, o, out)
-				if err != nil {
-					return exitcode.New(exitcode.Infra, err)
-				}
-				defer cloud.Close()
-			}
-			if o.installChart {
-				rel, err := deploy.Install(ctx, c.Kubeconfig, chartRelease, run.DefaultNamespaces[0], deploy.LocalClusterValues())
-				if err != nil {
-					return exitcode.New(exitcode.Infra, err)
-				}
-				fmt.Fprintf(out, "chart: release %s of %s %s %s in namespace %s\n", rel.Name, rel.Chart.Metadata.Name, rel.Chart.Metadata.Version, rel.Info.Status, rel.Namespace)
-				stopGateway, err := servePlatform(ctx, c, rel.Namespace, filepath.Join(dir, "pods"), out)
-				if err != nil {
-					return exitcode.New(exitcode.Infra, err)
-				}
-				defer stopGateway()
-			}
-			fmt.Fprintf(out, "started in %s; Ctrl-C stops it\n", time.Since(start).Round(100*time.Millisecond))
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					fmt.Fprintln(errOut, "ddp-verify: stopping the cluster")
-					return nil
-				case <-tick.C:
-					if err := c.Exited(); err != nil {
-						return exitcode.New(exitcode.Infra, err)
-					}
-				}
-			}
+			return o.run(cmd.Context(), out, errOut)
 		},
 	}
 	f := cmd.Flags()
@@ -165,6 +90,126 @@ waits until they are Ready and serves the platform's gateway, routing from Endpo
 	f.BoolVar(&o.podNetwork, "pod-network", false, "run in a network namespace of its own (root or user namespaces), pods on "+kubecluster.PodNetwork.String()+" and Services routed at their cluster IPs")
 	f.BoolVar(&o.verbose, "verbose", false, "log each component's start")
 	return cmd
+}
+
+// run is `cluster up` in the network namespace it needs: start the cluster, then Chaos Mesh
+// and the chart as asked, and watch the cluster until Ctrl-C.
+func (o *clusterUpOptions) run(ctx context.Context, out, errOut io.Writer) error {
+	topo, err := o.loadTopology()
+	if err != nil {
+		return err
+	}
+	dir, cleanup, err := o.clusterDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	fmt.Fprintf(errOut, "ddp-verify: starting the control plane and %d nodes in %s\n", len(topo.Nodes()), dir)
+	c, err := o.startCluster(ctx, topo, dir, errOut, out)
+	if err != nil {
+		return exitcode.New(exitcode.Infra, err)
+	}
+	defer c.Stop()
+	if o.chaosMesh != "" {
+		cloud, err := startChaosMesh(ctx, c, o, out)
+		if err != nil {
+			return exitcode.New(exitcode.Infra, err)
+		}
+		defer cloud.Close()
+	}
+	if o.installChart {
+		stopGateway, err := installPlatform(ctx, c, filepath.Join(dir, "pods"), out)
+		if err != nil {
+			return exitcode.New(exitcode.Infra, err)
+		}
+		defer stopGateway()
+	}
+	fmt.Fprintf(out, "started in %s; Ctrl-C stops it\n", time.Since(start).Round(100*time.Millisecond))
+	return watchCluster(ctx, c, errOut)
+}
+
+// loadTopology is the --topology file's, else the plan's.
+func (o *clusterUpOptions) loadTopology() (*topology.Topology, error) {
+	if o.topology == "" {
+		return topology.Default(), nil
+	}
+	topo, err := topology.Load(o.topology)
+	if err != nil {
+		return nil, exitcode.New(exitcode.BadInput, err)
+	}
+	return topo, nil
+}
+
+// clusterDir is --dir, else a temporary directory that cleanup removes.
+func (o *clusterUpOptions) clusterDir() (dir string, cleanup func(), err error) {
+	if o.dir != "" {
+		return o.dir, func() {}, nil
+	}
+	dir, err = os.MkdirTemp("", "ddp-verify-cluster-")
+	if err != nil {
+		return "", nil, exitcode.New(exitcode.Infra, err)
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// startCluster starts the control plane and the nodes (on the pod network when asked) and
+// prints where they are.
+func (o *clusterUpOptions) startCluster(ctx context.Context, topo *topology.Topology, dir string, errOut, out io.Writer) (*kubecluster.Cluster, error) {
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	co := kubecluster.ClusterOptions{
+		Options: kubecluster.Options{Assets: o.assets, Dir: dir, NodeMonitorGracePeriod: o.grace,
+			Logger: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))},
+		Topology: topo, Autoscale: true,
+	}
+	if o.podNetwork {
+		if err := kubecluster.SetUpPodNetwork(); err != nil {
+			return nil, err
+		}
+		co.PodNetwork = kubecluster.PodNetwork
+	}
+	c, err := kubecluster.StartCluster(ctx, co)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "api server: %s\nkubeconfig: %s\nnodes: %d (%s)\n", c.Server, c.Kubeconfig, len(c.Nodes), topo.Name)
+	if o.podNetwork {
+		fmt.Fprintf(out, "network namespace: pods on %s, services on %s; enter it with: nsenter --net=/proc/%d/ns/net\n", kubecluster.PodNetwork, kubecluster.ServiceNetwork, os.Getpid())
+	}
+	return c, nil
+}
+
+// installPlatform installs the plan's chart with the local cluster's values and serves the
+// platform's gateway once its pods are Ready; it returns what stops the gateway.
+func installPlatform(ctx context.Context, c *kubecluster.Cluster, podsDir string, out io.Writer) (func(), error) {
+	rel, err := deploy.Install(ctx, c.Kubeconfig, chartRelease, run.DefaultNamespaces[0], deploy.LocalClusterValues())
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "chart: release %s of %s %s %s in namespace %s\n", rel.Name, rel.Chart.Metadata.Name, rel.Chart.Metadata.Version, rel.Info.Status, rel.Namespace)
+	return servePlatform(ctx, c, rel.Namespace, podsDir, out)
+}
+
+// watchCluster checks every second that the cluster's processes live, until ctx is done.
+func watchCluster(ctx context.Context, c *kubecluster.Cluster, errOut io.Writer) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(errOut, "ddp-verify: stopping the cluster")
+			return nil
+		case <-tick.C:
+			if err := c.Exited(); err != nil {
+				return exitcode.New(exitcode.Infra, err)
+			}
+		}
+	}
 }
 
 // chartRelease is the release name of `cluster up --install-chart`.
@@ -243,7 +288,7 @@ func servePlatform(ctx context.Context, c *kubecluster.Cluster, namespace, podsD
 		return nil, err
 	}
 	gctx, stop := context.WithCancel(ctx)
-	routing := gateway.KubernetesRouting{Kubeconfig: c.Kubeconfig, Namespace: namespace, Services: deploy.RoutedServices}
+	routing := gateway.KubernetesRouting{Namespace: namespace, Services: deploy.RoutedServices}
 	if err := gateway.FollowEndpointSlices(gctx, client, routing, g); err != nil {
 		stop()
 		return nil, err
@@ -277,7 +322,7 @@ func waitPodsReady(ctx context.Context, c *kubecluster.Cluster, namespace, podsD
 		}
 		var waiting []string
 		for _, p := range pods.Items {
-			if !podReady(p) {
+			if !kubecluster.PodReady(&p) {
 				waiting = append(waiting, p.Name)
 			}
 		}
@@ -293,15 +338,6 @@ func waitPodsReady(ctx context.Context, c *kubecluster.Cluster, namespace, podsD
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-func podReady(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // waitRouted waits until the gateway routes to every pod of the routed workloads: Ready pods

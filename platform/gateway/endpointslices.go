@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // KubernetesRouting routes each service to the ready endpoints of a Kubernetes Service, read
@@ -25,37 +24,14 @@ import (
 // controller reports it ready, so readiness, pod deletion and rescheduling change routing when
 // they would on a cluster. The gateway does not probe the endpoints itself.
 type KubernetesRouting struct {
-	Kubeconfig string `json:"kubeconfig"`
-	Namespace  string `json:"namespace"`
+	Namespace string
 	// Services maps a routed service (api, dashboard) to the name of its Kubernetes Service.
-	Services map[string]string `json:"services"`
+	Services map[string]string
 }
 
 // passiveFailTimeout is how long an endpoint that refused a connection is left out of the
 // rotation when the EndpointSlices still list it ready (nginx's max_fails 1, fail_timeout 10s).
 const passiveFailTimeout = 10 * time.Second
-
-// Validate checks the routing's fields.
-func (k KubernetesRouting) Validate() error {
-	switch {
-	case k.Kubeconfig == "":
-		return fmt.Errorf("kubernetes routing: kubeconfig is empty")
-	case k.Namespace == "":
-		return fmt.Errorf("kubernetes routing: namespace is empty")
-	case len(k.Services) == 0:
-		return fmt.Errorf("kubernetes routing: no services")
-	}
-	return nil
-}
-
-// Client connects to the API server of k's kubeconfig.
-func (k KubernetesRouting) Client() (kubernetes.Interface, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", k.Kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes routing: %w", err)
-	}
-	return kubernetes.NewForConfig(cfg)
-}
 
 // FollowEndpointSlices keeps g's backends the ready endpoints of the Services that k names
 // until ctx is done. It returns once the slices have been listed once, so that the gateway

@@ -20,11 +20,9 @@ type Spec struct {
 	Addr      string `json:"addr"`       // public listener
 	AdminAddr string `json:"admin_addr"` // /metrics, /health, /ready, /backends
 	// AdminToken guards PUT /backends, which the supervisor calls when replicas move.
-	AdminToken string    `json:"admin_token"`
-	Backends   []Backend `json:"backends"`
-	// Kubernetes, when set, routes to a cluster's ready endpoints instead of Backends.
-	Kubernetes *KubernetesRouting `json:"kubernetes,omitempty"`
-	Gateway    topology.Gateway   `json:"gateway"`
+	AdminToken string           `json:"admin_token"`
+	Backends   []Backend        `json:"backends"`
+	Gateway    topology.Gateway `json:"gateway"`
 	// HTTP are both listeners' timeouts (zero fields: httpserver.Default's).
 	HTTP httpserver.Timeouts `json:"http"`
 }
@@ -39,9 +37,6 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 		UpstreamTimeout: spec.Gateway.UpstreamTimeout.D(), Logger: log,
 	}, spec.Backends, wrapped)
 	if err != nil {
-		return err
-	}
-	if err := followCluster(ctx, spec, g); err != nil {
 		return err
 	}
 	admin := http.NewServeMux()
@@ -84,7 +79,7 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 		defer close(done)
 		g.Run(hctx)
 	}()
-	log.Info("gateway ready", "addr", spec.Addr, "backends", len(g.Backends()))
+	log.Info("gateway ready", "addr", spec.Addr, "backends", len(spec.Backends))
 	ready()
 	select {
 	case err = <-errc:
@@ -98,23 +93,4 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 		_ = s.Shutdown(sctx)
 	}
 	return err
-}
-
-// followCluster routes from the cluster's EndpointSlices when the spec says so.
-func followCluster(ctx context.Context, spec Spec, g *Gateway) error {
-	k := spec.Kubernetes
-	if k == nil {
-		return nil
-	}
-	if len(spec.Backends) > 0 {
-		return errors.New("gateway: backends and kubernetes routing are exclusive")
-	}
-	if err := k.Validate(); err != nil {
-		return err
-	}
-	client, err := k.Client()
-	if err != nil {
-		return err
-	}
-	return FollowEndpointSlices(ctx, client, *k, g)
 }
