@@ -186,7 +186,7 @@ func TestChartMirrorsThePlan(t *testing.T) {
 	dataTierURL := "http://$(DATA_TIER_SERVICE_HOST):$(DATA_TIER_SERVICE_PORT)"
 	assertEnv("api-server", map[string]string{"DDP_HTTP_PORT": "8080", "DDP_DATATIER_URL": dataTierURL,
 		"DDP_DATATIER_TOKEN": "secret dailydoco-platform/datatier-token", "DDP_SIGNING_SECRET": "secret dailydoco-platform/signing-secret"})
-	assertEnv("video-processor", map[string]string{"DDP_HTTP_PORT": "8081", "DDP_GPU_SLOTS": "1", "DDP_DATATIER_URL": dataTierURL})
+	assertEnv("video-processor", map[string]string{"DDP_HTTP_PORT": "8081", "DDP_GPUS": "1", "DDP_DATATIER_URL": dataTierURL})
 	assertEnv("data-tier", map[string]string{"DDP_HTTP_PORT": "5432", "DDP_DATA_DIR": "/var/lib/dailydoco", "DDP_DATATIER_TOKEN": "secret dailydoco-platform/datatier-token"})
 	assert.NotContains(t, objs, "Secret/dailydoco-platform", "the platform's Secret is made outside the chart by default")
 

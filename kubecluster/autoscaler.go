@@ -253,7 +253,7 @@ func (c *Cluster) provision(ctx context.Context, n topology.Node, delay time.Dur
 		return
 	}
 	a := NewNodeAgent(client, n, c.heartbeat, c.log)
-	a.launch, a.podNetwork, a.podsDir = c.launch, c.podNetwork, filepath.Join(c.dir, "pods", n.Name)
+	a.launch, a.podNetwork, a.podsDir = c.launch, c.podNetwork, filepath.Join(c.PodsDir(), n.Name)
 	if err := a.PowerOn(ctx); err != nil {
 		c.log.Error("autoscaler", "err", fmt.Errorf("add node %s: %w", n.Name, err))
 		return

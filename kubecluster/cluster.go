@@ -75,7 +75,7 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	}
 	for _, n := range topo.Nodes() {
 		a := NewNodeAgent(client, n, o.Heartbeat, cp.log)
-		a.launch, a.podNetwork, a.podsDir = cp.launch, o.PodNetwork, filepath.Join(o.Dir, "pods", n.Name)
+		a.launch, a.podNetwork, a.podsDir = cp.launch, o.PodNetwork, filepath.Join(c.PodsDir(), n.Name)
 		if err := a.PowerOn(ctx); err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("kubecluster: %w", err)
@@ -129,10 +129,14 @@ func (c *Cluster) Stop() {
 	c.ControlPlane.Stop()
 }
 
+// PodsDir is where the pods' working directories and container logs are, one directory per
+// node.
+func (c *Cluster) PodsDir() string { return filepath.Join(c.dir, "pods") }
+
 // ContainerLog is the path of a container's output (both streams, over its restarts) while
 // its pod runs on this cluster: in the pod's working directory, removed with the pod.
 func (c *Cluster) ContainerLog(pod *corev1.Pod, container string) string {
-	return filepath.Join(c.dir, "pods", pod.Spec.NodeName, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container+".log")
+	return filepath.Join(c.PodsDir(), pod.Spec.NodeName, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID), container+".log")
 }
 
 // PodReady reports whether p's Ready condition is true and p is not being deleted: a pod that

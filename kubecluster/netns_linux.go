@@ -14,8 +14,9 @@ import (
 
 // RunInNetworkNamespace runs argv again in a new network namespace (Linux's CLONE_NEWNET; with
 // a user namespace too when not root), with env and the marker [InNetworkNamespace] reads,
-// this process's standard input and the given outputs. SIGINT and SIGTERM are passed on; the
-// child gets the parent-death signal, so killing this process ends it. It returns the child's
+// this process's standard input and the given outputs. The child runs in a process group of
+// its own, so that a terminal's Ctrl-C reaches it once, passed on with SIGTERM by this process;
+// it gets the parent-death signal, so killing this process ends it. It returns the child's
 // exit code (128+signal when a signal ended it). The child calls [SetUpPodNetwork] first.
 func RunInNetworkNamespace(ctx context.Context, argv, env []string, stdout, stderr io.Writer) (int, error) {
 	if len(argv) == 0 {
@@ -24,7 +25,7 @@ func RunInNetworkNamespace(ctx context.Context, argv, env []string, stdout, stde
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append([]string(nil), env...), netnsEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if os.Geteuid() != 0 {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}

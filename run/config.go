@@ -98,8 +98,8 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	default:
 		bad("chaos-backend", "unknown backend %q (none, or mesh for a URL target)", c.Chaos.Backend)
 	}
-	if t := c.Target; t != "" && t != "local" && !strings.HasPrefix(t, "http://") && !strings.HasPrefix(t, "https://") {
-		bad("target", "want local or the URL of a running platform (got %q)", t)
+	if t := c.Target; t != "" && t != "local" && t != "kubernetes" && !strings.HasPrefix(t, "http://") && !strings.HasPrefix(t, "https://") {
+		bad("target", "want local, kubernetes or the URL of a running platform (got %q)", t)
 	}
 	if v := c.Chaos.MaxNodeShare; v != nil && (*v <= 0 || *v > 1) {
 		bad("max-node-share", "want a share in (0, 1] (got %g)", *v)

@@ -77,7 +77,7 @@ func TestBadConfigNamesFileLineAndField(t *testing.T) {
 			"not-a-number.bad.yaml:4: chaos.max_node_share: want a finite number, got .nan",
 		}},
 		{"bad-values.bad.yaml", []string{
-			"bad-values.bad.yaml:2: target: want local or the URL",
+			"bad-values.bad.yaml:2: target: want local, kubernetes or the URL",
 			`bad-values.bad.yaml:4: chaos.backend: unknown backend "litmus"`,
 			"bad-values.bad.yaml:5: chaos.max_node_share: want a share in (0, 1]",
 			"bad-values.bad.yaml:6: seed: must be at least 1",

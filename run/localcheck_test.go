@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
 )
 
@@ -68,6 +69,54 @@ func TestLocalTargetCheck(t *testing.T) {
 			}
 			if err := target.Check(plan, false); (err != nil) != (c.rules != nil && c.want != "" && strings.HasPrefix(c.want, "alert rules:")) {
 				t.Errorf("without faults: %v", err)
+			}
+		})
+	}
+}
+
+// The Kubernetes target refuses, before anything starts (exit 2): faults without the Chaos
+// Mesh controller that injects them, a fault kind it cannot inject here (NetworkChaos), a
+// topology broken on purpose (its pods would run the healthy platform and pass for it).
+func TestKubernetesTargetCheck(t *testing.T) {
+	broken := topology.Default()
+	broken.Defects.PriceFactor = 2
+	for _, c := range []struct {
+		name, fault string
+		target      KubernetesTarget
+		faults      bool
+		want        string // "" accepts
+	}{
+		{"a node failure with Chaos Mesh", "node-failure", KubernetesTarget{ChaosMesh: "/cm"}, true, ""},
+		{"a pod kill with Chaos Mesh", "pod-kill", KubernetesTarget{ChaosMesh: "/cm"}, true, ""},
+		{"faults without Chaos Mesh", "node-failure", KubernetesTarget{}, true, "give --chaos-mesh DIR"},
+		{"no faults, no Chaos Mesh", "node-failure", KubernetesTarget{}, false, ""},
+		{"a network delay", "network-delay", KubernetesTarget{ChaosMesh: "/cm"}, true, "chaos[0].fault: the Kubernetes target injects zone-outage, node-failure and pod-kill, not network-delay"},
+		{"defects", "node-failure", KubernetesTarget{Topology: broken}, false, "defects (price_factor=2) break the local target's processes on purpose"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.NewReplacer("FAULT", c.fault, "ALERT", "NodeNotReady").Replace(checkProfile)
+			switch c.fault {
+			case "pod-kill":
+				src = strings.Replace(src, "{pool: gpu, count: 1}", "{service: api}", 1)
+			case "network-delay":
+				src = strings.Replace(src, "{pool: gpu, count: 1}", "{service: api}\n    latency: 100ms", 1)
+			}
+			p, err := profile.Parse("check.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := p.Plan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.target.Check(plan, c.faults)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			case c.want != "" && exitcode.Of(err) != exitcode.BadInput:
+				t.Errorf("exit code %d, want %d (bad input)", exitcode.Of(err), exitcode.BadInput)
 			}
 		})
 	}

@@ -188,7 +188,7 @@ func (r *runner) open(ctx context.Context) (err error) {
 	}
 	r.platform, err = r.o.Target.Open(ctx, Env{
 		RunID: r.runID, Dir: r.dir, Plan: r.plan, Faults: r.faults(),
-		Generator: Generator{Addr: ln.Addr().String(), Gatherer: r.reg, Registerer: r.reg}, Logger: r.log,
+		Generator: Generator{Addr: ln.Addr().String(), Gatherer: r.reg, Registerer: r.reg}, Logger: r.log, Progress: out,
 	})
 	if err != nil {
 		return err

@@ -31,6 +31,7 @@ import (
 // platform (real processes, real HTTP) with its faster test model clock.
 func TestMain(m *testing.M) {
 	runIfTestAgent()
+	runIfPlatformPod()
 	// The Chaos Mesh tests' controller-runtime clients log nothing the tests read.
 	ctrllog.SetLogger(logr.Discard())
 	platformtest.Main(m)

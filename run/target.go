@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"io"
 	"log/slog"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -35,6 +36,15 @@ type Env struct {
 	// (Addr) or for the target to push (Gatherer).
 	Generator Generator
 	Logger    *slog.Logger
+	// Progress takes a target's lines about long steps (starting a cluster); nil discards them.
+	Progress io.Writer
+}
+
+func (e Env) progress() io.Writer {
+	if e.Progress == nil {
+		return io.Discard
+	}
+	return e.Progress
 }
 
 // Generator is the load generator's metrics endpoint. A target may add series of its own

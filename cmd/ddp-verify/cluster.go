@@ -5,28 +5,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/dailydoco/ddp-verify/deploy"
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/kubecluster"
-	"github.com/dailydoco/ddp-verify/platform/gateway"
-	"github.com/dailydoco/ddp-verify/platform/httpserver"
+	"github.com/dailydoco/ddp-verify/kubeplatform"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/run"
 )
@@ -121,7 +113,7 @@ func (o *clusterUpOptions) run(ctx context.Context, out, errOut io.Writer) error
 		defer cloud.Close()
 	}
 	if o.installChart {
-		stopGateway, err := installPlatform(ctx, c, filepath.Join(dir, "pods"), out)
+		stopGateway, err := installPlatform(ctx, c, out)
 		if err != nil {
 			return exitcode.New(exitcode.Infra, err)
 		}
@@ -186,13 +178,12 @@ func (o *clusterUpOptions) startCluster(ctx context.Context, topo *topology.Topo
 
 // installPlatform installs the plan's chart with the local cluster's values and serves the
 // platform's gateway once its pods are Ready; it returns what stops the gateway.
-func installPlatform(ctx context.Context, c *kubecluster.Cluster, podsDir string, out io.Writer) (func(), error) {
-	rel, err := deploy.Install(ctx, c.Kubeconfig, chartRelease, run.DefaultNamespaces[0], deploy.LocalClusterValues())
+func installPlatform(ctx context.Context, c *kubecluster.Cluster, out io.Writer) (func(), error) {
+	p, err := kubeplatform.Install(ctx, c, kubeplatform.Options{Release: chartRelease, Namespace: run.DefaultNamespaces[0], Progress: out})
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "chart: release %s of %s %s %s in namespace %s\n", rel.Name, rel.Chart.Metadata.Name, rel.Chart.Metadata.Version, rel.Info.Status, rel.Namespace)
-	return servePlatform(ctx, c, rel.Namespace, podsDir, out)
+	return p.Close, nil
 }
 
 // watchCluster checks every second that the cluster's processes live, until ctx is done.
@@ -213,7 +204,7 @@ func watchCluster(ctx context.Context, c *kubecluster.Cluster, errOut io.Writer)
 }
 
 // chartRelease is the release name of `cluster up --install-chart`.
-const chartRelease = "dailydoco"
+const chartRelease = kubeplatform.DefaultRelease
 
 // clusterAWSSecret is the Secret `cluster up --chaos-mesh` writes the cloud's credentials to.
 const clusterAWSSecret = "aws-local"
@@ -264,99 +255,6 @@ func rerunInNetworkNamespace(ctx context.Context, out, errOut io.Writer) error {
 	}
 	if code != 0 {
 		return exitcode.New(code, nil)
-	}
-	return nil
-}
-
-// servePlatform waits until the chart's pods are Ready and serves the platform's gateway on
-// loopback, routing from the cluster's EndpointSlices; it returns what stops the gateway.
-func servePlatform(ctx context.Context, c *kubecluster.Cluster, namespace, podsDir string, out io.Writer) (func(), error) {
-	start := time.Now()
-	n, err := waitPodsReady(ctx, c, namespace, podsDir, 3*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(out, "platform: %d pods Ready in %s\n", n, time.Since(start).Round(100*time.Millisecond))
-	client, err := c.Client()
-	if err != nil {
-		return nil, err
-	}
-	topo := topology.Default()
-	g, err := gateway.New(gateway.Config{RateLimits: topo.Gateway.RateLimits, TrustedProxies: topo.Gateway.TrustedProxies,
-		Retries: topo.Gateway.Retries, UpstreamTimeout: topo.Gateway.UpstreamTimeout.D(), HealthInterval: time.Hour}, nil, prometheus.NewRegistry())
-	if err != nil {
-		return nil, err
-	}
-	gctx, stop := context.WithCancel(ctx)
-	routing := gateway.KubernetesRouting{Namespace: namespace, Services: deploy.RoutedServices}
-	if err := gateway.FollowEndpointSlices(gctx, client, routing, g); err != nil {
-		stop()
-		return nil, err
-	}
-	if err := waitRouted(ctx, client, namespace, g); err != nil {
-		stop()
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	srv := httpserver.New(g, topo.HTTP.Timeouts())
-	go func() { _ = srv.Serve(ln) }()
-	fmt.Fprintf(out, "gateway: http://%s (routing to the ready endpoints of %s)\n", ln.Addr(), strings.Join(slices.Sorted(maps.Values(deploy.RoutedServices)), ", "))
-	return func() { srv.Close(); stop() }, nil
-}
-
-// waitPodsReady waits until every pod of namespace is Ready, and says how many there are.
-func waitPodsReady(ctx context.Context, c *kubecluster.Cluster, namespace, podsDir string, limit time.Duration) (int, error) {
-	client, err := c.Client()
-	if err != nil {
-		return 0, err
-	}
-	deadline := time.Now().Add(limit)
-	for {
-		pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return 0, err
-		}
-		var waiting []string
-		for _, p := range pods.Items {
-			if !kubecluster.PodReady(&p) {
-				waiting = append(waiting, p.Name)
-			}
-		}
-		if len(pods.Items) > 0 && len(waiting) == 0 {
-			return len(pods.Items), nil
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("the platform's pods in %s not Ready after %s: %s (their output: %s)", namespace, limit, strings.Join(waiting, ", "), podsDir)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// waitRouted waits until the gateway routes to every pod of the routed workloads: Ready pods
-// reach the EndpointSlices a moment after they are Ready.
-func waitRouted(ctx context.Context, client kubernetes.Interface, namespace string, g *gateway.Gateway) error {
-	sel := "app.kubernetes.io/name in (" + strings.Join(slices.Sorted(maps.Values(deploy.RoutedServices)), ",") + ")"
-	pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
-	if err != nil {
-		return err
-	}
-	for deadline := time.Now().Add(30 * time.Second); len(g.Backends()) < len(pods.Items); {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the gateway routes to %d of the %d pods of %s after 30s", len(g.Backends()), len(pods.Items), sel)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 	return nil
 }

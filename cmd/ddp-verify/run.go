@@ -18,6 +18,7 @@ import (
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/platform/alerts"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
@@ -39,6 +40,7 @@ type runFlags struct {
 	expectJobs                                                []string
 	preflightTimeout, drainTimeout, recoveryTimeout           time.Duration
 	mesh                                                      meshFlags
+	kube                                                      kubeTargetFlags
 	authHeader, authEnv                                       string
 	// fixedCosts comes from --config's fixed_costs: block (it has no flag).
 	fixedCosts *run.FixedCosts
@@ -50,7 +52,10 @@ func newRunCmd(out, errOut io.Writer) *cobra.Command {
 		Use:   "run --profile NAME|FILE",
 		Short: "Run a whole verification: load, chaos, SLOs, verdict and reports",
 		Long: `Run a whole verification. With --target local (the default) it starts the reference platform
-and an embedded Prometheus; with --target URL it verifies a platform already running there,
+and an embedded Prometheus; with --target kubernetes it starts a local Kubernetes cluster (a
+control plane built from source, a node per topology node, in a network namespace of its own),
+installs the plan's Helm chart there, discovers its pods with kubernetes_sd and injects the
+faults with the real Chaos Mesh controller (--assets, --chaos-mesh); with --target URL it verifies a platform already running there,
 reading SLIs from --prometheus-url; its faults run as Chaos Mesh objects with --chaos-backend mesh
 (--namespace, --kubeconfig, --context), or are skipped with --no-chaos. It drives
 the profile's load and faults on one clock, drains the video pipeline, evaluates the SLOs per
@@ -62,6 +67,13 @@ report; a second one exits after recovering faults).`,
 			o, err := f.options(cmd, errOut)
 			if err != nil {
 				return err
+			}
+			if _, ok := o.Target.(*run.KubernetesTarget); ok && !kubecluster.InNetworkNamespace() {
+				// Bad input is said here, before the cluster's network namespace is made.
+				if err := o.Target.Check(o.Plan, !o.NoChaos && len(o.Plan.Faults) > 0); err != nil {
+					return err
+				}
+				return rerunInNetworkNamespace(cmd.Context(), out, errOut)
 			}
 			ctx, interrupt, stop := run.Signals(cmd.Context(), errOut)
 			defer stop()
@@ -85,7 +97,9 @@ report; a second one exits after recovering faults).`,
 
 func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.profile, "profile", "", "built-in profile name (ddp-verify profiles) or path to a profile YAML file")
-	fs.StringVar(&f.target, "target", "local", "local (start the reference platform) or the URL of a running platform")
+	fs.StringVar(&f.target, "target", "local", "local (start the reference platform), kubernetes (start a local cluster and install the chart) or the URL of a running platform")
+	fs.StringVar(&f.kube.assets, "assets", kubecluster.DefaultAssets(), "with --target kubernetes: directory of etcd, kube-apiserver, kube-controller-manager and kube-scheduler (hack/envtest-assets.sh prints it)")
+	fs.StringVar(&f.kube.chaosMesh, "chaos-mesh", os.Getenv("CHAOS_MESH_ASSETS"), "with --target kubernetes: directory of the Chaos Mesh controller manager and its CRDs (hack/chaos-mesh.sh prints it; default $CHAOS_MESH_ASSETS), which injects the faults")
 	fs.StringVar(&f.promURL, "prometheus-url", "", "with a URL target: the Prometheus that scrapes the platform")
 	fs.StringVar(&f.remoteWriteURL, "remote-write-url", "", "with a URL target: where the load generator's metrics are pushed (default PROMETHEUS_URL/api/v1/write)")
 	fs.StringSliceVar(&f.expectJobs, "expect-job", nil, "with a URL target: scrape jobs Prometheus must report healthy before the run starts")
@@ -141,7 +155,12 @@ func (f *runFlags) options(cmd *cobra.Command, errOut io.Writer) (run.Options, e
 	case f.agents < 0 || f.agents > maxAgents:
 		return run.Options{}, exitcode.BadInputf("--agents %d: want 0 (no agents) to %d", f.agents, maxAgents)
 	}
-	if err := f.mesh.validate(cmd, f.target == "local"); err != nil {
+	for _, name := range []string{"assets", "chaos-mesh"} {
+		if cmd.Flags().Changed(name) && f.target != "kubernetes" {
+			return run.Options{}, exitcode.BadInputf("--%s is for --target kubernetes", name)
+		}
+	}
+	if err := f.mesh.validate(cmd, f.target == "local" || f.target == "kubernetes"); err != nil {
 		return run.Options{}, exitcode.New(exitcode.BadInput, err)
 	}
 	o := run.Options{
@@ -204,6 +223,8 @@ func (f *runFlags) targetOf(plan *profile.Plan, log *slog.Logger) (run.Target, e
 			return nil, err
 		}
 		return &run.LocalTarget{Topology: topo, AlertRules: rules}, nil
+	case f.target == "kubernetes":
+		return f.kubernetesTarget(plan)
 	case strings.HasPrefix(f.target, "http://") || strings.HasPrefix(f.target, "https://"):
 		rules, err := f.rules()
 		if err != nil {
@@ -220,7 +241,31 @@ func (f *runFlags) targetOf(plan *profile.Plan, log *slog.Logger) (run.Target, e
 		}
 		return t, nil
 	}
-	return nil, exitcode.BadInputf("--target %q: want local or the URL of a running platform (http://... or https://...)", f.target)
+	return nil, exitcode.BadInputf("--target %q: want local, kubernetes or the URL of a running platform (http://... or https://...)", f.target)
+}
+
+// kubeTargetFlags are the flags of the Kubernetes target.
+type kubeTargetFlags struct {
+	assets, chaosMesh string
+}
+
+// kubernetesTarget is --target kubernetes: the plan's chart on a local cluster of the topology.
+func (f *runFlags) kubernetesTarget(plan *profile.Plan) (run.Target, error) {
+	switch {
+	case f.promURL != "":
+		return nil, exitcode.BadInputf("--prometheus-url is for a URL target; the kubernetes target uses an embedded Prometheus")
+	case f.fixedCosts != nil:
+		return nil, exitcode.BadInputf("%s: fixed_costs is for a URL target: the kubernetes target's cost exporter declares the plan's", f.config)
+	}
+	topo, err := run.ResolveTopology(f.topology, plan)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := f.rules()
+	if err != nil {
+		return nil, err
+	}
+	return &run.KubernetesTarget{Topology: topo, Assets: f.kube.assets, ChaosMesh: f.kube.chaosMesh, AlertRules: rules}, nil
 }
 
 // meshFlags are the flags of run's Chaos Mesh backend.
@@ -253,7 +298,7 @@ func (m *meshFlags) validate(cmd *cobra.Command, local bool) error {
 	case m.backend != "" && m.backend != "mesh":
 		return fmt.Errorf("--chaos-backend %q: the only backend for a URL target is mesh (Chaos Mesh)", m.backend)
 	case m.backend != "" && local:
-		return errors.New("--chaos-backend is for a URL target; the local target injects faults through its own supervisor")
+		return errors.New("--chaos-backend is for a URL target; the local target injects faults through its own supervisor, the kubernetes target through the Chaos Mesh it runs")
 	case m.backend == "":
 		for _, name := range append([]string{"kubeconfig", "context", "namespace", "max-node-share", "pool-label"}, awsFlags...) {
 			if cmd.Flags().Changed(name) {

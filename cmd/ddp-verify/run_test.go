@@ -39,6 +39,12 @@ func TestRunBadFlags(t *testing.T) {
 			"--profile", "nightly"}, `chaos[0].alerts[0].alert: the alert rules the run evaluates define no alert "NodeNotReady" (they define Other)`},
 		{"AWS flags without the backend", append([]string{"--aws-secret", "aws"}, url...), "--aws-secret configures the Chaos Mesh backend"},
 		{"an AWS endpoint that is not a URL", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--aws-endpoint", "127.0.0.1:9"}, url...), `--aws-endpoint "127.0.0.1:9": want the http(s) URL of an EC2 API`},
+		{"--assets is for the kubernetes target", []string{"--assets", "/x"}, "--assets is for --target kubernetes"},
+		{"--chaos-mesh is for the kubernetes target", append([]string{"--chaos-mesh", "/x"}, url...), "--chaos-mesh is for --target kubernetes"},
+		{"the kubernetes target has its own Prometheus", []string{"--target", "kubernetes", "--prometheus-url", "http://127.0.0.1:1"}, "--prometheus-url is for a URL target; the kubernetes target"},
+		{"the kubernetes target runs its own Chaos Mesh", []string{"--target", "kubernetes", "--chaos-backend", "mesh", "--namespace", "ns"}, "the kubernetes target through the Chaos Mesh it runs"},
+		{"the kubernetes target's faults need Chaos Mesh", []string{"--target", "kubernetes", "--chaos-mesh", ""}, "give --chaos-mesh DIR"},
+		{"an unknown target", []string{"--target", "kube"}, `--target "kube": want local, kubernetes or the URL`},
 		{"bad kubeconfig", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, url...), "kubeconfig:"},
 	}
 	for _, tc := range tests {

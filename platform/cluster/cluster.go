@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -189,7 +188,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	for _, p := range topo.Pools {
 		types = append(types, p.InstanceType)
 	}
-	prices := priceTable(topo).Scaled(topo.Defects.PriceFactor)
+	prices := cost.TopologyPrices(topo).Scaled(topo.Defects.PriceFactor)
 	if err := prices.Check(types...); err != nil {
 		return nil, err
 	}
@@ -688,20 +687,4 @@ func (c *Cluster) Nodes() []NodeInfo {
 		out = append(out, ni)
 	}
 	return out
-}
-
-// priceTable is the cost exporter's table: the built-in dated one, with the topology's prices
-// (and their date and source) over it when it has any.
-func priceTable(t *topology.Topology) cost.PriceTable {
-	if t.Prices == nil {
-		return cost.Prices
-	}
-	pt := cost.PriceTable{Date: t.Prices.Date, Region: t.Region, Source: t.Prices.Source, Instances: maps.Clone(cost.Prices.Instances)}
-	if pt.Source == "" {
-		pt.Source = "topology " + t.Name
-	}
-	for name, ip := range t.Prices.Instances {
-		pt.Instances[name] = cost.InstancePrice{Hourly: ip.Hourly, GPUs: topology.InstanceTypes[name].GPUs, GPUHourly: ip.GPUHourly}
-	}
-	return pt
 }

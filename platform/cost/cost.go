@@ -6,9 +6,12 @@ package cost
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
 // HoursPerMonth converts monthly prices to hourly ones, as AWS and OpenCost do.
@@ -45,6 +48,22 @@ var Prices = PriceTable{
 		"r5.xlarge":    {Hourly: 0.252},
 		"r5.2xlarge":   {Hourly: 0.504},
 	},
+}
+
+// TopologyPrices is the exporter's table for a topology: the built-in dated one, with the
+// topology's prices (and their date and source) over it when it has any.
+func TopologyPrices(t *topology.Topology) PriceTable {
+	if t.Prices == nil {
+		return Prices
+	}
+	pt := PriceTable{Date: t.Prices.Date, Region: t.Region, Source: t.Prices.Source, Instances: maps.Clone(Prices.Instances)}
+	if pt.Source == "" {
+		pt.Source = "topology " + t.Name
+	}
+	for name, ip := range t.Prices.Instances {
+		pt.Instances[name] = InstancePrice{Hourly: ip.Hourly, GPUs: topology.InstanceTypes[name].GPUs, GPUHourly: ip.GPUHourly}
+	}
+	return pt
 }
 
 // Scaled returns p with every instance's hourly price and GPU share multiplied by factor:

@@ -9,8 +9,8 @@
 //
 // The environment: POD_IP, POD_NAME and NODE_NAME (the downward API); DDP_DATATIER_URL (the
 // data tier's Service, through the kubelet's service links); DDP_DATATIER_TOKEN and, for the
-// API, DDP_SIGNING_SECRET (from a Secret); DDP_GPU_SLOTS for the video worker (default 1, the
-// pod's nvidia.com/gpu). The rest (API settings, processing model, lease, timeouts) is the
+// API, DDP_SIGNING_SECRET (from a Secret); DDP_GPUS for the video worker (default 1: the pod's
+// nvidia.com/gpu, each cut into the model's slots_per_gpu slots). The rest (API settings, processing model, lease, timeouts) is the
 // embedded plan topology's.
 package pod
 
@@ -78,7 +78,7 @@ func nodeSpec(service string, env environment, topo *topology.Topology) (node.Sp
 	case topology.ServiceDashboard:
 		replica.Port = env.port(topology.DashboardPort)
 	case topology.ServiceVideoWorker:
-		spec.GPUSlots = env.int("DDP_GPU_SLOTS", 1)
+		spec.GPUSlots = env.int("DDP_GPUS", 1) * topo.Model.SlotsPerGPU
 		spec.AgentPort = env.port(topology.AgentPort)
 	case topology.ServiceAIWorker:
 		spec.AgentPort = env.port(topology.AgentPort)

@@ -86,7 +86,7 @@ containers:
         valueFrom: {secretKeyRef: {name: {{ .root.Values.platform.secretName }}, key: signing-secret}}
       {{- end }}
       {{- if .w.gpus }}
-      - name: DDP_GPU_SLOTS
+      - name: DDP_GPUS
         value: {{ .w.gpus | quote }}
       {{- end }}
       {{- if .w.dataDir }}

@@ -1,0 +1,116 @@
+package run
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dailydoco/ddp-verify/deploy"
+	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
+	"github.com/dailydoco/ddp-verify/profile"
+	"github.com/dailydoco/ddp-verify/slo"
+	"github.com/dailydoco/ddp-verify/verdict"
+)
+
+// runIfPlatformPod makes this test binary the program of the chart's pods on the local
+// cluster (image ddp-verify runs it with "platform pod SERVICE"), as the ddp-verify binary is
+// outside tests.
+func runIfPlatformPod() {
+	if !kubeclustertest.IsPod() {
+		return
+	}
+	code, ok := kubeclustertest.PlatformPod(os.Args[1:])
+	if !ok {
+		fmt.Fprintf(os.Stderr, "a pod of the run tests with arguments %q, not a platform service\n", os.Args[1:])
+		code = 2
+	}
+	os.Exit(code)
+}
+
+// The smoke profile without its fault on the Kubernetes target: a local cluster of the plan's
+// topology (real control plane, node agents running the chart's pods as processes), the plan's
+// chart, the gateway routing from EndpointSlices and the embedded Prometheus discovering the
+// pods. Every objective but the fault's is evaluated from the pods' and the cluster's series,
+// and the run is GO.
+func TestKubernetesTargetSmokeIsGo(t *testing.T) {
+	assets := kubeclustertest.Assets(t)
+	if !kubeclustertest.InPodNetwork(t) {
+		return
+	}
+	plan, err := profile.Resolve("smoke", 1)
+	require.NoError(t, err)
+	spec, err := slo.Default()
+	require.NoError(t, err)
+	var progress strings.Builder
+	out, err := Run(t.Context(), Options{Plan: plan, SLO: spec, OutDir: t.TempDir(), NoChaos: true, Seed: 1, Version: "test",
+		Target: &KubernetesTarget{Assets: assets}, Progress: &progress})
+	require.NoError(t, err, progress.String())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(progress.String())
+			for _, o := range out.Run.SLOs {
+				t.Logf("%-40s %-10s %-8s %s", o.ID, o.Window, o.Status, valueText(o.Value))
+			}
+		}
+	})
+	require.Equal(t, exitcode.Go, out.Code, "verdict %s: %q", out.Run.Verdict, out.Run.Reasons)
+	assert.Equal(t, verdict.Go, out.Run.Verdict)
+	assert.Equal(t, "kubernetes (local)", out.Run.Target)
+	assert.Contains(t, out.Run.Versions["platform"], "from chart dailydoco")
+	// Every objective but the fault's was decided from data: the pods' request durations and
+	// pipeline series, the cluster's node prices, the generator's.
+	evaluated := map[string]bool{}
+	for _, o := range out.Run.SLOs {
+		if o.Status == verdict.Pass {
+			evaluated[o.ID] = true
+		}
+	}
+	for _, id := range []string{"api_latency_p95", "error_rate", "video_processing_p95_realtime", "cost_per_video", "videos_lost", "throughput_videos_per_hour", "dashboard_load_p95", "request_count_crosscheck"} {
+		assert.True(t, evaluated[id], "objective %s passed with data", id)
+	}
+	assert.Contains(t, progress.String(), "pods Ready")
+}
+
+func valueText(v *float64) string {
+	if v == nil {
+		return "no data"
+	}
+	return fmt.Sprintf("%.4g", *v)
+}
+
+// A gate is proven by failing: the chart installed without video workers (the
+// video-processor Deployment at zero replicas) accepts captures that are never processed,
+// and the run on the Kubernetes target is NO-GO for that reason, from the pods' own series.
+func TestKubernetesTargetWithoutVideoWorkersIsNoGo(t *testing.T) {
+	assets := kubeclustertest.Assets(t)
+	if !kubeclustertest.InPodNetwork(t) {
+		return
+	}
+	plan, err := profile.Resolve("smoke", 0.3)
+	require.NoError(t, err)
+	spec, err := slo.Default()
+	require.NoError(t, err)
+	values := deploy.LocalClusterValues()
+	values["workloads"].(map[string]any)["video-processor"].(map[string]any)["replicas"] = 0
+	out, err := Run(t.Context(), Options{Plan: plan, SLO: spec, OutDir: t.TempDir(), NoChaos: true, Seed: 1, Version: "test",
+		DrainTimeout: 15 * time.Second, Target: &KubernetesTarget{Assets: assets, Values: values}})
+	require.NoError(t, err)
+	assert.Equal(t, exitcode.NoGo, out.Code)
+	assert.Equal(t, verdict.NoGo, out.Run.Verdict)
+	status := map[string]verdict.Status{}
+	for _, o := range out.Run.SLOs {
+		if o.Window == "run" {
+			status[o.ID] = o.Status
+		}
+	}
+	assert.Equal(t, verdict.Fail, status["video_success"], "video_success")
+	assert.Equal(t, verdict.Fail, status["videos_unfinished"], "videos_unfinished")
+	assert.Equal(t, verdict.Pass, status["api_latency_p95"], "the API itself is healthy")
+	assert.Contains(t, strings.Join(out.Run.Reasons, "\n"), "accepted videos never finished")
+}
