@@ -123,8 +123,8 @@ func blank(doc string) bool {
 // provisioner (so the data tier keeps its data in an emptyDir). Its pods run the reference
 // platform: each workload's image is ddp-verify, whose `platform pod SERVICE` is the
 // workload's service (package platform/pod); the data tier keeps its database in the pod's
-// own directory; the chart creates the platform's Secret with a new random token and signing
-// secret.
+// own directory, in zone [LocalDataTierZone]; the chart creates the platform's Secret with a
+// new random token and signing secret.
 func LocalClusterValues() map[string]any {
 	workloads := map[string]any{}
 	for workload, service := range LocalServices {
@@ -134,11 +134,19 @@ func LocalClusterValues() map[string]any {
 		"image":      map[string]any{"registry": ""},
 		"workloads":  workloads,
 		"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": false}, "prometheusRule": map[string]any{"enabled": false}},
-		"dataTier": map[string]any{"persistence": false, "image": LocalImage, "dataDir": ".",
+		"dataTier": map[string]any{"persistence": false, "image": LocalImage, "dataDir": ".", "zone": LocalDataTierZone,
 			"args": []any{"platform", "pod", "datatier"}},
 		"platform": map[string]any{"createSecret": true, "dataTierToken": randomHex(), "signingSecret": randomHex()},
 	}
 }
+
+// LocalDataTierZone is where the local values keep the data tier. Its one pod stands in for
+// the plan's multi-AZ managed database, which a node or zone failure does not take down; the
+// built-in profiles fail the first node of a pool (by name) and zone us-east-1a, so in the last
+// zone the data tier is out of their reach wherever the scheduler would have put it, and a
+// verdict never depends on that placement. A fault aimed at its node or zone takes the whole
+// platform down, as it would an in-cluster database of one replica.
+const LocalDataTierZone = "us-east-1c"
 
 // LocalImage is the image of every pod on the local cluster: the ddp-verify binary.
 const LocalImage = "ddp-verify"

@@ -250,6 +250,9 @@ func TestLocalClusterValuesRunThePlatform(t *testing.T) {
 	sts := objs["StatefulSet/data-tier"].(*appsv1.StatefulSet)
 	assert.Equal(t, []string{"platform", "pod", "datatier"}, sts.Spec.Template.Spec.Containers[0].Args)
 	assert.Empty(t, sts.Spec.VolumeClaimTemplates, "no storage provisioner: an emptyDir")
+	assert.Equal(t, map[string]string{"eks.amazonaws.com/nodegroup": "general", corev1.LabelTopologyZone: deploy.LocalDataTierZone},
+		sts.Spec.Template.Spec.NodeSelector, "the data tier in its pool and zone, out of the built-in profiles' faults")
+	assert.Len(t, rendered(t, nil)["StatefulSet/data-tier"].(*appsv1.StatefulSet).Spec.Template.Spec.NodeSelector, 1, "no zone by default")
 	secret := objs["Secret/dailydoco-platform"].(*corev1.Secret)
 	other := rendered(t, deploy.LocalClusterValues())["Secret/dailydoco-platform"].(*corev1.Secret)
 	for _, key := range []string{"datatier-token", "signing-secret"} {

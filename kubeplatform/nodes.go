@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -67,12 +68,13 @@ func (n *Nodes) Collect(ch chan<- prometheus.Metric) {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(n.condition, prometheus.GaugeValue, v,
-				node.Name, node.Labels[kubecluster.ZoneLabel], node.Labels[kubecluster.PoolLabel], string(corev1.NodeReady), lower(s))
+				node.Name, node.Labels[kubecluster.ZoneLabel], node.Labels[kubecluster.PoolLabel], string(corev1.NodeReady), strings.ToLower(string(s)))
 		}
 	}
 }
 
-// readyStatus is the node's Ready condition's status; a node that has none yet is Unknown,
+// readyStatus is the node's Ready condition's status (kube-state-metrics' status label is it
+// in lower case); a node that has none yet is Unknown,
 // as kube-state-metrics reports it.
 func readyStatus(node *corev1.Node) corev1.ConditionStatus {
 	for _, c := range node.Status.Conditions {
@@ -81,17 +83,6 @@ func readyStatus(node *corev1.Node) corev1.ConditionStatus {
 		}
 	}
 	return corev1.ConditionUnknown
-}
-
-// lower is kube-state-metrics' status label value: "true", "false", "unknown".
-func lower(s corev1.ConditionStatus) string {
-	switch s {
-	case corev1.ConditionTrue:
-		return "true"
-	case corev1.ConditionFalse:
-		return "false"
-	}
-	return "unknown"
 }
 
 // Cost lists every Node object for the cost exporter, whatever its state, as OpenCost prices

@@ -45,28 +45,9 @@ func TestLocalTargetCheck(t *testing.T) {
 		{"broken rules", "node-failure", "Custom", []byte("groups: {"), "alert rules: read the alert rules:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			src := strings.NewReplacer("FAULT", c.fault, "ALERT", c.alert).Replace(checkProfile)
-			if c.fault == "pod-kill" {
-				src = strings.Replace(src, "{pool: gpu, count: 1}", "{service: api}", 1)
-			}
-			p, err := profile.Parse("check.yaml", []byte(src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := p.Plan()
-			if err != nil {
-				t.Fatal(err)
-			}
+			plan := checkPlan(t, c.fault, c.alert)
 			target := &LocalTarget{AlertRules: c.rules}
-			err = target.Check(plan, true)
-			switch {
-			case c.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-				t.Fatalf("error %v, want one containing %q", err, c.want)
-			case c.want != "" && exitcode.Of(err) != exitcode.BadInput:
-				t.Errorf("exit code %d, want %d (bad input)", exitcode.Of(err), exitcode.BadInput)
-			}
+			checkRefusal(t, target.Check(plan, true), c.want)
 			if err := target.Check(plan, false); (err != nil) != (c.rules != nil && c.want != "" && strings.HasPrefix(c.want, "alert rules:")) {
 				t.Errorf("without faults: %v", err)
 			}
@@ -94,30 +75,42 @@ func TestKubernetesTargetCheck(t *testing.T) {
 		{"defects", "node-failure", KubernetesTarget{Topology: broken}, false, "defects (price_factor=2) break the local target's processes on purpose"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			src := strings.NewReplacer("FAULT", c.fault, "ALERT", "NodeNotReady").Replace(checkProfile)
-			switch c.fault {
-			case "pod-kill":
-				src = strings.Replace(src, "{pool: gpu, count: 1}", "{service: api}", 1)
-			case "network-delay":
-				src = strings.Replace(src, "{pool: gpu, count: 1}", "{service: api}\n    latency: 100ms", 1)
-			}
-			p, err := profile.Parse("check.yaml", []byte(src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := p.Plan()
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = c.target.Check(plan, c.faults)
-			switch {
-			case c.want == "" && err != nil:
-				t.Fatalf("refused: %v", err)
-			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-				t.Fatalf("error %v, want one containing %q", err, c.want)
-			case c.want != "" && exitcode.Of(err) != exitcode.BadInput:
-				t.Errorf("exit code %d, want %d (bad input)", exitcode.Of(err), exitcode.BadInput)
-			}
+			checkRefusal(t, c.target.Check(checkPlan(t, c.fault, "NodeNotReady"), c.faults), c.want)
 		})
+	}
+}
+
+// checkPlan is checkProfile's plan with its fault and expected alert: a pod kill and a
+// network delay aim at the API's pods.
+func checkPlan(t *testing.T, fault, alert string) *profile.Plan {
+	t.Helper()
+	src := strings.NewReplacer("FAULT", fault, "ALERT", alert).Replace(checkProfile)
+	switch fault {
+	case "pod-kill":
+		src = strings.Replace(src, "{pool: gpu, count: 1}", "{service: api}", 1)
+	case "network-delay":
+		src = strings.Replace(src, "{pool: gpu, count: 1}", "{service: api}\n    latency: 100ms", 1)
+	}
+	p, err := profile.Parse("check.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// checkRefusal fails unless err is nil when want is empty, else bad input saying want.
+func checkRefusal(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("refused: %v", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error %v, want one containing %q", err, want)
+	case want != "" && exitcode.Of(err) != exitcode.BadInput:
+		t.Errorf("exit code %d, want %d (bad input)", exitcode.Of(err), exitcode.BadInput)
 	}
 }

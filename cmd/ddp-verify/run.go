@@ -20,6 +20,7 @@ import (
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/platform/alerts"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/reports"
 	"github.com/dailydoco/ddp-verify/run"
@@ -203,28 +204,20 @@ func (f *runFlags) logger(errOut io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
 }
 
-// targetOf is the run's target: the local reference platform, or a platform at a URL with
-// its Prometheus and, with --chaos-backend mesh, Chaos Mesh for its faults.
+// targetOf is the run's target: the local reference platform, the plan's chart on a local
+// Kubernetes cluster, or a platform at a URL with its Prometheus and, with --chaos-backend
+// mesh, Chaos Mesh for its faults.
 func (f *runFlags) targetOf(plan *profile.Plan, log *slog.Logger) (run.Target, error) {
 	switch {
-	case f.target == "local":
-		if f.promURL != "" {
-			return nil, exitcode.BadInputf("--prometheus-url is for a URL target; the local target uses an embedded Prometheus")
-		}
-		if f.fixedCosts != nil {
-			return nil, exitcode.BadInputf("%s: fixed_costs is for a URL target: the local platform's cost exporter declares its own, from its topology's dated price table", f.config)
-		}
-		topo, err := run.ResolveTopology(f.topology, plan)
+	case f.target == "local" || f.target == "kubernetes":
+		topo, rules, err := f.ownPlatform(plan)
 		if err != nil {
 			return nil, err
 		}
-		rules, err := f.rules()
-		if err != nil {
-			return nil, err
+		if f.target == "kubernetes" {
+			return &run.KubernetesTarget{Topology: topo, Assets: f.kube.assets, ChaosMesh: f.kube.chaosMesh, AlertRules: rules}, nil
 		}
 		return &run.LocalTarget{Topology: topo, AlertRules: rules}, nil
-	case f.target == "kubernetes":
-		return f.kubernetesTarget(plan)
 	case strings.HasPrefix(f.target, "http://") || strings.HasPrefix(f.target, "https://"):
 		rules, err := f.rules()
 		if err != nil {
@@ -249,23 +242,21 @@ type kubeTargetFlags struct {
 	assets, chaosMesh string
 }
 
-// kubernetesTarget is --target kubernetes: the plan's chart on a local cluster of the topology.
-func (f *runFlags) kubernetesTarget(plan *profile.Plan) (run.Target, error) {
+// ownPlatform checks the flags of a target that starts its own platform (local, kubernetes)
+// and returns its topology and alert rules.
+func (f *runFlags) ownPlatform(plan *profile.Plan) (*topology.Topology, []byte, error) {
 	switch {
 	case f.promURL != "":
-		return nil, exitcode.BadInputf("--prometheus-url is for a URL target; the kubernetes target uses an embedded Prometheus")
+		return nil, nil, exitcode.BadInputf("--prometheus-url is for a URL target; the %s target uses an embedded Prometheus", f.target)
 	case f.fixedCosts != nil:
-		return nil, exitcode.BadInputf("%s: fixed_costs is for a URL target: the kubernetes target's cost exporter declares the plan's", f.config)
+		return nil, nil, exitcode.BadInputf("%s: fixed_costs is for a URL target: the %s target's cost exporter declares its own, from its topology's dated price table", f.config, f.target)
 	}
 	topo, err := run.ResolveTopology(f.topology, plan)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rules, err := f.rules()
-	if err != nil {
-		return nil, err
-	}
-	return &run.KubernetesTarget{Topology: topo, Assets: f.kube.assets, ChaosMesh: f.kube.chaosMesh, AlertRules: rules}, nil
+	return topo, rules, err
 }
 
 // meshFlags are the flags of run's Chaos Mesh backend.

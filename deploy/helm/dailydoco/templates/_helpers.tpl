@@ -30,11 +30,14 @@ prometheus.io/path: /metrics
 {{- end -}}
 {{- end -}}
 
-{{/* A workload's pod spec: its container with the plan's probes and resources, its pool, the
-GPU toleration when it asks for GPUs, and the spread over zones. */}}
+{{/* A workload's pod spec: its container with the plan's probes and resources, its pool (and
+zone, when the workload names one), the GPU toleration when it asks for GPUs, and the spread over zones. */}}
 {{- define "dailydoco.podSpec" -}}
 nodeSelector:
   {{ .root.Values.poolLabel }}: {{ .w.pool }}
+  {{- with .w.zone }}
+  topology.kubernetes.io/zone: {{ . }}
+  {{- end }}
 {{- $nodeDown := .root.Values.nodeFailureTolerationSeconds }}
 {{- if or .w.gpus (not (kindIs "invalid" $nodeDown)) }}
 tolerations:
