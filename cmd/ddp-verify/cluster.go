@@ -249,7 +249,10 @@ func rerunInNetworkNamespace(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return exitcode.New(exitcode.Infra, err)
 	}
-	code, err := kubecluster.RunInNetworkNamespace(ctx, append([]string{self}, os.Args[1:]...), os.Environ(), out, errOut)
+	// The signals that cancel ctx (main's Ctrl-C and SIGTERM) reach the child once, passed on
+	// by RunInNetworkNamespace; ctx's end must not send it another, which `run` would take for
+	// a second Ctrl-C (exit without the ABORTED report).
+	code, err := kubecluster.RunInNetworkNamespace(context.WithoutCancel(ctx), append([]string{self}, os.Args[1:]...), os.Environ(), out, errOut)
 	if err != nil {
 		return exitcode.New(exitcode.Infra, err)
 	}
