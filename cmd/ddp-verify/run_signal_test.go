@@ -27,16 +27,7 @@ const envActAsCLI = "DDP_VERIFY_TEST_AS_CLI"
 // ddp-verify (and, through `platform <role>`, the platform's processes).
 func TestRunInterruptedBySIGINT(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(os.Args[0], "run", "--profile", filepath.Join("testdata", "interrupt.yaml"), "--out", dir, "--slo", filepath.Join("..", "..", "run", "testdata", "reachable.slo.yaml"))
-	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stderr := startCLI(t, "run", "--profile", filepath.Join("testdata", "interrupt.yaml"), "--out", dir, "--slo", filepath.Join("..", "..", "run", "testdata", "reachable.slo.yaml"))
 	seen := make(chan struct{})
 	var log strings.Builder
 	go func() {
@@ -59,7 +50,7 @@ func TestRunInterruptedBySIGINT(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted {
 		t.Fatalf("exit %v, want 130; stderr:\n%s", err, log.String())
@@ -83,16 +74,7 @@ func TestRunInterruptedBySIGINT(t *testing.T) {
 func TestRunOnKubernetesInterruptedOnce(t *testing.T) {
 	assets := kubeclustertest.Assets(t)
 	dir := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(os.Args[0], "run", "--target", "kubernetes", "--assets", assets, "--profile", "smoke", "--no-chaos", "--out", dir)
-	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stderr := startCLI(t, "run", "--target", "kubernetes", "--assets", assets, "--profile", "smoke", "--no-chaos", "--out", dir)
 	loading, done := make(chan struct{}), make(chan struct{})
 	var log strings.Builder
 	go func() {
@@ -117,7 +99,7 @@ func TestRunOnKubernetesInterruptedOnce(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	<-done
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitcode.Interrupted {
@@ -133,4 +115,21 @@ func TestRunOnKubernetesInterruptedOnce(t *testing.T) {
 	if r.Verdict != verdict.Aborted || r.Target != "kubernetes (local)" {
 		t.Errorf("verdict %s on %q, want ABORTED on kubernetes (local)", r.Verdict, r.Target)
 	}
+}
+
+// startCLI starts this test binary as the ddp-verify command with args, killed at the test's
+// end, and returns its standard error.
+func startCLI(t *testing.T, args ...string) (*exec.Cmd, io.ReadCloser) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, stderr
 }
