@@ -16,7 +16,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Cloud is the local cluster's cloud as EC2 shows it to Chaos Mesh's AWSChaos: each node is an
@@ -87,6 +89,19 @@ func (cl *Cloud) Secret(namespace, name string) *corev1.Secret {
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Data:       map[string][]byte{"aws_access_key_id": []byte(cl.AccessKeyID), "aws_secret_access_key": []byte(cl.SecretAccessKey)},
 	}
+}
+
+// WriteSecret creates namespace when it is missing and [Cloud.Secret] in it; a Secret of that
+// name already there is kept.
+func (cl *Cloud) WriteSecret(ctx context.Context, client kubernetes.Interface, namespace, name string) error {
+	_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{})
+	if err == nil || apierrors.IsAlreadyExists(err) {
+		_, err = client.CoreV1().Secrets(namespace).Create(ctx, cl.Secret(namespace, name), metav1.CreateOptions{})
+	}
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("the cloud's credentials in namespace %s: %w", namespace, err)
+	}
+	return nil
 }
 
 // Calls returns the actions asked so far, oldest first.

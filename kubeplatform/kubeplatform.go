@@ -27,17 +27,17 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
-// Defaults of [Options].
+// The release [Install] makes, in the deployment plan's namespace of the platform.
 const (
-	DefaultRelease      = "dailydoco"
-	DefaultNamespace    = "dailydoco-prod"
-	DefaultReadyTimeout = 3 * time.Minute
+	DefaultRelease   = "dailydoco"
+	DefaultNamespace = "dailydoco-prod"
 )
+
+// DefaultReadyTimeout is [Options.ReadyTimeout]'s default.
+const DefaultReadyTimeout = 3 * time.Minute
 
 // Options configure [Install].
 type Options struct {
-	// Release and Namespace of the chart; defaults [DefaultRelease] and [DefaultNamespace].
-	Release, Namespace string
 	// Values are the chart's values; nil is [deploy.LocalClusterValues].
 	Values map[string]any
 	// ReadyTimeout bounds the wait for every pod of the namespace to be Ready; default
@@ -68,11 +68,12 @@ type Platform struct {
 // Close stops the gateway; the release stays on the cluster, which goes with it.
 func (p *Platform) Close() { p.stop() }
 
-// Install installs the chart with the Helm SDK, waits until every pod of the namespace is
+// Install installs the chart with the Helm SDK as release [DefaultRelease] in
+// [DefaultNamespace], waits until every pod of the namespace is
 // Ready and serves the gateway on loopback once it routes to every pod of the routed Services.
 func Install(ctx context.Context, c *kubecluster.Cluster, o Options) (*Platform, error) {
 	o = o.withDefaults()
-	rel, err := deploy.Install(ctx, c.Kubeconfig, o.Release, o.Namespace, o.Values)
+	rel, err := deploy.Install(ctx, c.Kubeconfig, DefaultRelease, DefaultNamespace, o.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -95,12 +96,6 @@ func Install(ctx context.Context, c *kubecluster.Cluster, o Options) (*Platform,
 }
 
 func (o Options) withDefaults() Options {
-	if o.Release == "" {
-		o.Release = DefaultRelease
-	}
-	if o.Namespace == "" {
-		o.Namespace = DefaultNamespace
-	}
 	if o.Values == nil {
 		o.Values = deploy.LocalClusterValues()
 	}

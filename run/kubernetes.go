@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -102,7 +100,7 @@ func (t *KubernetesTarget) rules() []byte {
 }
 
 // kubernetesNamespace is the chart's namespace, where the chaos objects go too.
-func kubernetesNamespace() string { return DefaultNamespaces[0] }
+func kubernetesNamespace() string { return kubeplatform.DefaultNamespace }
 
 // awsSecret is the Secret with the cluster's EC2 endpoint's credentials, as Chaos Mesh reads
 // them for AWSChaos.
@@ -142,7 +140,7 @@ func (t *KubernetesTarget) Open(ctx context.Context, env Env) (p *Platform, err 
 	if err := exportNodes(nctx, client, t.topology(), env); err != nil {
 		return nil, err
 	}
-	plat, err := kubeplatform.Install(ctx, c, kubeplatform.Options{Namespace: kubernetesNamespace(), Values: t.Values, Topology: t.topology(),
+	plat, err := kubeplatform.Install(ctx, c, kubeplatform.Options{Values: t.Values, Topology: t.topology(),
 		Registerer: env.Generator.Registerer, Progress: prefixed{env.progress(), "ddp-verify: "}})
 	if err != nil {
 		return nil, infra("install the chart on the local cluster: %w", err)
@@ -287,8 +285,8 @@ func (t *KubernetesTarget) startChaos(ctx context.Context, c *kubecluster.Cluste
 	}
 	*closers = append(*closers, cloud.Close)
 	ns := kubernetesNamespace()
-	if _, err := kube.CoreV1().Secrets(ns).Create(ctx, cloud.Secret(ns, awsSecret), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return infra("the EC2 endpoint's credentials in namespace %s: %w", ns, err)
+	if err := cloud.WriteSecret(ctx, kube, ns, awsSecret); err != nil {
+		return infra("%w", err)
 	}
 	cl, err := client.NewWithWatch(c.Config, client.Options{Scheme: mesh.NewScheme()})
 	if err != nil {

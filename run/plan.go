@@ -14,6 +14,7 @@ import (
 	"github.com/dailydoco/ddp-verify/alerting"
 	"github.com/dailydoco/ddp-verify/chaos/mesh"
 	"github.com/dailydoco/ddp-verify/kubecluster"
+	"github.com/dailydoco/ddp-verify/kubeplatform"
 	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/slo"
@@ -27,7 +28,7 @@ const (
 )
 
 // DefaultNamespaces are the namespaces of the platform in the deployment plan.
-var DefaultNamespaces = []string{"dailydoco-prod"}
+var DefaultNamespaces = []string{kubeplatform.DefaultNamespace}
 
 // WritePlan prints the profile's timeline, the SLOs evaluated in each window and the Chaos
 // Mesh manifests its faults would create against a cluster shaped like topo (with aws, node

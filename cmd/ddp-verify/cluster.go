@@ -12,9 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/kubecluster"
@@ -78,7 +75,7 @@ waits until they are Ready and serves the platform's gateway, routing from Endpo
 	f.DurationVar(&o.grace, "node-monitor-grace-period", kubecluster.DefaultNodeMonitorGracePeriod, "how long a node may miss heartbeats before the node lifecycle controller marks it NotReady")
 	f.StringVar(&o.chaosMesh, "chaos-mesh", "", "also run the real Chaos Mesh controller manager from this directory (hack/chaos-mesh.sh prints it) and the cluster's EC2 endpoint, whose StopInstances and StartInstances power nodes off and on")
 	f.StringSliceVar(&o.secretNamespaces, "aws-secret-namespace", run.DefaultNamespaces, "with --chaos-mesh: namespaces (created if missing) that get the Secret "+clusterAWSSecret+" with the EC2 endpoint's credentials, for the chaos objects there")
-	f.BoolVar(&o.installChart, "install-chart", false, "helm install the plan's chart (deploy/helm/dailydoco) as release "+chartRelease+" in namespace "+run.DefaultNamespaces[0]+", with the values for this cluster (its pods run the platform; no Prometheus operator objects, no volumes), and serve its gateway; implies --pod-network")
+	f.BoolVar(&o.installChart, "install-chart", false, "helm install the plan's chart (deploy/helm/dailydoco) as release "+kubeplatform.DefaultRelease+" in namespace "+kubeplatform.DefaultNamespace+", with the values for this cluster (its pods run the platform; no Prometheus operator objects, no volumes), and serve its gateway; implies --pod-network")
 	f.BoolVar(&o.podNetwork, "pod-network", false, "run in a network namespace of its own (root or user namespaces), pods on "+kubecluster.PodNetwork.String()+" and Services routed at their cluster IPs")
 	f.BoolVar(&o.verbose, "verbose", false, "log each component's start")
 	return cmd
@@ -179,7 +176,7 @@ func (o *clusterUpOptions) startCluster(ctx context.Context, topo *topology.Topo
 // installPlatform installs the plan's chart with the local cluster's values and serves the
 // platform's gateway once its pods are Ready; it returns what stops the gateway.
 func installPlatform(ctx context.Context, c *kubecluster.Cluster, out io.Writer) (func(), error) {
-	p, err := kubeplatform.Install(ctx, c, kubeplatform.Options{Release: chartRelease, Namespace: run.DefaultNamespaces[0], Progress: out})
+	p, err := kubeplatform.Install(ctx, c, kubeplatform.Options{Progress: out})
 	if err != nil {
 		return nil, err
 	}
@@ -203,9 +200,6 @@ func watchCluster(ctx context.Context, c *kubecluster.Cluster, errOut io.Writer)
 	}
 }
 
-// chartRelease is the release name of `cluster up --install-chart`.
-const chartRelease = kubeplatform.DefaultRelease
-
 // clusterAWSSecret is the Secret `cluster up --chaos-mesh` writes the cloud's credentials to.
 const clusterAWSSecret = "aws-local"
 
@@ -226,13 +220,9 @@ func startChaosMesh(ctx context.Context, c *kubecluster.Cluster, o *clusterUpOpt
 		return nil, err
 	}
 	for _, ns := range o.secretNamespaces {
-		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-		if err == nil || apierrors.IsAlreadyExists(err) {
-			_, err = client.CoreV1().Secrets(ns).Create(ctx, cloud.Secret(ns, clusterAWSSecret), metav1.CreateOptions{})
-		}
-		if err != nil {
+		if err := cloud.WriteSecret(ctx, client, ns, clusterAWSSecret); err != nil {
 			cloud.Close()
-			return nil, fmt.Errorf("the cloud's credentials in namespace %s: %w", ns, err)
+			return nil, err
 		}
 	}
 	fmt.Fprintf(out, "chaos mesh: chaos-controller-manager pid %d, log %s\nec2 endpoint: %s (credentials in Secret %s of %s)\n",
