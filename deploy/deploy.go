@@ -124,12 +124,15 @@ func blank(doc string) bool {
 // platform: each workload's image is ddp-verify, whose `platform pod SERVICE` is the
 // workload's service (package platform/pod); the data tier keeps its database in the pod's
 // own directory, in zone [LocalDataTierZone]; the chart creates the platform's Secret with a
-// new random token and signing secret.
+// new random token and signing secret. The local cluster serves no resource metrics API, so
+// the GPU workers' autoscaler scales on their backlog alone: with a CPU target it could not
+// read, the HPA controller would never scale them down again.
 func LocalClusterValues() map[string]any {
 	workloads := map[string]any{}
 	for workload, service := range LocalServices {
 		workloads[workload] = map[string]any{"image": LocalImage, "args": []any{"platform", "pod", service}}
 	}
+	workloads["video-processor"].(map[string]any)["autoscaling"] = map[string]any{"targetCPUUtilizationPercentage": nil}
 	return map[string]any{
 		"image":      map[string]any{"registry": ""},
 		"workloads":  workloads,

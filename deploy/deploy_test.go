@@ -142,6 +142,18 @@ func TestChartMirrorsThePlan(t *testing.T) {
 
 	hpa := objs["HorizontalPodAutoscaler/api-server"].(*autoscalingv2.HorizontalPodAutoscaler)
 	assert.Equal(t, [2]int32{3, 12}, [2]int32{*hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas})
+	require.Len(t, hpa.Spec.Metrics, 1, "the API scales on CPU only")
+	assert.Equal(t, autoscalingv2.ResourceMetricSourceType, hpa.Spec.Metrics[0].Type)
+	// The GPU workers scale on CPU and on their backlog: a replica per 2 jobs waiting for a GPU.
+	gpuHPA := objs["HorizontalPodAutoscaler/video-processor"].(*autoscalingv2.HorizontalPodAutoscaler)
+	assert.Equal(t, [2]int32{2, 8}, [2]int32{*gpuHPA.Spec.MinReplicas, gpuHPA.Spec.MaxReplicas})
+	require.Len(t, gpuHPA.Spec.Metrics, 2)
+	ext := gpuHPA.Spec.Metrics[1].External
+	require.NotNil(t, ext, "%+v", gpuHPA.Spec.Metrics)
+	assert.Equal(t, "dailydoco_queue_waiting", ext.Metric.Name)
+	assert.Equal(t, map[string]string{"stage": "gpu"}, ext.Metric.Selector.MatchLabels)
+	assert.Equal(t, autoscalingv2.AverageValueMetricType, ext.Target.Type)
+	assert.True(t, qty("2").Equal(*ext.Target.AverageValue), "%v", ext.Target.AverageValue)
 	pdb := objs["PodDisruptionBudget/api-server"].(*policyv1.PodDisruptionBudget)
 	assert.Equal(t, "2", pdb.Spec.MinAvailable.String())
 	np := objs["NetworkPolicy/data-tier"].(*networkingv1.NetworkPolicy)
@@ -237,6 +249,14 @@ func TestChartValuesTurnPartsOff(t *testing.T) {
 	assert.Contains(t, objs, "Deployment/api-server")
 }
 
+// An autoscaler with nothing to scale on is refused when the chart renders.
+func TestChartRefusesAnAutoscalerWithoutMetrics(t *testing.T) {
+	_, err := deploy.Render("r", "ns", map[string]any{"workloads": map[string]any{"video-processor": map[string]any{
+		"autoscaling": map[string]any{"targetCPUUtilizationPercentage": nil, "queue": nil}}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "workloads.video-processor.autoscaling: give targetCPUUtilizationPercentage, queue or both")
+}
+
 // The local cluster's values run the platform from the chart: every workload's image is
 // ddp-verify with its platform service as arguments, and the chart creates the platform's
 // Secret from fresh random values; asked to create it without them, rendering fails saying so.
@@ -247,6 +267,10 @@ func TestLocalClusterValuesRunThePlatform(t *testing.T) {
 		assert.Equal(t, deploy.LocalImage+":1.0.0", c.Image, workload)
 		assert.Equal(t, []string{"platform", "pod", service}, c.Args, workload)
 	}
+	gpuHPA := objs["HorizontalPodAutoscaler/video-processor"].(*autoscalingv2.HorizontalPodAutoscaler)
+	require.Len(t, gpuHPA.Spec.Metrics, 1, "no resource metrics API: the GPU workers scale on their backlog alone")
+	assert.Equal(t, autoscalingv2.ExternalMetricSourceType, gpuHPA.Spec.Metrics[0].Type)
+	assert.Equal(t, [2]int32{2, 8}, [2]int32{*gpuHPA.Spec.MinReplicas, gpuHPA.Spec.MaxReplicas})
 	sts := objs["StatefulSet/data-tier"].(*appsv1.StatefulSet)
 	assert.Equal(t, []string{"platform", "pod", "datatier"}, sts.Spec.Template.Spec.Containers[0].Args)
 	assert.Empty(t, sts.Spec.VolumeClaimTemplates, "no storage provisioner: an emptyDir")

@@ -22,6 +22,7 @@ import (
 	"github.com/dailydoco/ddp-verify/deploy"
 	"github.com/dailydoco/ddp-verify/kubecluster"
 	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
+	"github.com/dailydoco/ddp-verify/kubeplatform"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/platform/gateway"
 	"github.com/dailydoco/ddp-verify/platform/platformtest"
@@ -153,6 +154,35 @@ func TestHelmInstallOnTheLocalCluster(t *testing.T) {
 	assert.Positive(t, checks)
 	assert.Zero(t, failed, "failed checks of %d", checks)
 	t.Logf("journeys through the gateway: 12 iterations, %d checks passed", checks)
+
+	// The GPU workers' autoscaler scales on their backlog, read through the external metrics
+	// API (served from this Prometheus): 12 long 4K captures, a whole GPU each, keep both GPUs
+	// busy and 10 waiting, which asks for more workers (ceil(10/2) = 5).
+	sctx, scancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer scancel()
+	ext, err := kubeplatform.ServeExternalMetrics(sctx, cluster, namespace, api, nil)
+	require.NoError(t, err)
+	require.NotNil(t, ext, "the chart's GPU autoscaler names an external metric")
+	t.Cleanup(ext.Close)
+	for i := range 12 {
+		_, err := user.Upload(sctx, "4k", 300, 1, 1024)
+		require.NoError(t, err, "4K capture %d", i)
+	}
+	require.Eventually(t, func() bool {
+		d, err := client.AppsV1().Deployments(namespace).Get(sctx, "video-processor", metav1.GetOptions{})
+		require.NoError(t, err)
+		return *d.Spec.Replicas >= 3
+	}, time.Minute, time.Second, "the HPA adds GPU workers for the backlog (waiting: %v)", value(`sum(dailydoco_queue_waiting{stage="gpu"})`))
+	hpa, err := client.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(sctx, "video-processor", metav1.GetOptions{})
+	require.NoError(t, err)
+	var backlog float64
+	for _, m := range hpa.Status.CurrentMetrics {
+		if m.External != nil && m.External.Metric.Name == "dailydoco_queue_waiting" && m.External.Current.AverageValue != nil {
+			backlog = m.External.Current.AverageValue.AsApproximateFloat64()
+		}
+	}
+	assert.Greater(t, backlog, 2.0, "the HPA's backlog per worker, as it read it: %+v", hpa.Status.CurrentMetrics)
+	t.Logf("GPU workers scaled to %d on a backlog of %.1f jobs per worker", hpa.Status.DesiredReplicas, backlog)
 }
 
 // waitReleaseReady waits until n pods of the release are Ready; a failing test logs them.

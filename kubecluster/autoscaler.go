@@ -151,11 +151,12 @@ func unschedulable(p *corev1.Pod) bool {
 }
 
 // nodeFor picks the node to add for p: of the first pool below its max whose new node p
-// fits, in the zone p selects or the pool's least used zone. The node is counted at once, so
-// the pool's max holds while it is provisioned.
+// fits, in the zone p selects or the pool's least used zone with power. The node is counted at
+// once, so the pool's max holds while it is provisioned.
 func (c *Cluster) nodeFor(p *corev1.Pod, topo *topology.Topology) (topology.Node, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	dark := c.zonesWithoutPower()
 	for i := range topo.Pools {
 		pool := &topo.Pools[i]
 		max := pool.Max
@@ -174,7 +175,7 @@ func (c *Cluster) nodeFor(p *corev1.Pod, topo *topology.Topology) (topology.Node
 		}
 		zone := ""
 		for _, z := range topo.PoolZones(pool) {
-			if want, ok := p.Spec.NodeSelector[ZoneLabel]; ok && want != z {
+			if want, ok := p.Spec.NodeSelector[ZoneLabel]; (ok && want != z) || dark[z] {
 				continue
 			}
 			if zone == "" || perZone[z] < perZone[zone] {
@@ -195,6 +196,24 @@ func (c *Cluster) nodeFor(p *corev1.Pod, topo *topology.Topology) (topology.Node
 		return n, true
 	}
 	return topology.Node{}, false
+}
+
+// zonesWithoutPower are the zones whose every node is powered off: a zone's power loss, where
+// no instance can be launched until it ends (AWS FIS's AZ power interruption makes launches
+// there fail with insufficient capacity, and cluster-autoscaler turns to another zone). A zone
+// with one node down is not one of them. c.mu is held.
+func (c *Cluster) zonesWithoutPower() map[string]bool {
+	on := map[string]bool{}
+	for _, n := range c.Nodes {
+		on[n.Node.Zone] = on[n.Node.Zone] || n.PoweredOn()
+	}
+	dark := map[string]bool{}
+	for z, powered := range on {
+		if !powered {
+			dark[z] = true
+		}
+	}
+	return dark
 }
 
 // fits reports whether pod p could run on an empty node: its node selector matches the

@@ -17,8 +17,9 @@ import (
 )
 
 // pki is the control plane's certificates: a CA, the API server's serving certificate for
-// 127.0.0.1, an admin client certificate (group system:masters) and the service-account key
-// pair, written as PEM files into one directory.
+// 127.0.0.1, an admin client certificate (group system:masters), the service-account key
+// pair, and the aggregation layer's front-proxy CA with the client certificate the API server
+// presents to the API groups it proxies, written as PEM files into one directory.
 type pki struct {
 	dir string
 	ca  *x509.Certificate
@@ -34,6 +35,11 @@ const (
 	adminKeyFile   = "admin.key"
 	saKeyFile      = "sa.key"
 	saPubFile      = "sa.pub"
+
+	frontProxyCAFile       = "front-proxy-ca.crt"
+	frontProxyClientCert   = "front-proxy-client.crt"
+	frontProxyClientKey    = "front-proxy-client.key"
+	frontProxyClientCommon = "front-proxy-client"
 )
 
 // newPKI creates the CA and every certificate in dir.
@@ -41,12 +47,37 @@ func newPKI(dir string) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	p, err := newCA(dir, caCertFile, "ddp-verify local cluster CA")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.issue(serverCertFile, serverKeyFile, pkix.Name{CommonName: "kube-apiserver"}, x509.ExtKeyUsageServerAuth,
+		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 0, 0, 1)}, []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"}); err != nil {
+		return nil, err
+	}
+	if err := p.issue(adminCertFile, adminKeyFile, pkix.Name{CommonName: "ddp-verify-admin", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil); err != nil {
+		return nil, err
+	}
+	if err := p.serviceAccountKeys(); err != nil {
+		return nil, err
+	}
+	// A CA of its own, as kubeadm makes it: the servers behind the aggregation layer trust
+	// only the API server's proxy with it, never a client of the cluster CA.
+	front, err := newCA(dir, frontProxyCAFile, "ddp-verify front-proxy CA")
+	if err != nil {
+		return nil, err
+	}
+	return p, front.issue(frontProxyClientCert, frontProxyClientKey, pkix.Name{CommonName: frontProxyClientCommon}, x509.ExtKeyUsageClientAuth, nil, nil)
+}
+
+// newCA creates a self-signed CA in dir, its certificate written to certFile.
+func newCA(dir, certFile, name string) (*pki, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ddp-verify local cluster CA"},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: true,
 	}
@@ -59,17 +90,7 @@ func newPKI(dir string) (*pki, error) {
 		return nil, err
 	}
 	p := &pki{dir: dir, ca: ca, key: key}
-	if err := writePEM(p.path(caCertFile), "CERTIFICATE", der); err != nil {
-		return nil, err
-	}
-	if err := p.issue(serverCertFile, serverKeyFile, pkix.Name{CommonName: "kube-apiserver"}, x509.ExtKeyUsageServerAuth,
-		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 0, 0, 1)}, []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"}); err != nil {
-		return nil, err
-	}
-	if err := p.issue(adminCertFile, adminKeyFile, pkix.Name{CommonName: "ddp-verify-admin", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil); err != nil {
-		return nil, err
-	}
-	return p, p.serviceAccountKeys()
+	return p, writePEM(p.path(certFile), "CERTIFICATE", der)
 }
 
 func (p *pki) path(name string) string { return filepath.Join(p.dir, name) }

@@ -491,6 +491,86 @@ func TestTheAutoscalerAddsAGPUNodeForPendingPods(t *testing.T) {
 	t.Logf("the idle node %s removed %v after its last pod was deleted (scale-down time 3s)", added, removed.Round(100*time.Millisecond))
 }
 
+// A zone's power loss: the autoscaler launches no node there (on EKS the zone's instance
+// launches fail and cluster-autoscaler turns to another zone), and adds the GPU node a pending
+// pod needs in a zone with power; a pod that only the dark zone may take waits. One node down
+// in a zone does not close the zone.
+func TestTheAutoscalerLaunchesNoNodeInAZoneWithoutPower(t *testing.T) {
+	topo := topology.Default()
+	topo.Pool("gpu").ProvisioningDelay = topology.Duration(time.Second)
+	c := kubeclustertest.StartWith(t, kubecluster.ClusterOptions{Topology: topo, Autoscale: true})
+	client, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	const dark = "us-east-1a"
+	gpuZones := topo.Pool("gpu").Zones
+	if len(gpuZones) < 2 || gpuZones[0] != dark {
+		t.Fatalf("the test wants GPU nodes in %s and another zone, not %v", dark, gpuZones)
+	}
+	// Every GPU busy, then zone a dark.
+	for i, z := range gpuZones {
+		if _, err := client.CoreV1().Pods("default").Create(ctx, pod("busy-"+strconv.Itoa(i), map[string]string{kubecluster.ZoneLabel: z}, 1), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, time.Minute, "the GPU pods bound", func() bool {
+		l, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range l.Items {
+			if p.Spec.NodeName == "" {
+				return false
+			}
+		}
+		return len(l.Items) == len(gpuZones)
+	})
+	for _, n := range topo.Nodes() {
+		if n.Zone == dark {
+			c.Node(n.Name).PowerOff()
+		}
+	}
+	for _, p := range []*corev1.Pod{pod("anywhere", nil, 1), pod("only-in-a", map[string]string{kubecluster.ZoneLabel: dark}, 1)} {
+		if _, err := client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var node corev1.Node
+	eventually(t, time.Minute, "a GPU node added for the pending pod", func() bool {
+		p, err := client.CoreV1().Pods("default").Get(ctx, "anywhere", metav1.GetOptions{})
+		if err != nil || p.Spec.NodeName == "" {
+			return false
+		}
+		n, err := client.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		node = *n
+		return true
+	})
+	if z := node.Labels[kubecluster.ZoneLabel]; z == dark || slices.ContainsFunc(topo.Nodes(), func(n topology.Node) bool { return n.Name == node.Name }) {
+		t.Errorf("the pending pod went to %s in %s: want a node added in a zone with power", node.Name, z)
+	}
+	time.Sleep(3 * time.Second) // three provisioning delays
+	p, err := client.CoreV1().Pods("default").Get(ctx, "only-in-a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Spec.NodeName != "" {
+		t.Errorf("the pod only zone %s may take was bound to %s while the zone had no power", dark, p.Spec.NodeName)
+	}
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: kubecluster.ZoneLabel + "=" + dark})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(slices.DeleteFunc(topo.Nodes(), func(n topology.Node) bool { return n.Zone != dark })); len(nodes.Items) != want {
+		t.Errorf("%d nodes in %s, want its %d: a node was launched in the dark zone", len(nodes.Items), dark, want)
+	}
+	t.Logf("zone %s dark: GPU node %s added in %s", dark, node.Name, node.Labels[kubecluster.ZoneLabel])
+}
+
 // An image with no program on this machine leaves its container waiting with that reason; a
 // running container whose image changes restarts (a new process, the restart counted).
 func TestImagesArePrograms(t *testing.T) {

@@ -147,7 +147,15 @@ func (c *ControlPlane) start(ctx context.Context, o Options) error {
 		"--client-ca-file="+p.path(caCertFile), "--authorization-mode=RBAC",
 		"--service-account-issuer="+c.Server, "--service-account-key-file="+p.path(saPubFile),
 		"--service-account-signing-key-file="+p.path(saKeyFile), "--service-cluster-ip-range="+ServiceNetwork.String(),
-		"--disable-admission-plugins=ServiceAccount", "--allow-privileged=true", "--endpoint-reconciler-type=none"); err != nil {
+		"--disable-admission-plugins=ServiceAccount", "--allow-privileged=true", "--endpoint-reconciler-type=none",
+		// The aggregation layer, for API groups served beside the API server (external
+		// metrics): it authenticates to them with the front-proxy client certificate and
+		// dials their Services' endpoints, as there is no kube-proxy on the host.
+		"--requestheader-client-ca-file="+p.path(frontProxyCAFile), "--requestheader-allowed-names="+frontProxyClientCommon,
+		"--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file="+p.path(frontProxyClientCert), "--proxy-client-key-file="+p.path(frontProxyClientKey),
+		"--enable-aggregator-routing=true"); err != nil {
 		return err
 	}
 	insecure := &tls.Config{InsecureSkipVerify: true} // their self-signed serving certificates; only /healthz is read

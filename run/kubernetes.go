@@ -164,6 +164,14 @@ func (t *KubernetesTarget) Open(ctx context.Context, env Env) (p *Platform, err 
 	if err := waitScraped(ctx, api, plat.Pods, time.Minute); err != nil {
 		return nil, err
 	}
+	ext, err := kubeplatform.ServeExternalMetrics(ctx, c, kubernetesNamespace(), api, env.Logger)
+	if err != nil {
+		return nil, infra("serve the autoscalers' external metrics: %w", err)
+	}
+	if ext != nil {
+		closers = append(closers, func() error { ext.Close(); return nil })
+		fmt.Fprintf(env.progress(), "ddp-verify: external metrics API (%s) at %s, from the embedded Prometheus\n", ext.Name, ext.Addr)
+	}
 	p = &Platform{
 		Name: "kubernetes (local)", BaseURL: plat.GatewayURL, Prometheus: api, RemoteWriteURL: srv.URL() + "/api/v1/write",
 		ExpectJobs: []string{GeneratorJob, PlatformJob}, HarnessRules: true,
@@ -192,7 +200,7 @@ func (t *KubernetesTarget) startCluster(ctx context.Context, env Env) (*kubeclus
 	c, err := kubecluster.StartCluster(ctx, kubecluster.ClusterOptions{
 		Options: kubecluster.Options{Assets: t.Assets, Dir: filepath.Join(env.Dir, "cluster"), NodeMonitorGracePeriod: t.NodeMonitorGracePeriod,
 			Logger: env.logger()},
-		Topology: t.topology(), Autoscale: true, PodNetwork: kubecluster.PodNetwork,
+		Topology: t.topology(), Autoscale: t.topology().Autoscaler.Enabled, PodNetwork: kubecluster.PodNetwork,
 	})
 	if err != nil {
 		return nil, infra("start the local Kubernetes cluster: %w", err)

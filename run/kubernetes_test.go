@@ -3,6 +3,7 @@ package run
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/dailydoco/ddp-verify/deploy"
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/kubecluster/kubeclustertest"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 	"github.com/dailydoco/ddp-verify/profile"
 	"github.com/dailydoco/ddp-verify/slo"
 	"github.com/dailydoco/ddp-verify/verdict"
@@ -116,4 +118,35 @@ func TestKubernetesTargetWithoutVideoWorkersIsNoGo(t *testing.T) {
 	assert.Equal(t, verdict.Fail, status["videos_unfinished"], "videos_unfinished")
 	assert.Equal(t, verdict.Pass, status["api_latency_p95"], "the API itself is healthy")
 	assert.Contains(t, strings.Join(out.Run.Reasons, "\n"), "accepted videos never finished")
+}
+
+// The other way a platform fails a launch: too few GPUs. On the Kubernetes target with one GPU
+// node and node autoscaling off (the chart's one GPU worker; the HPA's extra workers stay
+// Pending), videos offered at 6,000 an hour (a GPU node processes about 2,700 of this mix at
+// the plan's model speed) pile up, and the run is NO-GO for the capacity reasons and none
+// other, as on the local target (TestVerdictStableAcrossSeeds).
+func TestKubernetesTargetWithTooFewGPUsIsNoGo(t *testing.T) {
+	assets := kubeclustertest.Assets(t)
+	if !kubeclustertest.InPodNetwork(t) {
+		return
+	}
+	plan, err := profile.Resolve(filepath.Join("testdata", "capacity.yaml"), 1)
+	require.NoError(t, err)
+	spec, err := slo.Default()
+	require.NoError(t, err)
+	topo := topology.Default()
+	gpu := topo.Pool("gpu")
+	gpu.Nodes, gpu.Min, gpu.Max = 1, 1, 1
+	topo.Autoscaler.Enabled = false
+	values := deploy.LocalClusterValues()
+	vp := values["workloads"].(map[string]any)["video-processor"].(map[string]any)
+	vp["replicas"] = 1
+	vp["autoscaling"].(map[string]any)["minReplicas"] = 1
+	out, err := Run(t.Context(), Options{Plan: plan, SLO: spec, OutDir: t.TempDir(), NoChaos: true, Seed: 1, Version: "test",
+		DrainTimeout: 15 * time.Second, Target: &KubernetesTarget{Assets: assets, Topology: topo, Values: values}})
+	require.NoError(t, err)
+	failing := failingObjectives(out.Run.SLOs)
+	t.Logf("one GPU node: %s %v, videos %s", out.Run.Verdict, failing, out.Run.Videos.Summary())
+	assert.Equal(t, exitcode.NoGo, out.Code)
+	checkCapacityReasons(t, "one GPU node on the Kubernetes target", failing)
 }
