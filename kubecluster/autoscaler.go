@@ -46,7 +46,7 @@ func (c *Cluster) autoscale(ctx context.Context, topo *topology.Topology, scaleD
 		}
 		for i := range pods.Items {
 			p := &pods.Items[i]
-			if asked[string(p.UID)] || !unschedulable(p) {
+			if asked[string(p.UID)] || !PodUnschedulable(p) {
 				continue
 			}
 			if n, ok := c.nodeFor(p, topo); ok {
@@ -140,8 +140,8 @@ func ownedByDaemonSet(p *corev1.Pod) bool {
 	return false
 }
 
-// unschedulable reports whether the scheduler found no node for p.
-func unschedulable(p *corev1.Pod) bool {
+// PodUnschedulable reports whether the scheduler found no node for p.
+func PodUnschedulable(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
 			return true

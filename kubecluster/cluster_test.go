@@ -509,6 +509,22 @@ func TestTheAutoscalerLaunchesNoNodeInAZoneWithoutPower(t *testing.T) {
 	if len(gpuZones) < 2 || gpuZones[0] != dark {
 		t.Fatalf("the test wants GPU nodes in %s and another zone, not %v", dark, gpuZones)
 	}
+	// Every node Ready first: a pod created before would be unschedulable for a moment, and the
+	// autoscaler would add nodes for it before the zone goes dark.
+	eventually(t, time.Minute, "every node Ready", func() bool {
+		l, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range l.Items {
+			if !slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool {
+				return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
+			}) || slices.ContainsFunc(n.Spec.Taints, func(tn corev1.Taint) bool { return tn.Key == corev1.TaintNodeNotReady }) {
+				return false
+			}
+		}
+		return len(l.Items) == len(topo.Nodes())
+	})
 	// Every GPU busy, then zone a dark.
 	for i, z := range gpuZones {
 		if _, err := client.CoreV1().Pods("default").Create(ctx, pod("busy-"+strconv.Itoa(i), map[string]string{kubecluster.ZoneLabel: z}, 1), metav1.CreateOptions{}); err != nil {
@@ -527,6 +543,9 @@ func TestTheAutoscalerLaunchesNoNodeInAZoneWithoutPower(t *testing.T) {
 		}
 		return len(l.Items) == len(gpuZones)
 	})
+	if nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil || len(nodes.Items) != len(topo.Nodes()) {
+		t.Fatalf("before the zone goes dark: %v nodes (%v), want the topology's %d", len(nodes.Items), err, len(topo.Nodes()))
+	}
 	for _, n := range topo.Nodes() {
 		if n.Zone == dark {
 			c.Node(n.Name).PowerOff()

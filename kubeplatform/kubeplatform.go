@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -57,8 +58,12 @@ type Platform struct {
 	Release, Namespace string
 	// Chart is the chart's name and version ("dailydoco 0.1.0").
 	Chart string
-	// Pods is how many pods the release had when they were all Ready.
+	// Pods is how many pods of the release were Ready when the rest, if any, could not be
+	// placed.
 	Pods int
+	// Unschedulable are the pods the scheduler found no node for (a pool too small and not
+	// autoscaled): a state of the platform, which the run then judges, not a failed install.
+	Unschedulable []string
 	// GatewayURL is the platform's entry point: the gateway on loopback.
 	GatewayURL string
 
@@ -69,8 +74,8 @@ type Platform struct {
 func (p *Platform) Close() { p.stop() }
 
 // Install installs the chart with the Helm SDK as release [DefaultRelease] in
-// [DefaultNamespace], waits until every pod of the namespace is
-// Ready and serves the gateway on loopback once it routes to every pod of the routed Services.
+// [DefaultNamespace], waits until every pod of the namespace is Ready or unschedulable, and
+// serves the gateway on loopback once it routes to every Ready pod of the routed Services.
 func Install(ctx context.Context, c *kubecluster.Cluster, o Options) (*Platform, error) {
 	o = o.withDefaults()
 	rel, err := deploy.Install(ctx, c.Kubeconfig, DefaultRelease, DefaultNamespace, o.Values)
@@ -84,10 +89,13 @@ func Install(ctx context.Context, c *kubecluster.Cluster, o Options) (*Platform,
 		return nil, err
 	}
 	start := time.Now()
-	if p.Pods, err = waitPodsReady(ctx, client, p.Namespace, o.ReadyTimeout); err != nil {
+	if p.Pods, p.Unschedulable, err = waitPodsReady(ctx, client, p.Namespace, o.ReadyTimeout); err != nil {
 		return nil, fmt.Errorf("%w (their output: %s)", err, c.PodsDir())
 	}
 	fmt.Fprintf(o.Progress, "platform: %d pods Ready in %s\n", p.Pods, time.Since(start).Round(100*time.Millisecond))
+	if len(p.Unschedulable) > 0 {
+		fmt.Fprintf(o.Progress, "platform: Pending, no node has room: %s\n", strings.Join(p.Unschedulable, "; "))
+	}
 	if p.GatewayURL, p.stop, err = serveGateway(ctx, client, p.Namespace, o); err != nil {
 		return nil, err
 	}
@@ -144,35 +152,50 @@ func serveGateway(ctx context.Context, client kubernetes.Interface, namespace st
 	return "http://" + ln.Addr().String(), sync.OnceFunc(func() { srv.Close(); cancel() }), nil
 }
 
-// waitPodsReady waits until every pod of namespace is Ready, and says how many there are.
-func waitPodsReady(ctx context.Context, client kubernetes.Interface, namespace string, limit time.Duration) (int, error) {
+// waitPodsReady waits until every pod of namespace is Ready or unschedulable, and says how
+// many are Ready and which the scheduler cannot place (with its reason).
+func waitPodsReady(ctx context.Context, client kubernetes.Interface, namespace string, limit time.Duration) (int, []string, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-		var waiting []string
+		var waiting, unplaced []string
 		for _, p := range pods.Items {
-			if !kubecluster.PodReady(&p) {
+			switch {
+			case kubecluster.PodReady(&p):
+			case kubecluster.PodUnschedulable(&p):
+				unplaced = append(unplaced, p.Name+" ("+unschedulableMessage(&p)+")")
+			default:
 				waiting = append(waiting, p.Name)
 			}
 		}
-		if len(pods.Items) > 0 && len(waiting) == 0 {
-			return len(pods.Items), nil
+		if ready := len(pods.Items) - len(unplaced); ready > 0 && len(waiting) == 0 {
+			return ready, unplaced, nil
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("the platform's pods in %s not Ready after %s: %s", namespace, limit, strings.Join(waiting, ", "))
+			return 0, nil, fmt.Errorf("the platform's pods in %s not Ready after %s: %s", namespace, limit, strings.Join(append(waiting, unplaced...), ", "))
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}
 }
 
-// waitRouted waits until the gateway routes to every pod of the routed workloads: Ready pods
+// unschedulableMessage is the scheduler's reason for not placing p.
+func unschedulableMessage(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return c.Message
+		}
+	}
+	return "unschedulable"
+}
+
+// waitRouted waits until the gateway routes to every Ready pod of the routed workloads: they
 // reach the EndpointSlices a moment after they are Ready.
 func waitRouted(ctx context.Context, client kubernetes.Interface, namespace string, g *gateway.Gateway) error {
 	sel := "app.kubernetes.io/name in (" + strings.Join(slices.Sorted(maps.Values(deploy.RoutedServices)), ",") + ")"
@@ -180,9 +203,15 @@ func waitRouted(ctx context.Context, client kubernetes.Interface, namespace stri
 	if err != nil {
 		return err
 	}
-	for deadline := time.Now().Add(30 * time.Second); len(g.Backends()) < len(pods.Items); {
+	ready := 0
+	for _, p := range pods.Items {
+		if kubecluster.PodReady(&p) {
+			ready++
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(g.Backends()) < ready; {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the gateway routes to %d of the %d pods of %s after 30s", len(g.Backends()), len(pods.Items), sel)
+			return fmt.Errorf("the gateway routes to %d of the %d Ready pods of %s after 30s", len(g.Backends()), ready, sel)
 		}
 		select {
 		case <-ctx.Done():

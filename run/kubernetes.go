@@ -176,7 +176,7 @@ func (t *KubernetesTarget) Open(ctx context.Context, env Env) (p *Platform, err 
 		Name: "kubernetes (local)", BaseURL: plat.GatewayURL, Prometheus: api, RemoteWriteURL: srv.URL() + "/api/v1/write",
 		ExpectJobs: []string{GeneratorJob, PlatformJob}, HarnessRules: true,
 		Versions: map[string]string{
-			"platform":   fmt.Sprintf("reference (%s) from chart %s, %d pods, on a local Kubernetes cluster (%s)", t.topology().Name, plat.Chart, plat.Pods, kubecluster.AssetsKey),
+			"platform":   fmt.Sprintf("reference (%s) from chart %s, %d pods%s, on a local Kubernetes cluster (%s)", t.topology().Name, plat.Chart, plat.Pods, pendingText(plat.Unschedulable), kubecluster.AssetsKey),
 			"prometheus": "embedded " + prom.Version + ", kubernetes_sd of the chart's pods",
 		},
 	}
@@ -187,6 +187,14 @@ func (t *KubernetesTarget) Open(ctx context.Context, env Env) (p *Platform, err 
 	}
 	p.Close = closeAll
 	return p, nil
+}
+
+// pendingText says how many of the chart's pods no node had room for.
+func pendingText(unschedulable []string) string {
+	if len(unschedulable) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" and %d Pending for want of a node", len(unschedulable))
 }
 
 // startCluster starts the control plane and the topology's nodes on the pod network, with the
