@@ -136,7 +136,7 @@ func onlyFromTheAPIServer(h http.Handler) http.Handler {
 
 var apiServiceResource = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
 
-// registerAPIService creates g's Service and Endpoints in kube-system and its APIService,
+// registerAPIService creates g's Service and EndpointSlice in kube-system and its APIService,
 // and waits until the API server reports it Available.
 func (c *Cluster) registerAPIService(ctx context.Context, g APIGroup, a *AggregatedAPI) error {
 	cs, err := c.Client()
