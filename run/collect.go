@@ -104,8 +104,17 @@ func rangeValues(ctx context.Context, api v1.API, q string, rng v1.Range, n int)
 // MonthlyBudget is the deployment plan's monthly infrastructure budget (USD).
 const MonthlyBudget = 16000
 
-// videosAndCost reads the video accounting and the cost of the run from Prometheus. Counters
-// are summed with increase() so that restarts of killed node processes do not lose counts.
+// countIn is PromQL for every increment of the counters selector names in the window that
+// ends at the evaluation time, exactly: what each sample added to the last before it, a drop
+// (a restarted exporter) counting its new value, as increase() does, but without increase()'s
+// extrapolation to the window's edges, which reads a fraction of a video too many or too few
+// (the default SLO set's videos_lost counts the same way; docs/slo.md).
+func countIn(selector, window string) string {
+	return fmt.Sprintf("sum(sum_over_time((%[1]s - last_over_time(%[1]s[%[2]s] offset 1s) >= 0 or %[1]s + 0)[%[2]s:1s]))", selector, window)
+}
+
+// videosAndCost reads the video accounting and the cost of the run from Prometheus, counting
+// exactly (countIn) across restarts of the processes that export the counters.
 func videosAndCost(ctx context.Context, api v1.API, t0, end time.Time) (reports.Videos, reports.Cost) {
 	w := fmt.Sprintf("%ds", int(math.Ceil(end.Sub(t0).Seconds())))
 	q := func(expr string) float64 { return instant(ctx, api, expr, end) }
@@ -116,9 +125,9 @@ func videosAndCost(ctx context.Context, api v1.API, t0, end time.Time) (reports.
 		return int64(math.Round(v))
 	}
 	var v reports.Videos
-	v.Accepted = round(q("sum(increase(dailydoco_videos_accepted_total[" + w + "]))"))
-	v.Processed = round(q(`sum(increase(dailydoco_videos_processed_total{result="success"}[` + w + "]))"))
-	v.Failed = round(q(`sum(increase(dailydoco_videos_processed_total{result="failed"}[` + w + "])) or vector(0)"))
+	v.Accepted = round(q(countIn("dailydoco_videos_accepted_total", w)))
+	v.Processed = round(q(countIn(`dailydoco_videos_processed_total{result="success"}`, w)))
+	v.Failed = round(q(countIn(`dailydoco_videos_processed_total{result="failed"}`, w) + " or vector(0)"))
 	// Videos still in the pipeline at the end are unfinished; without a queue depth they
 	// cannot be told from lost ones, and count as lost.
 	v.Unfinished = round(q("sum(dailydoco_queue_depth)"))

@@ -58,6 +58,11 @@ var mutations = []mutation{
 		reasons: []string{"accepted videos never finished"}},
 	{name: "an AI step that fails a share of videos", breaks: func(t *topology.Topology) { t.Defects.AIFailureShare = 0.3 },
 		fail: []string{"video_processing_p95_realtime", "video_success"}},
+	// A lost video is in no queue, so nothing but the accounting sees it: videos_lost, and the
+	// two objectives whose denominator is every accepted video.
+	{name: "videos lost between the GPU and the AI step", breaks: func(t *topology.Topology) { t.Defects.LostHandoffShare = 0.2 },
+		fail:    []string{"video_processing_p95_realtime", "video_success", "videos_lost"},
+		reasons: []string{"accepted videos were lost"}},
 	{name: "added API latency", breaks: func(t *topology.Topology) { t.Defects.APIAddedLatency = topology.Duration(150 * time.Millisecond) },
 		fail: []string{"api_latency_p95", "api_latency_p95_client", "api_latency_during_faults", "recovery_time"}},
 	{name: "a share of 5xx answers", breaks: func(t *topology.Topology) { t.Defects.APIErrorShare = 0.2 },

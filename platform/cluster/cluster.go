@@ -278,7 +278,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	c.dtSpec = datatier.Spec{
 		Addr: hostPort(c.addr(2), DataTierPort), DBPath: filepath.Join(c.dir, "ddp.db"),
 		Lease: tm.Lease.D(), MaxAttempts: 5, Model: c.topo.Model, Token: c.dataTierToken,
-		HTTP: c.topo.HTTP.Timeouts(),
+		HTTP: c.topo.HTTP.Timeouts(), LostHandoffShare: c.topo.Defects.LostHandoffShare,
 	}
 	dt, err := c.spawn(ctx, RoleDataTier, RoleDataTier, c.dtSpec)
 	if err != nil {

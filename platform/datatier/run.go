@@ -25,6 +25,9 @@ type Spec struct {
 	Token string `json:"token"`
 	// HTTP are the server's timeouts (zero fields: httpserver.Default's).
 	HTTP httpserver.Timeouts `json:"http"`
+	// LostHandoffShare is the lost_handoff_share defect of the gate-mutation suite
+	// (topology.Defects.LostHandoffShare); 0 on a healthy platform.
+	LostHandoffShare float64 `json:"lost_handoff_share,omitempty"`
 }
 
 // Run serves the data tier until ctx is done, calling ready once it accepts connections.
@@ -37,6 +40,10 @@ func Run(ctx context.Context, spec Spec, log *slog.Logger, ready func()) error {
 		return err
 	}
 	defer store.Close()
+	if spec.LostHandoffShare > 0 {
+		log.Warn("the data tier loses videos between the GPU and the AI step (defect lost_handoff_share)", "share", spec.LostHandoffShare)
+		store.LoseHandoffs(spec.LostHandoffShare)
+	}
 	reg, wrapped := metrics.NewRegistry(nil)
 	srv := NewServer(store, Config{Lease: spec.Lease, MaxAttempts: spec.MaxAttempts, Model: spec.Model, Token: spec.Token}, wrapped)
 

@@ -31,15 +31,14 @@ type Config struct {
 }
 
 // Server is the data tier's HTTP API. It is the authority on the video pipeline's counts: the
-// accepted and processed counters and the realtime ratio are recorded here, in the transaction's
-// wake, so that a worker killed after finishing cannot lose an observation.
+// accepted and processed counters are counted in the database at each scrape, so that neither a
+// worker killed after finishing nor a restarted data tier loses or repeats one, and the realtime
+// ratio is recorded here, in the transaction's wake.
 type Server struct {
 	store *Store
 	cfg   Config
 	http  *metrics.HTTP
 
-	accepted  prometheus.Counter
-	processed *prometheus.CounterVec
 	ratio     *prometheus.HistogramVec
 	queueWait *prometheus.HistogramVec
 
@@ -60,12 +59,6 @@ func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
 func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 	s := &Server{
 		store: store, cfg: cfg, http: metrics.NewHTTP(reg, metrics.DataTierDuration), wake: make(chan struct{}), closing: make(chan struct{}),
-		accepted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dailydoco_videos_accepted_total", Help: "Videos accepted for processing (captures finished).",
-		}),
-		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dailydoco_videos_processed_total", Help: "Videos that left the pipeline, by result (success or failed).",
-		}, []string{"result", "resolution"}),
 		ratio: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dailydoco_video_processing_realtime_ratio",
 			Help:    "Seconds from upload complete to processed (ready), divided by the media seconds.",
@@ -77,8 +70,12 @@ func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 			Buckets: metrics.DurationBuckets,
 		}, []string{"stage"}),
 	}
-	reg.MustRegister(s.accepted, s.processed, s.ratio, s.queueWait, &queueCollector{
+	reg.MustRegister(s.ratio, s.queueWait, &queueCollector{
 		store: store,
+		accepted: prometheus.NewDesc("dailydoco_videos_accepted_total",
+			"Videos accepted for processing (captures finished), counted in the database.", nil, nil),
+		processed: prometheus.NewDesc("dailydoco_videos_processed_total",
+			"Videos that left the pipeline, by result (success or failed), counted in the database.", []string{"result", "resolution"}, nil),
 		depth: prometheus.NewDesc("dailydoco_queue_depth",
 			"Accepted videos not yet processed, by the stage they are in (waiting or in progress): sum = accepted - processed.", []string{"stage"}, nil),
 		waiting: prometheus.NewDesc("dailydoco_queue_waiting",
@@ -88,19 +85,20 @@ func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 	})
 	for _, r := range model.Resolutions {
 		// Zero series from the start: rate() and increase() see the first video.
-		s.processed.WithLabelValues("success", string(r))
-		s.processed.WithLabelValues("failed", string(r))
 		s.ratio.WithLabelValues(string(r))
 	}
 	return s
 }
 
+// queueCollector reads the pipeline's counts and backlog from the database at each scrape.
 type queueCollector struct {
-	store                  *Store
-	depth, waiting, oldest *prometheus.Desc
+	store                                       *Store
+	accepted, processed, depth, waiting, oldest *prometheus.Desc
 }
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.accepted
+	ch <- c.processed
 	ch <- c.depth
 	ch <- c.waiting
 	ch <- c.oldest
@@ -109,6 +107,7 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	c.collectCounts(ctx, ch)
 	depth, waiting, err := c.store.QueueDepth(ctx, time.Now())
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.depth, err)
@@ -129,6 +128,28 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// collectCounts exports the videos accepted and those that left the pipeline (every resolution
+// and result from the start, at zero, so that rate() and increase() see the first video).
+func (c *queueCollector) collectCounts(ctx context.Context, ch chan<- prometheus.Metric) {
+	counts, err := c.store.VideoCounts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.accepted, err)
+		ch <- prometheus.NewInvalidMetric(c.processed, err)
+		return
+	}
+	var accepted int64
+	for _, n := range counts {
+		accepted += n
+	}
+	ch <- prometheus.MustNewConstMetric(c.accepted, prometheus.CounterValue, float64(accepted))
+	for _, r := range model.Resolutions {
+		for result, state := range map[string]string{"success": "ready", "failed": "failed"} {
+			n := counts[VideoCount{State: state, Resolution: r}]
+			ch <- prometheus.MustNewConstMetric(c.processed, prometheus.CounterValue, float64(n), result, string(r))
+		}
+	}
+}
+
 func (s *Server) notify() {
 	s.mu.Lock()
 	close(s.wake)
@@ -144,7 +165,6 @@ func (s *Server) waitCh() <-chan struct{} {
 
 func (s *Server) finished(fs ...Finished) {
 	for _, f := range fs {
-		s.processed.WithLabelValues(f.Result, string(f.Video.Resolution)).Inc()
 		if f.Result == "success" && f.Video.ReadyAt != nil {
 			s.ratio.WithLabelValues(string(f.Video.Resolution)).Observe(
 				s.cfg.Model.RealtimeRatio(f.Video.ReadyAt.Sub(f.Video.AcceptedAt), f.Video.MediaSeconds))
@@ -316,7 +336,6 @@ func (s *Server) finish(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if created {
-		s.accepted.Inc()
 		s.notify()
 		return http.StatusCreated, finishResp{v, true}, nil
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
 	"github.com/dailydoco/ddp-verify/platform/model"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
 // schema is portable SQL: it runs unchanged on SQLite and PostgreSQL. Times are Unix
@@ -65,9 +66,10 @@ var schema = []string{
 
 // Store is the data tier's database. All its methods are safe for concurrent use.
 type Store struct {
-	db          *sql.DB
-	maxAttempts int
-	model       model.Model
+	db           *sql.DB
+	maxAttempts  int
+	model        model.Model
+	lostHandoffs float64 // the lost_handoff_share defect; 0 on a healthy platform
 }
 
 // Open opens (creating if needed) the SQLite database at path. A job is failed after it was
@@ -92,6 +94,11 @@ func Open(ctx context.Context, path string, maxAttempts int, m model.Model) (*St
 	}
 	return &Store{db: db, maxAttempts: maxAttempts, model: m}, nil
 }
+
+// LoseHandoffs breaks the store on purpose, for the gate-mutation suite only
+// (topology.Defects.LostHandoffShare): of the videos topology.Affected picks under share,
+// Complete records the GPU step done and never queues the AI step, so the video is lost.
+func (s *Store) LoseHandoffs(share float64) { s.lostHandoffs = share }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -560,6 +567,9 @@ func (s *Store) Complete(ctx context.Context, jobID string, req CompleteRequest,
 				ns(now), req.Node, req.Thumbnail, videoID); err != nil {
 				return err
 			}
+			if topology.Affected("lost-handoff", videoID, s.lostHandoffs) {
+				return nil
+			}
 			v, err := s.video(ctx, tx, videoID, "")
 			if err != nil {
 				return err
@@ -593,6 +603,31 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		COALESCE(SUM(CASE WHEN state = 'leased' THEN 1 ELSE 0 END), 0)
 		FROM jobs WHERE state <> 'done'`).Scan(&st.QueuedJobs, &st.LeasedJobs)
 	return st, err
+}
+
+// VideoCount is a group of [Store.VideoCounts]: the videos in one state of one resolution.
+type VideoCount struct {
+	State      string
+	Resolution model.Resolution
+}
+
+// VideoCounts counts every accepted video by state and resolution.
+func (s *Store) VideoCounts(ctx context.Context) (map[VideoCount]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, resolution, COUNT(*) FROM videos GROUP BY state, resolution`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[VideoCount]int64{}
+	for rows.Next() {
+		var k VideoCount
+		var n int64
+		if err := rows.Scan(&k.State, &k.Resolution, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
 }
 
 // OldestUnfinished is when the oldest accepted video that is neither processed nor failed was

@@ -178,11 +178,38 @@ func TestServerMetricsAndLongPoll(t *testing.T) {
 	if err := c.Complete(ctx, ai.ID, CompleteRequest{Worker: "m", Node: "n"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.ToFloat64(srv.accepted); n != 1 {
-		t.Errorf("accepted = %v", n)
-	}
-	if n := testutil.ToFloat64(srv.processed.WithLabelValues("success", "1080p")); n != 1 {
-		t.Errorf("processed = %v", n)
+	// The counts come from the database: a new server on the same store (a restarted data
+	// tier) reports the same.
+	restarted := prometheus.NewRegistry()
+	NewServer(s, Config{Lease: time.Second, MaxAttempts: 3, Model: m, Token: "token"}, restarted)
+	for _, r := range []*prometheus.Registry{reg, restarted} {
+		if err := testutil.GatherAndCompare(r, strings.NewReader(`
+# HELP dailydoco_videos_accepted_total Videos accepted for processing (captures finished), counted in the database.
+# TYPE dailydoco_videos_accepted_total counter
+dailydoco_videos_accepted_total 1
+`), "dailydoco_videos_accepted_total"); err != nil {
+			t.Error(err)
+		}
+		mfs, err := r.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		processed := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "dailydoco_videos_processed_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				key := ""
+				for _, l := range m.GetLabel() {
+					key += l.GetValue() + " "
+				}
+				processed[key] = m.GetCounter().GetValue()
+			}
+		}
+		if len(processed) != 2*len(model.Resolutions) || processed["1080p success "] != 1 || processed["1080p failed "] != 0 || processed["4k success "] != 0 {
+			t.Errorf("processed = %v, want every resolution and result, 1 for 1080p success", processed)
+		}
 	}
 	// Every accepted video has finished: the oldest unfinished one is 0 s old.
 	if n, err := testutil.GatherAndCount(reg, "dailydoco_queue_oldest_age_seconds"); err != nil || n != 1 {
@@ -353,5 +380,33 @@ func TestCompleteWithErrorFailsTheVideo(t *testing.T) {
 	st, _ := s.Stats(ctx)
 	if st.Failed != 1 || st.Ready != 0 || st.InPipeline != 0 || st.QueuedJobs != 0 || st.LeasedJobs != 0 {
 		t.Errorf("stats %+v, want one failed video and no job left", st)
+	}
+}
+
+// The lost_handoff_share defect loses a video between the GPU and the AI step: accepted,
+// neither processed nor failed, and in no queue, which only the accounting can notice.
+func TestLostHandoffLosesTheVideo(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	s.LoseHandoffs(1)
+	t0 := time.Unix(1000, 0)
+	acceptVideo(t, s, t0)
+	j, _, _, err := s.Lease(ctx, LeaseRequest{Stage: StageGPU, Worker: "w", Node: "n", MaxSlots: 4}, time.Second, t0)
+	if err != nil || j == nil {
+		t.Fatalf("lease: %v %v", j, err)
+	}
+	if _, err := s.Complete(ctx, j.ID, CompleteRequest{Worker: "w", Node: "n"}, 1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if ai, _, _, _ := s.Lease(ctx, LeaseRequest{Stage: StageAI, Worker: "m", Node: "n", MaxSlots: 1}, time.Second, t0); ai != nil {
+		t.Fatalf("an AI job after a lost handoff: %+v", ai)
+	}
+	depth, _, err := s.QueueDepth(ctx, t0)
+	if err != nil || depth[StageGPU]+depth[StageAI] != 0 {
+		t.Errorf("queue depth %v, %v: want nothing queued", depth, err)
+	}
+	counts, err := s.VideoCounts(ctx)
+	if err != nil || len(counts) != 1 || counts[VideoCount{State: StateAI, Resolution: model.R1080p}] != 1 {
+		t.Errorf("video counts %v, %v: want the one video left in the AI state", counts, err)
 	}
 }

@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -40,6 +42,11 @@ type Defects struct {
 	// every attempt and in every run, and the share of failed videos is AIFailureShare on
 	// average (exactly for 0 and 1).
 	AIFailureShare float64 `yaml:"ai_failure_share,omitempty" json:"ai_failure_share,omitempty"`
+	// LostHandoffShare is the share of videos, in [0, 1], that the data tier loses between the
+	// GPU step and the AI step: it records the GPU step done and never queues the AI step, so
+	// the video is neither processed, nor failed, nor in any queue (the lost message between
+	// two stages). Videos are picked by a hash of their ID, as for AIFailureShare.
+	LostHandoffShare float64 `yaml:"lost_handoff_share,omitempty" json:"lost_handoff_share,omitempty"`
 	// APIAddedLatency is added to the service time of every API request, before the request
 	// is handled, inside what http_server_request_duration_seconds measures. It must be below
 	// gateway.upstream_timeout, or the gateway would cut requests off instead.
@@ -59,6 +66,17 @@ type Defects struct {
 	// ones stay cut off, a powered-off zone stays unschedulable. Requests it would reject
 	// (unknown_node, not_faulted, zone_faulted ...) are still rejected.
 	IgnoreRestores bool `yaml:"ignore_restores,omitempty" json:"ignore_restores,omitempty"`
+}
+
+// Affected reports whether a defect acting on a share of items (videos) affects the item with
+// this ID: when a hash of the defect's name and the ID, read as a number in [0, 1), is below
+// share. The answer for an item never changes (a retried step meets the same defect), share 0
+// affects none and share 1 every one, and over many items the share affected is share.
+func Affected(defect, id string, share float64) bool {
+	h := sha256.Sum256([]byte(defect + "\x00" + id))
+	// The top 53 bits: a float64 in [0, 1) with every value equally likely.
+	u := float64(binary.BigEndian.Uint64(h[:8])>>11) / (1 << 53)
+	return u < share
 }
 
 // Bounds of the defects' factors: far beyond anything that still looks like a platform, so
@@ -87,6 +105,9 @@ func (d Defects) List() []string {
 	}
 	if d.AIFailureShare != 0 {
 		add("ai_failure_share", num(d.AIFailureShare))
+	}
+	if d.LostHandoffShare != 0 {
+		add("lost_handoff_share", num(d.LostHandoffShare))
 	}
 	if d.APIAddedLatency != 0 {
 		add("api_added_latency", d.APIAddedLatency.D().String())
@@ -126,7 +147,7 @@ func (t *Topology) validateDefects(bad func(path, msg string)) {
 	for _, s := range []struct {
 		field string
 		share float64
-	}{{"ai_failure_share", d.AIFailureShare}, {"api_error_share", d.APIErrorShare}} {
+	}{{"ai_failure_share", d.AIFailureShare}, {"lost_handoff_share", d.LostHandoffShare}, {"api_error_share", d.APIErrorShare}} {
 		if !(s.share >= 0 && s.share <= 1) {
 			bad("defects."+s.field, fmt.Sprintf("want a share from 0 to 1, got %v", s.share))
 		}

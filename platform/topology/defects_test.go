@@ -32,7 +32,7 @@ func TestDefectsDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Defects{
-		GPUSlowdown: 3, HungResolution: model.R4K, UnclaimedResolution: model.R720p, AIFailureShare: 0.5,
+		GPUSlowdown: 3, HungResolution: model.R4K, UnclaimedResolution: model.R720p, AIFailureShare: 0.5, LostHandoffShare: 0.1,
 		APIAddedLatency: Duration(150 * time.Millisecond), APIErrorShare: 0.02, PriceFactor: 100, IgnoreRestores: true,
 	}
 	if topo.Defects != want {
@@ -42,7 +42,7 @@ func TestDefectsDecode(t *testing.T) {
 		t.Error("Any() = false")
 	}
 	got := strings.Join(topo.Defects.List(), " ")
-	if w := "gpu_slowdown=3 hung_resolution=4k unclaimed_resolution=720p ai_failure_share=0.5 api_added_latency=150ms api_error_share=0.02 price_factor=100 ignore_restores=true"; got != w {
+	if w := "gpu_slowdown=3 hung_resolution=4k unclaimed_resolution=720p ai_failure_share=0.5 lost_handoff_share=0.1 api_added_latency=150ms api_error_share=0.02 price_factor=100 ignore_restores=true"; got != w {
 		t.Errorf("List()\n got %s\nwant %s", got, w)
 	}
 }
@@ -62,6 +62,7 @@ func TestDefectsRejected(t *testing.T) {
 			`defects.bad.yaml:19: defects.api_added_latency: 2s is not below gateway.upstream_timeout (2s)`,
 			`defects.bad.yaml:20: defects.api_error_share: want a share from 0 to 1, got -0.1`,
 			`defects.bad.yaml:21: defects.price_factor: want a factor from 1 to 1000 (0 or absent: off), got 5000`,
+			`defects.bad.yaml:22: defects.lost_handoff_share: want a share from 0 to 1, got 2`,
 		}},
 		{name: "one resolution both hung and unclaimed", file: "testdata/defects-same-resolution.bad.yaml", want: []string{
 			`defects-same-resolution.bad.yaml:14: defects.unclaimed_resolution: 1080p is also hung_resolution`,

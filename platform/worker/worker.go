@@ -22,6 +22,7 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
 	"github.com/dailydoco/ddp-verify/platform/model"
+	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
 // Config configures one worker.
@@ -64,10 +65,7 @@ func (c Config) GPUSeconds(r model.Resolution, mediaSeconds float64) (transcode,
 // changes (a retried step fails again), share 0 fails none and share 1 every one, and over
 // many videos the share that fails is share.
 func AIFails(videoID string, share float64) bool {
-	h := sha256.Sum256([]byte("ai-failure\x00" + videoID))
-	// The top 53 bits: a float64 in [0, 1) with every value equally likely.
-	u := float64(binary.BigEndian.Uint64(h[:8])>>11) / (1 << 53)
-	return u < share
+	return topology.Affected("ai-failure", videoID, share)
 }
 
 // skip lists the resolutions the worker does not lease.
