@@ -41,26 +41,34 @@ func ParseStages(s string) ([]Stage, error) {
 // Summary is the end-of-run report of `ddp-verify load` (summary.json). Latencies are in
 // milliseconds.
 type Summary struct {
-	Schema       string             `json:"schema"`
-	StartedAt    time.Time          `json:"started_at"`
-	Duration     string             `json:"duration"`
-	DurationSec  float64            `json:"duration_seconds"`
-	Requests     uint64             `json:"requests"`
-	Failed       uint64             `json:"failed"`
-	ErrorRate    float64            `json:"error_rate"`
-	RPS          float64            `json:"rps"`
-	Iterations   uint64             `json:"iterations"`
-	Interrupted  uint64             `json:"interrupted"`
-	Dropped      uint64             `json:"dropped"`
-	VUsMax       int64              `json:"vus_max"`
-	DataSent     uint64             `json:"data_sent"`
-	DataReceived uint64             `json:"data_received"`
-	Latency      TrendStats         `json:"http_req_duration"`
-	Trends       []NamedTrend       `json:"trends"`
-	Errors       map[string]uint64  `json:"errors,omitempty"`
-	Scenarios    []ScenarioSnapshot `json:"scenarios"`
-	Thresholds   []ThresholdResult  `json:"thresholds"`
-	Aborted      string             `json:"aborted,omitempty"`
+	Schema       string     `json:"schema"`
+	StartedAt    time.Time  `json:"started_at"`
+	Duration     string     `json:"duration"`
+	DurationSec  float64    `json:"duration_seconds"`
+	Requests     uint64     `json:"requests"`
+	Failed       uint64     `json:"failed"`
+	ErrorRate    float64    `json:"error_rate"`
+	RPS          float64    `json:"rps"`
+	Iterations   uint64     `json:"iterations"`
+	Interrupted  uint64     `json:"interrupted"`
+	Dropped      uint64     `json:"dropped"`
+	VUsMax       int64      `json:"vus_max"`
+	DataSent     uint64     `json:"data_sent"`
+	DataReceived uint64     `json:"data_received"`
+	Latency      TrendStats `json:"http_req_duration"`
+	// Checks counts the checks (k6's checks metric), when any ran.
+	Checks     *CheckCounts       `json:"checks,omitempty"`
+	Trends     []NamedTrend       `json:"trends"`
+	Errors     map[string]uint64  `json:"errors,omitempty"`
+	Scenarios  []ScenarioSnapshot `json:"scenarios"`
+	Thresholds []ThresholdResult  `json:"thresholds"`
+	Aborted    string             `json:"aborted,omitempty"`
+}
+
+// CheckCounts are a run's checks: how many passed and failed.
+type CheckCounts struct {
+	Passed uint64 `json:"passed"`
+	Failed uint64 `json:"failed"`
 }
 
 // NamedTrend is one trend metric (all its series together) in a [Summary].
@@ -125,6 +133,9 @@ func Summarize(r *Result) *Summary {
 		sum.RPS = float64(sum.Requests) / s.Elapsed.Seconds()
 	}
 	sum.Latency = s.TrendStats(MetricReqDuration, nil)
+	if total, failed := s.Rate(MetricChecks, nil); total > 0 {
+		sum.Checks = &CheckCounts{Passed: total - failed, Failed: failed}
+	}
 	var metrics []string
 	for i := range s.Series {
 		se := &s.Series[i]
@@ -202,6 +213,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 			parts = append(parts, fmt.Sprintf("%s=%d", r, s.Errors[r]))
 		}
 		fmt.Fprintf(tw, "    errors\t: %s\n", strings.Join(parts, " "))
+	}
+	if c := s.Checks; c != nil {
+		fmt.Fprintf(tw, "    checks\t: %.2f%%\t✓ %d ✗ %d\n", 100*float64(c.Passed)/float64(c.Passed+c.Failed), c.Passed, c.Failed)
 	}
 	fmt.Fprintf(tw, "    iterations\t: %d\tinterrupted=%d\tdropped=%d\n", s.Iterations, s.Interrupted, s.Dropped)
 	fmt.Fprintf(tw, "    vus_max\t: %d\n", s.VUsMax)

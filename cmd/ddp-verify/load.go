@@ -19,6 +19,7 @@ import (
 	"github.com/dailydoco/ddp-verify/exitcode"
 	"github.com/dailydoco/ddp-verify/internal/atomicfile"
 	"github.com/dailydoco/ddp-verify/internal/outdir"
+	"github.com/dailydoco/ddp-verify/k6script"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/progress"
 )
@@ -41,9 +42,15 @@ type loadOptions struct {
 	progressEvery time.Duration
 	segment       string
 	sequence      string
+	// With a script (the command's argument): k6's flags.
+	iterations int64
+	stageFlags []string
+	env        []string
 
 	target     *url.URL
 	scenario   load.ScenarioConfig
+	script     *k6script.Script
+	scenarios  []load.ScenarioConfig // the script's, after the flags; else the one scenario
 	parsedTh   []load.Threshold
 	seg        load.Segment
 	stageList  []load.Stage
@@ -53,13 +60,19 @@ type loadOptions struct {
 func newLoadCmd(out, errOut io.Writer) *cobra.Command {
 	o := &loadOptions{out1: out, err1: errOut}
 	cmd := &cobra.Command{
-		Use:   "load --url URL (--stages 30s:50,1m:50,10s:0 | --rate N --duration D)",
-		Short: "Ad-hoc load against one URL, with a k6-style summary",
-		Long: `Drives load against one URL and prints a k6-style summary.
+		Use:   "load (--url URL (--stages 30s:50,1m:50,10s:0 | --rate N --duration D) | SCRIPT.js [--vus N] [--duration D | --iterations N | --stage D:N ...] [--env K=V ...])",
+		Short: "Ad-hoc load against one URL, or a k6 script, with a k6-style summary",
+		Long: `Drives load against one URL, or runs a k6 script, and prints a k6-style summary.
 
 --stages runs a ramping-vus executor (closed model: each VU loops requests);
 --rate with --duration runs a constant-arrival-rate executor (open model: N requests per second
 whatever the latency, with response time measured from the intended start).
+
+With a k6 script (the part of k6's API that docs/scripts.md lists; anything else fails with
+"not supported" before the load), the script's options decide the load, and k6's flags override
+them as in k6: --vus, --duration, --iterations, --stage D:N (repeatable; or --stages), --env K=V
+(repeatable; __ENV holds this process's environment and these). Its setup() runs before the load,
+teardown(data) after it.
 
 Thresholds use k6 syntax, METRIC[{tag:value}]:EXPR[ over D][,abortOnFail][,delayAbortEval=D], e.g.
   --threshold 'http_req_duration:p(95)<100' --threshold 'http_req_failed:rate<0.01 over 30s'
@@ -69,8 +82,14 @@ failed, or when requests got answers but none succeeded, or none was sent; 2 for
 (checked before the first request: the URL, --method, --out, the stages); 3 when the target
 could not be reached (nothing listening, or no request got any response); 130 when
 interrupted.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if err := o.validateScript(args[0]); err != nil {
+					return exitcode.New(exitcode.BadInput, err)
+				}
+				return o.run(cmd.Context())
+			}
 			if err := o.validate(); err != nil {
 				return exitcode.New(exitcode.BadInput, err)
 			}
@@ -85,8 +104,11 @@ interrupted.`,
 	f.StringVar(&o.method, "method", "GET", "HTTP method")
 	f.StringVar(&o.stages, "stages", "", "ramping-vus stages DURATION:VUS,... e.g. 30s:50,1m:50,10s:0")
 	f.Int64Var(&o.rate, "rate", 0, "constant arrival rate in requests per second (with --duration)")
-	f.DurationVar(&o.duration, "duration", 0, "duration of the --rate run")
-	f.Int64Var(&o.vus, "vus", 0, "pre-allocated VUs for --rate (default: rate/10, at least 10)")
+	f.DurationVar(&o.duration, "duration", 0, "duration of the --rate run; with a script, k6's --duration")
+	f.Int64Var(&o.vus, "vus", 0, "pre-allocated VUs for --rate (default: rate/10, at least 10); with a script, k6's --vus")
+	f.Int64Var(&o.iterations, "iterations", 0, "with a script: k6's --iterations (shared by the VUs)")
+	f.StringArrayVar(&o.stageFlags, "stage", nil, "with a script: k6's --stage DURATION:VUS (repeatable)")
+	f.StringArrayVar(&o.env, "env", nil, "with a script: k6's --env NAME=VALUE, in __ENV (repeatable)")
 	f.Int64Var(&o.maxVUs, "max-vus", 0, "maximum VUs for --rate (default: 10×pre-allocated)")
 	f.StringArrayVar(&o.thresholds, "threshold", nil, "threshold METRIC:EXPR (repeatable)")
 	f.StringVar(&o.out, "out", "", "directory to write summary.json into")
@@ -107,6 +129,10 @@ func (o *loadOptions) validate() error {
 	}
 	o.scenario.Name = "default"
 	o.scenario.Exec = requestEach(strings.ToUpper(o.method), o.url)
+	o.scenarios = []load.ScenarioConfig{o.scenario}
+	if len(o.stageFlags) > 0 || o.iterations != 0 || len(o.env) > 0 {
+		return errors.New("--stage, --iterations and --env are for a script (ddp-verify load SCRIPT.js)")
+	}
 	return o.scenario.Validate()
 }
 
@@ -248,7 +274,7 @@ func (o *loadOptions) probe(ctx context.Context) error {
 }
 
 func (o *loadOptions) run(ctx context.Context) error {
-	eng, err := load.NewEngine([]load.ScenarioConfig{o.scenario}, load.WithThresholds(o.parsedTh...), load.WithSegment(o.seg),
+	eng, err := load.NewEngine(o.scenarios, load.WithThresholds(o.parsedTh...), load.WithSegment(o.seg),
 		load.WithHTTP(load.HTTPOptions{Timeout: o.timeout, InsecureSkipVerify: o.insecure}))
 	if err != nil {
 		return exitcode.New(exitcode.BadInput, err)
@@ -261,15 +287,21 @@ func (o *loadOptions) run(ctx context.Context) error {
 	if tty {
 		every = time.Second
 	}
+	if err := o.setup(ctx); err != nil {
+		return err
+	}
 	stop := make(chan struct{})
 	progressDone := make(chan struct{})
 	go func() {
 		defer close(progressDone)
-		progress.Follow(progress.New(o.err1, tty), eng, o.scenario.Executor.TotalDuration(), o.stageAt, every, stop)
+		progress.Follow(progress.New(o.err1, tty), eng, totalDuration(o.scenarios), o.stageAt, every, stop)
 	}()
 	res, runErr := eng.Run(ctx)
 	close(stop)
 	<-progressDone
+	if err := o.teardown(ctx); err != nil {
+		return err
+	}
 
 	sum := load.Summarize(res)
 	if err := sum.WriteText(o.out1); err != nil {

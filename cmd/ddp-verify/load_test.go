@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
@@ -168,5 +171,114 @@ func TestLoadNoRequestSucceeded(t *testing.T) {
 				t.Fatalf("exit %d, want %d saying %q\nstderr:\n%s", code, tc.code, tc.want, errOut)
 			}
 		})
+	}
+}
+
+// loginServer counts the requests of testdata/login.js by route; /home answers "hello" to the
+// token /login handed out and 401 to anything else.
+func loginServer(t *testing.T) (*httptest.Server, *sync.Map) {
+	var hits sync.Map
+	count := func(route string) {
+		n, _ := hits.LoadOrStore(route, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		count("login")
+		if r.ParseForm() != nil || r.PostForm.Get("user") != "ada" {
+			http.Error(w, "who?", http.StatusBadRequest)
+			return
+		}
+		w.Write([]byte(`{"token":"t0k"}`))
+	})
+	mux.HandleFunc("GET /home", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t0k" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		count("home")
+		w.Write([]byte("hello"))
+	})
+	mux.HandleFunc("DELETE /session", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer t0k" {
+			count("logout")
+		}
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, &hits
+}
+
+func hitCount(hits *sync.Map, route string) int64 {
+	n, ok := hits.Load(route)
+	if !ok {
+		return 0
+	}
+	return n.(*atomic.Int64).Load()
+}
+
+// `load SCRIPT.js` runs a k6 script: k6's flags override its options (2 VUs sharing 6
+// iterations instead of one VU for ten minutes), setup's token reaches every iteration,
+// teardown runs once, and the summary counts the load's requests only (setup's and teardown's
+// are not part of it). A failing check fails the script's own threshold: exit 1.
+func TestLoadScript(t *testing.T) {
+	for _, tc := range []struct {
+		want string
+		code int
+	}{{"hello", 0}, {"goodbye", 1}} {
+		srv, hits := loginServer(t)
+		dir := t.TempDir()
+		out, errOut, code := execute(t, "load", filepath.Join("testdata", "login.js"), "--vus", "2", "--iterations", "6",
+			"--env", "BASE_URL="+srv.URL, "--env", "WANT="+tc.want, "--out", dir)
+		if code != tc.code {
+			t.Fatalf("want %q: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", tc.want, code, tc.code, out, errOut)
+		}
+		if l, h, o := hitCount(hits, "login"), hitCount(hits, "home"), hitCount(hits, "logout"); l != 1 || h != 6 || o != 1 {
+			t.Errorf("want %q: %d logins, %d home pages, %d logouts; want 1, 6, 1", tc.want, l, h, o)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum struct {
+			Requests uint64 `json:"requests"`
+			Checks   struct {
+				Passed, Failed uint64
+			} `json:"checks"`
+			Thresholds []struct {
+				Metric string `json:"metric"`
+				Pass   bool   `json:"pass"`
+			} `json:"thresholds"`
+		}
+		if err := json.Unmarshal(b, &sum); err != nil {
+			t.Fatal(err)
+		}
+		passed := uint64(6 * (1 - tc.code))
+		if sum.Checks.Passed != passed || sum.Checks.Failed != 6-passed || !strings.Contains(out, fmt.Sprintf("✓ %d ✗ %d", passed, 6-passed)) {
+			t.Errorf("want %q: checks %+v, want %d passed; summary:\n%s", tc.want, sum.Checks, passed, out)
+		}
+		if sum.Requests != 6 || len(sum.Thresholds) != 1 || sum.Thresholds[0].Metric != "checks" || sum.Thresholds[0].Pass != (tc.code == 0) {
+			t.Errorf("want %q: summary.json %s", tc.want, b)
+		}
+	}
+}
+
+// A script's bad input is exit 2 before any request: flags of the one-URL load, a module
+// outside what is supported, a malformed --env.
+func TestLoadScriptBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{filepath.Join("testdata", "login.js"), "--url", "http://127.0.0.1:1/"}, "--url: not with a script"},
+		{[]string{filepath.Join("testdata", "websocket.js")}, `websocket.js:1: module "k6/ws" is not supported`},
+		{[]string{filepath.Join("testdata", "login.js"), "--env", "NOEQUALS"}, `--env "NOEQUALS": want NAME=VALUE`},
+		{[]string{filepath.Join("testdata", "login.js"), "--stage", "10s"}, "--stage"},
+		{[]string{"--url", "http://127.0.0.1:1/", "--rate", "1", "--duration", "1s", "--iterations", "3"}, "are for a script"},
+	} {
+		out, errOut, code := execute(t, append([]string{"load"}, tc.args...)...)
+		if code != exitcode.BadInput || !strings.Contains(errOut, tc.want) {
+			t.Errorf("load %v: exit %d, want 2 with %q\nstdout:\n%s\nstderr:\n%s", tc.args, code, tc.want, out, errOut)
+		}
 	}
 }

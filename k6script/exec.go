@@ -1,0 +1,181 @@
+package k6script
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/dailydoco/ddp-verify/load"
+)
+
+// scenarioExec runs the exported function fn as a [load.Scenario].
+type scenarioExec struct {
+	s  *Script
+	fn string
+}
+
+func (s *Script) exec(fn string) load.Scenario { return scenarioExec{s: s, fn: fn} }
+
+// Run runs one iteration in the VU's runtime (created, with the init code, on the VU's first
+// iteration): __ITER is set and fn called with the setup data. A thrown exception fails the
+// iteration and is logged; when ctx ends, the runtime is interrupted and ctx's error returned.
+func (e scenarioExec) Run(ctx context.Context, vu *load.VU) error {
+	r, err := e.s.vuRuntime(vu)
+	if err != nil {
+		vu.Logger().Error("k6 script init failed", "err", err)
+		return err
+	}
+	if err := r.rt.GlobalObject().Set("__ITER", vu.Iteration()); err != nil {
+		return err
+	}
+	data, err := r.setupData()
+	if err != nil {
+		return err
+	}
+	_, err = r.call(ctx, vuHost{vu: vu}, e.fn, data)
+	if err != nil && ctx.Err() == nil {
+		vu.Logger().Error("k6 script iteration failed", "err", err)
+	}
+	return err
+}
+
+// vuRuntime returns the VU's runtime, creating it on first use. Runtimes are keyed by VU id and
+// only used by their VU's goroutine.
+func (s *Script) vuRuntime(vu *load.VU) (*runtime, error) {
+	s.mu.Lock()
+	r, ok := s.runtimes[vu.ID()]
+	setupMissing := s.exports["setup"] && !s.setupRan
+	s.mu.Unlock()
+	if setupMissing {
+		return nil, fmt.Errorf("k6 script %s: setup() was not run: call Script.Setup before the load", s.path)
+	}
+	if ok {
+		return r, nil
+	}
+	r, err := s.newRuntime(vu.ID(), vu.Logger())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.runtimes[vu.ID()] = r
+	s.mu.Unlock()
+	return r, nil
+}
+
+// setupData returns the setup data parsed in this runtime (once: the VU keeps its copy, as in
+// k6), or undefined.
+func (r *runtime) setupData() (goja.Value, error) {
+	if r.dataReady {
+		return r.data, nil
+	}
+	r.s.mu.Lock()
+	text := r.s.setupJSON
+	r.s.mu.Unlock()
+	r.data = goja.Undefined()
+	if text != "" {
+		parse, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("parse"))
+		v, err := parse(goja.Undefined(), r.rt.ToValue(text))
+		if err != nil {
+			return nil, fmt.Errorf("k6 script %s: setup data: %w", r.s.path, err)
+		}
+		r.data = v
+	}
+	r.dataReady = true
+	return r.data, nil
+}
+
+// lifecycleClient sends setup's and teardown's requests.
+var lifecycleClient = &http.Client{Timeout: 60 * time.Second}
+
+// Setup runs the exported setup() once, in a runtime of its own, and keeps its return value as
+// JSON for the VUs (each gets its own parsed copy as its exec function's argument). Without a
+// setup function it does nothing. setup's HTTP requests go through a plain net/http client:
+// they, its checks and its groups are not counted in the engine's metrics.
+func (s *Script) Setup(ctx context.Context) error {
+	s.mu.Lock()
+	ran := s.setupRan
+	s.mu.Unlock()
+	if ran {
+		return fmt.Errorf("k6 script %s: setup already ran", s.path)
+	}
+	text := ""
+	if s.exports["setup"] {
+		r, err := s.newRuntime(0, nil)
+		if err != nil {
+			return err
+		}
+		v, err := r.call(ctx, plainHost{client: lifecycleClient, log: s.log}, "setup")
+		if err != nil {
+			return err
+		}
+		if text, err = toJSON(r, v); err != nil {
+			return fmt.Errorf("k6 script %s: setup's return value: %w", s.path, err)
+		}
+	}
+	s.mu.Lock()
+	s.setupRan, s.setupJSON = true, text
+	s.mu.Unlock()
+	return nil
+}
+
+func toJSON(r *runtime, v goja.Value) (string, error) {
+	if v == nil || goja.IsUndefined(v) {
+		return "", nil
+	}
+	stringify, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("stringify"))
+	out, err := stringify(goja.Undefined(), v)
+	if err != nil {
+		return "", err
+	}
+	if goja.IsUndefined(out) {
+		return "", nil
+	}
+	return out.String(), nil
+}
+
+// Teardown runs the exported teardown(data) once, in a runtime of its own, with the setup data.
+// Without a teardown function it does nothing. Its HTTP requests, like setup's, go through a
+// plain net/http client and are not counted in the engine's metrics.
+func (s *Script) Teardown(ctx context.Context) error {
+	if !s.exports["teardown"] {
+		return nil
+	}
+	r, err := s.newRuntime(0, nil)
+	if err != nil {
+		return err
+	}
+	data, err := r.setupData()
+	if err != nil {
+		return err
+	}
+	_, err = r.call(ctx, plainHost{client: lifecycleClient, log: s.log}, "teardown", data)
+	return err
+}
+
+// Run runs the whole script as k6 does: setup, the load (the scenarios after ov and the
+// script's thresholds, with the engine options opts), then teardown, which runs even when the
+// load failed or a threshold aborted it. The result is the engine's (nil when the load did not
+// start); the error joins what went wrong.
+func (s *Script) Run(ctx context.Context, ov Overrides, opts ...load.Option) (*load.Result, error) {
+	scs, err := s.Scenarios(ov)
+	if err != nil {
+		return nil, err
+	}
+	ths, err := s.Thresholds()
+	if err != nil {
+		return nil, err
+	}
+	eng, err := load.NewEngine(scs, append(opts, load.WithThresholds(ths...))...)
+	if err != nil {
+		return nil, fmt.Errorf("k6 script %s: %w", s.path, err)
+	}
+	if err := s.Setup(ctx); err != nil {
+		return nil, err
+	}
+	res, runErr := eng.Run(ctx)
+	return res, errors.Join(runErr, s.Teardown(context.WithoutCancel(ctx)))
+}

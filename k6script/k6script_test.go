@@ -1,0 +1,476 @@
+package k6script
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/load"
+)
+
+// journeyServer is the service journey.js calls; it remembers what it saw.
+type journeyServer struct {
+	*httptest.Server
+	mu        sync.Mutex
+	setups    int
+	homes     []string // "vu/iter token env greeting"
+	teardowns []string
+}
+
+func newJourneyServer(t *testing.T) *journeyServer {
+	s := &journeyServer{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /setup", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		s.setups++
+		s.mu.Unlock()
+		_, _ = io.WriteString(w, `{"token":"tok-42"}`)
+	})
+	mux.HandleFunc("GET /home", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		s.mu.Lock()
+		s.homes = append(s.homes, fmt.Sprintf("%s/%s %s %s %s", q.Get("vu"), q.Get("iter"),
+			r.Header.Get("X-Token"), r.Header.Get("X-Env"), r.Header.Get("X-Greeting")))
+		s.mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("POST /teardown", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.teardowns = append(s.teardowns, string(b))
+		s.mu.Unlock()
+	})
+	s.Server = httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func testLogger(t *testing.T) load.Option {
+	return load.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))
+}
+
+func mustLoad(t *testing.T, path string, env map[string]string) *Script {
+	t.Helper()
+	s, err := Load(path, env)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", path, err)
+	}
+	return s
+}
+
+func TestJourneyChecksSetupTeardownEnv(t *testing.T) {
+	srv := newJourneyServer(t)
+	s := mustLoad(t, "testdata/journey.js", map[string]string{
+		"BASE_URL": srv.URL, "TEAM": "payments", "CHECKS_THRESHOLD": "rate>0.4"})
+	res, err := s.Run(context.Background(), Overrides{}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := res.Snapshot
+
+	// 2 VUs x 3 iterations x 2 checks, the second always failing.
+	for name, want := range map[string][2]uint64{"status is 200": {6, 0}, "body is nope": {6, 6}} {
+		total, failed := snap.Rate(load.MetricChecks, load.Filter{"step": name})
+		if total != want[0] || failed != want[1] {
+			t.Errorf("check %q: %d total, %d failed; want %d, %d", name, total, failed, want[0], want[1])
+		}
+	}
+	if n, failed := snap.Rate(load.MetricReqDuration, load.Filter{"step": "home"}); n != 6 || failed != 0 {
+		t.Errorf("requests tagged home: %d (%d failed), want 6 (0)", n, failed)
+	}
+	if n, _ := snap.Requests(); n != 6 {
+		t.Errorf("engine counted %d requests, want 6 (setup and teardown are not counted)", n)
+	}
+	if _, n, _ := snap.Trend("group_duration", load.Filter{"step": "think"}); n != 6 {
+		t.Errorf("group_duration{step:think} has %d samples, want 6", n)
+	}
+	if it := snap.Scenarios[0].Iterations; it != 6 || snap.Scenarios[0].Failed != 0 {
+		t.Errorf("iterations %d (failed %d), want 6 (0)", it, snap.Scenarios[0].Failed)
+	}
+	if !res.ThresholdsPassed() || len(res.Thresholds) != 3 {
+		t.Errorf("thresholds: %+v, want 3 passing", res.Thresholds)
+	}
+
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.setups != 1 {
+		t.Errorf("setup ran %d times, want 1", srv.setups)
+	}
+	want := []string{}
+	for vu := 1; vu <= 2; vu++ {
+		for it := range 3 {
+			want = append(want, fmt.Sprintf("%d/%d tok-42 payments hello from a file", vu, it))
+		}
+	}
+	got := slices.Sorted(slices.Values(srv.homes))
+	if !slices.Equal(got, want) {
+		t.Errorf("server saw\n%q\nwant\n%q", got, want)
+	}
+	if len(srv.teardowns) != 1 || srv.teardowns[0] != `{"token":"tok-42","vus":[]}` {
+		t.Errorf("teardown bodies %q, want one with the setup data", srv.teardowns)
+	}
+}
+
+func TestThresholdFromOptionsFails(t *testing.T) {
+	srv := newJourneyServer(t)
+	s := mustLoad(t, "testdata/journey.js", map[string]string{"BASE_URL": srv.URL, "CHECKS_THRESHOLD": "rate>0.6"})
+	res, err := s.Run(context.Background(), Overrides{}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ThresholdsPassed() {
+		t.Fatalf("thresholds passed, want checks rate>0.6 to fail (rate is 0.5): %+v", res.Thresholds)
+	}
+	for _, th := range res.Thresholds {
+		if wantPass := th.Metric != "checks"; th.Pass != wantPass {
+			t.Errorf("threshold %s: pass=%v value=%v, want pass=%v", th.Source, th.Pass, th.Value, wantPass)
+		}
+		if th.Metric == "checks" && th.Value != 0.5 {
+			t.Errorf("checks rate %v, want 0.5", th.Value)
+		}
+	}
+}
+
+// echo answers with the request's method, body and content type as JSON.
+func echoServer(t *testing.T) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("x-echo", "yes")
+		_ = json.NewEncoder(w).Encode(map[string]string{"method": r.Method, "body": string(b),
+			"contentType": r.Header.Get("Content-Type")})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// closedURL is a loopback URL nothing listens on.
+func closedURL(t *testing.T) string {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	u := srv.URL
+	srv.Close()
+	return u + "/down"
+}
+
+func TestHTTPModule(t *testing.T) {
+	srv := echoServer(t)
+	s := mustLoad(t, "testdata/requests.js", map[string]string{"BASE_URL": srv.URL, "DOWN_URL": closedURL(t)})
+	res, err := s.Run(context.Background(), Overrides{}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []string{"get status", "get method", "get header canonical", "get timings", "get url",
+		"form body", "form type", "put body", "patch", "del", "head", "options", "request", "404 code",
+		"down status 0", "down error", "selector not supported"}
+	for _, name := range checks {
+		total, failed := res.Snapshot.Rate(load.MetricChecks, load.Filter{"step": name})
+		if total != 1 || failed != 0 {
+			t.Errorf("check %q: %d total, %d failed; want 1 passing", name, total, failed)
+		}
+	}
+	if n, _ := res.Snapshot.Rate(load.MetricReqDuration, load.Filter{"step": "echo-get"}); n != 1 {
+		t.Errorf("requests tagged echo-get: %d, want 1", n)
+	}
+	if n, _ := res.Snapshot.Rate(load.MetricReqDuration, load.Filter{"step": "/echo"}); n != 7 {
+		t.Errorf("requests with step /echo (the URL path): %d, want 7", n)
+	}
+	if sc := res.Snapshot.Scenarios[0]; sc.Iterations != 1 || sc.Failed != 0 {
+		t.Errorf("iterations %d, failed %d; want 1, 0", sc.Iterations, sc.Failed)
+	}
+}
+
+// runCollecting runs the script's scenarios with their iteration errors collected.
+func runCollecting(t *testing.T, s *Script) (*load.Result, []string) {
+	t.Helper()
+	scs, err := s.Scenarios(Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var errs []string
+	for i := range scs {
+		inner := scs[i].Exec
+		scs[i].Exec = load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
+			err := inner.Run(ctx, vu)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err.Error())
+				mu.Unlock()
+			}
+			return err
+		})
+	}
+	eng, err := load.NewEngine(scs, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Setup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, errs
+}
+
+func TestFailingIterations(t *testing.T) {
+	s := mustLoad(t, "testdata/failing.js", map[string]string{"BASE_URL": "http://127.0.0.1:1"})
+	res, errs := runCollecting(t, s)
+	if sc := res.Snapshot.Scenarios[0]; sc.Iterations != 7 || sc.Failed != 7 {
+		t.Errorf("iterations %d, failed %d; want 7, 7", sc.Iterations, sc.Failed)
+	}
+	want := []string{"k6/http.batch is not supported", "k6.randomSeed is not supported",
+		"boom in iteration 2", "failed on purpose", "open() is only available in the init context",
+		"k6.check: the tags argument is not supported", "k6/http.get: params.redirects is not supported"}
+	if len(errs) != len(want) {
+		t.Fatalf("errors %q, want %d", errs, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(errs[i], w) || !strings.Contains(errs[i], "testdata/failing.js") {
+			t.Errorf("iteration %d error %q, want it to name testdata/failing.js and contain %q", i, errs[i], w)
+		}
+	}
+	// The stack points at the script's own line (through esbuild's source map).
+	if !strings.Contains(errs[2], "(testdata/failing.js:16:") {
+		t.Errorf("error %q does not point at failing.js:17", errs[2])
+	}
+}
+
+func TestInterruptedByGracefulStop(t *testing.T) {
+	s := mustLoad(t, "testdata/busy.js", nil)
+	res, errs := runCollecting(t, s)
+	sc := res.Snapshot.Scenarios[0]
+	if sc.Interrupted != 1 || sc.Iterations != 0 {
+		t.Errorf("interrupted %d, completed %d; want 1, 0", sc.Interrupted, sc.Iterations)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0], "context canceled") {
+		t.Errorf("errors %q, want one context canceled", errs)
+	}
+}
+
+func TestSetupRequiredBeforeLoad(t *testing.T) {
+	srv := newJourneyServer(t)
+	s := mustLoad(t, "testdata/journey.js", map[string]string{"BASE_URL": srv.URL, "CHECKS_THRESHOLD": "rate>0"})
+	scs, err := s.Scenarios(Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := load.NewEngine(scs, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc := res.Snapshot.Scenarios[0]; sc.Failed != 6 {
+		t.Errorf("failed iterations %d, want 6 (setup was not run)", sc.Failed)
+	}
+	if n, _ := res.Snapshot.Requests(); n != 0 {
+		t.Errorf("%d requests sent without setup data, want 0", n)
+	}
+}
+
+func TestExecutorsFromScenarios(t *testing.T) {
+	s := mustLoad(t, "testdata/executors.js", nil)
+	scs, err := s.Scenarios(Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		name     string
+		ex       load.Executor
+		start    time.Duration
+		grace    time.Duration
+		execName string
+	}
+	wants := []want{
+		{"a_constant", load.ConstantVUs{VUs: 3, Duration: 90 * time.Second}, 10 * time.Second, 5 * time.Second, "browse"},
+		{"b_ramping", load.RampingVUs{StartVUs: 1, GracefulRampDown: load.NoGrace,
+			Stages: []load.Stage{{Duration: 30 * time.Second, Target: 5}, {Duration: 1500 * time.Millisecond, Target: 0}}}, 0, 0, "default"},
+		{"c_per_vu", load.PerVUIterations{VUs: 2, Iterations: 4, MaxDuration: 2 * time.Minute}, 0, 0, "default"},
+		{"d_shared", load.SharedIterations{VUs: 3, Iterations: 9, MaxDuration: 45 * time.Second}, 0, load.NoGrace, "default"},
+		{"e_constant_rate", load.ConstantArrivalRate{Rate: 20, TimeUnit: time.Minute, Duration: time.Hour,
+			PreAllocatedVUs: 4, MaxVUs: 8}, 0, 0, "browse"},
+		{"f_ramping_rate", load.RampingArrivalRate{StartRate: 2, TimeUnit: 2 * time.Second, PreAllocatedVUs: 1, MaxVUs: 3,
+			Stages: []load.Stage{{Duration: 10 * time.Second, Target: 10}}}, 0, 0, "default"},
+	}
+	if len(scs) != len(wants) {
+		t.Fatalf("%d scenarios, want %d", len(scs), len(wants))
+	}
+	for i, w := range wants {
+		sc := scs[i]
+		if sc.Name != w.name || fmt.Sprintf("%#v", sc.Executor) != fmt.Sprintf("%#v", w.ex) ||
+			sc.StartTime != w.start || sc.GracefulStop != w.grace {
+			t.Errorf("scenario %d:\n got %s %#v start=%v grace=%v\nwant %s %#v start=%v grace=%v",
+				i, sc.Name, sc.Executor, sc.StartTime, sc.GracefulStop, w.name, w.ex, w.start, w.grace)
+		}
+		if ex, ok := sc.Exec.(scenarioExec); !ok || ex.fn != w.execName {
+			t.Errorf("scenario %s runs %#v, want exec %q", w.name, sc.Exec, w.execName)
+		}
+	}
+}
+
+// writeScript writes a script with the given options and a default function.
+func writeScript(t *testing.T, options string) string {
+	p := filepath.Join(t.TempDir(), "script.js")
+	src := "export const options = " + options + ";\n\nexport default function () {}\n"
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestShortcutsAndOverrides(t *testing.T) {
+	ramp := `[{ duration: "10s", target: 4 }, { duration: "5s", target: 0 }]`
+	rampStages := []load.Stage{{Duration: 10 * time.Second, Target: 4}, {Duration: 5 * time.Second, Target: 0}}
+	for _, tc := range []struct {
+		name, options string
+		ov            Overrides
+		want          load.Executor
+	}{
+		{"nothing", `{}`, Overrides{}, load.SharedIterations{VUs: 1, Iterations: 1}},
+		{"vus only", `{ vus: 5 }`, Overrides{}, load.SharedIterations{VUs: 5, Iterations: 1}},
+		{"vus duration", `{ vus: 3, duration: "30s" }`, Overrides{}, load.ConstantVUs{VUs: 3, Duration: 30 * time.Second}},
+		{"duration in ms", `{ duration: 1500 }`, Overrides{}, load.ConstantVUs{VUs: 1, Duration: 1500 * time.Millisecond}},
+		{"stages", `{ stages: ` + ramp + ` }`, Overrides{}, load.RampingVUs{StartVUs: 1, Stages: rampStages}},
+		{"vus stages", `{ vus: 2, stages: ` + ramp + ` }`, Overrides{}, load.RampingVUs{StartVUs: 2, Stages: rampStages}},
+		{"iterations", `{ vus: 2, iterations: 5 }`, Overrides{}, load.SharedIterations{VUs: 2, Iterations: 5}},
+		{"iterations duration", `{ vus: 2, iterations: 5, duration: "1m" }`, Overrides{},
+			load.SharedIterations{VUs: 2, Iterations: 5, MaxDuration: time.Minute}},
+		{"override duration", `{ vus: 2, duration: "1m" }`, Overrides{Duration: 10 * time.Second},
+			load.ConstantVUs{VUs: 2, Duration: 10 * time.Second}},
+		{"override vus", `{ vus: 2, duration: "1m" }`, Overrides{VUs: 7}, load.ConstantVUs{VUs: 7, Duration: time.Minute}},
+		{"override stages", `{ vus: 2, duration: "1m" }`, Overrides{Stages: rampStages},
+			load.RampingVUs{StartVUs: 2, Stages: rampStages}},
+		{"override replaces scenarios", `{ scenarios: { s: { executor: "constant-vus", duration: "1s" } } }`,
+			Overrides{VUs: 2, Iterations: 3}, load.SharedIterations{VUs: 2, Iterations: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustLoad(t, writeScript(t, tc.options), nil)
+			scs, err := s.Scenarios(tc.ov)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(scs) != 1 || scs[0].Name != "default" || fmt.Sprintf("%#v", scs[0].Executor) != fmt.Sprintf("%#v", tc.want) {
+				t.Fatalf("got %+v, want one scenario \"default\" with %#v", scs, tc.want)
+			}
+		})
+	}
+}
+
+func TestOverrideErrors(t *testing.T) {
+	s := mustLoad(t, "testdata/executors.js", nil)
+	_, err := s.Scenarios(Overrides{VUs: 3})
+	if err == nil || !strings.Contains(err.Error(), "cannot change scenarios") {
+		t.Errorf("VUs override of scenarios: %v", err)
+	}
+}
+
+func TestThresholdsParsed(t *testing.T) {
+	p := writeScript(t, `{ thresholds: {
+		"http_req_duration{step:login}": ["p(95)<300", { threshold: "max<900", abortOnFail: true, delayAbortEval: "10s" }],
+		checks: ["rate>0.99"],
+	} }`)
+	ths, err := mustLoad(t, p, nil).Thresholds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]string, len(ths))
+	for i, th := range ths {
+		got[i] = fmt.Sprintf("%s %s %v %s %v abort=%v delay=%v", th.Metric, th.Agg, th.Filter, th.Op, th.Value, th.AbortOnFail, th.DelayAbortEval)
+	}
+	want := []string{
+		"checks rate map[] > 0.99 abort=false delay=0s",
+		"http_req_duration p map[step:login] < 300 abort=false delay=0s",
+		"http_req_duration max map[step:login] < 900 abort=true delay=10s",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("thresholds\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want []string
+	}{
+		{"unsupported_module.js", []string{"testdata/unsupported_module.js:2:", `module "k6/ws" is not supported (docs/scripts.md lists what is)`}},
+		{"unsupported_import.js", []string{"testdata/unsupported_import.js:1:", "k6/http.batch is not supported"}},
+		{"unsupported_require.js", []string{"testdata/unsupported_require.js", `module "k6/crypto" is not supported`}},
+		{"unknown_option.js", []string{"testdata/unknown_option.js", `option "noConnectionReuse" is not supported`}},
+		{"unknown_field.js", []string{"testdata/unknown_field.js", `field "rate" is not supported by executor constant-vus`}},
+		{"bad_duration.js", []string{"testdata/bad_duration.js", `options.duration: "ten seconds" is not a duration`}},
+		{"no_default.js", []string{"testdata/no_default.js", "no default function is exported"}},
+		{"syntax_error.js", []string{"testdata/syntax_error.js:4:13: Unexpected \";\""}},
+		{"init_http.js", []string{"testdata/init_http.js", "k6/http.get is not supported in the init context"}},
+		{"missing.js", []string{"testdata/missing.js", "no such file"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tc.file), nil)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAsyncAndResponseFields(t *testing.T) {
+	s := mustLoad(t, "testdata/failing.js", map[string]string{"BASE_URL": closedURL(t)})
+	r, err := s.newRuntime(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := plainHost{client: lifecycleClient, log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	for fn, want := range map[string]string{
+		"asyncOK":       "",
+		"asyncRejects":  "async boom",
+		"asyncPending":  "promise is still pending",
+		"responseField": "k6/http response.cookies is not supported",
+	} {
+		_, err := r.call(context.Background(), h, fn)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", fn, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: error %v, want one containing %q", fn, err, want)
+		}
+	}
+}
+
+func TestThresholdErrors(t *testing.T) {
+	for options, want := range map[string]string{
+		`{ thresholds: { http_req_duration: ["p(95)<<300"] } }`:                        `options.thresholds["http_req_duration"][0]`,
+		`{ thresholds: { checks: [{ threshold: "rate>0.9", abortOnFail: "yes" }] } }`:  "abortOnFail: want true or false",
+		`{ thresholds: { checks: [{ threshold: "rate>0.9", gracePeriod: "1s" }] } }`:   "threshold.gracePeriod: is not supported",
+		`{ thresholds: { checks: "rate>0.9" } }`:                                       "want a list of expressions",
+		`{ scenarios: { s: { executor: "externally-controlled", vus: 1 } } }`:          `executor "externally-controlled" is not supported`,
+		`{ scenarios: { s: { executor: "constant-vus", duration: "1s", tags: {} } } }`: `field "tags" is not supported`,
+		`{ duration: "1m", stages: [{ duration: "1s", target: 1 }] }`:                  "duration and stages cannot be used together",
+		`{ iterations: 2, scenarios: { s: { executor: "per-vu-iterations" } } }`:       "cannot be combined with scenarios",
+	} {
+		p := writeScript(t, options)
+		_, err := Load(p, nil)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("options %s: error %v, want one naming %s and containing %q", options, err, p, want)
+		}
+	}
+}

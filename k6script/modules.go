@@ -1,0 +1,140 @@
+package k6script
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// modules are the importable modules and the names each exports.
+var modules = map[string]map[string]bool{
+	"k6":      set("check", "group", "sleep", "fail"),
+	"k6/http": set("get", "post", "put", "patch", "del", "head", "options", "request"),
+}
+
+func set(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+func unsupportedModule(name string) error {
+	return fmt.Errorf("module %q is not supported (docs/scripts.md lists what is)", name)
+}
+
+// passthrough are names that esbuild's interop helpers and JavaScript itself look up on any
+// object; on a module they read as undefined.
+var passthrough = set("__esModule", "default", "then", "toJSON")
+
+// newModule returns a module: an object with funcs (which must be exactly the names listed in
+// modules) whose prototype throws "MODULE.NAME is not supported" for any other name. esbuild's
+// namespace objects (import * as k6) inherit from the module's prototype, so they throw too.
+func (r *runtime) newModule(name string, funcs map[string]any) goja.Value {
+	m := r.guarded(name)
+	for k, f := range funcs {
+		if !modules[name][k] {
+			panic(fmt.Sprintf("k6script: %s.%s is not listed in modules", name, k))
+		}
+		_ = m.Set(k, f)
+	}
+	return m
+}
+
+// guarded returns an empty object whose prototype is a proxy that throws "WHAT.NAME is not
+// supported" when a name the object does not have is read (Object.prototype's members and
+// passthrough names excepted).
+func (r *runtime) guarded(what string) *goja.Object {
+	guard := r.rt.NewProxy(r.rt.NewObject(), &goja.ProxyTrapConfig{
+		Get: func(target *goja.Object, key string, _ goja.Value) goja.Value {
+			if v := target.Get(key); v != nil || passthrough[key] {
+				return v
+			}
+			r.throwf("%s.%s is not supported (docs/scripts.md lists what is)", what, key)
+			return nil
+		},
+	})
+	o := r.rt.NewObject()
+	if err := o.SetPrototype(r.rt.ToValue(guard).ToObject(r.rt)); err != nil {
+		panic(err)
+	}
+	return o
+}
+
+// needHost returns the host of the running call, throwing in the init context (as k6 does).
+func (r *runtime) needHost(fn string) host {
+	if r.h == nil {
+		r.throwf("%s is not supported in the init context (call it from a function)", fn)
+	}
+	return r.h
+}
+
+// k6Module is the "k6" module: check, group, sleep, fail.
+func (r *runtime) k6Module() goja.Value {
+	return r.newModule("k6", map[string]any{
+		"check": r.check,
+		"group": r.group,
+		"sleep": r.sleep,
+		"fail":  r.fail,
+	})
+}
+
+// check runs each named check of sets against val, records it, and returns whether all passed.
+func (r *runtime) check(val goja.Value, sets *goja.Object, tags goja.Value) bool {
+	h := r.needHost("k6.check")
+	if o, ok := tags.(*goja.Object); ok && len(o.Keys()) > 0 {
+		r.throwf("k6.check: the tags argument is not supported")
+	}
+	if sets == nil {
+		r.throwf("k6.check: want an object of named checks")
+	}
+	all := true
+	for _, name := range sets.Keys() {
+		c := sets.Get(name)
+		ok := c.ToBoolean()
+		if fn, isFn := goja.AssertFunction(c); isFn {
+			res, err := fn(goja.Undefined(), val)
+			if err != nil {
+				panic(err)
+			}
+			ok = res.ToBoolean()
+		}
+		h.check(name, ok)
+		all = all && ok
+	}
+	return all
+}
+
+// group runs fn, records its duration as group_duration{step: name} and returns its value.
+func (r *runtime) group(name string, fn goja.Callable) goja.Value {
+	h := r.needHost("k6.group")
+	if fn == nil {
+		r.throwf("k6.group(%q): want a function", name)
+	}
+	start := h.now()
+	v, err := fn(goja.Undefined())
+	h.trend("group_duration", name, h.now().Sub(start))
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// sleep waits seconds (think time) and throws when the iteration is interrupted.
+func (r *runtime) sleep(seconds float64) {
+	h := r.needHost("k6.sleep")
+	if err := h.sleep(r.ctx, time.Duration(seconds*float64(time.Second))); err != nil {
+		r.throwf("k6.sleep: %v", err)
+	}
+}
+
+// fail throws msg, failing the iteration.
+func (r *runtime) fail(msg goja.Value) {
+	text := "test aborted"
+	if msg != nil && !goja.IsUndefined(msg) {
+		text = msg.String()
+	}
+	r.throwf("%s", text)
+}

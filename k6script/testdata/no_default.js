@@ -1,0 +1,3 @@
+export const options = { vus: 1, duration: "1s" };
+
+export function browse() {}

@@ -1,0 +1,5 @@
+import { get, batch as many } from "k6/http";
+
+export default function () {
+  many([get]);
+}

@@ -1,0 +1,5 @@
+const crypto = require("k6/crypto");
+
+export default function () {
+  crypto.sha256("x", "hex");
+}
