@@ -20,6 +20,29 @@ type scenarioExec struct {
 
 func (s *Script) exec(fn string) load.Scenario { return scenarioExec{s: s, fn: fn} }
 
+// Exec returns the exported function fn ("default" for the default function) as a
+// [load.Scenario], for a scenario the caller configures itself (a profile's): each VU runs it
+// in its own runtime with the setup data, as the script's own scenarios do. [Script.Setup]
+// must run before the load when the script exports setup.
+func (s *Script) Exec(fn string) (load.Scenario, error) {
+	if !s.exports[fn] {
+		return nil, fmt.Errorf("k6 script %s: %q is not an exported function", s.path, fn)
+	}
+	return s.exec(fn), nil
+}
+
+// ScriptOf returns the script a [load.Scenario] from [Script.Exec] or [Script.Scenarios] runs,
+// or nil for any other scenario: callers find the scripts whose setup and teardown they run.
+func ScriptOf(sc load.Scenario) *Script {
+	if e, ok := sc.(scenarioExec); ok {
+		return e.s
+	}
+	return nil
+}
+
+// OptionNames returns the names the script's exported options set, sorted.
+func (s *Script) OptionNames() []string { return sortedKeys(s.options) }
+
 // Run runs one iteration in the VU's runtime (created, with the init code, on the VU's first
 // iteration): __ITER is set and fn called with the setup data. A thrown exception fails the
 // iteration and is logged; when ctx ends, the runtime is interrupted and ctx's error returned.

@@ -420,9 +420,13 @@ func TestLoadErrors(t *testing.T) {
 		{"missing.js", []string{"testdata/missing.js", "no such file"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			_, err := Load(filepath.Join("testdata", tc.file), nil)
+			// Load, or the scenarios the script's own options make (the exec functions).
+			s, err := Load(filepath.Join("testdata", tc.file), nil)
 			if err == nil {
-				t.Fatal("Load succeeded, want an error")
+				_, err = s.Scenarios(Overrides{})
+			}
+			if err == nil {
+				t.Fatal("Load and Scenarios succeeded, want an error")
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {

@@ -45,7 +45,7 @@ var commonFields = set("executor", "startTime", "gracefulStop", "exec")
 // map, or else one VU running one iteration. Every scenario is named (the shortcuts make
 // "default") and validated; errors name the script and the option or field.
 func (s *Script) Scenarios(ov Overrides) ([]load.ScenarioConfig, error) {
-	if err := s.checkTopLevel(); err != nil {
+	if err := errors.Join(s.checkTopLevel(), s.checkExecs()); err != nil {
 		return nil, err
 	}
 	scs, err := s.deriveScenarios(ov)

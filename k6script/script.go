@@ -33,7 +33,8 @@ type Script struct {
 }
 
 // Load reads, transforms and compiles the script at path and runs its init code once to read
-// its options and check that it exports what its scenarios run. env is the script's __ENV.
+// and check its options. env is the script's __ENV. Whether it exports what its own scenarios
+// run is checked by [Script.Scenarios] (a profile runs the function it names: [Script.Exec]).
 // Errors name the file: "FILE:LINE:COL: message" for syntax errors.
 func Load(path string, env map[string]string) (*Script, error) {
 	src, err := os.ReadFile(path)
@@ -103,8 +104,7 @@ func compileProgram(path, code string) (*goja.Program, error) {
 }
 
 // probe runs the init code in a runtime of its own (__VU 0, as k6's) to read the exported
-// options and the names of the exported functions, and checks that every scenario's exec
-// function exists.
+// options and the names of the exported functions, and checks the options.
 func (s *Script) probe() error {
 	r, err := s.newRuntime(0, nil)
 	if err != nil {
@@ -119,16 +119,16 @@ func (s *Script) probe() error {
 	if err := s.readOptions(r); err != nil {
 		return err
 	}
-	if err := s.checkExecs(); err != nil {
-		return err
-	}
 	return s.checkOptions()
 }
 
 // checkOptions reports unsupported or invalid options at load time rather than at run time.
 func (s *Script) checkOptions() error {
-	if _, err := s.Scenarios(Overrides{}); err != nil {
+	if err := s.checkTopLevel(); err != nil {
 		return err
+	}
+	if _, err := s.deriveScenarios(Overrides{}); err != nil {
+		return fmt.Errorf("k6 script %s: %w", s.path, err)
 	}
 	_, err := s.Thresholds()
 	return err

@@ -278,9 +278,7 @@ func (v *validator) scenario(p *Profile, i int, stageNames, scenarioNames map[st
 			v.Fail(at+".maxVUs", "must be at least preAllocatedVUs (%d)", s.PreAllocatedVUs)
 		}
 	}
-	if len(s.Journeys) == 0 {
-		v.Fail(at+".journeys", "at least one journey with a positive weight is required")
-	}
+	v.workload(at, s)
 	names := make([]string, 0, len(s.Journeys))
 	for name := range s.Journeys {
 		names = append(names, name)
@@ -537,4 +535,35 @@ func peakRate(s Scenario) (string, float64) {
 		return field, perSecond(peak)
 	}
 	return "", 0
+}
+
+// jsIdentifier is what an exec function's name may be.
+var jsIdentifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+
+// workload checks what the scenario's users do: DailyDoco journeys, or a k6 script's
+// function, never both.
+func (v *validator) workload(at string, s *Scenario) {
+	if s.Script == "" {
+		if s.Exec != "" {
+			v.Fail(at+".exec", "exec names a function of a script: give script too")
+		}
+		if len(s.Journeys) == 0 {
+			v.Fail(at+".journeys", "at least one journey with a positive weight is required (or a script)")
+		}
+		return
+	}
+	for _, f := range []struct {
+		field string
+		set   bool
+	}{{"journeys", len(s.Journeys) > 0}, {"thinkTime", s.ThinkTime != ThinkTime{}}, {"media", len(s.Media) > 0}} {
+		if f.set {
+			v.Fail(at+"."+f.field, "a scenario with a script takes no %s: the script says what its users do", f.field)
+		}
+	}
+	if !strings.HasSuffix(s.Script, ".js") {
+		v.Fail(at+".script", "want a k6 script file ending in .js, got %q", s.Script)
+	}
+	if s.Exec != "" && !jsIdentifier.MatchString(s.Exec) {
+		v.Fail(at+".exec", "%q is not a JavaScript function name", s.Exec)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,6 +40,10 @@ type ScenarioPlan struct {
 	Journeys  map[string]float64
 	ThinkTime ThinkTime
 	Media     []MediaClass
+	// Script, instead of the journeys, is the k6 script the users run (its path resolved
+	// against the profile's directory) and Exec its function ("default" when not named).
+	Script string
+	Exec   string
 }
 
 // Name is the profile's name.
@@ -116,7 +121,14 @@ func (v *validator) resolve(p *Profile) *Plan {
 		if ex != nil {
 			v.loadRules(at, load.CheckExecutor(ex))
 		}
-		plan.Scenarios = append(plan.Scenarios, ScenarioPlan{Load: cfg, Journeys: s.Journeys, ThinkTime: s.ThinkTime, Media: s.Media})
+		sp := ScenarioPlan{Load: cfg, Journeys: s.Journeys, ThinkTime: s.ThinkTime, Media: s.Media}
+		if s.Script != "" {
+			sp.Script, sp.Exec = p.scriptPath(s.Script), s.Exec
+			if sp.Exec == "" {
+				sp.Exec = "default"
+			}
+		}
+		plan.Scenarios = append(plan.Scenarios, sp)
 	}
 	for _, f := range p.Chaos {
 		plan.Faults = append(plan.Faults, f.Chaos())
@@ -259,4 +271,13 @@ func unjoin(err error) []error {
 		out = append(out, unjoin(e)...)
 	}
 	return out
+}
+
+// scriptPath resolves a scenario's script against the directory of the profile's file (a
+// built-in profile's against the working directory).
+func (p *Profile) scriptPath(script string) string {
+	if filepath.IsAbs(script) || strings.HasPrefix(p.source, "builtin:") || p.source == "" {
+		return script
+	}
+	return filepath.Join(filepath.Dir(p.source), script)
 }

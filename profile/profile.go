@@ -106,6 +106,11 @@ type Scenario struct {
 
 	// Journeys maps journey names to relative weights; a VU draws its next journey by weight.
 	Journeys map[string]float64 `yaml:"journeys"`
+	// Script, instead of journeys, is a k6 script (docs/scripts.md), relative to the
+	// profile's file, whose exported function Exec (absent: its default function) the
+	// scenario's users run; the scenario's executor, not the script's options, sets the load.
+	Script string `yaml:"script,omitempty"`
+	Exec   string `yaml:"exec,omitempty"`
 	// ThinkTime is the pause between a user's steps.
 	ThinkTime ThinkTime `yaml:"thinkTime"`
 	// Media replaces the documented default capture mix (docs/journeys.md) for this scenario;

@@ -54,6 +54,13 @@ func TestBadProfilesNameFileLineAndField(t *testing.T) {
 			"not-a-number.bad.yaml:8: scenarios[0].journeys.browse: want a finite number, got .nan",
 			"not-a-number.bad.yaml:10: scenarios[0].media[0].share: want a finite number, got .nan",
 		}},
+		// A scenario's users run journeys or a k6 script's function, never both.
+		{"script-scenarios.bad.yaml", []string{
+			"script-scenarios.bad.yaml:8: scenarios[0].journeys: a scenario with a script takes no journeys",
+			"script-scenarios.bad.yaml:13: scenarios[1].exec: exec names a function of a script: give script too",
+			`script-scenarios.bad.yaml:19: scenarios[2].script: want a k6 script file ending in .js, got "users.ts"`,
+			`script-scenarios.bad.yaml:20: scenarios[2].exec: "browse()" is not a JavaScript function name`,
+		}},
 		{"duration-out-of-range.bad.yaml", []string{
 			"duration-out-of-range.bad.yaml:6: scenarios[0].duration: 500µs is shorter than 1ms",
 			"duration-out-of-range.bad.yaml:10: scenarios[0].thinkTime.mean: 1000h0m0s (41.67 days) is longer than 720h0m0s (30 days)",

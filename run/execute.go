@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/dailydoco/ddp-verify/agents"
 	"github.com/dailydoco/ddp-verify/chaos"
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/k6script"
 	"github.com/dailydoco/ddp-verify/load"
 )
 
@@ -64,6 +66,10 @@ func (r *runner) execute(ctx context.Context) (*execution, error) {
 		}
 		sched = chaos.NewScheduler(r.platform.Chaos, r.plan.Faults, opts...)
 	}
+	scripts := scriptsOf(drv)
+	if err := setUpScripts(ctx, scripts); err != nil {
+		return nil, err
+	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	var aborted atomic.Bool
@@ -88,6 +94,7 @@ func (r *runner) execute(ctx context.Context) (*execution, error) {
 	go func() { wg.Wait(); close(done) }()
 	ex.serviceRecovery = r.watch(loadCtx, done, ex.t0, drv, sched)
 	<-done
+	r.tearDownScripts(ctx, scripts)
 	ex.loadEnd, ex.aborted = r.clock.Now(), aborted.Load()
 	if spread != nil {
 		ex.agents = spread.Agents()
@@ -152,5 +159,45 @@ func (r *runner) onInterrupt(ctx context.Context, stop func()) {
 	case <-r.o.Interrupt:
 		stop()
 	case <-ctx.Done():
+	}
+}
+
+// scriptsOf returns the k6 scripts the engine's scenarios run, each once, in scenario order
+// (none when the load runs on agents, which run the journeys only).
+func scriptsOf(drv loadDriver) []*k6script.Script {
+	eng, ok := drv.(*load.Engine)
+	if !ok {
+		return nil
+	}
+	var out []*k6script.Script
+	for _, sc := range eng.Scenarios() {
+		if s := k6script.ScriptOf(sc.Exec); s != nil && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// setUpScripts runs each script's setup() before the load, as k6 does; one that throws ends
+// the run before anything was sent (an infrastructure error naming the script).
+func setUpScripts(ctx context.Context, scripts []*k6script.Script) error {
+	for _, s := range scripts {
+		if err := s.Setup(ctx); err != nil {
+			if ctx.Err() != nil {
+				return exitcode.New(exitcode.Interrupted, errors.New("interrupted during a script's setup: nothing was sent"))
+			}
+			return infra("the script's setup, before the load (nothing was sent): %w", err)
+		}
+	}
+	return nil
+}
+
+// tearDownScripts runs each script's teardown(data) once the load has ended, however it ended;
+// a teardown that throws is logged: the load it would judge is over.
+func (r *runner) tearDownScripts(ctx context.Context, scripts []*k6script.Script) {
+	for _, s := range scripts {
+		if err := s.Teardown(context.WithoutCancel(ctx)); err != nil {
+			r.log.Warn("k6 script teardown", "script", s.Path(), "err", err)
+		}
 	}
 }

@@ -106,6 +106,7 @@ func check(o Options) (*runner, error) {
 		checkBaselineScale(o.Baseline, o.Plan),
 		checkPageReceiver(o.Plan.Profile, o.routing()),
 		checkAgents(o.Agents, o.AgentsOn, r.workload),
+		checkAgentScripts(o.Agents, r.plan),
 		r.workload.Check(r.plan),
 		o.Target.Check(r.plan, r.faults()),
 		checkOutDir(r.dir),
@@ -310,6 +311,20 @@ func checkBaselineScale(b *reports.Run, p *profile.Plan) error {
 	}
 	if was != p.TimeScale() {
 		return fmt.Errorf("--baseline run %s ran at time scale %g and this run is at %g: its windows had other lengths, so relative criteria would compare unlike values; use a baseline run at time scale %g", b.RunID, was, p.TimeScale(), p.TimeScale())
+	}
+	return nil
+}
+
+// checkAgentScripts refuses load agents for a plan whose scenarios run k6 scripts: the agents
+// build the journeys from the plan and have no copy of the scripts.
+func checkAgentScripts(n int, plan *profile.Plan) error {
+	if n == 0 {
+		return nil
+	}
+	for i, s := range plan.Scenarios {
+		if s.Script != "" {
+			return badInput("--agents: scenarios[%d] (%s) runs the k6 script %s, which load agents cannot run: run it without --agents", i, s.Load.Name, s.Script)
+		}
 	}
 	return nil
 }

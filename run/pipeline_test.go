@@ -48,6 +48,9 @@ type fakeTarget struct {
 	backend   *chaostest.Backend
 	onRequest func() // called on every load request
 
+	mu   sync.Mutex
+	seen []string // "METHOD /path?query" of every request but /ready, in order
+
 	requests atomic.Int64
 	closes   atomic.Int32
 	opened   atomic.Bool
@@ -68,6 +71,9 @@ func (f *fakeTarget) Open(ctx context.Context, env Env) (*Platform, error) {
 			return
 		}
 		f.requests.Add(1)
+		f.mu.Lock()
+		f.seen = append(f.seen, r.Method+" "+r.URL.RequestURI())
+		f.mu.Unlock()
 		if f.onRequest != nil {
 			f.onRequest()
 		}
@@ -590,4 +596,104 @@ func TestAlertEventsFromALERTS(t *testing.T) {
 	if len(spans) != 3 || spans[0].String() != `NodeNotReady{job="x",node="gpu-1a-1",severity="critical"}` || spans[0].Severity() != "critical" {
 		t.Errorf("spans %v", spans)
 	}
+}
+
+// A profile scenario whose users run a k6 script's function (scripted.yaml: script and exec)
+// instead of journeys: the run's default workload loads the script against the platform
+// (__ENV.BASE_URL), runs its setup() once before the load and its teardown(data) once after,
+// and the users run browse(data) under the profile's executor, not the script's options (two
+// users, not fifty). Setup's and teardown's requests are not part of the load's count.
+func TestPipelineRunsAProfileScript(t *testing.T) {
+	t.Parallel()
+	o, target := fakeRun(t, passingSLO)
+	plan, err := profile.Resolve(filepath.Join("testdata", "scripted.yaml"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := plan.Scenarios[0]; s.Script != filepath.Join("testdata", "scripted.js") || s.Exec != "browse" {
+		t.Fatalf("the plan's script %q, exec %q: want it beside the profile, and browse", s.Script, s.Exec)
+	}
+	o.Plan, o.Workload = plan, nil
+	out, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Code != exitcode.Go {
+		t.Fatalf("exit %d, verdict %s, reasons %q", out.Code, out.Run.Verdict, out.Run.Reasons)
+	}
+	target.mu.Lock()
+	seen := slices.Clone(target.seen)
+	target.mu.Unlock()
+	if len(seen) < 3 || seen[0] != "POST /v1/sessions" || seen[len(seen)-1] != "DELETE /v1/sessions?token=from-setup" {
+		t.Fatalf("requests %q: want the setup's first and the teardown's last", seen)
+	}
+	users := map[string]bool{}
+	for _, r := range seen[1 : len(seen)-1] {
+		user, ok := strings.CutPrefix(r, "GET /v1/videos?token=from-setup&vu=")
+		if !ok {
+			t.Fatalf("load request %q: want every one to list the videos with setup's token", r)
+		}
+		users[user] = true
+	}
+	if len(users) != 2 || !users["1"] || !users["2"] {
+		t.Errorf("the requests came from users %v, want the profile's 1 and 2", users)
+	}
+	if got, want := out.Run.Load.Total.Count, int64(len(seen)-2); got != want {
+		t.Errorf("run.json counts %d requests, want the load's %d", got, want)
+	}
+}
+
+// A profile script is refused before anything starts when it does not load, exports no such
+// function, or carries thresholds a profile's run would not apply; and with load agents,
+// which cannot run it.
+func TestProfileScriptBadInput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("thresholds.js", "export const options = { thresholds: { checks: ['rate==1'] } };\nexport default function () {}\n")
+	write("ws.js", "import ws from 'k6/ws';\nexport default function () {}\n")
+	write("plain.js", "export default function () {}\n")
+	profileFor := func(script, exec string) *profile.Plan {
+		y := strings.Replace(string(must(os.ReadFile(filepath.Join("testdata", "scripted.yaml")))), "script: scripted.js", "script: "+script, 1)
+		y = strings.Replace(y, "exec: browse", "exec: "+exec, 1)
+		plan, err := profile.Resolve(write("p-"+script+exec+".yaml", y), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	for _, tc := range []struct {
+		plan   *profile.Plan
+		agents int
+		want   string
+	}{
+		{profileFor("ws.js", "default"), 0, `module "k6/ws" is not supported`},
+		{profileFor("thresholds.js", "default"), 0, "its options.thresholds do not gate a profile's run"},
+		{profileFor("plain.js", "browse"), 0, `"browse" is not an exported function`},
+		{profileFor("missing.js", "default"), 0, "missing.js: no such file"},
+		{profileFor("ws.js", "default"), 2, "--agents: scenarios[0] (users) runs the k6 script"},
+	} {
+		o, target := fakeRun(t, passingSLO)
+		o.Plan, o.Workload, o.Agents = tc.plan, nil, tc.agents
+		_, err := Run(t.Context(), o)
+		if exitcode.Of(err) != exitcode.BadInput || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want bad input with %q", tc.plan.Scenarios[0].Script, err, tc.want)
+		}
+		if target.opened.Load() {
+			t.Errorf("%s: the target was opened: the script was not checked first", tc.plan.Scenarios[0].Script)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -3,22 +3,39 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 
 	"github.com/dailydoco/ddp-verify/extensions/dailydoco"
+	"github.com/dailydoco/ddp-verify/k6script"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/profile"
 )
 
 // FromPlan builds the load engine's scenarios from a resolved plan: each scenario keeps its
 // name, executor and parameters as the plan resolved them, and runs a [Mix] of its journeys and
-// think time against target. Every problem in every scenario is reported, each prefixed with
-// "scenarios[i]" (the plan has checked the load model; what is left is the journeys: an
-// unknown journey name, a mix that cannot be drawn).
+// think time against target, or its k6 script's function (scriptScenario). Every problem in
+// every scenario is reported, each prefixed with "scenarios[i]" (the plan has checked the load
+// model; what is left is the journeys: an unknown journey name, a mix that cannot be drawn;
+// and the scripts: one that does not load, a function it does not export).
 func FromPlan(p *profile.Plan, target Target) ([]load.ScenarioConfig, error) {
 	var out []load.ScenarioConfig
 	var errs []error
+	scripts := map[string]*k6script.Script{}
 	for i, s := range p.Scenarios {
 		at := fmt.Sprintf("scenarios[%d] (%s)", i, s.Load.Name)
+		if s.Script != "" {
+			cfg := s.Load
+			exec, err := scriptScenario(s, target, scripts)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+				continue
+			}
+			cfg.Exec = exec
+			out = append(out, cfg)
+			continue
+		}
 		t := target
 		if len(s.Media) > 0 {
 			t.Media = mediaFromProfile(s.Media)
@@ -54,4 +71,36 @@ func mediaFromProfile(classes []profile.MediaClass) MediaMix {
 			MinSeconds: c.Min.Seconds(), MaxSeconds: c.Max.Seconds(), Share: c.Share})
 	}
 	return out
+}
+
+// scriptScenario is the function of a k6 script that a scenario's users run (each script loaded
+// once per plan). The scenario's executor sets the load, over the script's own execution
+// options; thresholds in the script are refused, not dropped: a gate the user wrote must not be
+// silently absent (the profile's thresholds gate a run).
+func scriptScenario(s profile.ScenarioPlan, t Target, loaded map[string]*k6script.Script) (load.Scenario, error) {
+	scr, ok := loaded[s.Script]
+	if !ok {
+		var err error
+		if scr, err = k6script.Load(s.Script, ScriptEnv(t)); err != nil {
+			return nil, err
+		}
+		loaded[s.Script] = scr
+	}
+	if slices.Contains(scr.OptionNames(), "thresholds") {
+		return nil, fmt.Errorf("k6 script %s: its options.thresholds do not gate a profile's run: move them to the profile's thresholds", s.Script)
+	}
+	return scr.Exec(s.Exec)
+}
+
+// ScriptEnv is a profile script's __ENV: this process's environment, with BASE_URL the
+// platform's address and RUN_ID the run's.
+func ScriptEnv(t Target) map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	env["BASE_URL"] = t.BaseURL
+	env["RUN_ID"] = t.RunID
+	return env
 }

@@ -1,0 +1,150 @@
+package k6script_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dailydoco/ddp-verify/internal/testenv"
+	"github.com/dailydoco/ddp-verify/k6script"
+	"github.com/dailydoco/ddp-verify/load"
+	"github.com/dailydoco/ddp-verify/load/loadtest"
+)
+
+// oneGet is the script of both benchmarks: k6's one-line http.get, and a think time.
+const oneGet = `import http from "k6/http";
+import { sleep } from "k6";
+export default function () {
+  http.get(__ENV.URL);
+  if (__ENV.THINK) { sleep(Number(__ENV.THINK)); }
+}
+`
+
+func loadOneGet(b *testing.B, env map[string]string) *k6script.Script {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "get.js")
+	if err := os.WriteFile(path, []byte(oneGet), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	s, err := k6script.Load(path, env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func cpuSeconds(ru *syscall.Rusage) float64 {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func selfCPU(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return cpuSeconds(&ru)
+}
+
+// BenchmarkScriptRequestsPerCPUSecondVsWrk runs the one-line script with 50 VUs for 4 s, no
+// think time, against a minimal server in a child process, and wrk with 50 connections against
+// the same server: requests per CPU-second of each (this process's rusage delta; wrk's own).
+// Issue 16 asks for at least 0.30 of wrk's.
+func BenchmarkScriptRequestsPerCPUSecondVsWrk(b *testing.B) {
+	const vus, d = 50, 4 * time.Second
+	wrk := testenv.LookPath(b, testenv.Wrk, "wrk")
+	url := loadtest.StartChildServer(b)
+	for range b.N {
+		s := loadOneGet(b, map[string]string{"URL": url})
+		c0 := selfCPU(b)
+		res, err := s.Run(context.Background(), k6script.Overrides{VUs: vus, Duration: d})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ourCPU := selfCPU(b) - c0
+		reqs, failed := res.Snapshot.Requests()
+		if failed > 0 || reqs == 0 {
+			b.Fatalf("%d of %d requests failed", failed, reqs)
+		}
+		cmd := exec.Command(wrk, "-t2", "-c"+strconv.Itoa(vus), "-d"+strconv.Itoa(int(d.Seconds()))+"s", url)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("wrk: %v\n%s", err, out)
+		}
+		m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out)
+		if m == nil {
+			b.Fatalf("wrk output without a request count:\n%s", out)
+		}
+		wrkReqs, _ := strconv.ParseFloat(string(m[1]), 64)
+		theirs := wrkReqs / cpuSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
+		ours := float64(reqs) / ourCPU
+		b.ReportMetric(ours, "req/CPU-s")
+		b.ReportMetric(theirs, "wrk-req/CPU-s")
+		b.ReportMetric(ours/theirs, "ratio")
+		b.Logf("script: %d requests, %.2f CPU-s, %.0f req/CPU-s; wrk %.0f req/CPU-s; ratio %.2f (issue 16: >= 0.30)", reqs, ourCPU, ours, theirs, ours/theirs)
+	}
+}
+
+// rssKiB reads VmRSS from /proc/self/status.
+func rssKiB(b *testing.B) float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		b.Skipf("no /proc/self/status: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// BenchmarkScriptMemoryPerVU measures resident memory per scripted VU: 1000 VUs (ramped up over
+// 1 s, each with its own JavaScript runtime) that sleep 1 s between requests; the peak RSS
+// during the hold minus the RSS before. Issue 16 asks for at most 128 KiB.
+func BenchmarkScriptMemoryPerVU(b *testing.B) {
+	const vus = 1000
+	url := loadtest.StartChildServer(b)
+	for range b.N {
+		s := loadOneGet(b, map[string]string{"URL": url, "THINK": "1"})
+		runtime.GC()
+		before := rssKiB(b)
+		peak := before
+		stop, sampled := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(sampled)
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					peak = max(peak, rssKiB(b))
+				}
+			}
+		}()
+		res, err := s.Run(context.Background(), k6script.Overrides{Stages: []load.Stage{{Duration: time.Second, Target: vus}, {Duration: 4 * time.Second, Target: vus}}})
+		close(stop)
+		<-sampled
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs, failed := res.Snapshot.Requests()
+		perVU := (peak - before) / vus
+		b.ReportMetric(perVU, "KiB/VU")
+		b.Logf("RSS before %.0f KiB, peak %.0f KiB: %.1f KiB per VU (issue 16: <= 128); %d requests, %d failed", before, peak, perVU, reqs, failed)
+	}
+}
