@@ -697,3 +697,33 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// A profile script whose setup() throws ends the run before the load: exit 3 naming the
+// script's error, and not one load request sent.
+func TestProfileScriptSetupThatThrows(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "broken.js")
+	if err := os.WriteFile(script, []byte("export function setup() { throw new Error('no test account'); }\nexport default function () {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(must(os.ReadFile(filepath.Join("testdata", "scripted.yaml")))), "script: scripted.js", "script: "+script, 1)
+	y = strings.Replace(y, "exec: browse", "exec: default", 1)
+	prof := filepath.Join(dir, "broken.yaml")
+	if err := os.WriteFile(prof, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := profile.Resolve(prof, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, target := fakeRun(t, passingSLO)
+	o.Plan, o.Workload = plan, nil
+	_, err = Run(t.Context(), o)
+	if exitcode.Of(err) != exitcode.Infra || !strings.Contains(err.Error(), "no test account") || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Fatalf("%v: want exit 3 with the setup's error", err)
+	}
+	if n := target.requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the target, want none", n)
+	}
+}
