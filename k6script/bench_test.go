@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/dailydoco/ddp-verify/internal/testenv"
 	"github.com/dailydoco/ddp-verify/k6script"
 	"github.com/dailydoco/ddp-verify/load"
@@ -147,4 +149,9 @@ func BenchmarkScriptMemoryPerVU(b *testing.B) {
 		b.ReportMetric(perVU, "KiB/VU")
 		b.Logf("RSS before %.0f KiB, peak %.0f KiB: %.1f KiB per VU (issue 16: <= 128); %d requests, %d failed", before, peak, perVU, reqs, failed)
 	}
+}
+
+func TestMain(m *testing.M) {
+	loadtest.ServeIfChild()
+	goleak.VerifyTestMain(m)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,11 +21,14 @@ import (
 
 // httpModule is the "k6/http" module.
 func (r *runtime) httpModule() goja.Value {
-	withBody := func(method string) func(string, goja.Value, goja.Value) goja.Value {
-		return func(u string, body, params goja.Value) goja.Value { return r.request(method, u, body, params) }
+	// The verbs take goja's FunctionCall: no reflection on the path of every request.
+	withBody := func(method string) func(goja.FunctionCall) goja.Value {
+		return func(c goja.FunctionCall) goja.Value {
+			return r.request(method, c.Argument(0).String(), c.Argument(1), c.Argument(2))
+		}
 	}
-	noBody := func(method string) func(string, goja.Value) goja.Value {
-		return func(u string, params goja.Value) goja.Value { return r.request(method, u, nil, params) }
+	noBody := func(method string) func(goja.FunctionCall) goja.Value {
+		return func(c goja.FunctionCall) goja.Value { return r.request(method, c.Argument(0).String(), nil, c.Argument(1)) }
 	}
 	return r.newModule("k6/http", map[string]any{
 		"get":     noBody(http.MethodGet),
@@ -167,24 +171,127 @@ func (r *runtime) encodeBody(fn string, v goja.Value) (payload []byte, form bool
 
 // response builds k6's response object.
 func (r *runtime) response(rawURL string, res *load.Response) goja.Value {
-	o := r.guarded("k6/http response")
-	body := string(res.Body)
-	headers := r.rt.NewObject()
-	for k, vs := range res.Header {
-		_ = headers.Set(http.CanonicalHeaderKey(k), strings.Join(vs, ", "))
-	}
 	code := 0
 	if res.Status >= 400 {
 		code = 1000 + res.Status
 	}
-	for k, v := range map[string]any{
-		"status": res.Status, "body": body, "headers": headers, "url": rawURL,
-		"proto": res.Proto, "error": "", "error_code": code, "timings": r.timings(res.Timings),
-		"json": func(call goja.FunctionCall) goja.Value { return r.parseJSON(body, call) },
-	} {
-		_ = o.Set(k, v)
+	return r.rt.NewDynamicObject(&responseObject{r: r, url: rawURL, res: res, code: code})
+}
+
+// responseObject is k6's response, its fields made when a script reads them (most scripts read
+// the status and little else, and a VU makes one per request); any other field throws "not
+// supported", as the modules' names do.
+type responseObject struct {
+	r     *runtime
+	url   string
+	res   *load.Response // nil when no response arrived
+	msg   string         // the error, when no response arrived
+	code  int            // error_code
+	body  goja.Value     // made once: json() and body share it
+	extra map[string]goja.Value
+}
+
+// responseFields are the fields a response has, in k6's names.
+var responseFields = []string{"status", "body", "headers", "url", "proto", "error", "error_code", "timings", "json"}
+
+func (o *responseObject) Get(key string) goja.Value {
+	rt := o.r.rt
+	if v, ok := o.extra[key]; ok {
+		return v
 	}
-	return o
+	switch key {
+	case "status":
+		if o.res == nil {
+			return rt.ToValue(0)
+		}
+		return rt.ToValue(o.res.Status)
+	case "body":
+		return o.bodyValue()
+	case "headers":
+		return o.headers()
+	case "url":
+		return rt.ToValue(o.url)
+	case "proto":
+		if o.res == nil {
+			return rt.ToValue("")
+		}
+		return rt.ToValue(o.res.Proto)
+	case "error":
+		return rt.ToValue(o.msg)
+	case "error_code":
+		return rt.ToValue(o.code)
+	case "timings":
+		var t load.Timings
+		if o.res != nil {
+			t = o.res.Timings
+		}
+		return o.r.timings(t)
+	case "json":
+		return rt.ToValue(o.json)
+	}
+	if passthrough[key] {
+		return nil
+	}
+	o.r.throwf("k6/http response.%s is not supported (docs/scripts.md lists what is)", key)
+	return nil
+}
+
+func (o *responseObject) bodyValue() goja.Value {
+	if o.body == nil {
+		text := ""
+		if o.res != nil {
+			text = string(o.res.Body)
+		}
+		o.body = o.r.rt.ToValue(text)
+	}
+	return o.body
+}
+
+func (o *responseObject) headers() goja.Value {
+	h := o.r.rt.NewObject()
+	if o.res != nil {
+		for k, vs := range o.res.Header {
+			_ = h.Set(http.CanonicalHeaderKey(k), strings.Join(vs, ", "))
+		}
+	}
+	return h
+}
+
+// json is response.json(): the whole body; a selector throws, as does a request that failed.
+func (o *responseObject) json(call goja.FunctionCall) goja.Value {
+	if o.res == nil {
+		o.r.throwf("k6/http: response.json(): the request failed (%s)", o.msg)
+	}
+	return o.r.parseJSON(o.bodyValue(), call)
+}
+
+// Set keeps what a script assigns to a response (as on k6's plain object).
+func (o *responseObject) Set(key string, val goja.Value) bool {
+	if o.extra == nil {
+		o.extra = map[string]goja.Value{}
+	}
+	o.extra[key] = val
+	return true
+}
+
+func (o *responseObject) Has(key string) bool {
+	_, ok := o.extra[key]
+	return ok || slices.Contains(responseFields, key)
+}
+
+func (o *responseObject) Delete(key string) bool {
+	delete(o.extra, key)
+	return true
+}
+
+func (o *responseObject) Keys() []string {
+	keys := slices.Clone(responseFields)
+	for k := range o.extra {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func (r *runtime) timings(t load.Timings) *goja.Object {
@@ -199,12 +306,12 @@ func (r *runtime) timings(t load.Timings) *goja.Object {
 }
 
 // parseJSON is response.json(): the whole body; a selector throws.
-func (r *runtime) parseJSON(body string, call goja.FunctionCall) goja.Value {
+func (r *runtime) parseJSON(body goja.Value, call goja.FunctionCall) goja.Value {
 	if len(call.Arguments) > 0 && !goja.IsUndefined(call.Arguments[0]) {
 		r.throwf("k6/http: response.json(selector): the selector argument is not supported")
 	}
 	parse, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("parse"))
-	v, err := parse(goja.Undefined(), r.rt.ToValue(body))
+	v, err := parse(goja.Undefined(), body)
 	if err != nil {
 		panic(err)
 	}
@@ -213,18 +320,7 @@ func (r *runtime) parseJSON(body string, call goja.FunctionCall) goja.Value {
 
 // errorResponse is the response of a request that got no response.
 func (r *runtime) errorResponse(rawURL, msg string, code int) goja.Value {
-	o := r.guarded("k6/http response")
-	for k, v := range map[string]any{
-		"status": 0, "body": "", "headers": r.rt.NewObject(), "url": rawURL, "proto": "",
-		"error": msg, "error_code": code, "timings": r.timings(load.Timings{}),
-		"json": func(goja.FunctionCall) goja.Value {
-			r.throwf("k6/http: response.json(): the request failed (%s)", msg)
-			return nil
-		},
-	} {
-		_ = o.Set(k, v)
-	}
-	return o
+	return r.rt.NewDynamicObject(&responseObject{r: r, url: rawURL, msg: msg, code: code})
 }
 
 // errorCode maps a failed request to k6's error codes: 1050 timeout, 1210 dial (connect),
