@@ -28,7 +28,9 @@ func (r *runtime) httpModule() goja.Value {
 		}
 	}
 	noBody := func(method string) func(goja.FunctionCall) goja.Value {
-		return func(c goja.FunctionCall) goja.Value { return r.request(method, c.Argument(0).String(), nil, c.Argument(1)) }
+		return func(c goja.FunctionCall) goja.Value {
+			return r.request(method, c.Argument(0).String(), nil, c.Argument(1))
+		}
 	}
 	return r.newModule("k6/http", map[string]any{
 		"get":     noBody(http.MethodGet),
