@@ -18,6 +18,8 @@ type host interface {
 	trend(name, step string, d time.Duration)
 	sleep(ctx context.Context, d time.Duration) error
 	now() time.Time
+	// engineVU is the engine's VU (for k6/execution), nil outside the load.
+	engineVU() *load.VU
 }
 
 // vuHost is an engine VU: requests, checks and group durations are counted in the run's
@@ -31,6 +33,7 @@ func (h vuHost) check(name string, ok bool)                       { h.vu.Check(n
 func (h vuHost) trend(name, step string, d time.Duration)         { h.vu.Trend(name, step, d) }
 func (h vuHost) sleep(ctx context.Context, d time.Duration) error { return h.vu.Sleep(ctx, d) }
 func (h vuHost) now() time.Time                                   { return h.vu.Now() }
+func (h vuHost) engineVU() *load.VU                               { return h.vu }
 
 // plainHost serves setup() and teardown(): a plain net/http client whose requests, checks and
 // groups are not part of the engine's metrics (checks and groups are logged at debug level).
@@ -75,3 +78,5 @@ func (h plainHost) sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (h plainHost) now() time.Time { return time.Now() }
+
+func (h plainHost) engineVU() *load.VU { return nil }

@@ -478,3 +478,56 @@ func TestThresholdErrors(t *testing.T) {
 		}
 	}
 }
+
+// k6/encoding and k6/execution: base64 in k6's alphabets, and the running VU's and scenario's
+// numbers as the server sees them; what is outside them throws "not supported".
+func TestEncodingAndExecution(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.RawQuery)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	s := mustLoad(t, "testdata/extras.js", map[string]string{"BASE_URL": srv.URL})
+	res, err := s.Run(context.Background(), Overrides{}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := res.Snapshot.Scenarios[0]; it.Iterations != 4 || it.Failed != 0 {
+		t.Fatalf("iterations %d, failed %d: want 4, 0", it.Iterations, it.Failed)
+	}
+	var want []string
+	for vu := 1; vu <= 2; vu++ {
+		for it := range 2 {
+			want = append(want, fmt.Sprintf("scenario=named&vu=%d&iter=%d&token=YWRhOnNlY3JldA==&back=h%%C3%%A9llo&bytes=1-2-3", vu, it))
+		}
+	}
+	mu.Lock()
+	got := slices.Sorted(slices.Values(seen))
+	mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("the server saw\n%q\nwant\n%q", got, want)
+	}
+
+	r, err := s.newRuntime(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for fn, msg := range map[string]string{
+		"abort":  "k6/execution.test is not supported",
+		"vuTags": "k6/execution.vu.tags is not supported",
+		"base32": `k6/encoding.b64encode: encoding "base32" is not supported`,
+	} {
+		_, err := r.call(context.Background(), plainHost{client: lifecycleClient, log: slog.Default()}, fn)
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want %q", fn, err, msg)
+		}
+	}
+	// Outside the load (setup, teardown) there is no VU to describe.
+	if _, err := r.call(context.Background(), plainHost{client: lifecycleClient, log: slog.Default()}, "default"); err == nil ||
+		!strings.Contains(err.Error(), "not supported in setup() and teardown()") {
+		t.Errorf("exec.scenario.name outside the load: %v", err)
+	}
+}

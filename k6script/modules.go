@@ -1,7 +1,9 @@
 package k6script
 
 import (
+	"encoding/base64"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dop251/goja"
@@ -9,8 +11,10 @@ import (
 
 // modules are the importable modules and the names each exports.
 var modules = map[string]map[string]bool{
-	"k6":      set("check", "group", "sleep", "fail"),
-	"k6/http": set("get", "post", "put", "patch", "del", "head", "options", "request"),
+	"k6":           set("check", "group", "sleep", "fail"),
+	"k6/http":      set("get", "post", "put", "patch", "del", "head", "options", "request"),
+	"k6/encoding":  set("b64encode", "b64decode"),
+	"k6/execution": set("vu", "scenario"),
 }
 
 func set(names ...string) map[string]bool {
@@ -138,3 +142,105 @@ func (r *runtime) fail(msg goja.Value) {
 	}
 	r.throwf("%s", text)
 }
+
+// encodingModule is "k6/encoding": base64 in k6's four alphabets.
+func (r *runtime) encodingModule() goja.Value {
+	return r.newModule("k6/encoding", map[string]any{
+		"b64encode": r.b64encode,
+		"b64decode": r.b64decode,
+	})
+}
+
+// base64Encoding is k6's encoding argument: "std" (the default), "rawstd", "url", "rawurl".
+func (r *runtime) base64Encoding(fn string, v goja.Value) *base64.Encoding {
+	name := "std"
+	if v != nil && !goja.IsUndefined(v) {
+		name = v.String()
+	}
+	enc, ok := map[string]*base64.Encoding{"std": base64.StdEncoding, "rawstd": base64.RawStdEncoding,
+		"url": base64.URLEncoding, "rawurl": base64.RawURLEncoding}[name]
+	if !ok {
+		r.throwf("k6/encoding.%s: encoding %q is not supported (std, rawstd, url or rawurl)", fn, name)
+	}
+	return enc
+}
+
+// bytesOf is a string's UTF-8 bytes or an ArrayBuffer's.
+func (r *runtime) bytesOf(fn string, v goja.Value) []byte {
+	switch x := v.Export().(type) {
+	case string:
+		return []byte(x)
+	case goja.ArrayBuffer:
+		return x.Bytes()
+	}
+	r.throwf("k6/encoding.%s: want a string or an ArrayBuffer, got %s", fn, v.String())
+	return nil
+}
+
+// b64encode(input, encoding) is the base64 text of a string's UTF-8 bytes or an ArrayBuffer.
+func (r *runtime) b64encode(input, encoding goja.Value) string {
+	return r.base64Encoding("b64encode", encoding).EncodeToString(r.bytesOf("b64encode", input))
+}
+
+// b64decode(input, encoding, format) is an ArrayBuffer, or a string with format "s".
+func (r *runtime) b64decode(input, encoding, format goja.Value) goja.Value {
+	b, err := r.base64Encoding("b64decode", encoding).DecodeString(input.String())
+	if err != nil {
+		r.throwf("k6/encoding.b64decode: %v", err)
+	}
+	switch {
+	case format == nil || goja.IsUndefined(format):
+		return r.rt.ToValue(r.rt.NewArrayBuffer(b))
+	case format.String() == "s":
+		return r.rt.ToValue(string(b))
+	}
+	r.throwf("k6/encoding.b64decode: format %q is not supported (absent: an ArrayBuffer; \"s\": a string)", format.String())
+	return nil
+}
+
+// executionModule is "k6/execution": the running VU's and scenario's numbers, read when the
+// script reads them.
+func (r *runtime) executionModule() goja.Value {
+	return r.newModule("k6/execution", map[string]any{
+		"vu":       r.rt.NewDynamicObject(&execInfo{r: r, what: "vu"}),
+		"scenario": r.rt.NewDynamicObject(&execInfo{r: r, what: "scenario"}),
+	})
+}
+
+// execInfo is exec.vu or exec.scenario: each field is read from the VU running the call.
+type execInfo struct {
+	r    *runtime
+	what string // "vu" or "scenario"
+}
+
+// execFields are the supported fields of exec.vu and exec.scenario.
+var execFields = map[string][]string{
+	"vu":       {"idInTest", "idInInstance", "iterationInScenario"},
+	"scenario": {"name"},
+}
+
+func (e *execInfo) Get(key string) goja.Value {
+	if passthrough[key] {
+		return nil
+	}
+	name := "k6/execution." + e.what + "." + key
+	if !slices.Contains(execFields[e.what], key) {
+		e.r.throwf("%s is not supported (docs/scripts.md lists what is)", name)
+	}
+	vu := e.r.needHost(name).engineVU()
+	if vu == nil {
+		e.r.throwf("%s is not supported in setup() and teardown()", name)
+	}
+	switch key {
+	case "idInTest", "idInInstance":
+		return e.r.rt.ToValue(vu.ID())
+	case "iterationInScenario":
+		return e.r.rt.ToValue(vu.Iteration())
+	}
+	return e.r.rt.ToValue(vu.Scenario())
+}
+
+func (e *execInfo) Set(string, goja.Value) bool { return false }
+func (e *execInfo) Has(key string) bool         { return slices.Contains(execFields[e.what], key) }
+func (e *execInfo) Delete(string) bool          { return false }
+func (e *execInfo) Keys() []string              { return slices.Clone(execFields[e.what]) }

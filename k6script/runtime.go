@@ -105,6 +105,10 @@ func (r *runtime) require(name string) goja.Value {
 		return r.k6Module()
 	case "k6/http":
 		return r.httpModule()
+	case "k6/encoding":
+		return r.encodingModule()
+	case "k6/execution":
+		return r.executionModule()
 	}
 	r.throwf("%v", unsupportedModule(name))
 	return nil
