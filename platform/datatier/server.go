@@ -90,7 +90,8 @@ func NewServer(store *Store, cfg Config, reg prometheus.Registerer) *Server {
 	return s
 }
 
-// queueCollector reads the pipeline's counts and backlog from the database at each scrape.
+// queueCollector reads the pipeline's counts and backlog from the database at each scrape, in
+// one transaction (Store.Pipeline), so that the series of one scrape agree.
 type queueCollector struct {
 	store                                       *Store
 	accepted, processed, depth, waiting, oldest *prometheus.Desc
@@ -107,36 +108,28 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.collectCounts(ctx, ch)
-	depth, waiting, err := c.store.QueueDepth(ctx, time.Now())
+	p, err := c.store.Pipeline(ctx, time.Now())
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.depth, err)
+		for _, d := range []*prometheus.Desc{c.accepted, c.processed, c.depth, c.waiting, c.oldest} {
+			ch <- prometheus.NewInvalidMetric(d, err)
+		}
 		return
 	}
-	for stage, n := range depth {
+	c.collectCounts(p.Counts, ch)
+	for stage, n := range p.Depth {
 		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(n), stage)
-		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(waiting[stage]), stage)
+		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(p.Waiting[stage]), stage)
 	}
-	at, ok, err := c.store.OldestUnfinished(ctx)
-	switch {
-	case err != nil:
-		ch <- prometheus.NewInvalidMetric(c.oldest, err)
-	case ok:
-		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, time.Since(at).Seconds())
-	default:
-		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, 0)
+	age := 0.0
+	if !p.Oldest.IsZero() {
+		age = time.Since(p.Oldest).Seconds()
 	}
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
 }
 
 // collectCounts exports the videos accepted and those that left the pipeline (every resolution
 // and result from the start, at zero, so that rate() and increase() see the first video).
-func (c *queueCollector) collectCounts(ctx context.Context, ch chan<- prometheus.Metric) {
-	counts, err := c.store.VideoCounts(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.accepted, err)
-		ch <- prometheus.NewInvalidMetric(c.processed, err)
-		return
-	}
+func (c *queueCollector) collectCounts(counts map[VideoCount]int64, ch chan<- prometheus.Metric) {
 	var accepted int64
 	for _, n := range counts {
 		accepted += n

@@ -611,9 +611,47 @@ type VideoCount struct {
 	Resolution model.Resolution
 }
 
+// queryer is what the read queries run on: the database, or a transaction for a consistent
+// snapshot (Pipeline).
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Pipeline is the video pipeline at one instant, read in one transaction, so that its parts
+// agree: the videos accepted less those processed or failed are exactly the backlog's jobs
+// (read one query after the other, a video finishing in between would look lost).
+type Pipeline struct {
+	Counts         map[VideoCount]int64
+	Depth, Waiting map[string]int // by stage (QueueDepth)
+	// Oldest is when the oldest unfinished video was accepted; zero when none is unfinished.
+	Oldest time.Time
+}
+
+// Pipeline reads the counts, the backlog and the oldest unfinished video in one transaction.
+func (s *Store) Pipeline(ctx context.Context, now time.Time) (Pipeline, error) {
+	var p Pipeline
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if p.Counts, err = videoCounts(ctx, tx); err != nil {
+			return err
+		}
+		if p.Depth, p.Waiting, err = queueDepth(ctx, tx, now); err != nil {
+			return err
+		}
+		p.Oldest, _, err = oldestUnfinished(ctx, tx)
+		return err
+	})
+	return p, err
+}
+
 // VideoCounts counts every accepted video by state and resolution.
 func (s *Store) VideoCounts(ctx context.Context) (map[VideoCount]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, resolution, COUNT(*) FROM videos GROUP BY state, resolution`)
+	return videoCounts(ctx, s.db)
+}
+
+func videoCounts(ctx context.Context, q queryer) (map[VideoCount]int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT state, resolution, COUNT(*) FROM videos GROUP BY state, resolution`)
 	if err != nil {
 		return nil, err
 	}
@@ -633,8 +671,12 @@ func (s *Store) VideoCounts(ctx context.Context) (map[VideoCount]int64, error) {
 // OldestUnfinished is when the oldest accepted video that is neither processed nor failed was
 // accepted; ok is false when every accepted video has finished.
 func (s *Store) OldestUnfinished(ctx context.Context) (at time.Time, ok bool, err error) {
+	return oldestUnfinished(ctx, s.db)
+}
+
+func oldestUnfinished(ctx context.Context, q queryer) (at time.Time, ok bool, err error) {
 	var v sql.NullInt64
-	err = s.db.QueryRowContext(ctx, `SELECT MIN(accepted_at) FROM videos WHERE state NOT IN ('ready', 'failed')`).Scan(&v)
+	err = q.QueryRowContext(ctx, `SELECT MIN(accepted_at) FROM videos WHERE state NOT IN ('ready', 'failed')`).Scan(&v)
 	if err != nil || !v.Valid {
 		return time.Time{}, false, err
 	}
@@ -645,7 +687,11 @@ func (s *Store) OldestUnfinished(ctx context.Context) (at time.Time, ok bool, er
 // waiting for a worker (queued, or leased with an expired lease). Every accepted video that is
 // not yet processed has exactly one unfinished job, so the first sum is the pipeline's backlog.
 func (s *Store) QueueDepth(ctx context.Context, now time.Time) (depth, waiting map[string]int, err error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT stage,
+	return queueDepth(ctx, s.db, now)
+}
+
+func queueDepth(ctx context.Context, q queryer, now time.Time) (depth, waiting map[string]int, err error) {
+	rows, err := q.QueryContext(ctx, `SELECT stage,
 		COUNT(*),
 		COALESCE(SUM(CASE WHEN state = 'queued' OR lease_expires_at < ? THEN 1 ELSE 0 END), 0)
 		FROM jobs WHERE state <> 'done' GROUP BY stage`, ns(now))
