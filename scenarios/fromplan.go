@@ -81,7 +81,7 @@ func scriptScenario(s profile.ScenarioPlan, t Target, loaded map[string]*k6scrip
 	scr, ok := loaded[s.Script]
 	if !ok {
 		var err error
-		if scr, err = k6script.Load(s.Script, ScriptEnv(t)); err != nil {
+		if scr, err = k6script.Load(s.Script, scriptEnv(t)); err != nil {
 			return nil, err
 		}
 		loaded[s.Script] = scr
@@ -92,9 +92,9 @@ func scriptScenario(s profile.ScenarioPlan, t Target, loaded map[string]*k6scrip
 	return scr.Exec(s.Exec)
 }
 
-// ScriptEnv is a profile script's __ENV: this process's environment, with BASE_URL the
+// scriptEnv is a profile script's __ENV: this process's environment, with BASE_URL the
 // platform's address and RUN_ID the run's.
-func ScriptEnv(t Target) map[string]string {
+func scriptEnv(t Target) map[string]string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
