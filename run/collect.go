@@ -113,6 +113,12 @@ func countIn(selector, window string) string {
 	return fmt.Sprintf("sum(sum_over_time((%[1]s - last_over_time(%[1]s[%[2]s] offset 1s) >= 0 or %[1]s + 0)[%[2]s:1s]))", selector, window)
 }
 
+// growthIn is PromQL for how much the gauges selector names grew, in sum, over the window,
+// on countIn's 1 s steps: so that a count and a gauge compare the same samples.
+func growthIn(selector, window string) string {
+	return fmt.Sprintf("sum_over_time(((sum(%[1]s) or vector(0)) - (sum(%[1]s offset 1s) or vector(0)))[%[2]s:1s])", selector, window)
+}
+
 // videosAndCost reads the video accounting and the cost of the run from Prometheus, counting
 // exactly (countIn) across restarts of the processes that export the counters.
 func videosAndCost(ctx context.Context, api v1.API, t0, end time.Time) (reports.Videos, reports.Cost) {
@@ -136,7 +142,14 @@ func videosAndCost(ctx context.Context, api v1.API, t0, end time.Time) (reports.
 			v.OldestUnfinishedSeconds = &age
 		}
 	}
-	v.Lost = max(0, v.Accepted-v.Processed-v.Failed-v.Unfinished)
+	// Lost from the counts and the backlog's growth on the same steps (the backlog at the end
+	// alone may be a sample fresher than the counts' last step), as videos_lost counts.
+	lost := q(countIn("dailydoco_videos_accepted_total", w) + " - " + countIn("dailydoco_videos_processed_total", w) +
+		" - " + growthIn("dailydoco_queue_depth", w))
+	if math.IsNaN(lost) { // no counts at all
+		lost = 0
+	}
+	v.Lost = max(0, round(lost))
 
 	c := reports.Cost{Currency: "USD", MonthlyBudget: MonthlyBudget}
 	hourly := q("sum(avg_over_time(node_total_hourly_cost[" + w + "])) + sum(avg_over_time(dailydoco_fixed_hourly_cost[" + w + "]))")

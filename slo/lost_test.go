@@ -27,6 +27,12 @@ type pipeline struct {
 	restartAt int
 	// gap, when set, are frames whose scrapes failed: Prometheus writes staleness markers.
 	gap [2]int
+	// offset shifts every frame off the whole second (scrapes are not aligned with the 1 s
+	// steps the counts are summed on).
+	offset time.Duration
+	// flowing keeps videos moving until the window's end: accepted and processed at 1/s each
+	// after frame 60, the backlog unchanged (a drain that timed out with workers busy).
+	flowing bool
 }
 
 func (p pipeline) frames(base time.Time) []slotest.Frame {
@@ -34,6 +40,9 @@ func (p pipeline) frames(base time.Time) []slotest.Frame {
 	frames := make([]slotest.Frame, 100)
 	for k := range frames {
 		accepted, processed := total(k, 2), total(k, 1)
+		if p.flowing && k > 60 {
+			accepted, processed = accepted+float64(k-60), processed+float64(k-60)
+		}
 		depth := accepted - processed
 		if k >= 45 {
 			depth -= float64(p.lost)
@@ -46,7 +55,7 @@ func (p pipeline) frames(base time.Time) []slotest.Frame {
 			stale := math.Float64frombits(value.StaleNaN)
 			accepted, processed, depth = stale, stale, stale
 		}
-		frames[k] = slotest.Frame{T: base.Add(time.Duration(k) * time.Second), Series: []slotest.Series{
+		frames[k] = slotest.Frame{T: base.Add(time.Duration(k)*time.Second + p.offset), Series: []slotest.Series{
 			{Labels: labels.FromStrings("__name__", "dailydoco_videos_accepted_total"), Value: accepted},
 			{Labels: labels.FromStrings("__name__", "dailydoco_videos_processed_total", "result", "success", "resolution", "1080p"), Value: processed},
 			{Labels: labels.FromStrings("__name__", "dailydoco_videos_processed_total", "result", "failed", "resolution", "1080p"), Value: 0},
@@ -83,6 +92,11 @@ func TestVideosLostCountsEveryVideo(t *testing.T) {
 		// Counters held in memory, restarted between two scrapes: the 6 videos accepted and
 		// the 3 processed after frame 51's scrape were never seen, and the 3 that went into
 		// the backlog look as if they came from nowhere. That could hide 3 lost videos.
+		// Scrapes at .3 s, videos flowing at both edges of the window: the counters' first and
+		// last steps and the backlog's must read the same samples, or a video accepted or
+		// finished between two of them looks lost.
+		{"scrapes between the steps, videos flowing at the edges", pipeline{offset: 300 * time.Millisecond, flowing: true}, verdict.Pass, 0},
+		{"scrapes between the steps, one video lost", pipeline{offset: 300 * time.Millisecond, flowing: true, lost: 1}, verdict.Fail, 1},
 		{"a restart between scrapes lost counts", pipeline{restartAt: 55, gap: [2]int{52, 57}}, verdict.Fail, -3},
 		{"a restart between scrapes lost counts and a video", pipeline{lost: 1, restartAt: 55, gap: [2]int{52, 57}}, verdict.Fail, -2},
 	} {
