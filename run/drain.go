@@ -42,7 +42,23 @@ func (r *runner) drain(ctx context.Context, ex *execution) drained {
 		r.sleep(ctx, settle)
 	}
 	d.end = r.clock.Now()
+	if !d.skipped {
+		d.end = r.wholeSecondEnd(ctx, d.end)
+	}
 	return d
+}
+
+// wholeSecondEnd moves the end of the run's data to the next whole second and waits until it
+// is scraped. videos_lost and the report's video accounting count on 1 s steps (docs/slo.md);
+// their last step then falls on the window's end, where the backlog is read: with the end
+// between two steps, a video finishing after the last step but before the end looked lost.
+func (r *runner) wholeSecondEnd(ctx context.Context, end time.Time) time.Time {
+	rest := end.Truncate(time.Second).Add(time.Second).Sub(end)
+	if rest == time.Second {
+		return end
+	}
+	r.sleep(ctx, rest+settle)
+	return end.Add(rest)
 }
 
 // waitDrained polls the queue depth until it is 0, the timeout passes or the target turns out
