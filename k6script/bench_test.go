@@ -1,7 +1,6 @@
 package k6script_test
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
@@ -9,7 +8,6 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -44,18 +42,6 @@ func loadOneGet(b *testing.B, env map[string]string) *k6script.Script {
 	return s
 }
 
-func cpuSeconds(ru *syscall.Rusage) float64 {
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-func selfCPU(b *testing.B) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return cpuSeconds(&ru)
-}
-
 // BenchmarkScriptRequestsPerCPUSecondVsWrk runs the one-line script with 50 VUs for 4 s, no
 // think time, against a minimal server in a child process, and wrk with 50 connections against
 // the same server: requests per CPU-second of each (this process's rusage delta; wrk's own).
@@ -66,12 +52,12 @@ func BenchmarkScriptRequestsPerCPUSecondVsWrk(b *testing.B) {
 	url := loadtest.StartChildServer(b)
 	for range b.N {
 		s := loadOneGet(b, map[string]string{"URL": url})
-		c0 := selfCPU(b)
+		c0 := loadtest.SelfCPU(b)
 		res, err := s.Run(context.Background(), k6script.Overrides{VUs: vus, Duration: d})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ourCPU := selfCPU(b) - c0
+		ourCPU := loadtest.SelfCPU(b) - c0
 		reqs, failed := res.Snapshot.Requests()
 		if failed > 0 || reqs == 0 {
 			b.Fatalf("%d of %d requests failed", failed, reqs)
@@ -86,31 +72,13 @@ func BenchmarkScriptRequestsPerCPUSecondVsWrk(b *testing.B) {
 			b.Fatalf("wrk output without a request count:\n%s", out)
 		}
 		wrkReqs, _ := strconv.ParseFloat(string(m[1]), 64)
-		theirs := wrkReqs / cpuSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
+		theirs := wrkReqs / loadtest.CPUSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
 		ours := float64(reqs) / ourCPU
 		b.ReportMetric(ours, "req/CPU-s")
 		b.ReportMetric(theirs, "wrk-req/CPU-s")
 		b.ReportMetric(ours/theirs, "ratio")
 		b.Logf("script: %d requests, %.2f CPU-s, %.0f req/CPU-s; wrk %.0f req/CPU-s; ratio %.2f (issue 16: >= 0.30)", reqs, ourCPU, ours, theirs, ours/theirs)
 	}
-}
-
-// rssKiB reads VmRSS from /proc/self/status.
-func rssKiB(b *testing.B) float64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		b.Skipf("no /proc/self/status: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return n
-		}
-	}
-	b.Fatal("no VmRSS")
-	return 0
 }
 
 // BenchmarkScriptMemoryPerVU measures resident memory per scripted VU: 1000 VUs (ramped up over
@@ -122,7 +90,7 @@ func BenchmarkScriptMemoryPerVU(b *testing.B) {
 	for range b.N {
 		s := loadOneGet(b, map[string]string{"URL": url, "THINK": "1"})
 		runtime.GC()
-		before := rssKiB(b)
+		before := loadtest.RSSKiB(b)
 		peak := before
 		stop, sampled := make(chan struct{}), make(chan struct{})
 		go func() {
@@ -134,7 +102,7 @@ func BenchmarkScriptMemoryPerVU(b *testing.B) {
 				case <-stop:
 					return
 				case <-t.C:
-					peak = max(peak, rssKiB(b))
+					peak = max(peak, loadtest.RSSKiB(b))
 				}
 			}
 		}()

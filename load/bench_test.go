@@ -1,15 +1,12 @@
 package load_test
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,36 +15,6 @@ import (
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/load/loadtest"
 )
-
-func cpuSeconds(ru *syscall.Rusage) float64 {
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-func selfCPU(tb testing.TB) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return cpuSeconds(&ru)
-}
-
-// rssKiB reads VmRSS from /proc/self/status.
-func rssKiB(tb testing.TB) float64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		tb.Skipf("no /proc/self/status: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return n
-		}
-	}
-	tb.Fatal("no VmRSS")
-	return 0
-}
 
 const benchVUs, benchDuration = 50, 4 * time.Second
 
@@ -69,12 +36,12 @@ func BenchmarkRequestsPerCPUSecondVsWrk(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c0 := selfCPU(b)
+		c0 := loadtest.SelfCPU(b)
 		res, err := e.Run(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
-		ourCPU := selfCPU(b) - c0
+		ourCPU := loadtest.SelfCPU(b) - c0
 		reqs, failed := res.Snapshot.Requests()
 		if failed > 0 {
 			b.Fatalf("%d of %d requests failed", failed, reqs)
@@ -91,7 +58,7 @@ func BenchmarkRequestsPerCPUSecondVsWrk(b *testing.B) {
 			b.Fatalf("wrk output without a request count:\n%s", out)
 		}
 		wrkReqs, _ := strconv.ParseFloat(string(m[1]), 64)
-		wrkCPU := cpuSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
+		wrkCPU := loadtest.CPUSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
 		theirs := wrkReqs / wrkCPU
 		b.ReportMetric(ours, "req/CPU-s")
 		b.ReportMetric(theirs, "wrk-req/CPU-s")
@@ -110,7 +77,7 @@ func BenchmarkMemoryPerVU(b *testing.B) {
 	url := loadtest.StartChildServer(b)
 	for range b.N {
 		runtime.GC()
-		before := rssKiB(b)
+		before := loadtest.RSSKiB(b)
 		e, err := load.NewEngine([]load.ScenarioConfig{{Name: "mem",
 			Executor: load.RampingVUs{Stages: []load.Stage{{time.Second, vus}, {4 * time.Second, vus}}, GracefulRampDown: load.NoGrace},
 			Exec: load.ScenarioFunc(func(ctx context.Context, vu *load.VU) error {
@@ -136,7 +103,7 @@ func BenchmarkMemoryPerVU(b *testing.B) {
 				case <-stop:
 					return
 				case <-t.C:
-					peak = max(peak, rssKiB(b))
+					peak = max(peak, loadtest.RSSKiB(b))
 				}
 			}
 		}()
@@ -171,10 +138,10 @@ func BenchmarkRSSAfterSamples(b *testing.B) {
 				// FreeOSMemory returns garbage to the OS so RSS shows what is live.
 				record(0, 1_000_000)
 				debug.FreeOSMemory()
-				rss1 = rssKiB(b)
+				rss1 = loadtest.RSSKiB(b)
 				record(1_000_000, 10_000_000)
 				debug.FreeOSMemory()
-				rss10 = rssKiB(b)
+				rss10 = loadtest.RSSKiB(b)
 				return nil
 			})}})
 		if err != nil {

@@ -1,0 +1,44 @@
+package loadtest
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// CPUSeconds is the user and system CPU time of a rusage.
+func CPUSeconds(ru *syscall.Rusage) float64 {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// SelfCPU is this process's CPU time so far, in seconds: benchmarks take its delta.
+func SelfCPU(tb testing.TB) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return CPUSeconds(&ru)
+}
+
+// RSSKiB is this process's resident memory (VmRSS) in KiB; it skips the benchmark where
+// /proc/self/status does not exist.
+func RSSKiB(tb testing.TB) float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		tb.Skipf("no /proc/self/status: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return n
+		}
+	}
+	tb.Fatal("no VmRSS")
+	return 0
+}
