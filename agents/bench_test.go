@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -84,12 +83,12 @@ func benchAgents(b *testing.B, url string, n int) {
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	cpu0 := selfCPU(b)
+	cpu0 := loadtest.SelfCPU(b)
 	res, err := c.Run(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
-	cpu := selfCPU(b) - cpu0
+	cpu := loadtest.SelfCPU(b) - cpu0
 	runtime.ReadMemStats(&m1)
 	for _, p := range procs {
 		_ = p.Wait()
@@ -103,12 +102,4 @@ func benchAgents(b *testing.B, url string, n int) {
 	b.ReportMetric(cpu*1000/secs/float64(n), "coord-CPU-ms/s/agent")
 	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/secs/float64(n)/(1<<20), "coord-alloc-MiB/s/agent")
 	b.ReportMetric(float64(m1.HeapInuse)/float64(n)/(1<<20), "coord-heap-MiB/agent")
-}
-
-func selfCPU(tb testing.TB) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

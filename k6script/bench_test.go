@@ -91,24 +91,9 @@ func BenchmarkScriptMemoryPerVU(b *testing.B) {
 		s := loadOneGet(b, map[string]string{"URL": url, "THINK": "1"})
 		runtime.GC()
 		before := loadtest.RSSKiB(b)
-		peak := before
-		stop, sampled := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(sampled)
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					peak = max(peak, loadtest.RSSKiB(b))
-				}
-			}
-		}()
+		stopSampling := loadtest.PeakRSS(b)
 		res, err := s.Run(context.Background(), k6script.Overrides{Stages: []load.Stage{{Duration: time.Second, Target: vus}, {Duration: 4 * time.Second, Target: vus}}})
-		close(stop)
-		<-sampled
+		peak := stopSampling()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -91,25 +91,9 @@ func BenchmarkMemoryPerVU(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		peak := before
-		stop := make(chan struct{})
-		sampled := make(chan struct{})
-		go func() {
-			defer close(sampled)
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					peak = max(peak, loadtest.RSSKiB(b))
-				}
-			}
-		}()
+		stopSampling := loadtest.PeakRSS(b)
 		res, err := e.Run(context.Background())
-		close(stop)
-		<-sampled
+		peak := stopSampling()
 		if err != nil {
 			b.Fatal(err)
 		}

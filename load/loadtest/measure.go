@@ -42,3 +42,28 @@ func RSSKiB(tb testing.TB) float64 {
 	tb.Fatal("no VmRSS")
 	return 0
 }
+
+// PeakRSS samples this process's RSS every 100 ms from now until the returned function is
+// called, which returns the highest reading in KiB.
+func PeakRSS(tb testing.TB) (stop func() float64) {
+	peak := RSSKiB(tb)
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				peak = max(peak, RSSKiB(tb))
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		<-sampled
+		return peak
+	}
+}
