@@ -214,3 +214,14 @@ func namedImports(clause string) []string {
 	}
 	return names
 }
+
+// ProcessEnv is this process's environment as a map: what k6 puts in __ENV by default, for
+// callers to add their own names to before [Load].
+func ProcessEnv() map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}

@@ -3,9 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"strings"
 
 	"github.com/dailydoco/ddp-verify/extensions/dailydoco"
 	"github.com/dailydoco/ddp-verify/k6script"
@@ -95,11 +93,7 @@ func scriptScenario(s profile.ScenarioPlan, t Target, loaded map[string]*k6scrip
 // scriptEnv is a profile script's __ENV: this process's environment, with BASE_URL the
 // platform's address and RUN_ID the run's.
 func scriptEnv(t Target) map[string]string {
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	env := k6script.ProcessEnv()
 	env["BASE_URL"] = t.BaseURL
 	env["RUN_ID"] = t.RunID
 	return env

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -74,11 +73,7 @@ func (o *loadOptions) overrides() (k6script.Overrides, error) {
 
 // scriptEnv is the script's __ENV, as k6 makes it: this process's environment, then --env.
 func (o *loadOptions) scriptEnv() (map[string]string, error) {
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	env := k6script.ProcessEnv()
 	for _, kv := range o.env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
