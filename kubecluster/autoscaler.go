@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
@@ -25,10 +24,10 @@ import (
 // every second it looks for pods the scheduler marked Unschedulable and, for each, adds a node
 // of the first pool whose new node would take it (its node selector, its tolerations of the
 // pool's taint, its requests within the instance type), within the pool's max, after the
-// pool's provisioning delay. A node it added that has run no pod (DaemonSet pods and finished
-// pods aside) for scaleDownAfter is removed, as cluster-autoscaler's scale-down does: tainted
-// so nothing new lands there, its Node deleted, its machine powered off. The topology's own
-// nodes are each pool's minimum and stay.
+// pool's provisioning delay (see [needNodes] for the pods it waits on). A node it added that
+// has run no pod (DaemonSet pods and finished pods aside) for scaleDownAfter is removed, as
+// cluster-autoscaler's scale-down does: tainted so nothing new lands there, its Node deleted,
+// its machine powered off. The topology's own nodes are each pool's minimum and stay.
 func (c *Cluster) autoscale(ctx context.Context, topo *topology.Topology, scaleDownAfter time.Duration) {
 	defer close(c.scalerDone)
 	client, err := c.Client()
@@ -37,37 +36,128 @@ func (c *Cluster) autoscale(ctx context.Context, topo *topology.Topology, scaleD
 		return
 	}
 	asked := map[string]bool{}          // pods a node was added for
+	fitSince := map[string]time.Time{}  // unschedulable pods an existing node has room for, since when
 	idleSince := map[string]time.Time{} // added nodes with no pod, since when
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
-		c.scaleDown(ctx, client, topo, idleSince, scaleDownAfter)
-		pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", "").String()})
+		pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return
 		}
-		for i := range pods.Items {
-			p := &pods.Items[i]
-			if asked[string(p.UID)] || !PodUnschedulable(p) {
-				continue
-			}
-			if n, ok := c.nodeFor(p, topo); ok {
-				asked[string(p.UID)] = true
-				delay := topo.Pool(n.Pool).Provisioning()
-				c.log.Info("autoscaler adds a node", "node", n.Name, "pool", n.Pool, "for", p.Namespace+"/"+p.Name, "in", delay)
-				c.provisions.Go(func() { c.provision(ctx, n, delay) })
-			}
+		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return
+		}
+		c.scaleDown(ctx, client, topo, pods.Items, idleSince, scaleDownAfter)
+		for _, p := range needNodes(pods.Items, nodes.Items, asked, fitSince, time.Now()) {
+			c.scaleUpFor(ctx, p, topo, asked)
 		}
 	}, time.Second)
 }
 
-// scaleDown removes the nodes the autoscaler added that have been idle for after.
-func (c *Cluster) scaleDown(ctx context.Context, client kubernetes.Interface, topo *topology.Topology, idleSince map[string]time.Time, after time.Duration) {
-	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-	if err != nil {
+// RecheckUnschedulable is how long the autoscaler waits before adding a node for an
+// Unschedulable pod that an existing Ready node has room for: the scheduler may have judged
+// the pod against nodes not yet Ready or not yet in its cache, and places it on its next try
+// (cluster-autoscaler filters such pods out by simulating the scheduler). Its own check sees
+// labels, taints and resources only, not spread constraints or affinity, so a pod still
+// Unschedulable after this long gets its node.
+const RecheckUnschedulable = 5 * time.Second
+
+// needNodes are the pods a node is to be added for at now: bound to no node, marked
+// Unschedulable by the scheduler, not yet asked for, and with no room on an existing node (or
+// room that the scheduler has not taken for [RecheckUnschedulable]). fitSince keeps when each
+// pod was first seen fitting.
+func needNodes(pods []corev1.Pod, nodes []corev1.Node, asked map[string]bool, fitSince map[string]time.Time, now time.Time) []*corev1.Pod {
+	free := freeCapacity(nodes, pods)
+	var need []*corev1.Pod
+	pending := map[string]bool{}
+	for i := range pods {
+		p := &pods[i]
+		uid := string(p.UID)
+		if p.Spec.NodeName != "" || asked[uid] || !PodUnschedulable(p) {
+			continue
+		}
+		pending[uid] = true
+		if takeRoom(p, nodes, free) {
+			if fitSince[uid].IsZero() {
+				fitSince[uid] = now
+			}
+			if now.Sub(fitSince[uid]) < RecheckUnschedulable {
+				continue
+			}
+		}
+		need = append(need, p)
+	}
+	for uid := range fitSince {
+		if !pending[uid] {
+			delete(fitSince, uid)
+		}
+	}
+	return need
+}
+
+// scaleUpFor adds a node for pod p if a pool's new node would take it.
+func (c *Cluster) scaleUpFor(ctx context.Context, p *corev1.Pod, topo *topology.Topology, asked map[string]bool) {
+	n, ok := c.nodeFor(p, topo)
+	if !ok {
 		return
 	}
+	asked[string(p.UID)] = true
+	delay := topo.Pool(n.Pool).Provisioning()
+	c.log.Info("autoscaler adds a node", "node", n.Name, "pool", n.Pool, "for", p.Namespace+"/"+p.Name, "in", delay)
+	c.provisions.Go(func() { c.provision(ctx, n, delay) })
+}
+
+// freeCapacity is each node's allocatable resources less the requests of the pods bound to
+// it that have not finished.
+func freeCapacity(nodes []corev1.Node, pods []corev1.Pod) map[string]corev1.ResourceList {
+	free := map[string]corev1.ResourceList{}
+	for _, n := range nodes {
+		free[n.Name] = n.Status.Allocatable.DeepCopy()
+	}
+	for i := range pods {
+		p := &pods[i]
+		left, ok := free[p.Spec.NodeName]
+		if !ok || finished(p) {
+			continue
+		}
+		subtract(left, podRequests(p))
+	}
+	return free
+}
+
+// takeRoom reports whether p could be placed now on a Ready node that is not being removed
+// (by the node's labels, its NoSchedule taints and its free capacity) and takes that room
+// from free, so that two pods are not both counted on one node's room.
+func takeRoom(p *corev1.Pod, nodes []corev1.Node, free map[string]corev1.ResourceList) bool {
+	for i := range nodes {
+		n := &nodes[i]
+		if n.DeletionTimestamp == nil && nodeReady(n) && fitsIn(p, n, free[n.Name]) {
+			subtract(free[n.Name], podRequests(p))
+			return true
+		}
+	}
+	return false
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func finished(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}
+
+// scaleDown removes the nodes the autoscaler added that have been idle for after.
+func (c *Cluster) scaleDown(ctx context.Context, client kubernetes.Interface, topo *topology.Topology, pods []corev1.Pod, idleSince map[string]time.Time, after time.Duration) {
 	busy := map[string]bool{}
-	for _, p := range pods.Items {
-		if p.Spec.NodeName != "" && !ownedByDaemonSet(&p) && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+	for i := range pods {
+		p := &pods[i]
+		if p.Spec.NodeName != "" && !ownedByDaemonSet(p) && !finished(p) {
 			busy[p.Spec.NodeName] = true
 		}
 	}
@@ -216,16 +306,22 @@ func (c *Cluster) zonesWithoutPower() map[string]bool {
 	return dark
 }
 
-// fits reports whether pod p could run on an empty node: its node selector matches the
-// node's labels, it tolerates the node's NoSchedule taints, and its requests are within the
-// node's allocatable resources.
-func fits(p *corev1.Pod, node *corev1.Node) bool {
+// fits reports whether pod p could run on an empty node: see [fitsIn].
+func fits(p *corev1.Pod, node *corev1.Node) bool { return fitsIn(p, node, node.Status.Allocatable) }
+
+// fitsIn reports whether pod p could run on node with room resources left: its node selector
+// matches the node's labels, it tolerates the node's NoSchedule taints, and its requests are
+// within room.
+func fitsIn(p *corev1.Pod, node *corev1.Node, room corev1.ResourceList) bool {
 	for k, v := range p.Spec.NodeSelector {
 		if node.Labels[k] != v {
 			return false
 		}
 	}
 	for _, taint := range node.Spec.Taints {
+		if taint.Effect == corev1.TaintEffectPreferNoSchedule {
+			continue
+		}
 		tolerated := false
 		for _, tol := range p.Spec.Tolerations {
 			tolerated = tolerated || tol.ToleratesTaint(klog.Background(), &taint, false)
@@ -234,6 +330,17 @@ func fits(p *corev1.Pod, node *corev1.Node) bool {
 			return false
 		}
 	}
+	for name, q := range podRequests(p) {
+		have, ok := room[name]
+		if !ok || q.Cmp(have) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// podRequests sums the requests of p's containers; a limit without a request requests as much.
+func podRequests(p *corev1.Pod) corev1.ResourceList {
 	want := corev1.ResourceList{}
 	for _, ct := range p.Spec.Containers {
 		for name, q := range ct.Resources.Requests {
@@ -241,17 +348,19 @@ func fits(p *corev1.Pod, node *corev1.Node) bool {
 		}
 		for name, q := range ct.Resources.Limits {
 			if _, ok := ct.Resources.Requests[name]; !ok {
-				add(want, name, q) // a limit without a request requests as much
+				add(want, name, q)
 			}
 		}
 	}
-	for name, q := range want {
-		have, ok := node.Status.Allocatable[name]
-		if !ok || q.Cmp(have) > 0 {
-			return false
-		}
+	return want
+}
+
+func subtract(l corev1.ResourceList, r corev1.ResourceList) {
+	for name, q := range r {
+		have := l[name]
+		have.Sub(q)
+		l[name] = have
 	}
-	return true
 }
 
 func add(l corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
