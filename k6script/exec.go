@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/dop251/goja"
 
@@ -111,9 +109,6 @@ func (r *runtime) setupData() (goja.Value, error) {
 	return r.data, nil
 }
 
-// lifecycleClient sends setup's and teardown's requests.
-var lifecycleClient = &http.Client{Timeout: 60 * time.Second}
-
 // Setup runs the exported setup() once, in a runtime of its own, and keeps its return value as
 // JSON for the VUs (each gets its own parsed copy as its exec function's argument). Without a
 // setup function it does nothing. setup's HTTP requests go through a plain net/http client:
@@ -131,7 +126,7 @@ func (s *Script) Setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		v, err := r.call(ctx, plainHost{client: lifecycleClient, log: s.log}, "setup")
+		v, err := r.call(ctx, newPlainHost(s.log), "setup")
 		if err != nil {
 			return err
 		}
@@ -175,7 +170,7 @@ func (s *Script) Teardown(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.call(ctx, plainHost{client: lifecycleClient, log: s.log}, "teardown", data)
+	_, err = r.call(ctx, newPlainHost(s.log), "teardown", data)
 	return err
 }
 

@@ -5,6 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/dailydoco/ddp-verify/load"
@@ -13,7 +16,10 @@ import (
 // host is what the modules record into and send through: a VU of the engine during the load,
 // or a plain client for setup and teardown.
 type host interface {
-	do(ctx context.Context, step string, req *http.Request) (*load.Response, error)
+	do(ctx context.Context, step string, req *http.Request, o load.RequestOptions) (*load.Response, error)
+	batch(ctx context.Context, reqs []load.BatchRequest) []load.BatchResult
+	// jar is the cookie jar the requests use (k6's per-VU jar).
+	jar() http.CookieJar
 	check(name string, ok bool)
 	trend(name, step string, d time.Duration)
 	sleep(ctx context.Context, d time.Duration) error
@@ -26,25 +32,50 @@ type host interface {
 // metrics.
 type vuHost struct{ vu *load.VU }
 
-func (h vuHost) do(ctx context.Context, step string, req *http.Request) (*load.Response, error) {
-	return h.vu.HTTP().Do(ctx, step, req)
+func (h vuHost) do(ctx context.Context, step string, req *http.Request, o load.RequestOptions) (*load.Response, error) {
+	return h.vu.HTTP().DoWith(ctx, step, req, o)
 }
+func (h vuHost) batch(ctx context.Context, reqs []load.BatchRequest) []load.BatchResult {
+	return h.vu.HTTP().Batch(ctx, reqs)
+}
+func (h vuHost) jar() http.CookieJar                              { return h.vu.HTTP().Jar() }
 func (h vuHost) check(name string, ok bool)                       { h.vu.Check(name, ok) }
 func (h vuHost) trend(name, step string, d time.Duration)         { h.vu.Trend(name, step, d) }
 func (h vuHost) sleep(ctx context.Context, d time.Duration) error { return h.vu.Sleep(ctx, d) }
 func (h vuHost) now() time.Time                                   { return h.vu.Now() }
 func (h vuHost) engineVU() *load.VU                               { return h.vu }
 
-// plainHost serves setup() and teardown(): a plain net/http client whose requests, checks and
-// groups are not part of the engine's metrics (checks and groups are logged at debug level).
+// plainHost serves setup() and teardown(): plain net/http requests (with a cookie jar of their
+// own, as k6's setup has) that are not part of the engine's metrics (checks and groups are
+// logged at debug level).
 type plainHost struct {
-	client *http.Client
-	log    *slog.Logger
+	cookies *cookiejar.Jar
+	log     *slog.Logger
 }
 
-func (h plainHost) do(ctx context.Context, _ string, req *http.Request) (*load.Response, error) {
+// lifecycleTimeout bounds setup's and teardown's requests, as k6's default request timeout.
+const lifecycleTimeout = 60 * time.Second
+
+func newPlainHost(log *slog.Logger) plainHost {
+	jar, _ := cookiejar.New(nil)
+	return plainHost{cookies: jar, log: log}
+}
+
+func (h plainHost) do(ctx context.Context, _ string, req *http.Request, o load.RequestOptions) (*load.Response, error) {
+	client := &http.Client{Timeout: lifecycleTimeout, Jar: ownCookies{h.cookies, o.OwnCookies}}
+	if o.Timeout > 0 {
+		client.Timeout = o.Timeout
+	}
+	if o.Redirects >= 0 {
+		client.CheckRedirect = func(_ *http.Request, via []*http.Request) error {
+			if len(via) > o.Redirects {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+	}
 	start := time.Now()
-	resp, err := h.client.Do(req.WithContext(ctx))
+	resp, err := client.Do(req.WithContext(ctx))
 	if err != nil {
 		return nil, &load.RequestError{Class: classify(err), Err: err}
 	}
@@ -55,7 +86,29 @@ func (h plainHost) do(ctx context.Context, _ string, req *http.Request) (*load.R
 	}
 	d := time.Since(start)
 	return &load.Response{Status: resp.StatusCode, Proto: resp.Proto, Header: resp.Header, Body: body,
-		Timings: load.Timings{Duration: d}}, nil
+		URL: resp.Request.URL.String(), Timings: load.Timings{Duration: d}}, nil
+}
+
+// batch sends setup's and teardown's batches one request after another.
+func (h plainHost) batch(ctx context.Context, reqs []load.BatchRequest) []load.BatchResult {
+	out := make([]load.BatchResult, len(reqs))
+	for i, r := range reqs {
+		res, err := h.do(ctx, r.Step, r.Request, r.Options)
+		out[i] = load.BatchResult{Response: res, Err: err}
+	}
+	return out
+}
+
+func (h plainHost) jar() http.CookieJar { return h.cookies }
+
+// ownCookies leaves out the jar's cookies that the request sets itself.
+type ownCookies struct {
+	*cookiejar.Jar
+	own []string
+}
+
+func (j ownCookies) Cookies(u *url.URL) []*http.Cookie {
+	return slices.DeleteFunc(j.Jar.Cookies(u), func(c *http.Cookie) bool { return slices.Contains(j.own, c.Name) })
 }
 
 func (h plainHost) check(name string, ok bool) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
+	"github.com/tidwall/gjson"
 
 	"github.com/dailydoco/ddp-verify/load"
 )
@@ -43,6 +44,8 @@ func (r *runtime) httpModule() goja.Value {
 		"request": func(method, u string, body, params goja.Value) goja.Value {
 			return r.request(strings.ToUpper(method), u, body, params)
 		},
+		"batch":     r.batch,
+		"cookieJar": r.cookieJar,
 	})
 }
 
@@ -50,7 +53,16 @@ func (r *runtime) httpModule() goja.Value {
 type reqParams struct {
 	headers http.Header
 	step    string
-	timeout time.Duration
+	opts    load.RequestOptions
+}
+
+// prepared is a request ready to send, or the response of one that could not be built.
+type prepared struct {
+	url     string
+	step    string
+	req     *http.Request
+	opts    load.RequestOptions
+	invalid goja.Value // the error response when the request could not be built
 }
 
 // request sends one request and returns k6's response object. Transport errors do not throw:
@@ -58,15 +70,25 @@ type reqParams struct {
 func (r *runtime) request(method, rawURL string, body, params goja.Value) goja.Value {
 	fn := "k6/http." + strings.ToLower(method)
 	h := r.needHost(fn)
+	p := r.prepare(fn, method, rawURL, body, params)
+	if p.invalid != nil {
+		return p.invalid
+	}
+	res, err := h.do(r.ctx, p.step, p.req, p.opts)
+	return r.respond(fn, p.url, res, err)
+}
+
+// prepare builds a request from k6's arguments: the URL, the body and the params.
+func (r *runtime) prepare(fn, method, rawURL string, body, params goja.Value) prepared {
 	p := r.parseParams(fn, params)
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return r.errorResponse(rawURL, fmt.Sprintf("invalid URL %q", rawURL), 1020)
+		return prepared{invalid: r.errorResponse(rawURL, fmt.Sprintf("invalid URL %q", rawURL), 1020)}
 	}
 	payload, form := r.encodeBody(fn, body)
 	req, err := http.NewRequest(method, rawURL, bytes.NewReader(payload))
 	if err != nil {
-		return r.errorResponse(rawURL, err.Error(), 1020)
+		return prepared{invalid: r.errorResponse(rawURL, err.Error(), 1020)}
 	}
 	if payload == nil {
 		req.Body, req.ContentLength = nil, 0
@@ -82,25 +104,24 @@ func (r *runtime) request(method, rawURL string, body, params goja.Value) goja.V
 			step = "/"
 		}
 	}
-	ctx := r.ctx
-	if p.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.timeout)
-		defer cancel()
-	}
-	res, err := h.do(ctx, step, req)
+	return prepared{url: rawURL, step: step, req: req, opts: p.opts}
+}
+
+// respond turns a request's outcome into k6's response object; an interrupted iteration
+// throws.
+func (r *runtime) respond(fn, rawURL string, res *load.Response, err error) goja.Value {
 	if err != nil {
 		if r.ctx.Err() != nil {
 			r.throwf("%s: %v", fn, r.ctx.Err()) // the iteration was interrupted
 		}
 		return r.errorResponse(rawURL, err.Error(), errorCode(err))
 	}
-	return r.response(rawURL, res)
+	return r.response(res)
 }
 
-// parseParams reads headers, tags.name and timeout; any other field throws.
+// parseParams reads headers, cookies, tags.name, timeout and redirects; any other field throws.
 func (r *runtime) parseParams(fn string, v goja.Value) reqParams {
-	p := reqParams{headers: http.Header{}}
+	p := reqParams{headers: http.Header{}, opts: load.RequestOptions{Redirects: defaultRedirects}}
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return p
@@ -114,6 +135,8 @@ func (r *runtime) parseParams(fn string, v goja.Value) reqParams {
 					p.headers.Set(hk, ho.Get(hk).String())
 				}
 			}
+		case "cookies":
+			p.opts.OwnCookies = r.parseCookies(fn, val, p.headers)
 		case "tags":
 			p.step = r.parseTags(fn, val)
 		case "timeout":
@@ -121,12 +144,62 @@ func (r *runtime) parseParams(fn string, v goja.Value) reqParams {
 			if err != nil {
 				r.throwf("%s: params.timeout: %v", fn, err)
 			}
-			p.timeout = d
+			p.opts.Timeout = d
+		case "redirects":
+			n, ok := wholeNumber(val.Export())
+			if !ok {
+				r.throwf("%s: params.redirects: want a whole number >= 0, got %s", fn, val)
+			}
+			p.opts.Redirects = n
 		default:
 			r.throwf("%s: params.%s is not supported", fn, k)
 		}
 	}
 	return p
+}
+
+// defaultRedirects is how many redirects k6 follows unless told otherwise (its maxRedirects).
+const defaultRedirects = 10
+
+// wholeNumber reads a number >= 0 without a fraction.
+func wholeNumber(v any) (int, bool) {
+	switch x := v.(type) {
+	case int64:
+		return int(x), x >= 0
+	case float64:
+		return int(x), x >= 0 && x == float64(int(x))
+	}
+	return 0, false
+}
+
+// parseCookies adds params.cookies to the request's Cookie header: {name: value} or
+// {name: {value, replace}}; it returns the names with replace: true, whose jar cookies are
+// then not sent.
+func (r *runtime) parseCookies(fn string, v goja.Value, headers http.Header) (replaced []string) {
+	o, ok := v.(*goja.Object)
+	if !ok {
+		r.throwf("%s: params.cookies: want an object of name: value", fn)
+	}
+	req := &http.Request{Header: headers}
+	for _, name := range o.Keys() {
+		val := o.Get(name)
+		if co, isObj := val.(*goja.Object); isObj {
+			for _, k := range co.Keys() {
+				if k != "value" && k != "replace" {
+					r.throwf("%s: params.cookies.%s.%s is not supported (value and replace are)", fn, name, k)
+				}
+			}
+			if co.Get("replace") != nil && co.Get("replace").ToBoolean() {
+				replaced = append(replaced, name)
+			}
+			val = co.Get("value")
+			if val == nil {
+				r.throwf("%s: params.cookies.%s: want a value", fn, name)
+			}
+		}
+		req.AddCookie(&http.Cookie{Name: name, Value: val.String()})
+	}
+	return replaced
 }
 
 func (r *runtime) parseTags(fn string, v goja.Value) string {
@@ -172,12 +245,12 @@ func (r *runtime) encodeBody(fn string, v goja.Value) (payload []byte, form bool
 }
 
 // response builds k6's response object.
-func (r *runtime) response(rawURL string, res *load.Response) goja.Value {
+func (r *runtime) response(res *load.Response) goja.Value {
 	code := 0
 	if res.Status >= 400 {
 		code = 1000 + res.Status
 	}
-	return r.rt.NewDynamicObject(&responseObject{r: r, url: rawURL, res: res, code: code})
+	return r.rt.NewDynamicObject(&responseObject{r: r, url: res.URL, res: res, code: code})
 }
 
 // responseObject is k6's response, its fields made when a script reads them (most scripts read
@@ -194,7 +267,7 @@ type responseObject struct {
 }
 
 // responseFields are the fields a response has, in k6's names.
-var responseFields = []string{"status", "body", "headers", "url", "proto", "error", "error_code", "timings", "json"}
+var responseFields = []string{"status", "body", "headers", "cookies", "url", "proto", "error", "error_code", "timings", "json"}
 
 func (o *responseObject) Get(key string) goja.Value {
 	rt := o.r.rt
@@ -211,6 +284,8 @@ func (o *responseObject) Get(key string) goja.Value {
 		return o.bodyValue()
 	case "headers":
 		return o.headers()
+	case "cookies":
+		return o.cookies()
 	case "url":
 		return rt.ToValue(o.url)
 	case "proto":
@@ -307,10 +382,19 @@ func (r *runtime) timings(t load.Timings) *goja.Object {
 	return o
 }
 
-// parseJSON is response.json(): the whole body; a selector throws.
+// parseJSON is response.json(): the whole body, or with a selector (gjson's path syntax, as
+// k6's) the value it selects, undefined when it selects nothing.
 func (r *runtime) parseJSON(body goja.Value, call goja.FunctionCall) goja.Value {
 	if len(call.Arguments) > 0 && !goja.IsUndefined(call.Arguments[0]) {
-		r.throwf("k6/http: response.json(selector): the selector argument is not supported")
+		text := body.String()
+		if !gjson.Valid(text) {
+			r.throwf("k6/http: response.json(%q): the body is not valid JSON", call.Arguments[0].String())
+		}
+		res := gjson.Get(text, call.Arguments[0].String())
+		if !res.Exists() {
+			return goja.Undefined()
+		}
+		return r.rt.ToValue(res.Value())
 	}
 	parse, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("parse"))
 	v, err := parse(goja.Undefined(), body)

@@ -173,7 +173,7 @@ func TestHTTPModule(t *testing.T) {
 	}
 	checks := []string{"get status", "get method", "get header canonical", "get timings", "get url",
 		"form body", "form type", "put body", "patch", "del", "head", "options", "request", "404 code",
-		"down status 0", "down error", "selector not supported"}
+		"down status 0", "down error", "json selector"}
 	for _, name := range checks {
 		total, failed := res.Snapshot.Rate(load.MetricChecks, load.Filter{"step": name})
 		if total != 1 || failed != 0 {
@@ -232,9 +232,9 @@ func TestFailingIterations(t *testing.T) {
 	if sc := res.Snapshot.Scenarios[0]; sc.Iterations != 7 || sc.Failed != 7 {
 		t.Errorf("iterations %d, failed %d; want 7, 7", sc.Iterations, sc.Failed)
 	}
-	want := []string{"k6/http.batch is not supported", "k6.randomSeed is not supported",
+	want := []string{"k6/http.file is not supported", "k6.randomSeed is not supported",
 		"boom in iteration 2", "failed on purpose", "open() is only available in the init context",
-		"k6.check: the tags argument is not supported", "k6/http.get: params.redirects is not supported"}
+		"k6.check: the tags argument is not supported", "k6/http.get: params.auth is not supported"}
 	if len(errs) != len(want) {
 		t.Fatalf("errors %q, want %d", errs, len(want))
 	}
@@ -384,6 +384,9 @@ func TestThresholdsParsed(t *testing.T) {
 	p := writeScript(t, `{ thresholds: {
 		"http_req_duration{step:login}": ["p(95)<300", { threshold: "max<900", abortOnFail: true, delayAbortEval: "10s" }],
 		checks: ["rate>0.99"],
+		"checks{check:status is 200}": ["rate==1"],
+		"http_reqs{name:home,status:200}": ["count>0"],
+		"group_duration{group:::checkout}": ["p(90)<1000"],
 	} }`)
 	ths, err := mustLoad(t, p, nil).Thresholds()
 	if err != nil {
@@ -395,8 +398,11 @@ func TestThresholdsParsed(t *testing.T) {
 	}
 	want := []string{
 		"checks rate map[] > 0.99 abort=false delay=0s",
+		"checks rate map[step:status is 200] == 1 abort=false delay=0s",
+		"group_duration p map[step:checkout] < 1000 abort=false delay=0s",
 		"http_req_duration p map[step:login] < 300 abort=false delay=0s",
 		"http_req_duration max map[step:login] < 900 abort=true delay=10s",
+		"http_reqs count map[status:200 step:home] > 0 abort=false delay=0s",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("thresholds\n%q\nwant\n%q", got, want)
@@ -409,7 +415,7 @@ func TestLoadErrors(t *testing.T) {
 		want []string
 	}{
 		{"unsupported_module.js", []string{"testdata/unsupported_module.js:2:", `module "k6/ws" is not supported (docs/scripts.md lists what is)`}},
-		{"unsupported_import.js", []string{"testdata/unsupported_import.js:1:", "k6/http.batch is not supported"}},
+		{"unsupported_import.js", []string{"testdata/unsupported_import.js:1:", "k6/http.file is not supported"}},
 		{"unsupported_require.js", []string{"testdata/unsupported_require.js", `module "k6/crypto" is not supported`}},
 		{"unknown_option.js", []string{"testdata/unknown_option.js", `option "noConnectionReuse" is not supported`}},
 		{"unknown_field.js", []string{"testdata/unknown_field.js", `field "rate" is not supported by executor constant-vus`}},
@@ -443,12 +449,12 @@ func TestAsyncAndResponseFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := plainHost{client: lifecycleClient, log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	h := newPlainHost(slog.New(slog.NewTextHandler(t.Output(), nil)))
 	for fn, want := range map[string]string{
 		"asyncOK":       "",
 		"asyncRejects":  "async boom",
 		"asyncPending":  "promise is still pending",
-		"responseField": "k6/http response.cookies is not supported",
+		"responseField": "k6/http response.remote_ip is not supported",
 	} {
 		_, err := r.call(context.Background(), h, fn)
 		switch {
@@ -466,6 +472,10 @@ func TestThresholdErrors(t *testing.T) {
 		`{ thresholds: { checks: [{ threshold: "rate>0.9", abortOnFail: "yes" }] } }`:  "abortOnFail: want true or false",
 		`{ thresholds: { checks: [{ threshold: "rate>0.9", gracePeriod: "1s" }] } }`:   "threshold.gracePeriod: is not supported",
 		`{ thresholds: { checks: "rate>0.9" } }`:                                       "want a list of expressions",
+		`{ thresholds: { "http_req_duration{url:x}": ["p(95)<1"] } }`:                  `tag "url" is not recorded for http_req_duration`,
+		`{ thresholds: { "http_reqs{group:::a}": ["count>1"] } }`:                      "requests and checks are not tagged with their group",
+		`{ thresholds: { "checks{name:a,step:b}": ["rate>0"] } }`:                      `tag "name" is not recorded for checks`,
+		`{ thresholds: { "checks{check:a,step:b}": ["rate>0"] } }`:                     "tags check and step both name the step",
 		`{ scenarios: { s: { executor: "externally-controlled", vus: 1 } } }`:          `executor "externally-controlled" is not supported`,
 		`{ scenarios: { s: { executor: "constant-vus", duration: "1s", tags: {} } } }`: `field "tags" is not supported`,
 		`{ duration: "1m", stages: [{ duration: "1s", target: 1 }] }`:                  "duration and stages cannot be used together",
@@ -520,13 +530,13 @@ func TestEncodingAndExecution(t *testing.T) {
 		"vuTags": "k6/execution.vu.tags is not supported",
 		"base32": `k6/encoding.b64encode: encoding "base32" is not supported`,
 	} {
-		_, err := r.call(context.Background(), plainHost{client: lifecycleClient, log: slog.Default()}, fn)
+		_, err := r.call(context.Background(), newPlainHost(slog.Default()), fn)
 		if err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want %q", fn, err, msg)
 		}
 	}
 	// Outside the load (setup, teardown) there is no VU to describe.
-	if _, err := r.call(context.Background(), plainHost{client: lifecycleClient, log: slog.Default()}, "default"); err == nil ||
+	if _, err := r.call(context.Background(), newPlainHost(slog.Default()), "default"); err == nil ||
 		!strings.Contains(err.Error(), "not supported in setup() and teardown()") {
 		t.Errorf("exec.scenario.name outside the load: %v", err)
 	}

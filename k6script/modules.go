@@ -12,7 +12,7 @@ import (
 // modules are the importable modules and the names each exports.
 var modules = map[string]map[string]bool{
 	"k6":           set("check", "group", "sleep", "fail"),
-	"k6/http":      set("get", "post", "put", "patch", "del", "head", "options", "request"),
+	"k6/http":      set("get", "post", "put", "patch", "del", "head", "options", "request", "batch", "cookieJar"),
 	"k6/encoding":  set("b64encode", "b64decode"),
 	"k6/execution": set("vu", "scenario"),
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dailydoco/ddp-verify/load"
@@ -339,7 +340,11 @@ func (s *Script) Thresholds() ([]load.Threshold, error) {
 
 func parseThreshold(metric string, e any) (load.Threshold, error) {
 	if expr, ok := e.(string); ok {
-		return load.ParseThreshold(metric, expr)
+		t, err := load.ParseThreshold(metric, expr)
+		if err != nil {
+			return t, err
+		}
+		return t, k6Tags(&t)
 	}
 	m, ok := e.(map[string]any)
 	if !ok {
@@ -365,5 +370,35 @@ func parseThreshold(metric string, e any) (load.Threshold, error) {
 		return load.Threshold{}, err
 	}
 	t.AbortOnFail, t.DelayAbortEval = abort, delay
-	return t, nil
+	return t, k6Tags(&t)
+}
+
+// k6Tags reads a threshold's tag filter in k6's tag names: the engine tags requests, checks
+// and groups with step where k6 has name, check and group ("::NAME" for a top-level group),
+// and tags scenario, method and status as k6 does. A tag the engine does not record is an
+// error, not a filter that matches nothing.
+func k6Tags(t *load.Threshold) error {
+	for k, v := range t.Filter {
+		step := ""
+		switch {
+		case k == "scenario" || k == "method" || k == "status" || k == "step":
+			continue
+		case k == "name" && strings.HasPrefix(t.Metric, "http_req"):
+			step = v
+		case k == "check" && t.Metric == load.MetricChecks:
+			step = v
+		case k == "group" && t.Metric == "group_duration" && strings.HasPrefix(v, "::") && !strings.Contains(v[2:], "::"):
+			step = v[2:]
+		case k == "group":
+			return fmt.Errorf("%s: tag group: only group_duration{group:::NAME} of a top-level group is supported (requests and checks are not tagged with their group)", t.Source)
+		default:
+			return fmt.Errorf("%s: tag %q is not recorded for %s (tags: scenario, method, status; name on http_req_*, check on checks, group on group_duration)", t.Source, k, t.Metric)
+		}
+		if _, both := t.Filter["step"]; both {
+			return fmt.Errorf("%s: tags %s and step both name the step", t.Source, k)
+		}
+		delete(t.Filter, k)
+		t.Filter["step"] = step
+	}
+	return nil
 }

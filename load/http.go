@@ -13,7 +13,9 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -83,6 +85,8 @@ type Response struct {
 	Header  http.Header
 	Body    []byte
 	Timings Timings
+	// URL is the URL of the response: the request's, or the last redirect's.
+	URL string
 }
 
 // OK reports whether the status is in 200..399 (k6's expected_response).
@@ -95,6 +99,10 @@ type Client struct {
 	DiscardBody bool
 
 	vu      *VU
+	rec     *recorder // the VU's, or a batch client's own
+	jar     *jarView
+	opts    RequestOptions // of the request in flight
+	batch   []*Client      // the clients a batch sends from, made on the first batch
 	hc      http.Client
 	tr      reqTrace
 	trace   *httptrace.ClientTrace // records into tr, for both round trippers
@@ -140,28 +148,68 @@ func (t *reqTrace) reset() {
 func (t *reqTrace) now() int64 { return int64(t.clk()) }
 
 // lazyJar is a VU's cookie jar, created on the first cookie so that VUs without cookies pay
-// nothing per request. Only its VU's goroutine uses it (Client.Do is synchronous).
+// nothing per request. The VU's clients share it (a batch sends from several at once).
 type lazyJar struct {
+	mu  sync.Mutex
 	jar *cookiejar.Jar
 }
 
-func (j *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	if j.jar == nil {
+func (j *lazyJar) get(create bool) *cookiejar.Jar {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.jar == nil && create {
 		j.jar, _ = cookiejar.New(nil)
 	}
-	j.jar.SetCookies(u, cookies)
+	return j.jar
 }
+
+func (j *lazyJar) SetCookies(u *url.URL, cookies []*http.Cookie) { j.get(true).SetCookies(u, cookies) }
 
 func (j *lazyJar) Cookies(u *url.URL) []*http.Cookie {
-	if j.jar == nil {
-		return nil
+	if jar := j.get(false); jar != nil {
+		return jar.Cookies(u)
 	}
-	return j.jar.Cookies(u)
+	return nil
 }
 
-func newClient(vu *VU) *Client {
+// jarView is one client's view of the VU's jar: the request in flight may set some cookies
+// itself ([RequestOptions.OwnCookies]), and the jar's cookies of those names are then left out.
+type jarView struct {
+	*lazyJar
+	own []string
+}
+
+func (v *jarView) Cookies(u *url.URL) []*http.Cookie {
+	cookies := v.lazyJar.Cookies(u)
+	if len(v.own) > 0 {
+		cookies = slices.DeleteFunc(cookies, func(c *http.Cookie) bool { return slices.Contains(v.own, c.Name) })
+	}
+	return cookies
+}
+
+// RequestOptions change one request sent with [Client.DoWith].
+type RequestOptions struct {
+	// Redirects is how many redirects to follow; a response that would need one more is
+	// returned as it is (k6's redirects param). Negative: net/http's policy (up to 10, then
+	// an error), which is what [Client.Do] uses.
+	Redirects int
+	// OwnCookies are the names of cookies the request's Cookie header carries itself: the
+	// jar's cookies of those names are not added (k6's params.cookies with replace).
+	OwnCookies []string
+	// Timeout bounds the request, body and redirects included, instead of
+	// [HTTPOptions.Timeout] (k6's params.timeout); zero keeps that.
+	Timeout time.Duration
+}
+
+// defaultRequest is what [Client.Do] sends with.
+var defaultRequest = RequestOptions{Redirects: -1}
+
+func newClient(vu *VU) *Client { return newClientWith(vu, &vu.rec, &lazyJar{}) }
+
+// newClientWith returns a client of vu that records into rec and keeps cookies in jar.
+func newClientWith(vu *VU, rec *recorder, jar *lazyJar) *Client {
 	e := vu.eng
-	c := &Client{vu: vu, ids: map[reqKey]*[7]int32{}, timeout: orDur(e.http.Timeout, 60*time.Second), ua: e.http.UserAgent}
+	c := &Client{vu: vu, rec: rec, jar: &jarView{lazyJar: jar}, ids: map[reqKey]*[7]int32{}, timeout: orDur(e.http.Timeout, 60*time.Second), ua: e.http.UserAgent}
 	if c.ua == "" {
 		c.ua = "ddp-verify"
 	}
@@ -196,9 +244,24 @@ func newClient(vu *VU) *Client {
 		e.addLean(lt)
 		rt = lt
 	}
-	c.hc = http.Client{Transport: rt, Jar: &lazyJar{}}
+	c.hc = http.Client{Transport: rt, Jar: c.jar, CheckRedirect: c.checkRedirect}
 	return c
 }
+
+// checkRedirect applies the request's redirect limit: past it, the last response is returned.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	switch {
+	case c.opts.Redirects < 0 && len(via) >= 10:
+		return errors.New("stopped after 10 redirects")
+	case c.opts.Redirects >= 0 && len(via) > c.opts.Redirects:
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+// Jar returns the VU's cookie jar (k6's per-VU jar): the cookies responses set, sent with the
+// VU's later requests.
+func (c *Client) Jar() http.CookieJar { return c.jar.lazyJar }
 
 // requestContext is the lean transport's view of the request in flight: Do's context and
 // deadline, so that it needs no context per request.
@@ -247,8 +310,16 @@ func (c *Client) Post(ctx context.Context, step, url, contentType string, body [
 // Do sends req under ctx, reads the whole body, and records the request's timings under the
 // series {scenario, step, method, status}. A response with any status is returned without
 // error (statuses outside 200..399 are counted as failed requests, class 4xx or 5xx); when no
-// response arrives the error is a *[RequestError] with its class.
+// response arrives the error is a *[RequestError] with its class. Redirects are followed as
+// net/http does (up to 10) and the chain counts as one request.
 func (c *Client) Do(ctx context.Context, step string, req *http.Request) (*Response, error) {
+	return c.DoWith(ctx, step, req, defaultRequest)
+}
+
+// DoWith is [Client.Do] with the request's own options.
+func (c *Client) DoWith(ctx context.Context, step string, req *http.Request, o RequestOptions) (*Response, error) {
+	c.opts, c.jar.own = o, o.OwnCookies
+	defer func() { c.jar.own = nil }()
 	t := &c.tr
 	t.reset()
 	if req.Header == nil {
@@ -263,7 +334,11 @@ func (c *Client) Do(ctx context.Context, step string, req *http.Request) (*Respo
 		}
 	}
 	start := t.now()
-	c.ctx, c.deadline = ctx, time.Now().Add(c.timeout)
+	timeout := c.timeout
+	if o.Timeout > 0 {
+		timeout = o.Timeout
+	}
+	c.ctx, c.deadline = ctx, time.Now().Add(timeout)
 	defer func() { c.ctx = nil }()
 	resp, err := c.hc.Do(req)
 	var out *Response
@@ -281,7 +356,7 @@ func (c *Client) Do(ctx context.Context, step string, req *http.Request) (*Respo
 		resp.Body.Close()
 		status = resp.StatusCode
 		if err == nil {
-			out = &Response{Status: status, Proto: resp.Proto, Header: resp.Header}
+			out = &Response{Status: status, Proto: resp.Proto, Header: resp.Header, URL: resp.Request.URL.String()}
 			if !c.DiscardBody {
 				out.Body = bytes.Clone(c.buf.Bytes())
 			}
@@ -367,9 +442,9 @@ func (c *Client) record(step, method string, status int, class ErrorClass, end i
 		c.ids[k] = ids
 	}
 	t := time.Duration(end)
-	vu.rec.add(sample{t: t, v: int64(tm.Duration), id: ids[0], kind: sRequest, failed: class != "", reason: string(class)})
+	c.rec.add(sample{t: t, v: int64(tm.Duration), id: ids[0], kind: sRequest, failed: class != "", reason: string(class)})
 	for i, v := range [6]time.Duration{tm.Blocked, tm.Connecting, tm.TLSHandshaking, tm.Sending, tm.Waiting, tm.Receiving} {
-		vu.rec.add(sample{t: t, v: int64(v), id: ids[i+1], kind: sTrend})
+		c.rec.add(sample{t: t, v: int64(v), id: ids[i+1], kind: sTrend})
 	}
 }
 

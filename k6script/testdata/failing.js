@@ -7,7 +7,7 @@ export const options = { scenarios: { fail: { executor: "shared-iterations", vus
 export default function () {
   switch (__ITER) {
     case 0:
-      http.batch([["GET", __ENV.BASE_URL]]);
+      http.file("data", "a.txt");
       break;
     case 1:
       k6.randomSeed(1);
@@ -23,7 +23,7 @@ export default function () {
       k6.check(1, { "is one": (v) => v === 1 }, { kind: "smoke" });
       break;
     case 6:
-      http.get(__ENV.BASE_URL, { redirects: 0 });
+      http.get(__ENV.BASE_URL, { auth: "digest" });
       break;
   }
 }
@@ -45,5 +45,5 @@ export async function asyncPending() {
 
 export function responseField() {
   const res = http.get(`${__ENV.BASE_URL}/x`);
-  return res.cookies;
+  return res.remote_ip;
 }

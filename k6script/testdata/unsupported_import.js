@@ -1,4 +1,4 @@
-import { get, batch as many } from "k6/http";
+import { get, file as many } from "k6/http";
 
 export default function () {
   many([get]);

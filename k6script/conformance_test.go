@@ -1,0 +1,125 @@
+package k6script
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/dailydoco/ddp-verify/load"
+)
+
+// The conformance suite: scripts written as k6's documentation writes them
+// (testdata/conformance), run against an httpbin-like server on loopback, each asserting k6's
+// documented results with checks; the table says how many times each check must have passed,
+// and what else the run must show (requests and their tags, threshold verdicts, setup data in
+// teardown, an abort). A check that fails, runs a different number of times or is missing
+// fails the test.
+func TestConformance(t *testing.T) {
+	for _, tc := range []struct {
+		script string
+		checks map[string]uint64 // check name: passes
+		more   func(t *testing.T, res *load.Result, runErr error, log *requestLog)
+	}{
+		{"cookies.js", each(4, "redirect followed to /cookies", "jar cookie sent back", "cookiesForURL sees it",
+			"request cookie beside the jar's", "replace wins over the jar", "jar.set cookie sent", "jar.delete removed it",
+			"jar.clear removed all", "response.cookies has both", "response.cookies attributes", "cookie without attributes"), nil},
+		{"batch.js", each(4, "four responses in order", "sent in parallel", "named front", "named missing", "named posted",
+			"invalid URL fails alone"), func(t *testing.T, res *load.Result, _ error, _ *requestLog) {
+			wantRequests(t, res, load.Filter{"step": "barrier"}, 4)
+			wantRequests(t, res, load.Filter{"step": "/status/404", "status": "404"}, 4)
+		}},
+		{"redirects.js", each(1, "followed", "redirects 0 returns the 302", "redirects 2 stops at the third", "10 by default"),
+			func(t *testing.T, res *load.Result, _ error, log *requestLog) {
+				// A redirect chain is one request in the metrics (k6 counts each hop).
+				wantRequests(t, res, load.Filter{}, 4)
+				if n := log.count("GET /get"); n != 1 {
+					t.Errorf("the server saw GET /get %d times, want 1 (only the first chain reaches it)", n)
+				}
+			}},
+		{"json.js", each(1, "whole body", "field", "array length", "array element", "nested array", "query", "no match is undefined"), nil},
+		{"lifecycle.js", merge(each(6, "status is 200", "setup data reached the VU", "init code ran in this VU", "iteration counts",
+			"scenario name"), each(1, "writer got data")), func(t *testing.T, res *load.Result, runErr error, log *requestLog) {
+			if runErr != nil {
+				t.Errorf("run: %v", runErr)
+			}
+			if _, n, _ := res.Snapshot.Trend("group_duration", load.Filter{"step": "browse"}); n != 6 {
+				t.Errorf("group_duration{group:::browse}: %d samples, want 6", n)
+			}
+			wantRequests(t, res, load.Filter{"step": "browse", "scenario": "readers"}, 6)
+			for _, uri := range []string{"GET /get?token=abc", "GET /get?teardown=abc"} {
+				if n := log.count(uri); n != 1 {
+					t.Errorf("the server saw %q %d times, want once (setup, and teardown with setup's data)", uri, n)
+				}
+			}
+		}},
+		{"thresholds.js", nil, func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
+			if !errors.Is(runErr, load.ErrThresholdAbort) || res.Aborted == nil || res.Aborted.Source != "checks{check:missing ok}: rate>0.9" {
+				t.Fatalf("run error %v, aborted by %+v; want the abortOnFail threshold on checks{check:missing ok}", runErr, res.Aborted)
+			}
+			for _, th := range res.Thresholds {
+				wantPass := th.Source != "checks{check:missing ok}: rate>0.9"
+				if th.Pass != wantPass || th.NoData {
+					t.Errorf("threshold %q: pass %v (no data %v), want pass %v", th.Source, th.Pass, th.NoData, wantPass)
+				}
+			}
+			if len(res.Thresholds) != 9 {
+				t.Errorf("%d threshold results, want 9", len(res.Thresholds))
+			}
+		}},
+	} {
+		t.Run(tc.script, func(t *testing.T) {
+			srv, log := conformanceServer(t)
+			s := mustLoad(t, filepath.Join("testdata", "conformance", tc.script), map[string]string{"BASE_URL": srv.URL})
+			res, err := s.Run(context.Background(), Overrides{}, testLogger(t))
+			if res == nil {
+				t.Fatalf("run: %v", err)
+			}
+			if tc.more == nil && err != nil {
+				t.Errorf("run: %v", err)
+			}
+			for name, want := range tc.checks {
+				total, failed := res.Snapshot.Rate(load.MetricChecks, load.Filter{"step": name})
+				if total != want || failed != 0 {
+					t.Errorf("check %q: %d runs, %d failed; want %d, none failed", name, total, failed, want)
+				}
+			}
+			if tc.checks != nil {
+				all, _ := res.Snapshot.Rate(load.MetricChecks, load.Filter{})
+				var want uint64
+				for _, n := range tc.checks {
+					want += n
+				}
+				if all != want {
+					t.Errorf("%d checks ran, want %d (a check the table does not name ran)", all, want)
+				}
+			}
+			if tc.more != nil {
+				tc.more(t, res, err, log)
+			}
+		})
+	}
+}
+
+// each is a check table: every name passing n times.
+func each(n uint64, names ...string) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, name := range names {
+		m[name] = n
+	}
+	return m
+}
+
+func merge(a, b map[string]uint64) map[string]uint64 {
+	for k, v := range b {
+		a[k] = v
+	}
+	return a
+}
+
+func wantRequests(t *testing.T, res *load.Result, f load.Filter, n uint64) {
+	t.Helper()
+	if got, _ := res.Snapshot.Rate(load.MetricReqDuration, f); got != n {
+		t.Errorf("requests matching %v: %d, want %d", f, got, n)
+	}
+}
