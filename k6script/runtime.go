@@ -110,6 +110,9 @@ func (r *runtime) require(name string) goja.Value {
 	case "k6/execution":
 		return r.executionModule()
 	}
+	if ext, ok := r.s.extension(name); ok {
+		return r.extensionModule(ext)
+	}
 	r.throwf("%v", unsupportedModule(name))
 	return nil
 }

@@ -25,6 +25,8 @@ type Script struct {
 	exports map[string]bool // exported names whose values are functions
 	log     *slog.Logger
 
+	extensions []Extension
+
 	mu        sync.Mutex
 	runtimes  map[int64]*runtime // the VUs' runtimes, by VU id
 	files     map[string]string  // open() cache: absolute path -> text
@@ -36,12 +38,19 @@ type Script struct {
 // and check its options. env is the script's __ENV. Whether it exports what its own scenarios
 // run is checked by [Script.Scenarios] (a profile runs the function it names: [Script.Exec]).
 // Errors name the file: "FILE:LINE:COL: message" for syntax errors.
-func Load(path string, env map[string]string) (*Script, error) {
+func Load(path string, env map[string]string, opts ...LoadOption) (*Script, error) {
+	s := &Script{path: path, dir: filepath.Dir(path), env: env, log: slog.Default(),
+		runtimes: map[int64]*runtime{}, files: map[string]string{}}
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("k6 script: %w", err)
 	}
-	if err := checkImports(path, string(src)); err != nil {
+	if err := s.checkImports(string(src)); err != nil {
 		return nil, err
 	}
 	code, err := transform(path, string(src))
@@ -52,8 +61,7 @@ func Load(path string, env map[string]string) (*Script, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Script{path: path, dir: filepath.Dir(path), env: env, program: prg, log: slog.Default(),
-		runtimes: map[int64]*runtime{}, files: map[string]string{}}
+	s.program = prg
 	if err := s.probe(); err != nil {
 		return nil, err
 	}
@@ -175,7 +183,8 @@ var importRE = regexp.MustCompile(`(?m)^\s*import\s+([^'";]*?)\s*from\s*['"]([^'
 
 // checkImports reads the script's static imports before it is transformed, so that an
 // unsupported module or an unsupported named import fails at load time with its line.
-func checkImports(path, src string) error {
+func (s *Script) checkImports(src string) error {
+	path := s.path
 	var errs []error
 	for _, m := range importRE.FindAllStringSubmatchIndex(src, -1) {
 		line := 1 + strings.Count(src[:m[0]], "\n")
@@ -185,7 +194,7 @@ func checkImports(path, src string) error {
 		} else {
 			mod = src[m[6]:m[7]]
 		}
-		names, ok := modules[mod]
+		names, ok := s.moduleNames(mod)
 		if !ok {
 			errs = append(errs, fmt.Errorf("%s:%d: %w", path, line, unsupportedModule(mod)))
 			continue

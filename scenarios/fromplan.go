@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/dailydoco/ddp-verify/extensions/dailydoco"
+	"github.com/dailydoco/ddp-verify/extensions/dailydoco/jsmodule"
 	"github.com/dailydoco/ddp-verify/k6script"
 	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dailydoco/ddp-verify/profile"
@@ -79,7 +80,9 @@ func scriptScenario(s profile.ScenarioPlan, t Target, loaded map[string]*k6scrip
 	scr, ok := loaded[s.Script]
 	if !ok {
 		var err error
-		if scr, err = k6script.Load(s.Script, scriptEnv(t)); err != nil {
+		// The script may import k6/x/dailydoco: its clients are the built-in journeys' (their
+		// journey timings reach the run's Prometheus).
+		if scr, err = k6script.Load(s.Script, scriptEnv(t), k6script.WithExtension(jsmodule.Extension(t.ClientConfig()))); err != nil {
 			return nil, err
 		}
 		loaded[s.Script] = scr

@@ -165,9 +165,15 @@ func NewMix(weights map[string]float64, think Think, target Target) (*Mix, error
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	m.cfg = dailydoco.Config{BaseURL: target.BaseURL, Metrics: target.Metrics, Poll: target.Poll, ExportPoll: target.ExportPoll,
-		UploadSpeed: target.UploadSpeed, MaxChunkBytes: target.MaxChunkBytes, AddrOffset: target.AddrOffset}
+	m.cfg = target.ClientConfig()
 	return m, nil
+}
+
+// ClientConfig is the configuration of the DailyDoco clients the target's users drive: the
+// built-in journeys' and a profile script's (k6/x/dailydoco).
+func (t Target) ClientConfig() dailydoco.Config {
+	return dailydoco.Config{BaseURL: t.BaseURL, Metrics: t.Metrics, Poll: t.Poll, ExportPoll: t.ExportPoll,
+		UploadSpeed: t.UploadSpeed, MaxChunkBytes: t.MaxChunkBytes, AddrOffset: t.AddrOffset}
 }
 
 // Draw returns the index of the journey a uniform x in [0, 1) selects.

@@ -331,3 +331,61 @@ slo: default
 		}
 	}
 }
+
+// A profile's scenario can run the launch journeys' script (examples/k6/launch.js) instead of
+// the Go journeys: its k6/x/dailydoco clients are the target's (fast uploads, its address, its
+// journey metrics), so its journey timings reach ddp_journey_duration_seconds for the SLOs.
+func TestProfileScriptDrivesTheDailyDocoClient(t *testing.T) {
+	c := platformtest.Start(t, nil)
+	t.Setenv("THINK", "0.02") // the script's constant think time, from the process environment
+	plan, err := profile.Parse("scripted.yaml", []byte(`name: scripted
+scenarios:
+  - name: captures
+    executor: constant-arrival-rate
+    rate: 2
+    duration: 3s
+    preAllocatedVUs: 3
+    maxVUs: 12
+    gracefulStop: 1m
+    script: ../examples/k6/launch.js
+    exec: captures
+slo: default
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := dailydoco.NewMetrics()
+	scs, err := FromPlan(p, fastTarget(c.GatewayURL(), "scripted", 1100, metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := load.NewEngine(scs, load.WithSeed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, failed := stepStats(res.Snapshot)
+	t.Logf("steps %v", count)
+	if count["capture.capture_start"] != 6 || count["capture.capture_finish"] != 6 {
+		t.Errorf("%d captures started, %d finished; want the 6 arrivals'", count["capture.capture_start"], count["capture.capture_finish"])
+	}
+	regs := count["registration.register"]
+	if regs == 0 {
+		t.Error("no registration")
+	}
+	if n := journeyCount(t, metrics, dailydoco.TrendDashboardLoad); n != regs {
+		t.Errorf("ddp_journey_duration_seconds{journey=dashboard_load}: %d, want one per registration (%d)", n, regs)
+	}
+	for step, n := range failed {
+		if n > 0 {
+			t.Errorf("%d failed requests of %s", n, step)
+		}
+	}
+}

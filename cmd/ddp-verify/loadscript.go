@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/dailydoco/ddp-verify/exitcode"
+	"github.com/dailydoco/ddp-verify/extensions/dailydoco"
+	"github.com/dailydoco/ddp-verify/extensions/dailydoco/jsmodule"
 	"github.com/dailydoco/ddp-verify/k6script"
 	"github.com/dailydoco/ddp-verify/load"
 )
@@ -26,7 +28,8 @@ func (o *loadOptions) validateScript(path string) error {
 	if err != nil {
 		return err
 	}
-	if o.script, err = k6script.Load(path, env); err != nil {
+	// k6/x/dailydoco's clients default to the BASE_URL the script is given.
+	if o.script, err = k6script.Load(path, env, k6script.WithExtension(jsmodule.Extension(dailydoco.Config{BaseURL: env["BASE_URL"]}))); err != nil {
 		return err
 	}
 	if o.scenarios, err = o.script.Scenarios(ov); err != nil {
