@@ -18,6 +18,7 @@ import (
 //	/cookies              the request's cookies as {"cookies": {name: value}}
 //	/cookies/set?k=v      sets each query parameter as a cookie (path /) and redirects to /cookies
 //	/cookies/attributes   sets one cookie with every attribute k6's response.cookies reports
+//	/conn                 the client's address and port (a new port: a new connection)
 //	/redirect/N           redirects N times, then to /get
 //	/status/CODE          answers CODE
 //	/json                 a fixed JSON document
@@ -41,6 +42,7 @@ func conformanceServer(t *testing.T) (*httptest.Server, *requestLog) {
 		}
 		writeJSON(w, map[string]any{"method": r.Method, "url": "http://" + r.Host + r.URL.RequestURI(), "args": args, "headers": headers})
 	})
+	mux.HandleFunc("/conn", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(r.RemoteAddr)) })
 	mux.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {
 		cookies := map[string]string{}
 		for _, c := range r.Cookies() {

@@ -3,6 +3,9 @@ package k6script
 import (
 	"context"
 	"errors"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
@@ -18,18 +21,19 @@ import (
 func TestConformance(t *testing.T) {
 	for _, tc := range []struct {
 		script string
+		env    map[string]string // beside BASE_URL
 		checks map[string]uint64 // check name: passes
 		more   func(t *testing.T, res *load.Result, runErr error, log *requestLog)
 	}{
-		{"cookies.js", each(4, "redirect followed to /cookies", "jar cookie sent back", "cookiesForURL sees it",
+		{"cookies.js", nil, each(4, "redirect followed to /cookies", "jar cookie sent back", "cookiesForURL sees it",
 			"request cookie beside the jar's", "replace wins over the jar", "jar.set cookie sent", "jar.delete removed it",
 			"jar.clear removed all", "response.cookies has both", "response.cookies attributes", "cookie without attributes"), nil},
-		{"batch.js", each(4, "four responses in order", "sent in parallel", "named front", "named missing", "named posted",
+		{"batch.js", nil, each(4, "four responses in order", "sent in parallel", "named front", "named missing", "named posted",
 			"invalid URL fails alone"), func(t *testing.T, res *load.Result, _ error, _ *requestLog) {
 			wantRequests(t, res, load.Filter{"step": "barrier"}, 4)
 			wantRequests(t, res, load.Filter{"step": "/status/404", "status": "404"}, 4)
 		}},
-		{"redirects.js", each(1, "followed", "redirects 0 returns the 302", "redirects 2 stops at the third", "10 by default"),
+		{"redirects.js", nil, each(1, "followed", "redirects 0 returns the 302", "redirects 2 stops at the third", "10 by default"),
 			func(t *testing.T, res *load.Result, _ error, log *requestLog) {
 				// A redirect chain is one request in the metrics (k6 counts each hop).
 				wantRequests(t, res, load.Filter{}, 4)
@@ -37,8 +41,10 @@ func TestConformance(t *testing.T) {
 					t.Errorf("the server saw GET /get %d times, want 1 (only the first chain reaches it)", n)
 				}
 			}},
-		{"json.js", each(1, "whole body", "field", "array length", "array element", "nested array", "query", "no match is undefined"), nil},
-		{"lifecycle.js", merge(each(6, "status is 200", "setup data reached the VU", "init code ran in this VU", "iteration counts",
+		{"json.js", nil, each(1, "whole body", "field", "array length", "array element", "nested array", "query", "no match is undefined"), nil},
+		{"options.js", map[string]string{"TLS_URL": tlsServer(t)}, each(1, "userAgent sent", "a new connection per request",
+			"maxRedirects 1 stops at the second", "params.redirects wins", "self-signed TLS accepted"), nil},
+		{"lifecycle.js", nil, merge(each(6, "status is 200", "setup data reached the VU", "init code ran in this VU", "iteration counts",
 			"scenario name"), each(1, "writer got data")), func(t *testing.T, res *load.Result, runErr error, log *requestLog) {
 			if runErr != nil {
 				t.Errorf("run: %v", runErr)
@@ -53,7 +59,7 @@ func TestConformance(t *testing.T) {
 				}
 			}
 		}},
-		{"thresholds.js", nil, func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
+		{"thresholds.js", nil, nil, func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
 			if !errors.Is(runErr, load.ErrThresholdAbort) || res.Aborted == nil || res.Aborted.Source != "checks{check:missing ok}: rate>0.9" {
 				t.Fatalf("run error %v, aborted by %+v; want the abortOnFail threshold on checks{check:missing ok}", runErr, res.Aborted)
 			}
@@ -70,7 +76,9 @@ func TestConformance(t *testing.T) {
 	} {
 		t.Run(tc.script, func(t *testing.T) {
 			srv, log := conformanceServer(t)
-			s := mustLoad(t, filepath.Join("testdata", "conformance", tc.script), map[string]string{"BASE_URL": srv.URL})
+			env := map[string]string{"BASE_URL": srv.URL}
+			maps.Copy(env, tc.env)
+			s := mustLoad(t, filepath.Join("testdata", "conformance", tc.script), env)
 			res, err := s.Run(context.Background(), Overrides{}, testLogger(t))
 			if res == nil {
 				t.Fatalf("run: %v", err)
@@ -122,4 +130,11 @@ func wantRequests(t *testing.T, res *load.Result, f load.Filter, n uint64) {
 	if got, _ := res.Snapshot.Rate(load.MetricReqDuration, f); got != n {
 		t.Errorf("requests matching %v: %d, want %d", f, got, n)
 	}
+}
+
+// tlsServer is an HTTPS server with a self-signed certificate, answering 200.
+func tlsServer(t *testing.T) string {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dop251/goja"
 
@@ -126,9 +127,11 @@ func (s *Script) Setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		v, err := r.call(ctx, newPlainHost(s.log), "setup")
+		tctx, cancel := context.WithTimeout(ctx, s.settings.setupTimeout)
+		defer cancel()
+		v, err := r.call(tctx, newPlainHost(s.log, s.settings), "setup")
 		if err != nil {
-			return err
+			return s.lifecycleError(ctx, "setup", s.settings.setupTimeout, err)
 		}
 		if text, err = toJSON(r, v); err != nil {
 			return fmt.Errorf("k6 script %s: setup's return value: %w", s.path, err)
@@ -170,7 +173,20 @@ func (s *Script) Teardown(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.call(ctx, newPlainHost(s.log), "teardown", data)
+	tctx, cancel := context.WithTimeout(ctx, s.settings.teardownTimeout)
+	defer cancel()
+	if _, err = r.call(tctx, newPlainHost(s.log, s.settings), "teardown", data); err != nil {
+		return s.lifecycleError(ctx, "teardown", s.settings.teardownTimeout, err)
+	}
+	return nil
+}
+
+// lifecycleError names a setup or teardown that ran past its time limit (k6's setupTimeout
+// and teardownTimeout) rather than the bare deadline.
+func (s *Script) lifecycleError(ctx context.Context, fn string, limit time.Duration, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("k6 script %s: %s() did not end within %v (options.%sTimeout)", s.path, fn, limit, fn)
+	}
 	return err
 }
 
@@ -187,6 +203,8 @@ func (s *Script) Run(ctx context.Context, ov Overrides, opts ...load.Option) (*l
 	if err != nil {
 		return nil, err
 	}
+	// The script's HTTP options first: an engine option given by the caller wins.
+	opts = append([]load.Option{load.WithHTTP(s.HTTPOptions(load.HTTPOptions{}))}, opts...)
 	eng, err := load.NewEngine(scs, append(opts, load.WithThresholds(ths...))...)
 	if err != nil {
 		return nil, fmt.Errorf("k6 script %s: %w", s.path, err)

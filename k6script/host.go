@@ -2,6 +2,7 @@ package k6script
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net/http"
@@ -49,20 +50,31 @@ func (h vuHost) engineVU() *load.VU                               { return h.vu 
 // own, as k6's setup has) that are not part of the engine's metrics (checks and groups are
 // logged at debug level).
 type plainHost struct {
-	cookies *cookiejar.Jar
-	log     *slog.Logger
+	cookies   *cookiejar.Jar
+	log       *slog.Logger
+	transport http.RoundTripper
+	userAgent string
 }
 
 // lifecycleTimeout bounds setup's and teardown's requests, as k6's default request timeout.
 const lifecycleTimeout = 60 * time.Second
 
-func newPlainHost(log *slog.Logger) plainHost {
+// newPlainHost returns setup's or teardown's host, with the script's HTTP options (st).
+func newPlainHost(log *slog.Logger, st settings) plainHost {
 	jar, _ := cookiejar.New(nil)
-	return plainHost{cookies: jar, log: log}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = st.noConnectionReuse
+	if st.insecure {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the script asked (insecureSkipTLSVerify)
+	}
+	return plainHost{cookies: jar, log: log, transport: tr, userAgent: st.userAgent}
 }
 
 func (h plainHost) do(ctx context.Context, _ string, req *http.Request, o load.RequestOptions) (*load.Response, error) {
-	client := &http.Client{Timeout: lifecycleTimeout, Jar: ownCookies{h.cookies, o.OwnCookies}}
+	client := &http.Client{Timeout: lifecycleTimeout, Jar: ownCookies{h.cookies, o.OwnCookies}, Transport: h.transport}
+	if h.userAgent != "" && req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", h.userAgent)
+	}
 	if o.Timeout > 0 {
 		client.Timeout = o.Timeout
 	}

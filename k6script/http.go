@@ -121,7 +121,7 @@ func (r *runtime) respond(fn, rawURL string, res *load.Response, err error) goja
 
 // parseParams reads headers, cookies, tags.name, timeout and redirects; any other field throws.
 func (r *runtime) parseParams(fn string, v goja.Value) reqParams {
-	p := reqParams{headers: http.Header{}, opts: load.RequestOptions{Redirects: defaultRedirects}}
+	p := reqParams{headers: http.Header{}, opts: load.RequestOptions{Redirects: r.s.settings.maxRedirects}}
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return p
@@ -157,9 +157,6 @@ func (r *runtime) parseParams(fn string, v goja.Value) reqParams {
 	}
 	return p
 }
-
-// defaultRedirects is how many redirects k6 follows unless told otherwise (its maxRedirects).
-const defaultRedirects = 10
 
 // wholeNumber reads a number >= 0 without a fraction.
 func wholeNumber(v any) (int, bool) {

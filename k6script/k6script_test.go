@@ -417,7 +417,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unsupported_module.js", []string{"testdata/unsupported_module.js:2:", `module "k6/ws" is not supported (docs/scripts.md lists what is)`}},
 		{"unsupported_import.js", []string{"testdata/unsupported_import.js:1:", "k6/http.file is not supported"}},
 		{"unsupported_require.js", []string{"testdata/unsupported_require.js", `module "k6/crypto" is not supported`}},
-		{"unknown_option.js", []string{"testdata/unknown_option.js", `option "noConnectionReuse" is not supported`}},
+		{"unknown_option.js", []string{"testdata/unknown_option.js", `option "tags" is not supported`}},
 		{"unknown_field.js", []string{"testdata/unknown_field.js", `field "rate" is not supported by executor constant-vus`}},
 		{"bad_duration.js", []string{"testdata/bad_duration.js", `options.duration: "ten seconds" is not a duration`}},
 		{"no_default.js", []string{"testdata/no_default.js", "no default function is exported"}},
@@ -449,7 +449,7 @@ func TestAsyncAndResponseFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newPlainHost(slog.New(slog.NewTextHandler(t.Output(), nil)))
+	h := newPlainHost(slog.New(slog.NewTextHandler(t.Output(), nil)), settings{})
 	for fn, want := range map[string]string{
 		"asyncOK":       "",
 		"asyncRejects":  "async boom",
@@ -530,14 +530,77 @@ func TestEncodingAndExecution(t *testing.T) {
 		"vuTags": "k6/execution.vu.tags is not supported",
 		"base32": `k6/encoding.b64encode: encoding "base32" is not supported`,
 	} {
-		_, err := r.call(context.Background(), newPlainHost(slog.Default()), fn)
+		_, err := r.call(context.Background(), newPlainHost(slog.Default(), settings{}), fn)
 		if err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want %q", fn, err, msg)
 		}
 	}
 	// Outside the load (setup, teardown) there is no VU to describe.
-	if _, err := r.call(context.Background(), newPlainHost(slog.Default()), "default"); err == nil ||
+	if _, err := r.call(context.Background(), newPlainHost(slog.Default(), settings{}), "default"); err == nil ||
 		!strings.Contains(err.Error(), "not supported in setup() and teardown()") {
 		t.Errorf("exec.scenario.name outside the load: %v", err)
+	}
+}
+
+// A script that imports local modules: they are bundled into the script (imported once each),
+// their imports are checked like the script's, and errors name the module's file and line.
+func TestLocalModules(t *testing.T) {
+	srv, _ := conformanceServer(t)
+	s := mustLoad(t, "testdata/modules/main.js", map[string]string{"BASE_URL": srv.URL})
+	res, errs := runCollecting(t, s)
+	for _, name := range []string{"helper request", "shared module once"} {
+		if n, failed := res.Snapshot.Rate(load.MetricChecks, load.Filter{"step": name}); n != 2 || failed != 0 {
+			t.Errorf("check %q: %d runs, %d failed; want 2 passing", name, n, failed)
+		}
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0], "thrown in helpers.js with hello from shared") || !strings.Contains(errs[0], "lib/helpers.js:10:") {
+		t.Errorf("iteration errors %q, want the helper's error at testdata/modules/lib/helpers.js:10", errs)
+	}
+	for file, want := range map[string]string{
+		"bad_module.js":     `testdata/modules/lib/uses_ws.js:2: module "k6/ws" is not supported`,
+		"missing_module.js": `testdata/modules/missing_module.js:1: module "testdata/modules/lib/nothing.js"`,
+	} {
+		_, err := Load(filepath.Join("testdata", "modules", file), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", file, err, want)
+		}
+	}
+}
+
+// setup() and teardown() end at their time limits (options.setupTimeout and teardownTimeout,
+// 60 s by default as in k6), with an error that names the option; bad values fail at load.
+func TestLifecycleTimeouts(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "slow.js")
+	src := `import { sleep } from "k6";
+export const options = { setupTimeout: __ENV.SETUP, teardownTimeout: "200ms" };
+export function setup() { sleep(Number(__ENV.SETUP_SLEEP)); }
+export default function () {}
+export function teardown() { sleep(30); }
+`
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := mustLoad(t, p, map[string]string{"SETUP": "200ms", "SETUP_SLEEP": "30"})
+	if err := s.Setup(context.Background()); err == nil || !strings.Contains(err.Error(), "setup() did not end within 200ms (options.setupTimeout)") {
+		t.Errorf("setup: %v, want it ended by setupTimeout", err)
+	}
+	s = mustLoad(t, p, map[string]string{"SETUP": "10s", "SETUP_SLEEP": "0"})
+	if err := s.Setup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Teardown(context.Background()); err == nil || !strings.Contains(err.Error(), "teardown() did not end within 200ms (options.teardownTimeout)") {
+		t.Errorf("teardown: %v, want it ended by teardownTimeout", err)
+	}
+	for options, want := range map[string]string{
+		`{ setupTimeout: "soon" }`:     `options.setupTimeout: "soon" is not a duration`,
+		`{ setupTimeout: 0 }`:          "must be positive",
+		`{ maxRedirects: 1.5 }`:        "options.maxRedirects: want a whole number >= 0",
+		`{ noConnectionReuse: "yes" }`: "options.noConnectionReuse: want true or false",
+		`{ insecureSkipTLSVerify: 1 }`: "options.insecureSkipTLSVerify: want true or false",
+	} {
+		if _, err := Load(writeScript(t, options), nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("options %s: error %v, want one containing %q", options, err, want)
+		}
 	}
 }

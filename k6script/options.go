@@ -26,7 +26,8 @@ type Overrides struct {
 func (o Overrides) execution() bool { return o.Duration > 0 || o.Iterations > 0 || len(o.Stages) > 0 }
 
 // topLevelOptions are the supported keys of the exported options.
-var topLevelOptions = set("vus", "duration", "iterations", "stages", "scenarios", "thresholds")
+var topLevelOptions = set("vus", "duration", "iterations", "stages", "scenarios", "thresholds",
+	"setupTimeout", "teardownTimeout", "noConnectionReuse", "userAgent", "insecureSkipTLSVerify", "maxRedirects")
 
 // executorFields are the fields each executor accepts beside the common ones, with k6's names.
 var executorFields = map[string]map[string]bool{
@@ -230,6 +231,18 @@ func toInt(v any) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+func (f *fields) boolean(key string) bool {
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		f.fail(key, "want true or false, got %v", v)
+	}
+	return b
 }
 
 func (f *fields) str(key string) string {

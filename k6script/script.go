@@ -26,6 +26,7 @@ type Script struct {
 	log     *slog.Logger
 
 	extensions []Extension
+	settings   settings
 
 	mu        sync.Mutex
 	runtimes  map[int64]*runtime // the VUs' runtimes, by VU id
@@ -50,10 +51,16 @@ func Load(path string, env map[string]string, opts ...LoadOption) (*Script, erro
 	if err != nil {
 		return nil, fmt.Errorf("k6 script: %w", err)
 	}
-	if err := s.checkImports(string(src)); err != nil {
+	local, err := s.checkImports(path, string(src), map[string]bool{})
+	if err != nil {
 		return nil, err
 	}
-	code, err := transform(path, string(src))
+	var code string
+	if local {
+		code, err = bundle(path)
+	} else {
+		code, err = transform(path, string(src))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +92,38 @@ func transform(path, src string) (string, error) {
 		return "", esbuildError(path, res.Errors)
 	}
 	return string(res.Code), nil
+}
+
+// bundle is transform for a script that imports local modules: esbuild bundles them into
+// one CommonJS program (the k6 modules and extensions stay require calls), with an inline
+// source map whose sources are relative to the script's directory, so that errors name each
+// module's own file and line.
+func bundle(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("k6 script: %w", err)
+	}
+	dir := filepath.Dir(abs)
+	res := api.Build(api.BuildOptions{
+		EntryPoints:   []string{abs},
+		Bundle:        true,
+		Write:         false,
+		AbsWorkingDir: dir,
+		Outfile:       filepath.Join(dir, filepath.Base(path)+".bundle.js"),
+		Format:        api.FormatCommonJS,
+		Target:        api.ES2017,
+		Platform:      api.PlatformNeutral,
+		Sourcemap:     api.SourceMapInline,
+		External:      []string{"k6", "k6/*"},
+		LogLevel:      api.LogLevelSilent,
+	})
+	if len(res.Errors) > 0 {
+		return "", esbuildError(path, res.Errors)
+	}
+	if len(res.OutputFiles) != 1 {
+		return "", fmt.Errorf("k6 script %s: bundle: %d outputs", path, len(res.OutputFiles))
+	}
+	return string(res.OutputFiles[0].Contents), nil
 }
 
 func esbuildError(path string, msgs []api.Message) error {
@@ -127,7 +166,10 @@ func (s *Script) probe() error {
 	if err := s.readOptions(r); err != nil {
 		return err
 	}
-	return s.checkOptions()
+	if err := s.checkOptions(); err != nil {
+		return err
+	}
+	return s.readSettings()
 }
 
 // checkOptions reports unsupported or invalid options at load time rather than at run time.
@@ -181,10 +223,11 @@ func (s *Script) checkExecs() error {
 // importRE matches the static ES import declarations of a script: the clause and the module.
 var importRE = regexp.MustCompile(`(?m)^\s*import\s+([^'";]*?)\s*from\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]`)
 
-// checkImports reads the script's static imports before it is transformed, so that an
-// unsupported module or an unsupported named import fails at load time with its line.
-func (s *Script) checkImports(src string) error {
-	path := s.path
+// checkImports reads the static imports of the file at path (src) before it is transformed,
+// so that an unsupported module or an unsupported named import fails at load time with its
+// file and line; it reads the local modules it imports ("./lib.js", "../common/auth.js") the
+// same way, once each (seen), and reports whether there were any.
+func (s *Script) checkImports(path, src string, seen map[string]bool) (local bool, err error) {
 	var errs []error
 	for _, m := range importRE.FindAllStringSubmatchIndex(src, -1) {
 		line := 1 + strings.Count(src[:m[0]], "\n")
@@ -193,6 +236,13 @@ func (s *Script) checkImports(src string) error {
 			clause, mod = src[m[2]:m[3]], src[m[4]:m[5]]
 		} else {
 			mod = src[m[6]:m[7]]
+		}
+		if strings.HasPrefix(mod, "./") || strings.HasPrefix(mod, "../") {
+			local = true
+			if err := s.checkLocalModule(filepath.Join(filepath.Dir(path), mod), fmt.Sprintf("%s:%d", path, line), seen); err != nil {
+				errs = append(errs, err)
+			}
+			continue
 		}
 		names, ok := s.moduleNames(mod)
 		if !ok {
@@ -205,7 +255,21 @@ func (s *Script) checkImports(src string) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return local, errors.Join(errs...)
+}
+
+// checkLocalModule checks the imports of the local module at path, imported at where.
+func (s *Script) checkLocalModule(path, where string, seen map[string]bool) error {
+	if seen[path] {
+		return nil
+	}
+	seen[path] = true
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%s: module %q: %w", where, path, err)
+	}
+	_, err = s.checkImports(path, string(src), seen)
+	return err
 }
 
 // namedImports returns the imported names of an import clause such as "http, {get, post as p}".

@@ -659,6 +659,7 @@ func TestProfileScriptBadInput(t *testing.T) {
 	write("thresholds.js", "export const options = { thresholds: { checks: ['rate==1'] } };\nexport default function () {}\n")
 	write("ws.js", "import ws from 'k6/ws';\nexport default function () {}\n")
 	write("plain.js", "export default function () {}\n")
+	write("agent.js", "export const options = { userAgent: 'mine', noConnectionReuse: true };\nexport default function () {}\n")
 	profileFor := func(script, exec string) *profile.Plan {
 		y := strings.Replace(string(must(os.ReadFile(filepath.Join("testdata", "scripted.yaml")))), "script: scripted.js", "script: "+script, 1)
 		y = strings.Replace(y, "exec: browse", "exec: "+exec, 1)
@@ -675,6 +676,7 @@ func TestProfileScriptBadInput(t *testing.T) {
 	}{
 		{profileFor("ws.js", "default"), 0, `module "k6/ws" is not supported`},
 		{profileFor("thresholds.js", "default"), 0, "its options.thresholds do not gate a profile's run"},
+		{profileFor("agent.js", "default"), 0, "its options noConnectionReuse, userAgent do not apply in a profile's run"},
 		{profileFor("plain.js", "browse"), 0, `"browse" is not an exported function`},
 		{profileFor("missing.js", "default"), 0, "missing.js: no such file"},
 		{profileFor("ws.js", "default"), 2, "--agents: scenarios[0] (users) runs the k6 script"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/dailydoco/ddp-verify/extensions/dailydoco"
 	"github.com/dailydoco/ddp-verify/extensions/dailydoco/jsmodule"
@@ -89,6 +90,9 @@ func scriptScenario(s profile.ScenarioPlan, t Target, loaded map[string]*k6scrip
 	}
 	if slices.Contains(scr.OptionNames(), "thresholds") {
 		return nil, fmt.Errorf("k6 script %s: its options.thresholds do not gate a profile's run: move them to the profile's thresholds", s.Script)
+	}
+	if names := scr.HTTPOptionNames(); len(names) > 0 {
+		return nil, fmt.Errorf("k6 script %s: its options %s do not apply in a profile's run (the run's HTTP client serves every scenario): remove them", s.Script, strings.Join(names, ", "))
 	}
 	return scr.Exec(s.Exec)
 }

@@ -274,8 +274,11 @@ func (o *loadOptions) probe(ctx context.Context) error {
 }
 
 func (o *loadOptions) run(ctx context.Context) error {
-	eng, err := load.NewEngine(o.scenarios, load.WithThresholds(o.parsedTh...), load.WithSegment(o.seg),
-		load.WithHTTP(load.HTTPOptions{Timeout: o.timeout, InsecureSkipVerify: o.insecure}))
+	httpOpts := load.HTTPOptions{Timeout: o.timeout, InsecureSkipVerify: o.insecure}
+	if o.script != nil {
+		httpOpts = o.script.HTTPOptions(httpOpts) // noConnectionReuse, userAgent, insecureSkipTLSVerify
+	}
+	eng, err := load.NewEngine(o.scenarios, load.WithThresholds(o.parsedTh...), load.WithSegment(o.seg), load.WithHTTP(httpOpts))
 	if err != nil {
 		return exitcode.New(exitcode.BadInput, err)
 	}

@@ -185,14 +185,14 @@ func loginServer(t *testing.T) (*httptest.Server, *sync.Map) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		count("login")
-		if r.ParseForm() != nil || r.PostForm.Get("user") != "ada" {
+		if r.ParseForm() != nil || r.PostForm.Get("user") != "ada" || r.UserAgent() != "login-script/1.0" {
 			http.Error(w, "who?", http.StatusBadRequest)
 			return
 		}
 		w.Write([]byte(`{"token":"t0k"}`))
 	})
 	mux.HandleFunc("GET /home", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer t0k" {
+		if r.Header.Get("Authorization") != "Bearer t0k" || r.UserAgent() != "login-script/1.0" {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}

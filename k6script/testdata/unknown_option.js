@@ -1,3 +1,3 @@
-export const options = { vus: 1, duration: "1s", noConnectionReuse: true };
+export const options = { vus: 1, duration: "1s", tags: { env: "staging" } };
 
 export default function () {}

@@ -8,6 +8,7 @@ export const options = {
   vus: 1,
   duration: "10m",
   thresholds: { checks: ["rate==1"] },
+  userAgent: "login-script/1.0", // setup's and the load's requests carry it
 };
 
 export function setup() {

@@ -1,0 +1,5 @@
+import { ws } from "./lib/uses_ws.js";
+
+export default function () {
+  ws();
+}

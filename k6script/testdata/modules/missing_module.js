@@ -1,0 +1,5 @@
+import { nothing } from "./lib/nothing.js";
+
+export default function () {
+  nothing();
+}
