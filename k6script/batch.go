@@ -38,7 +38,7 @@ func (r *runtime) batch(requests goja.Value) goja.Value {
 		responses[i] = p.invalid
 	}
 	for j, i := range sent {
-		responses[i] = r.respond(fn, all[i].url, results[j].Response, results[j].Err)
+		responses[i] = r.respond(fn, all[i], results[j].Response, results[j].Err)
 	}
 	if isArray {
 		return r.rt.NewArray(toAny(responses)...)

@@ -18,6 +18,7 @@ import (
 //	/cookies              the request's cookies as {"cookies": {name: value}}
 //	/cookies/set?k=v      sets each query parameter as a cookie (path /) and redirects to /cookies
 //	/cookies/attributes   sets one cookie with every attribute k6's response.cookies reports
+//	/bytes/N              N bytes: 0, 1, 2, ... (mod 256)
 //	/conn                 the client's address and port (a new port: a new connection)
 //	/redirect/N           redirects N times, then to /get
 //	/status/CODE          answers CODE
@@ -41,6 +42,18 @@ func conformanceServer(t *testing.T) (*httptest.Server, *requestLog) {
 			args[k] = vs[0]
 		}
 		writeJSON(w, map[string]any{"method": r.Method, "url": "http://" + r.Host + r.URL.RequestURI(), "args": args, "headers": headers})
+	})
+	mux.HandleFunc("/bytes/{n}", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.PathValue("n"))
+		if err != nil || n < 0 || n > 1<<20 {
+			http.Error(w, "bad n", http.StatusBadRequest)
+			return
+		}
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		_, _ = w.Write(b)
 	})
 	mux.HandleFunc("/conn", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(r.RemoteAddr)) })
 	mux.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {

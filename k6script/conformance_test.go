@@ -41,6 +41,13 @@ func TestConformance(t *testing.T) {
 					t.Errorf("the server saw GET /get %d times, want 1 (only the first chain reaches it)", n)
 				}
 			}},
+		{"bodies.js", nil, each(1, "discarded body is null", "json() of a discarded body throws", "responseType text keeps it",
+			"responseType binary is an ArrayBuffer"), func(t *testing.T, res *load.Result, _ error, _ *requestLog) {
+			// A discarded body is still read and counted.
+			if n := res.Snapshot.Counter(load.MetricDataReceived, nil); n < 200 {
+				t.Errorf("data_received %v bytes, want the two 100-byte bodies at least", n)
+			}
+		}},
 		{"json.js", nil, each(1, "whole body", "field", "array length", "array element", "nested array", "query", "no match is undefined"), nil},
 		{"options.js", map[string]string{"TLS_URL": tlsServer(t)}, each(1, "userAgent sent", "a new connection per request",
 			"maxRedirects 1 stops at the second", "params.redirects wins", "self-signed TLS accepted"), nil},

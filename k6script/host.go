@@ -92,7 +92,12 @@ func (h plainHost) do(ctx context.Context, _ string, req *http.Request, o load.R
 		return nil, &load.RequestError{Class: classify(err), Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	var body []byte
+	if o.DiscardBody {
+		_, err = io.Copy(io.Discard, resp.Body)
+	} else {
+		body, err = io.ReadAll(resp.Body)
+	}
 	if err != nil {
 		return nil, &load.RequestError{Class: classify(err), Err: err}
 	}

@@ -51,18 +51,20 @@ func (r *runtime) httpModule() goja.Value {
 
 // reqParams are the supported fields of k6's request params.
 type reqParams struct {
-	headers http.Header
-	step    string
-	opts    load.RequestOptions
+	headers      http.Header
+	step         string
+	opts         load.RequestOptions
+	responseType string // text, binary or none
 }
 
 // prepared is a request ready to send, or the response of one that could not be built.
 type prepared struct {
-	url     string
-	step    string
-	req     *http.Request
-	opts    load.RequestOptions
-	invalid goja.Value // the error response when the request could not be built
+	url          string
+	step         string
+	req          *http.Request
+	opts         load.RequestOptions
+	responseType string
+	invalid      goja.Value // the error response when the request could not be built
 }
 
 // request sends one request and returns k6's response object. Transport errors do not throw:
@@ -75,7 +77,7 @@ func (r *runtime) request(method, rawURL string, body, params goja.Value) goja.V
 		return p.invalid
 	}
 	res, err := h.do(r.ctx, p.step, p.req, p.opts)
-	return r.respond(fn, p.url, res, err)
+	return r.respond(fn, p, res, err)
 }
 
 // prepare builds a request from k6's arguments: the URL, the body and the params.
@@ -104,24 +106,28 @@ func (r *runtime) prepare(fn, method, rawURL string, body, params goja.Value) pr
 			step = "/"
 		}
 	}
-	return prepared{url: rawURL, step: step, req: req, opts: p.opts}
+	return prepared{url: rawURL, step: step, req: req, opts: p.opts, responseType: p.responseType}
 }
 
 // respond turns a request's outcome into k6's response object; an interrupted iteration
 // throws.
-func (r *runtime) respond(fn, rawURL string, res *load.Response, err error) goja.Value {
+func (r *runtime) respond(fn string, p prepared, res *load.Response, err error) goja.Value {
 	if err != nil {
 		if r.ctx.Err() != nil {
 			r.throwf("%s: %v", fn, r.ctx.Err()) // the iteration was interrupted
 		}
-		return r.errorResponse(rawURL, err.Error(), errorCode(err))
+		return r.errorResponse(p.url, err.Error(), errorCode(err))
 	}
-	return r.response(res)
+	return r.response(res, p.responseType)
 }
 
 // parseParams reads headers, cookies, tags.name, timeout and redirects; any other field throws.
-func (r *runtime) parseParams(fn string, v goja.Value) reqParams {
-	p := reqParams{headers: http.Header{}, opts: load.RequestOptions{Redirects: r.s.settings.maxRedirects}}
+func (r *runtime) parseParams(fn string, v goja.Value) (p reqParams) {
+	p = reqParams{headers: http.Header{}, opts: load.RequestOptions{Redirects: r.s.settings.maxRedirects}, responseType: "text"}
+	if r.s.settings.discardBodies {
+		p.responseType = "none"
+	}
+	defer func() { p.opts.DiscardBody = p.responseType == "none" }()
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return p
@@ -145,6 +151,13 @@ func (r *runtime) parseParams(fn string, v goja.Value) reqParams {
 				r.throwf("%s: params.timeout: %v", fn, err)
 			}
 			p.opts.Timeout = d
+		case "responseType":
+			switch t := val.String(); t {
+			case "text", "binary", "none":
+				p.responseType = t
+			default:
+				r.throwf("%s: params.responseType: %q is not one of text, binary, none", fn, t)
+			}
 		case "redirects":
 			n, ok := wholeNumber(val.Export())
 			if !ok {
@@ -241,13 +254,13 @@ func (r *runtime) encodeBody(fn string, v goja.Value) (payload []byte, form bool
 	return nil, false
 }
 
-// response builds k6's response object.
-func (r *runtime) response(res *load.Response) goja.Value {
+// response builds k6's response object; responseType says what its body is.
+func (r *runtime) response(res *load.Response, responseType string) goja.Value {
 	code := 0
 	if res.Status >= 400 {
 		code = 1000 + res.Status
 	}
-	return r.rt.NewDynamicObject(&responseObject{r: r, url: res.URL, res: res, code: code})
+	return r.rt.NewDynamicObject(&responseObject{r: r, url: res.URL, res: res, code: code, responseType: responseType})
 }
 
 // responseObject is k6's response, its fields made when a script reads them (most scripts read
@@ -261,6 +274,9 @@ type responseObject struct {
 	code  int            // error_code
 	body  goja.Value     // made once: json() and body share it
 	extra map[string]goja.Value
+	// responseType is k6's: the body as a string (text), an ArrayBuffer (binary) or null
+	// (none: it was read and counted, not kept).
+	responseType string
 }
 
 // responseFields are the fields a response has, in k6's names.
@@ -311,12 +327,20 @@ func (o *responseObject) Get(key string) goja.Value {
 }
 
 func (o *responseObject) bodyValue() goja.Value {
-	if o.body == nil {
-		text := ""
-		if o.res != nil {
-			text = string(o.res.Body)
-		}
-		o.body = o.r.rt.ToValue(text)
+	if o.body != nil {
+		return o.body
+	}
+	var b []byte
+	if o.res != nil {
+		b = o.res.Body
+	}
+	switch o.responseType {
+	case "none":
+		o.body = goja.Null()
+	case "binary":
+		o.body = o.r.rt.ToValue(o.r.rt.NewArrayBuffer(bytes.Clone(b)))
+	default:
+		o.body = o.r.rt.ToValue(string(b))
 	}
 	return o.body
 }
@@ -336,7 +360,10 @@ func (o *responseObject) json(call goja.FunctionCall) goja.Value {
 	if o.res == nil {
 		o.r.throwf("k6/http: response.json(): the request failed (%s)", o.msg)
 	}
-	return o.r.parseJSON(o.bodyValue(), call)
+	if o.responseType == "none" {
+		o.r.throwf("k6/http: response.json(): the body was not kept (responseType none, or options.discardResponseBodies)")
+	}
+	return o.r.parseJSON(o.r.rt.ToValue(string(o.res.Body)), call)
 }
 
 // Set keeps what a script assigns to a response (as on k6's plain object).

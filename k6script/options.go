@@ -27,7 +27,7 @@ func (o Overrides) execution() bool { return o.Duration > 0 || o.Iterations > 0 
 
 // topLevelOptions are the supported keys of the exported options.
 var topLevelOptions = set("vus", "duration", "iterations", "stages", "scenarios", "thresholds",
-	"setupTimeout", "teardownTimeout", "noConnectionReuse", "userAgent", "insecureSkipTLSVerify", "maxRedirects")
+	"setupTimeout", "teardownTimeout", "noConnectionReuse", "userAgent", "insecureSkipTLSVerify", "maxRedirects", "discardResponseBodies")
 
 // executorFields are the fields each executor accepts beside the common ones, with k6's names.
 var executorFields = map[string]map[string]bool{

@@ -12,6 +12,7 @@ import (
 type settings struct {
 	setupTimeout, teardownTimeout time.Duration
 	noConnectionReuse, insecure   bool
+	discardBodies                 bool
 	userAgent                     string
 	maxRedirects                  int
 }
@@ -34,6 +35,7 @@ func (s *Script) readSettings() error {
 	}
 	st.noConnectionReuse = f.boolean("noConnectionReuse")
 	st.insecure = f.boolean("insecureSkipTLSVerify")
+	st.discardBodies = f.boolean("discardResponseBodies")
 	st.userAgent = f.str("userAgent")
 	if v, ok := s.options["maxRedirects"]; ok {
 		n, whole := wholeNumber(v)

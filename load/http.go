@@ -199,6 +199,9 @@ type RequestOptions struct {
 	// Timeout bounds the request, body and redirects included, instead of
 	// [HTTPOptions.Timeout] (k6's params.timeout); zero keeps that.
 	Timeout time.Duration
+	// DiscardBody reads and counts the response body without keeping it, as
+	// [Client.DiscardBody] does for every request (k6's responseType "none").
+	DiscardBody bool
 }
 
 // defaultRequest is what [Client.Do] sends with.
@@ -346,7 +349,8 @@ func (c *Client) DoWith(ctx context.Context, step string, req *http.Request, o R
 	status := 0
 	if err == nil {
 		var n int64
-		if c.DiscardBody {
+		discard := c.DiscardBody || o.DiscardBody
+		if discard {
 			n, err = io.Copy(io.Discard, resp.Body)
 		} else {
 			c.buf.Reset()
@@ -357,7 +361,7 @@ func (c *Client) DoWith(ctx context.Context, step string, req *http.Request, o R
 		status = resp.StatusCode
 		if err == nil {
 			out = &Response{Status: status, Proto: resp.Proto, Header: resp.Header, URL: resp.Request.URL.String()}
-			if !c.DiscardBody {
+			if !discard {
 				out.Body = bytes.Clone(c.buf.Bytes())
 			}
 		}
