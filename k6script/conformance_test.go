@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/load"
@@ -51,6 +52,22 @@ func TestConformance(t *testing.T) {
 		{"json.js", nil, each(1, "whole body", "field", "array length", "array element", "nested array", "query", "no match is undefined"), nil},
 		{"options.js", map[string]string{"TLS_URL": tlsServer(t)}, each(1, "userAgent sent", "a new connection per request",
 			"maxRedirects 1 stops at the second", "params.redirects wins", "self-signed TLS accepted"), nil},
+		{"execution.js", nil, each(6, "scenario executor", "scenario startTime", "iterationInInstance is iterationInTest", "vu iterations", "instance"),
+			func(t *testing.T, res *load.Result, runErr error, log *requestLog) {
+				if !errors.Is(runErr, load.ErrTestAborted) || res.AbortedByTest != "test aborted: enough" {
+					t.Errorf("run error %v, aborted by %q; want test.abort(\"enough\")", runErr, res.AbortedByTest)
+				}
+				for i := range 6 {
+					if n := log.count("GET /get?scenario_iter=" + strconv.Itoa(i)); n != 1 {
+						t.Errorf("scenario iteration %d was seen %d times, want once", i, n)
+					}
+				}
+				for _, sc := range res.Snapshot.Scenarios {
+					if sc.Name == "stopper" && (sc.Iterations < 2 || sc.Interrupted != 1 || sc.Failed != 0) {
+						t.Errorf("stopper: %d iterations, %d interrupted, %d failed; want 2 or more before the abort, the aborting one interrupted", sc.Iterations, sc.Interrupted, sc.Failed)
+					}
+				}
+			}},
 		{"lifecycle.js", nil, merge(each(6, "status is 200", "setup data reached the VU", "init code ran in this VU", "iteration counts",
 			"scenario name"), each(1, "writer got data")), func(t *testing.T, res *load.Result, runErr error, log *requestLog) {
 			if runErr != nil {

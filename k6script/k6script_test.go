@@ -526,9 +526,10 @@ func TestEncodingAndExecution(t *testing.T) {
 		t.Fatal(err)
 	}
 	for fn, msg := range map[string]string{
-		"abort":  "k6/execution.test is not supported",
-		"vuTags": "k6/execution.vu.tags is not supported",
-		"base32": `k6/encoding.b64encode: encoding "base32" is not supported`,
+		"abort":       "k6/execution.test.abort in setup() or teardown()",
+		"testOptions": "k6/execution.test.options is not supported",
+		"vuTags":      "k6/execution.vu.tags is not supported",
+		"base32":      `k6/encoding.b64encode: encoding "base32" is not supported`,
 	} {
 		_, err := r.call(context.Background(), newPlainHost(slog.Default(), settings{}), fn)
 		if err == nil || !strings.Contains(err.Error(), msg) {

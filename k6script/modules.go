@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dop251/goja"
 )
 
@@ -14,7 +15,7 @@ var modules = map[string]map[string]bool{
 	"k6":           set("check", "group", "sleep", "fail"),
 	"k6/http":      set("get", "post", "put", "patch", "del", "head", "options", "request", "batch", "cookieJar"),
 	"k6/encoding":  set("b64encode", "b64decode"),
-	"k6/execution": set("vu", "scenario"),
+	"k6/execution": set("vu", "scenario", "instance", "test"),
 }
 
 func set(names ...string) map[string]bool {
@@ -198,13 +199,39 @@ func (r *runtime) b64decode(input, encoding, format goja.Value) goja.Value {
 	return nil
 }
 
-// executionModule is "k6/execution": the running VU's and scenario's numbers, read when the
-// script reads them.
+// executionModule is "k6/execution": the running VU's, scenario's and instance's state, read
+// when the script reads it, and test.abort().
 func (r *runtime) executionModule() goja.Value {
+	test := r.guarded("k6/execution.test")
+	_ = test.Set("abort", r.abortTest)
 	return r.newModule("k6/execution", map[string]any{
 		"vu":       r.rt.NewDynamicObject(&execInfo{r: r, what: "vu"}),
 		"scenario": r.rt.NewDynamicObject(&execInfo{r: r, what: "scenario"}),
+		"instance": r.rt.NewDynamicObject(&execInfo{r: r, what: "instance"}),
+		"test":     test,
 	})
+}
+
+// abortTest is test.abort([reason]): the run stops, the running iterations are interrupted,
+// and this call ends its iteration.
+func (r *runtime) abortTest(reason goja.Value) {
+	const fn = "k6/execution.test.abort"
+	vu := r.needHost(fn).engineVU()
+	msg := "test aborted"
+	if reason != nil && !goja.IsUndefined(reason) {
+		msg = "test aborted: " + reason.String()
+	}
+	if vu == nil {
+		r.throwf("%s in setup() or teardown(): %s", fn, msg) // k6 aborts the run there too: the call fails
+	}
+	vu.AbortTest(msg)
+	// The engine interrupts the running iterations, this one included: wait for it, so that
+	// this iteration counts as interrupted as theirs do.
+	select {
+	case <-r.ctx.Done():
+	case <-time.After(time.Second):
+	}
+	r.throwf("%s", msg)
 }
 
 // execInfo is exec.vu or exec.scenario: each field is read from the VU running the call.
@@ -215,8 +242,9 @@ type execInfo struct {
 
 // execFields are the supported fields of exec.vu and exec.scenario.
 var execFields = map[string][]string{
-	"vu":       {"idInTest", "idInInstance", "iterationInScenario"},
-	"scenario": {"name"},
+	"vu":       {"idInTest", "idInInstance", "iterationInScenario", "iterationInInstance"},
+	"scenario": {"name", "executor", "startTime", "iterationInInstance", "iterationInTest"},
+	"instance": {"vusActive", "vusInitialized", "iterationsCompleted", "iterationsInterrupted", "currentTestRunDuration"},
 }
 
 func (e *execInfo) Get(key string) goja.Value {
@@ -231,13 +259,38 @@ func (e *execInfo) Get(key string) goja.Value {
 	if vu == nil {
 		e.r.throwf("%s is not supported in setup() and teardown()", name)
 	}
-	switch key {
-	case "idInTest", "idInInstance":
-		return e.r.rt.ToValue(vu.ID())
-	case "iterationInScenario":
-		return e.r.rt.ToValue(vu.Iteration())
+	return e.r.rt.ToValue(execValue(vu, e.what+"."+key))
+}
+
+// execValue is one k6/execution field of vu. This engine is k6's one instance: the "InTest"
+// and "InInstance" numbers are the same.
+func execValue(vu *load.VU, field string) any {
+	switch field {
+	case "vu.idInTest", "vu.idInInstance":
+		return vu.ID()
+	case "vu.iterationInScenario", "vu.iterationInInstance":
+		return vu.Iteration()
+	case "scenario.name":
+		return vu.Scenario()
+	case "scenario.executor":
+		return vu.Executor()
+	case "scenario.startTime":
+		return vu.ScenarioStart().UnixMilli()
+	case "scenario.iterationInInstance", "scenario.iterationInTest":
+		return vu.ScenarioIteration()
 	}
-	return e.r.rt.ToValue(vu.Scenario())
+	in := vu.Instance()
+	switch field {
+	case "instance.vusActive":
+		return in.VUsActive
+	case "instance.vusInitialized":
+		return in.VUsInitialized
+	case "instance.iterationsCompleted":
+		return in.IterationsCompleted
+	case "instance.iterationsInterrupted":
+		return in.IterationsInterrupted
+	}
+	return float64(in.Elapsed) / float64(time.Millisecond) // instance.currentTestRunDuration
 }
 
 func (e *execInfo) Set(string, goja.Value) bool { return false }

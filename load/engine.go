@@ -19,6 +19,10 @@ import (
 // failed and the engine stopped early.
 var ErrThresholdAbort = errors.New("aborted by a failed threshold")
 
+// ErrTestAborted is returned (wrapped, with the reason) by [Engine.Run] when a scenario
+// aborted the test ([VU.AbortTest], k6's test.abort()).
+var ErrTestAborted = errors.New("aborted by the test")
+
 // Engine runs scenarios side by side and aggregates their metrics. Build it with [NewEngine],
 // run it once with [Engine.Run]; [Engine.Live], [Engine.Snapshot] and [Engine.Collector] may be
 // called from other goroutines at any time.
@@ -49,6 +53,7 @@ type Engine struct {
 	abortOnce  sync.Once
 	abortCh    chan struct{}
 	abortWhy   atomic.Pointer[ThresholdResult]
+	abortTest  atomic.Pointer[string] // the reason a scenario gave
 	thState    thresholdSet
 }
 
@@ -184,6 +189,8 @@ type Result struct {
 	Thresholds []ThresholdResult
 	// Aborted is set when a threshold with abortOnFail stopped the run.
 	Aborted *ThresholdResult
+	// AbortedByTest is the reason a scenario gave when it aborted the test ([VU.AbortTest]).
+	AbortedByTest string
 }
 
 // ThresholdsPassed reports whether every threshold passed.
@@ -218,6 +225,7 @@ func (e *Engine) Run(ctx context.Context) (*Result, error) {
 			if !e.sleepUntil(runCtx, sc.StartTime) {
 				return
 			}
+			r.start = e.clock.Now()
 			r.run(runCtx)
 		}()
 	}
@@ -255,10 +263,14 @@ loop:
 		res.Aborted = ab
 		return res, fmt.Errorf("load: %w: %s", ErrThresholdAbort, ab.Source)
 	}
+	if why := e.abortTest.Load(); why != nil {
+		res.AbortedByTest = *why
+		return res, fmt.Errorf("load: %w: %s", ErrTestAborted, *why)
+	}
 	return res, ctx.Err()
 }
 
-// Aborted is closed when a threshold with abortOnFail fails.
+// Aborted is closed when a threshold with abortOnFail fails or a scenario aborts the test.
 func (e *Engine) Aborted() <-chan struct{} { return e.abortCh }
 
 // sleepUntil waits on the engine clock until elapsed ≥ at; false if ctx ended first.

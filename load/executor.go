@@ -13,6 +13,8 @@ type scenarioRun struct {
 	cfg    ScenarioConfig
 	active atomic.Int64 // VUs busy or looping now
 	alloc  atomic.Int64 // VUs initialised
+	iters  atomic.Int64 // iterations started, by all its VUs
+	start  time.Time    // when it started, on the engine's clock
 }
 
 func (r *scenarioRun) run(ctx context.Context) {
@@ -40,7 +42,7 @@ func (r *scenarioRun) run(ctx context.Context) {
 
 func (r *scenarioRun) newVU() *VU {
 	e := r.e
-	vu := &VU{id: e.vuID(e.nextID.Add(1)), scenario: r.cfg.Name, eng: e, rec: recorder{st: e.store}}
+	vu := &VU{id: e.vuID(e.nextID.Add(1)), scenario: r.cfg.Name, eng: e, rec: recorder{st: e.store}, run: r}
 	st := e.store
 	vu.iterIDs[0] = st.id(seriesKey{Metric: MetricIterDuration, Scenario: r.cfg.Name})
 	if _, ok := r.cfg.Executor.(interface{ schedule() Schedule }); ok {
@@ -63,6 +65,7 @@ func (r *scenarioRun) addActive(d int64) {
 func (r *scenarioRun) iterate(ctx context.Context, vu *VU, intended time.Duration) iteration {
 	e := r.e
 	start := e.elapsed()
+	vu.scenarioIter = r.iters.Add(1) - 1
 	err := r.cfg.Exec.Run(ctx, vu)
 	end := e.elapsed()
 	vu.iter++

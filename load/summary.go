@@ -63,6 +63,8 @@ type Summary struct {
 	Scenarios  []ScenarioSnapshot `json:"scenarios"`
 	Thresholds []ThresholdResult  `json:"thresholds"`
 	Aborted    string             `json:"aborted,omitempty"`
+	// AbortedByTest is the reason a scenario gave for aborting the test (k6's test.abort()).
+	AbortedByTest string `json:"aborted_by_test,omitempty"`
 }
 
 // CheckCounts are a run's checks: how many passed and failed.
@@ -166,6 +168,7 @@ func Summarize(r *Result) *Summary {
 	if r.Aborted != nil {
 		sum.Aborted = r.Aborted.Source
 	}
+	sum.AbortedByTest = r.AbortedByTest
 	return sum
 }
 
@@ -232,6 +235,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "\n  duration %s", s.Duration)
 	if s.Aborted != "" {
 		fmt.Fprintf(tw, ", aborted by threshold %s", s.Aborted)
+	}
+	if s.AbortedByTest != "" {
+		fmt.Fprintf(tw, ", %s", s.AbortedByTest)
 	}
 	fmt.Fprintln(tw)
 	return tw.Flush()

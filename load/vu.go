@@ -19,6 +19,9 @@ type VU struct {
 	rec      recorder
 	client   *Client
 	rng      *rand.Rand
+	run      *scenarioRun
+	// scenarioIter is the current iteration's number among all the scenario's iterations.
+	scenarioIter int64
 	trendIDs map[[2]string]int32
 	checkIDs map[string]int32
 	iterIDs  [3]int32 // iteration_duration, iteration_response_time, iteration_lateness
@@ -32,6 +35,47 @@ func (vu *VU) Scenario() string { return vu.scenario }
 
 // Iteration returns the 0-based number of the VU's current iteration in its scenario.
 func (vu *VU) Iteration() int64 { return vu.iter }
+
+// ScenarioIteration returns the 0-based number of the current iteration among all the
+// iterations of the VU's scenario in this engine (k6's scenario.iterationInInstance).
+func (vu *VU) ScenarioIteration() int64 { return vu.scenarioIter }
+
+// Executor returns the k6 name of the VU's scenario's executor, e.g. "ramping-vus".
+func (vu *VU) Executor() string { return vu.run.cfg.Executor.Name() }
+
+// ScenarioStart returns when the VU's scenario started, on the engine's clock.
+func (vu *VU) ScenarioStart() time.Time { return vu.run.start }
+
+// InstanceState is the engine's execution state as a VU sees it (k6's exec.instance).
+type InstanceState struct {
+	VUsActive, VUsInitialized                 int64
+	IterationsCompleted, IterationsInterrupted uint64
+	// Elapsed is the time since the engine started.
+	Elapsed time.Duration
+}
+
+// Instance returns the engine's execution state now. Iterations are counted once their
+// samples reached the engine (the VU's own buffered ones may be missing).
+func (vu *VU) Instance() InstanceState {
+	e := vu.eng
+	st := InstanceState{VUsActive: e.vus.Load(), VUsInitialized: e.vusMax.Load(), Elapsed: e.elapsed()}
+	e.store.mu.Lock()
+	for _, sc := range e.store.scens {
+		st.IterationsCompleted += sc.iterations
+		st.IterationsInterrupted += sc.interrupted
+	}
+	e.store.mu.Unlock()
+	return st
+}
+
+// AbortTest stops the whole run, as k6's test.abort() does: running iterations are
+// interrupted and [Engine.Run] returns an error wrapping [ErrTestAborted] with reason. The
+// first call's reason is kept.
+func (vu *VU) AbortTest(reason string) {
+	e := vu.eng
+	e.abortTest.CompareAndSwap(nil, &reason)
+	e.abortOnce.Do(func() { close(e.abortCh) })
+}
 
 // Logger returns the engine's logger with the VU's scenario and id attached.
 func (vu *VU) Logger() *slog.Logger { return vu.eng.log.With("scenario", vu.scenario, "vu", vu.id) }

@@ -729,3 +729,31 @@ func TestProfileScriptSetupThatThrows(t *testing.T) {
 		t.Errorf("%d requests reached the target, want none", n)
 	}
 }
+
+// A profile script that calls test.abort() ends the run: exit 3 with the script's reason,
+// nothing evaluated (an aborted load is never a GO).
+func TestProfileScriptTestAbort(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "abort.js")
+	src := "import exec from 'k6/execution';\nexport default function () { exec.test.abort('no test data'); }\n"
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(string(must(os.ReadFile(filepath.Join("testdata", "scripted.yaml")))), "script: scripted.js", "script: "+script, 1)
+	y = strings.Replace(y, "exec: browse", "exec: default", 1)
+	prof := filepath.Join(dir, "abort.yaml")
+	if err := os.WriteFile(prof, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := profile.Resolve(prof, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := fakeRun(t, passingSLO)
+	o.Plan, o.Workload = plan, nil
+	_, err = Run(t.Context(), o)
+	if exitcode.Of(err) != exitcode.Infra || !strings.Contains(err.Error(), "test aborted: no test data") {
+		t.Fatalf("%v: want exit 3 with the script's reason", err)
+	}
+}

@@ -319,6 +319,8 @@ func (o *loadOptions) run(ctx context.Context) error {
 	switch {
 	case ctx.Err() != nil:
 		return exitcode.New(exitcode.Interrupted, nil)
+	case errors.Is(runErr, load.ErrTestAborted):
+		return exitcode.New(exitcode.NoGo, errors.New(res.AbortedByTest)) // the script's test.abort()
 	case runErr != nil && !errors.Is(runErr, load.ErrThresholdAbort):
 		return exitcode.New(exitcode.Infra, runErr)
 	case reason != "" && !answered && sum.Requests > 0:

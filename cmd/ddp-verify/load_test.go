@@ -282,3 +282,25 @@ func TestLoadScriptBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A script's test.abort() ends the load early with exit 1 and the script's reason, in the
+// summary too.
+func TestLoadScriptTestAbort(t *testing.T) {
+	srv, _ := loginServer(t)
+	script := filepath.Join(t.TempDir(), "abort.js")
+	src := `import exec from "k6/execution";
+import { sleep } from "k6";
+export const options = { vus: 1, duration: "1m" };
+export default function () {
+  if (__ITER === 1) exec.test.abort("the target is not ready");
+  sleep(0.05);
+}
+`
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := execute(t, "load", script, "--env", "BASE_URL="+srv.URL)
+	if code != 1 || !strings.Contains(errOut+out, "test aborted: the target is not ready") {
+		t.Errorf("exit %d, want 1 naming the reason\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}

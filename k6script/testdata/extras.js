@@ -20,6 +20,10 @@ export function abort() {
   exec.test.abort();
 }
 
+export function testOptions() {
+  return exec.test.options;
+}
+
 export function vuTags() {
   return exec.vu.tags;
 }
