@@ -22,9 +22,9 @@ type VU struct {
 	run      *scenarioRun
 	// scenarioIter is the current iteration's number among all the scenario's iterations.
 	scenarioIter int64
-	trendIDs map[[2]string]int32
-	checkIDs map[string]int32
-	iterIDs  [3]int32 // iteration_duration, iteration_response_time, iteration_lateness
+	trendIDs     map[[2]string]int32
+	checkIDs     map[string]int32
+	iterIDs      [3]int32 // iteration_duration, iteration_response_time, iteration_lateness
 }
 
 // ID returns the VU's number, unique in the engine and starting at 1.
@@ -48,7 +48,7 @@ func (vu *VU) ScenarioStart() time.Time { return vu.run.start }
 
 // InstanceState is the engine's execution state as a VU sees it (k6's exec.instance).
 type InstanceState struct {
-	VUsActive, VUsInitialized                 int64
+	VUsActive, VUsInitialized                  int64
 	IterationsCompleted, IterationsInterrupted uint64
 	// Elapsed is the time since the engine started.
 	Elapsed time.Duration
