@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/dailydoco/ddp-verify/load"
@@ -68,6 +69,29 @@ func TestConformance(t *testing.T) {
 					}
 				}
 			}},
+		{"metrics.js", nil, nil, func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
+			if runErr != nil {
+				t.Errorf("run: %v", runErr)
+			}
+			for _, th := range res.Thresholds {
+				if !th.Pass || th.NoData {
+					t.Errorf("threshold %q: value %v, pass %v, no data %v", th.Source, th.Value, th.Pass, th.NoData)
+				}
+			}
+			if len(res.Thresholds) != 18 {
+				t.Errorf("%d thresholds, want 18", len(res.Thresholds))
+			}
+			var text strings.Builder
+			sum := load.Summarize(res)
+			if err := sum.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range []string{"requests_made", "last_item", "even_items", "50.00%", "✓ 5 ✗ 5", "item_values", "avg=5.5", "waiting_time"} {
+				if !strings.Contains(text.String(), line) {
+					t.Errorf("summary lacks %q:\n%s", line, text.String())
+				}
+			}
+		}},
 		{"lifecycle.js", nil, merge(each(6, "status is 200", "setup data reached the VU", "init code ran in this VU", "iteration counts",
 			"scenario name"), each(1, "writer got data")), func(t *testing.T, res *load.Result, runErr error, log *requestLog) {
 			if runErr != nil {

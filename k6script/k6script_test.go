@@ -3,6 +3,7 @@ package k6script
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -602,6 +603,44 @@ export function teardown() { sleep(30); }
 	} {
 		if _, err := Load(writeScript(t, options), nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("options %s: error %v, want one containing %q", options, err, want)
+		}
+	}
+}
+
+// Custom metrics (k6/metrics) refuse what k6 refuses, and what this engine cannot keep, with
+// the metric named: a declaration outside the init code, a bad or built-in name, the same
+// name as another kind, an aggregation the kind does not have, a windowed threshold, a value
+// that is not a number or outside a trend's range.
+func TestCustomMetricErrors(t *testing.T) {
+	write := func(src string) string {
+		p := filepath.Join(t.TempDir(), "m.js")
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const head = "import { Counter, Gauge, Rate, Trend } from 'k6/metrics';\n"
+	for src, want := range map[string]string{
+		"export default function () { new Counter('late'); }":                                                                           "k6/metrics.Counter: metrics must be declared in the init context",
+		"new Trend('2fast');\nexport default function () {}":                                                                            `metric name "2fast"`,
+		"new Counter('http_reqs');\nexport default function () {}":                                                                      `metric name "http_reqs" is a built-in metric's`,
+		"new Counter('x');\nnew Trend('x');\nexport default function () {}":                                                             `metric "x" is already declared as a counter`,
+		"const t = new Trend('t');\nexport const options = { thresholds: { t: ['count>1'] } };\nexport default function () {}":          `a trend has no "count" aggregation (it has avg, min, max, med, p)`,
+		"const g = new Gauge('g');\nexport const options = { thresholds: { g: ['avg<1'] } };\nexport default function () {}":            `a gauge has no "avg" aggregation`,
+		"const r = new Rate('r');\nexport const options = { thresholds: { r: ['rate>0.9 over 10s'] } };\nexport default function () {}": "windowed thresholds (over D) on custom metrics are not supported",
+		"const c = new Counter('c');\nexport default function () { c.add('many'); }":                                                    `k6/metrics.Counter.add: want a number, got many`,
+		"const t = new Trend('t');\nexport default function () { t.add(-1); }":                                                          "t: -1 is outside a trend's range here (0 to 1e12)",
+		"const c = new Counter('c');\nexport default function () { c.add(1, { scenario: 'x' }); }":                                      "the tag scenario is the engine's",
+	} {
+		s, err := Load(write(head+src), nil)
+		if err == nil {
+			_, errs := runCollecting(t, s)
+			if len(errs) > 0 {
+				err = errors.New(errs[0])
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("script %q:\nerror %v\nwant one containing %q", src, err, want)
 		}
 	}
 }

@@ -16,6 +16,7 @@ var modules = map[string]map[string]bool{
 	"k6/http":      set("get", "post", "put", "patch", "del", "head", "options", "request", "batch", "cookieJar"),
 	"k6/encoding":  set("b64encode", "b64decode"),
 	"k6/execution": set("vu", "scenario", "instance", "test"),
+	"k6/metrics":   set("Counter", "Gauge", "Rate", "Trend"),
 }
 
 func set(names ...string) map[string]bool {

@@ -341,6 +341,9 @@ func (s *Script) Thresholds() ([]load.Threshold, error) {
 		}
 		for i, e := range list {
 			t, err := parseThreshold(metric, e)
+			if err == nil {
+				err = s.checkThreshold(&t)
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("k6 script %s: options.thresholds[%q][%d]: %w", s.path, metric, i, err))
 				continue
@@ -353,11 +356,7 @@ func (s *Script) Thresholds() ([]load.Threshold, error) {
 
 func parseThreshold(metric string, e any) (load.Threshold, error) {
 	if expr, ok := e.(string); ok {
-		t, err := load.ParseThreshold(metric, expr)
-		if err != nil {
-			return t, err
-		}
-		return t, k6Tags(&t)
+		return load.ParseThreshold(metric, expr)
 	}
 	m, ok := e.(map[string]any)
 	if !ok {
@@ -383,7 +382,24 @@ func parseThreshold(metric string, e any) (load.Threshold, error) {
 		return load.Threshold{}, err
 	}
 	t.AbortOnFail, t.DelayAbortEval = abort, delay
-	return t, k6Tags(&t)
+	return t, nil
+}
+
+// checkThreshold checks a threshold against the metric it names: a custom metric's
+// aggregation must be one its kind has (k6's), its tags are free and it is judged over the
+// whole run; a built-in metric's tags are read in k6's names ([k6Tags]).
+func (s *Script) checkThreshold(t *load.Threshold) error {
+	m, custom := s.customMetric(t.Metric)
+	if !custom {
+		return k6Tags(t)
+	}
+	if aggs := m.Kind.Aggregations(); !slices.Contains(aggs, t.Agg) {
+		return fmt.Errorf("%s: a %s has no %q aggregation (it has %s)", t.Source, m.Kind, t.Agg, strings.Join(aggs, ", "))
+	}
+	if t.Window > 0 {
+		return fmt.Errorf("%s: windowed thresholds (over D) on custom metrics are not supported", t.Source)
+	}
+	return nil
 }
 
 // k6Tags reads a threshold's tag filter in k6's tag names: the engine tags requests, checks

@@ -109,6 +109,8 @@ func (r *runtime) require(name string) goja.Value {
 		return r.encodingModule()
 	case "k6/execution":
 		return r.executionModule()
+	case "k6/metrics":
+		return r.metricsModule()
 	}
 	if ext, ok := r.s.extension(name); ok {
 		return r.extensionModule(ext)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dailydoco/ddp-verify/load"
 	"github.com/dop251/goja"
 	"github.com/evanw/esbuild/pkg/api"
 )
@@ -27,6 +28,7 @@ type Script struct {
 
 	extensions []Extension
 	settings   settings
+	metrics    map[string]load.CustomMetric // declared by the init code (k6/metrics)
 
 	mu        sync.Mutex
 	runtimes  map[int64]*runtime // the VUs' runtimes, by VU id

@@ -168,6 +168,9 @@ type store struct {
 	closed  int64 // seconds < closed are closed
 	vus     map[string]int64
 	sinks   []*windowSink
+
+	custom      map[customKey]*customSeries
+	customOrder []customKey
 }
 
 func newStore() *store {
@@ -260,11 +263,14 @@ func (s *store) ringHist(sec int64) *hdr.Histogram {
 	return slot.hist
 }
 
-func (s *store) apply(batch []sample) {
+func (s *store) apply(batch []sample, custom []customSample) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range batch {
 		s.applyLocked(&batch[i])
+	}
+	for i := range custom {
+		s.applyCustom(&custom[i])
 	}
 }
 

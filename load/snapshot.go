@@ -26,6 +26,8 @@ type Snapshot struct {
 	DataSent     uint64             `json:"data_sent"`
 	DataReceived uint64             `json:"data_received"`
 	Series       []SeriesSnapshot   `json:"series"`
+	// CustomSeries are the custom metrics' series (k6/metrics).
+	CustomSeries []CustomSnapshot `json:"custom,omitempty"`
 	Scenarios    []ScenarioSnapshot `json:"scenarios"`
 	Buckets      []TimeBucket       `json:"buckets"`
 }
@@ -156,7 +158,7 @@ func (s *SeriesSnapshot) Histogram() *hdr.Histogram {
 func (s *store) snapshot(start time.Time, elapsed time.Duration) *Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := &Snapshot{Schema: SnapshotSchema, StartedAt: start, Elapsed: elapsed}
+	snap := &Snapshot{Schema: SnapshotSchema, StartedAt: start, Elapsed: elapsed, CustomSeries: s.customSnapshots(start)}
 	for _, se := range s.series {
 		ss := SeriesSnapshot{Metric: se.key.Metric, Tags: se.key.tags(), Count: se.count, Failed: se.failed, Sum: se.sum}
 		if se.hist != nil {
@@ -252,6 +254,7 @@ func (s *Snapshot) Merge(o *Snapshot) {
 			ss.Reasons[r] += n
 		}
 	}
+	s.CustomSeries = mergeCustom(s.CustomSeries, o.CustomSeries)
 	for _, osc := range o.Scenarios {
 		i := slices.IndexFunc(s.Scenarios, func(sc ScenarioSnapshot) bool { return sc.Name == osc.Name })
 		if i < 0 {

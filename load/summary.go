@@ -57,8 +57,10 @@ type Summary struct {
 	DataReceived uint64     `json:"data_received"`
 	Latency      TrendStats `json:"http_req_duration"`
 	// Checks counts the checks (k6's checks metric), when any ran.
-	Checks     *CheckCounts       `json:"checks,omitempty"`
-	Trends     []NamedTrend       `json:"trends"`
+	Checks *CheckCounts `json:"checks,omitempty"`
+	Trends []NamedTrend `json:"trends"`
+	// Custom are the custom metrics (k6/metrics), all their series together, by name.
+	Custom     []CustomStats      `json:"custom,omitempty"`
 	Errors     map[string]uint64  `json:"errors,omitempty"`
 	Scenarios  []ScenarioSnapshot `json:"scenarios"`
 	Thresholds []ThresholdResult  `json:"thresholds"`
@@ -71,6 +73,61 @@ type Summary struct {
 type CheckCounts struct {
 	Passed uint64 `json:"passed"`
 	Failed uint64 `json:"failed"`
+}
+
+// CustomStats is one custom metric in a [Summary]: its kind and what k6's summary shows of it
+// (a counter's total and rate per second; a gauge's last value, min and max; a rate's share
+// of non-zero values; a trend's distribution, in ms when IsTime).
+type CustomStats struct {
+	Metric  string     `json:"metric"`
+	Kind    CustomKind `json:"kind"`
+	IsTime  bool       `json:"is_time,omitempty"`
+	Count   uint64     `json:"count"`
+	NonZero uint64     `json:"non_zero,omitempty"`
+	Sum     float64    `json:"sum"`
+	Rate    float64    `json:"rate"` // counter: sum per second; rate: non-zero share
+	Value   float64    `json:"value,omitempty"`
+	Min     float64    `json:"min"`
+	Max     float64    `json:"max"`
+	Avg     float64    `json:"avg,omitempty"`
+	Med     float64    `json:"med,omitempty"`
+	P90     float64    `json:"p90,omitempty"`
+	P95     float64    `json:"p95,omitempty"`
+}
+
+// customStats summarises the custom metric name of s.
+func customStats(s *Snapshot, name string) CustomStats {
+	a, _ := s.Custom(name, nil)
+	c := CustomStats{Metric: name, Kind: a.Kind, IsTime: a.IsTime, Count: a.Count, NonZero: a.NonZero, Sum: a.Sum, Value: a.Last, Min: a.Min, Max: a.Max}
+	switch a.Kind {
+	case CustomCounter:
+		c.Rate, _ = a.value("rate", 0, s.Elapsed)
+	case CustomRate:
+		c.Rate, _ = a.value("rate", 0, s.Elapsed)
+	case CustomTrend:
+		c.Avg, _ = a.value("avg", 0, s.Elapsed)
+		c.Med, c.P90, c.P95 = a.Quantile(50), a.Quantile(90), a.Quantile(95)
+	}
+	return c
+}
+
+// line is the metric's line in k6's summary layout.
+func (c CustomStats) line() string {
+	num := func(v float64) string {
+		if c.IsTime {
+			return ms(v)
+		}
+		return strconv.FormatFloat(v, 'g', 6, 64)
+	}
+	switch c.Kind {
+	case CustomCounter:
+		return fmt.Sprintf("%s	%.2f/s", num(c.Sum), c.Rate)
+	case CustomGauge:
+		return fmt.Sprintf("%s	min=%s	max=%s", num(c.Value), num(c.Min), num(c.Max))
+	case CustomRate:
+		return fmt.Sprintf("%.2f%%	✓ %d ✗ %d", 100*c.Rate, c.NonZero, c.Count-c.NonZero)
+	}
+	return fmt.Sprintf("avg=%s	min=%s	med=%s	max=%s	p(90)=%s	p(95)=%s", num(c.Avg), num(c.Min), num(c.Med), num(c.Max), num(c.P90), num(c.P95))
 }
 
 // NamedTrend is one trend metric (all its series together) in a [Summary].
@@ -155,6 +212,9 @@ func Summarize(r *Result) *Summary {
 	for _, m := range metrics {
 		sum.Trends = append(sum.Trends, NamedTrend{Metric: m, TrendStats: s.TrendStats(m, nil)})
 	}
+	for _, m := range s.SortedCustomNames() {
+		sum.Custom = append(sum.Custom, customStats(s, m))
+	}
 	for _, sc := range s.Scenarios {
 		sum.Iterations += sc.Iterations
 		sum.Interrupted += sc.Interrupted
@@ -223,6 +283,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "    iterations\t: %d\tinterrupted=%d\tdropped=%d\n", s.Iterations, s.Interrupted, s.Dropped)
 	fmt.Fprintf(tw, "    vus_max\t: %d\n", s.VUsMax)
 	fmt.Fprintf(tw, "    data_received\t: %d B\n    data_sent\t: %d B\n", s.DataReceived, s.DataSent)
+	if len(s.Custom) > 0 {
+		fmt.Fprintln(tw, "\n  CUSTOM METRICS")
+		for _, c := range s.Custom {
+			fmt.Fprintf(tw, "    %s\t: %s\n", c.Metric, c.line())
+		}
+	}
 	for _, sc := range s.Scenarios {
 		if len(sc.Stages) < 2 {
 			continue

@@ -327,6 +327,16 @@ func (t *Threshold) rateValue(total, failed uint64) float64 {
 // by the engine while it runs; here they are treated as whole-run).
 func (t *Threshold) Evaluate(s *Snapshot) ThresholdResult {
 	r := ThresholdResult{Source: t.Source, Metric: t.Metric}
+	if a, ok := s.Custom(t.Metric, t.Filter); ok {
+		v, has := a.value(t.Agg, t.P, s.Elapsed)
+		if !has {
+			r.NoData = true
+			return r
+		}
+		r.Value = v
+		r.Pass = compare(r.Value, t.Op, t.Value)
+		return r
+	}
 	switch {
 	case isCounter(t.Metric):
 		n := s.Counter(t.Metric, t.Filter)

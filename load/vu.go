@@ -152,8 +152,9 @@ func (vu *VU) Check(name string, ok bool) bool {
 // whole batch under one lock (see store). It flushes when full, when its oldest sample is
 // older than flushAge, before the VU sleeps and when the VU stops.
 type recorder struct {
-	st  *store
-	buf []sample
+	st     *store
+	buf    []sample
+	custom []customSample // custom metrics' values (k6/metrics), rarer: no buffer until one
 }
 
 const (
@@ -171,18 +172,27 @@ func (r *recorder) add(s sample) {
 	}
 }
 
+func (r *recorder) addCustom(s customSample) {
+	r.custom = append(r.custom, s)
+	if len(r.custom) >= recorderCap || s.t-r.custom[0].t >= flushAge {
+		r.flush()
+	}
+}
+
 // flushIfStale flushes when the oldest buffered sample is older than flushAge at now.
 func (r *recorder) flushIfStale(now time.Duration) {
-	if len(r.buf) > 0 && now-r.buf[0].t >= flushAge {
+	if (len(r.buf) > 0 && now-r.buf[0].t >= flushAge) || (len(r.custom) > 0 && now-r.custom[0].t >= flushAge) {
 		r.flush()
 	}
 }
 
 func (r *recorder) flush() {
-	if len(r.buf) == 0 {
+	if len(r.buf) == 0 && len(r.custom) == 0 {
 		return
 	}
-	r.st.apply(r.buf)
+	r.st.apply(r.buf, r.custom)
 	clear(r.buf)
 	r.buf = r.buf[:0]
+	clear(r.custom)
+	r.custom = r.custom[:0]
 }
