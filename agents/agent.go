@@ -133,8 +133,10 @@ func (ag *agent) build() (*load.Engine, *prometheus.Registry, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent %d (segment %s): %w", ag.a.Index, ag.a.Segment, err)
 	}
-	if err := reg.Register(eng.Collector()); err != nil {
-		return nil, nil, err
+	for _, c := range []prometheus.Collector{eng.Collector(), eng.K6Collector()} {
+		if err := reg.Register(c); err != nil {
+			return nil, nil, err
+		}
 	}
 	return eng, reg, nil
 }

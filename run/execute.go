@@ -146,7 +146,8 @@ func (r *runner) engine() (*load.Engine, error) {
 	if err != nil {
 		return nil, badInput("load model: %w", err)
 	}
-	r.reg.MustRegister(eng.Collector())
+	// The engine's series (the SLOs read them) and the same under k6's names (for k6 dashboards).
+	r.reg.MustRegister(eng.Collector(), eng.K6Collector())
 	return eng, nil
 }
 

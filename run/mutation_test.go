@@ -167,6 +167,44 @@ func TestGateMutations(t *testing.T) {
 	}
 	t.Run("alert timeline", func(t *testing.T) { checkAlertDuringFault(t, outs[0]) })
 	t.Run("dashboards return data", func(t *testing.T) { checkDashboardsReturnData(t, outs[0]) })
+	t.Run("k6 names beside the engine's", func(t *testing.T) { checkK6Series(t, outs[0]) })
+}
+
+// checkK6Series checks that the run's Prometheus holds the load under k6's names too
+// (load.Engine.K6Collector): at the run's end, k6_http_reqs_total counts the same requests
+// as ddp_client_requests_total (both read from the engine at the same scrape), and the
+// request trend and the checks are there.
+func checkK6Series(t *testing.T, out *Outcome) {
+	ro, err := prom.OpenReadOnly(filepath.Join(out.Dir, "tsdb"), prom.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	api, err := prometheusAPI(ro.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(q string) float64 {
+		v, _, _, err := api.Query(t.Context(), q, out.Run.EndedAt)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		vec, ok := v.(pmodel.Vector)
+		if !ok || len(vec) != 1 {
+			t.Fatalf("%s: %v, want one sample", q, v)
+		}
+		return float64(vec[0].Value)
+	}
+	k6, ddp := value("sum(k6_http_reqs_total)"), value("sum(ddp_client_requests_total)")
+	if k6 != ddp || k6 == 0 {
+		t.Errorf("k6_http_reqs_total %v, ddp_client_requests_total %v: want the same, not 0", k6, ddp)
+	}
+	if p := value("max(k6_http_req_duration_p95)"); !(p > 0 && p < 60) {
+		t.Errorf("k6_http_req_duration_p95 %v, want seconds", p)
+	}
+	if r := value("min(k6_checks_rate)"); !(r >= 0 && r <= 1) {
+		t.Errorf("k6_checks_rate %v, want a share", r)
+	}
 }
 
 // checkAlertDuringFault checks that the embedded Prometheus evaluated the plan's alert rules
