@@ -98,9 +98,7 @@ func BenchmarkScriptMemoryPerVU(b *testing.B) {
 			b.Fatal(err)
 		}
 		reqs, failed := res.Snapshot.Requests()
-		perVU := (peak - before) / vus
-		b.ReportMetric(perVU, "KiB/VU")
-		b.Logf("RSS before %.0f KiB, peak %.0f KiB: %.1f KiB per VU (issue 16: <= 128); %d requests, %d failed", before, peak, perVU, reqs, failed)
+		loadtest.ReportPerVU(b, before, peak, vus, reqs, failed, "issue 16: <= 128")
 	}
 }
 

@@ -98,9 +98,7 @@ func BenchmarkMemoryPerVU(b *testing.B) {
 			b.Fatal(err)
 		}
 		reqs, failed := res.Snapshot.Requests()
-		perVU := (peak - before) / vus
-		b.ReportMetric(perVU, "KiB/VU")
-		b.Logf("RSS before %.0f KiB, peak %.0f KiB: %.1f KiB per VU (target <= 64); %d requests, %d failed", before, peak, perVU, reqs, failed)
+		loadtest.ReportPerVU(b, before, peak, vus, reqs, failed, "target <= 64")
 	}
 }
 

@@ -215,8 +215,7 @@ func (s *store) customSnapshots(start time.Time) []CustomSnapshot {
 	return out
 }
 
-// mergeCustom adds o's custom series to s's: counts and sums add, the extremes combine, a
-// gauge's last value is the later one, histograms merge.
+// mergeCustom adds o's custom series to s's (see [CustomSnapshot.absorb]).
 func mergeCustom(s, o []CustomSnapshot) []CustomSnapshot {
 	idx := map[string]int{}
 	for i := range s {
@@ -231,33 +230,29 @@ func mergeCustom(s, o []CustomSnapshot) []CustomSnapshot {
 			idx[oc.key()] = len(s) - 1
 			continue
 		}
-		sc := &s[i]
-		sc.Count += oc.Count
-		sc.NonZero += oc.NonZero
-		sc.Sum += oc.Sum
-		sc.Min, sc.Max = math.Min(sc.Min, oc.Min), math.Max(sc.Max, oc.Max)
-		if !oc.LastAt.Before(sc.LastAt) {
-			sc.Last, sc.LastAt = oc.Last, oc.LastAt
-		}
-		if sc.Hist != nil || oc.Hist != nil {
-			h := decodeCustom(sc.Hist)
-			h.Merge(decodeCustom(oc.Hist))
-			sc.Hist = encode(h)
-		}
+		s[i].absorb(&oc)
 	}
 	return s
 }
 
-func decodeCustom(b []byte) *hdr.Histogram {
-	if len(b) == 0 {
-		return newCustomHist()
+// absorb adds o's values to c's: counts and sums add, the extremes combine, the last value is
+// the later one, histograms merge.
+func (c *CustomSnapshot) absorb(o *CustomSnapshot) {
+	c.Count += o.Count
+	c.NonZero += o.NonZero
+	c.Sum += o.Sum
+	c.Min, c.Max = math.Min(c.Min, o.Min), math.Max(c.Max, o.Max)
+	if !o.LastAt.Before(c.LastAt) {
+		c.Last, c.LastAt = o.Last, o.LastAt
 	}
-	h, err := hdr.Decode(b)
-	if err != nil {
-		return newCustomHist()
+	if c.Hist != nil || o.Hist != nil {
+		h := decodeCustom(c.Hist)
+		h.Merge(decodeCustom(o.Hist))
+		c.Hist = encode(h)
 	}
-	return h
 }
+
+func decodeCustom(b []byte) *hdr.Histogram { return decodeOr(b, newCustomHist) }
 
 // CustomAggregate is a custom metric's series that match a filter, together.
 type CustomAggregate struct {
@@ -266,13 +261,12 @@ type CustomAggregate struct {
 	Count, NonZero      uint64
 	Sum, Min, Max, Last float64
 	hist                *hdr.Histogram
-	lastAt              time.Time
 }
 
 // Custom aggregates the series of the custom metric name that match f; ok is false when the
 // snapshot has no such series.
 func (s *Snapshot) Custom(name string, f Filter) (CustomAggregate, bool) {
-	a := CustomAggregate{Min: math.Inf(1), Max: math.Inf(-1)}
+	acc := CustomSnapshot{Min: math.Inf(1), Max: math.Inf(-1)}
 	found := false
 	for i := range s.CustomSeries {
 		c := &s.CustomSeries[i]
@@ -280,23 +274,15 @@ func (s *Snapshot) Custom(name string, f Filter) (CustomAggregate, bool) {
 			continue
 		}
 		found = true
-		a.Kind, a.IsTime = c.Kind, c.IsTime
-		if !f.match(c.Tags) {
-			continue
+		acc.Kind, acc.IsTime = c.Kind, c.IsTime
+		if f.match(c.Tags) {
+			acc.absorb(c)
 		}
-		a.Count += c.Count
-		a.NonZero += c.NonZero
-		a.Sum += c.Sum
-		a.Min, a.Max = math.Min(a.Min, c.Min), math.Max(a.Max, c.Max)
-		if !c.LastAt.Before(a.lastAt) {
-			a.Last, a.lastAt = c.Last, c.LastAt
-		}
-		if c.Hist != nil {
-			if a.hist == nil {
-				a.hist = newCustomHist()
-			}
-			a.hist.Merge(decodeCustom(c.Hist))
-		}
+	}
+	a := CustomAggregate{Kind: acc.Kind, IsTime: acc.IsTime, Count: acc.Count, NonZero: acc.NonZero, Sum: acc.Sum,
+		Min: acc.Min, Max: acc.Max, Last: acc.Last}
+	if acc.Hist != nil {
+		a.hist = decodeCustom(acc.Hist)
 	}
 	return a, found
 }

@@ -21,13 +21,13 @@ type Snapshot struct {
 	Elapsed   time.Duration `json:"elapsed_ns"`
 	// VUs are the VUs running when it was taken, VUsMax the most initialised at once;
 	// DataSent and DataReceived are wire bytes.
-	VUs          int64              `json:"vus,omitempty"`
-	VUsMax       int64              `json:"vus_max"`
-	DataSent     uint64             `json:"data_sent"`
-	DataReceived uint64             `json:"data_received"`
-	Series       []SeriesSnapshot   `json:"series"`
+	VUs          int64            `json:"vus,omitempty"`
+	VUsMax       int64            `json:"vus_max"`
+	DataSent     uint64           `json:"data_sent"`
+	DataReceived uint64           `json:"data_received"`
+	Series       []SeriesSnapshot `json:"series"`
 	// CustomSeries are the custom metrics' series (k6/metrics).
-	CustomSeries []CustomSnapshot `json:"custom,omitempty"`
+	CustomSeries []CustomSnapshot   `json:"custom,omitempty"`
 	Scenarios    []ScenarioSnapshot `json:"scenarios"`
 	Buckets      []TimeBucket       `json:"buckets"`
 }
@@ -104,13 +104,17 @@ func encode(h *hdr.Histogram) []byte {
 	return b
 }
 
-func decode(b []byte) *hdr.Histogram {
+func decode(b []byte) *hdr.Histogram { return decodeOr(b, newHist) }
+
+// decodeOr decodes an encoded histogram, or returns empty() when there is none (or it does
+// not decode).
+func decodeOr(b []byte, empty func() *hdr.Histogram) *hdr.Histogram {
 	if len(b) == 0 {
-		return newHist()
+		return empty()
 	}
 	h, err := hdr.Decode(b)
 	if err != nil {
-		return newHist()
+		return empty()
 	}
 	return h
 }

@@ -175,15 +175,7 @@ func TestGateMutations(t *testing.T) {
 // as ddp_client_requests_total (both read from the engine at the same scrape), and the
 // request trend and the checks are there.
 func checkK6Series(t *testing.T, out *Outcome) {
-	ro, err := prom.OpenReadOnly(filepath.Join(out.Dir, "tsdb"), prom.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	api, err := prometheusAPI(ro.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := savedPrometheus(t, out)
 	value := func(q string) float64 {
 		v, _, _, err := api.Query(t.Context(), q, out.Run.EndedAt)
 		if err != nil {
@@ -272,15 +264,7 @@ func failingObjectives(results []verdict.Objective) []string {
 // does): each must return a series with a value, so no panel ships an empty or broken query.
 func checkDashboardsReturnData(t *testing.T, out *Outcome) {
 	t.Helper()
-	ro, err := prom.OpenReadOnly(filepath.Join(out.Dir, "tsdb"), prom.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	api, err := prometheusAPI(ro.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := savedPrometheus(t, out)
 	span := v1.Range{Start: out.Run.StartedAt, End: out.Run.EndedAt, Step: 5 * time.Second}
 	n := 0
 	for _, d := range append(dashboards.All(), dashboards.Verification()) {
@@ -299,6 +283,22 @@ func checkDashboardsReturnData(t *testing.T, out *Outcome) {
 		}
 	}
 	t.Logf("%d panel queries returned data over the run", n)
+}
+
+// savedPrometheus is a Prometheus API over the run's saved TSDB, reopened read-only (as
+// `evaluate` does) until the test ends.
+func savedPrometheus(t *testing.T, out *Outcome) v1.API {
+	t.Helper()
+	ro, err := prom.OpenReadOnly(filepath.Join(out.Dir, "tsdb"), prom.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ro.Close() })
+	api, err := prometheusAPI(ro.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
 }
 
 // hasValue reports whether a range result holds a finite sample.

@@ -709,19 +709,10 @@ func TestProfileScriptSetupThatThrows(t *testing.T) {
 	if err := os.WriteFile(script, []byte("export function setup() { throw new Error('no test account'); }\nexport default function () {}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	y := strings.Replace(string(must(os.ReadFile(filepath.Join("testdata", "scripted.yaml")))), "script: scripted.js", "script: "+script, 1)
-	y = strings.Replace(y, "exec: browse", "exec: default", 1)
-	prof := filepath.Join(dir, "broken.yaml")
-	if err := os.WriteFile(prof, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	plan, err := profile.Resolve(prof, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan := scriptedProfile(t, script)
 	o, target := fakeRun(t, passingSLO)
 	o.Plan, o.Workload = plan, nil
-	_, err = Run(t.Context(), o)
+	_, err := Run(t.Context(), o)
 	if exitcode.Of(err) != exitcode.Infra || !strings.Contains(err.Error(), "no test account") || !strings.Contains(err.Error(), "nothing was sent") {
 		t.Fatalf("%v: want exit 3 with the setup's error", err)
 	}
@@ -740,9 +731,21 @@ func TestProfileScriptTestAbort(t *testing.T) {
 	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	plan := scriptedProfile(t, script)
+	o, _ := fakeRun(t, passingSLO)
+	o.Plan, o.Workload = plan, nil
+	_, err := Run(t.Context(), o)
+	if exitcode.Of(err) != exitcode.Infra || !strings.Contains(err.Error(), "test aborted: no test data") {
+		t.Fatalf("%v: want exit 3 with the script's reason", err)
+	}
+}
+
+// scriptedProfile is testdata/scripted.yaml with its users running script's default function.
+func scriptedProfile(t *testing.T, script string) *profile.Plan {
+	t.Helper()
 	y := strings.Replace(string(must(os.ReadFile(filepath.Join("testdata", "scripted.yaml")))), "script: scripted.js", "script: "+script, 1)
 	y = strings.Replace(y, "exec: browse", "exec: default", 1)
-	prof := filepath.Join(dir, "abort.yaml")
+	prof := filepath.Join(t.TempDir(), "scripted.yaml")
 	if err := os.WriteFile(prof, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -750,10 +753,5 @@ func TestProfileScriptTestAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, _ := fakeRun(t, passingSLO)
-	o.Plan, o.Workload = plan, nil
-	_, err = Run(t.Context(), o)
-	if exitcode.Of(err) != exitcode.Infra || !strings.Contains(err.Error(), "test aborted: no test data") {
-		t.Fatalf("%v: want exit 3 with the script's reason", err)
-	}
+	return plan
 }

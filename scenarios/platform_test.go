@@ -300,22 +300,7 @@ slo: default
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Plan()
-	if err != nil {
-		t.Fatal(err)
-	}
-	scs, err := FromPlan(p, fastTarget(c.GatewayURL(), "arrivals", 900, dailydoco.NewMetrics()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := load.NewEngine(scs, load.WithSeed(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := eng.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runPlan(t, plan, fastTarget(c.GatewayURL(), "arrivals", 900, dailydoco.NewMetrics()))
 	count, failed := stepStats(res.Snapshot)
 	started := res.Snapshot.Counter(load.MetricIterations, nil)
 	t.Logf("iterations %v, steps %v", started, count)
@@ -354,23 +339,8 @@ slo: default
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Plan()
-	if err != nil {
-		t.Fatal(err)
-	}
 	metrics := dailydoco.NewMetrics()
-	scs, err := FromPlan(p, fastTarget(c.GatewayURL(), "scripted", 1100, metrics))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := load.NewEngine(scs, load.WithSeed(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := eng.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runPlan(t, plan, fastTarget(c.GatewayURL(), "scripted", 1100, metrics))
 	count, failed := stepStats(res.Snapshot)
 	t.Logf("steps %v", count)
 	if count["capture.capture_start"] != 6 || count["capture.capture_finish"] != 6 {
@@ -388,4 +358,26 @@ slo: default
 			t.Errorf("%d failed requests of %s", n, step)
 		}
 	}
+}
+
+// runPlan runs a parsed profile's scenarios against target (seed 3) and returns the result.
+func runPlan(t *testing.T, plan *profile.Profile, target Target) *load.Result {
+	t.Helper()
+	p, err := plan.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scs, err := FromPlan(p, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := load.NewEngine(scs, load.WithSeed(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

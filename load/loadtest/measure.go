@@ -67,3 +67,11 @@ func PeakRSS(tb testing.TB) (stop func() float64) {
 		return peak
 	}
 }
+
+// ReportPerVU reports the memory a run of vus VUs took, (peak - before) KiB per VU, as the
+// benchmark's KiB/VU metric, and logs it against target with the run's requests.
+func ReportPerVU(b *testing.B, before, peak float64, vus int, reqs, failed uint64, target string) {
+	perVU := (peak - before) / float64(vus)
+	b.ReportMetric(perVU, "KiB/VU")
+	b.Logf("RSS before %.0f KiB, peak %.0f KiB: %.1f KiB per VU (%s); %d requests, %d failed", before, peak, perVU, target, reqs, failed)
+}
