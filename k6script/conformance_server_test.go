@@ -2,6 +2,7 @@ package k6script
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 //	/cookies/set?k=v      sets each query parameter as a cookie (path /) and redirects to /cookies
 //	/cookies/attributes   sets one cookie with every attribute k6's response.cookies reports
 //	/bytes/N              N bytes: 0, 1, 2, ... (mod 256)
+//	POST /post            the request's body as {"data": ...}
 //	/conn                 the client's address and port (a new port: a new connection)
 //	/redirect/N           redirects N times, then to /get
 //	/status/CODE          answers CODE
@@ -54,6 +56,10 @@ func conformanceServer(t *testing.T) (*httptest.Server, *requestLog) {
 			b[i] = byte(i)
 		}
 		_, _ = w.Write(b)
+	})
+	mux.HandleFunc("POST /post", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		writeJSON(w, map[string]any{"data": string(b), "contentType": r.Header.Get("Content-Type")})
 	})
 	mux.HandleFunc("/conn", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(r.RemoteAddr)) })
 	mux.HandleFunc("/cookies", func(w http.ResponseWriter, r *http.Request) {

@@ -44,7 +44,7 @@ func TestConformance(t *testing.T) {
 				}
 			}},
 		{"bodies.js", nil, each(1, "discarded body is null", "json() of a discarded body throws", "responseType text keeps it",
-			"responseType binary is an ArrayBuffer"), func(t *testing.T, res *load.Result, _ error, _ *requestLog) {
+			"responseType binary is an ArrayBuffer", "open b is an ArrayBuffer", "a binary body is sent as is"), func(t *testing.T, res *load.Result, _ error, _ *requestLog) {
 			// A discarded body is still read and counted.
 			if n := res.Snapshot.Counter(load.MetricDataReceived, nil); n < 200 {
 				t.Errorf("data_received %v bytes, want the two 100-byte bodies at least", n)
@@ -93,7 +93,7 @@ func TestConformance(t *testing.T) {
 			}
 		}},
 		{"lifecycle.js", nil, merge(each(6, "status is 200", "setup data reached the VU", "init code ran in this VU", "iteration counts",
-			"scenario name"), each(1, "writer got data")), func(t *testing.T, res *load.Result, runErr error, log *requestLog) {
+			"scenario name", "scenario env"), each(1, "writer got data")), func(t *testing.T, res *load.Result, runErr error, log *requestLog) {
 			if runErr != nil {
 				t.Errorf("run: %v", runErr)
 			}

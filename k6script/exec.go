@@ -11,13 +11,17 @@ import (
 	"github.com/dailydoco/ddp-verify/load"
 )
 
-// scenarioExec runs the exported function fn as a [load.Scenario].
+// scenarioExec runs the exported function fn as a [load.Scenario]; env is the scenario's own
+// __ENV entries (k6's scenario env), over the script's.
 type scenarioExec struct {
-	s  *Script
-	fn string
+	s   *Script
+	fn  string
+	env map[string]string
 }
 
-func (s *Script) exec(fn string) load.Scenario { return scenarioExec{s: s, fn: fn} }
+func (s *Script) exec(fn string, env map[string]string) load.Scenario {
+	return scenarioExec{s: s, fn: fn, env: env}
+}
 
 // Exec returns the exported function fn ("default" for the default function) as a
 // [load.Scenario], for a scenario the caller configures itself (a profile's): each VU runs it
@@ -27,7 +31,7 @@ func (s *Script) Exec(fn string) (load.Scenario, error) {
 	if !s.exports[fn] {
 		return nil, fmt.Errorf("k6 script %s: %q is not an exported function", s.path, fn)
 	}
-	return s.exec(fn), nil
+	return s.exec(fn, nil), nil
 }
 
 // ScriptOf returns the script a [load.Scenario] from [Script.Exec] or [Script.Scenarios] runs,
@@ -46,7 +50,7 @@ func (s *Script) OptionNames() []string { return sortedKeys(s.options) }
 // iteration): __ITER is set and fn called with the setup data. A thrown exception fails the
 // iteration and is logged; when ctx ends, the runtime is interrupted and ctx's error returned.
 func (e scenarioExec) Run(ctx context.Context, vu *load.VU) error {
-	r, err := e.s.vuRuntime(vu)
+	r, err := e.s.vuRuntime(vu, e.env)
 	if err != nil {
 		vu.Logger().Error("k6 script init failed", "err", err)
 		return err
@@ -67,7 +71,7 @@ func (e scenarioExec) Run(ctx context.Context, vu *load.VU) error {
 
 // vuRuntime returns the VU's runtime, creating it on first use. Runtimes are keyed by VU id and
 // only used by their VU's goroutine.
-func (s *Script) vuRuntime(vu *load.VU) (*runtime, error) {
+func (s *Script) vuRuntime(vu *load.VU, env map[string]string) (*runtime, error) {
 	s.mu.Lock()
 	r, ok := s.runtimes[vu.ID()]
 	setupMissing := s.exports["setup"] && !s.setupRan
@@ -78,7 +82,7 @@ func (s *Script) vuRuntime(vu *load.VU) (*runtime, error) {
 	if ok {
 		return r, nil
 	}
-	r, err := s.newRuntime(vu.ID(), vu.Logger())
+	r, err := s.newRuntime(vu.ID(), vu.Logger(), env)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +127,7 @@ func (s *Script) Setup(ctx context.Context) error {
 	}
 	text := ""
 	if s.exports["setup"] {
-		r, err := s.newRuntime(0, nil)
+		r, err := s.newRuntime(0, nil, nil)
 		if err != nil {
 			return err
 		}
@@ -165,7 +169,7 @@ func (s *Script) Teardown(ctx context.Context) error {
 	if !s.exports["teardown"] {
 		return nil
 	}
-	r, err := s.newRuntime(0, nil)
+	r, err := s.newRuntime(0, nil, nil)
 	if err != nil {
 		return err
 	}

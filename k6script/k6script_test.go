@@ -446,7 +446,7 @@ func TestLoadErrors(t *testing.T) {
 
 func TestAsyncAndResponseFields(t *testing.T) {
 	s := mustLoad(t, "testdata/failing.js", map[string]string{"BASE_URL": closedURL(t)})
-	r, err := s.newRuntime(1, nil)
+	r, err := s.newRuntime(1, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,7 +522,7 @@ func TestEncodingAndExecution(t *testing.T) {
 		t.Errorf("the server saw\n%q\nwant\n%q", got, want)
 	}
 
-	r, err := s.newRuntime(1, nil)
+	r, err := s.newRuntime(1, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ var executorFields = map[string]map[string]bool{
 	"ramping-arrival-rate":  set("startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"),
 }
 
-var commonFields = set("executor", "startTime", "gracefulStop", "exec")
+var commonFields = set("executor", "startTime", "gracefulStop", "exec", "env")
 
 // Scenarios returns the script's scenarios for the engine, after ov, with k6's rules: the
 // shortcuts iterations (shared-iterations, with vus and duration as maxDuration), duration
@@ -107,7 +107,7 @@ func (s *Script) deriveScenarios(ov Overrides) ([]load.ScenarioConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []load.ScenarioConfig{{Name: "default", Executor: ex, Exec: s.exec("default")}}, nil
+	return []load.ScenarioConfig{{Name: "default", Executor: ex, Exec: s.exec("default", nil)}}, nil
 }
 
 // executor applies k6's shortcut rules.
@@ -170,7 +170,7 @@ func (s *Script) parseScenario(name string, v any) (load.ScenarioConfig, error) 
 		exec = "default"
 	}
 	sc := load.ScenarioConfig{Name: name, StartTime: f.dur("startTime"), GracefulStop: f.grace("gracefulStop"),
-		Exec: s.exec(exec)}
+		Exec: s.exec(exec, f.env("env"))}
 	sc.Executor = f.executor(kind)
 	return sc, f.err()
 }
@@ -231,6 +231,28 @@ func toInt(v any) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// env reads a scenario's env: an object of strings.
+func (f *fields) env(key string) map[string]string {
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return nil
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		f.fail(key, "want an object of NAME: value")
+		return nil
+	}
+	env := make(map[string]string, len(m))
+	for k, e := range m {
+		s, isStr := e.(string)
+		if !isStr {
+			f.fail(key+"."+k, "want a string, got %v", e)
+		}
+		env[k] = s
+	}
+	return env
 }
 
 func (f *fields) boolean(key string) bool {

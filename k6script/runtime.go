@@ -29,14 +29,15 @@ type runtime struct {
 	dataReady bool
 }
 
-// newRuntime creates a runtime, sets the globals (__VU = vuID) and runs the init code. log is
-// where console output of the init code goes (nil: the script's logger).
-func (s *Script) newRuntime(vuID int64, log *slog.Logger) (*runtime, error) {
+// newRuntime creates a runtime, sets the globals (__VU = vuID, __ENV the script's env with
+// extraEnv over it) and runs the init code. log is where console output of the init code goes
+// (nil: the script's logger).
+func (s *Script) newRuntime(vuID int64, log *slog.Logger, extraEnv map[string]string) (*runtime, error) {
 	if log == nil {
 		log = s.log
 	}
 	r := &runtime{s: s, rt: goja.New(), inInit: true, ctx: context.Background(), log: log}
-	if err := r.setGlobals(vuID); err != nil {
+	if err := r.setGlobals(vuID, extraEnv); err != nil {
 		return nil, fmt.Errorf("k6 script %s: %w", s.path, err)
 	}
 	if err := r.runInit(); err != nil {
@@ -46,11 +47,13 @@ func (s *Script) newRuntime(vuID int64, log *slog.Logger) (*runtime, error) {
 	return r, nil
 }
 
-func (r *runtime) setGlobals(vuID int64) error {
+func (r *runtime) setGlobals(vuID int64, extraEnv map[string]string) error {
 	env := r.rt.NewObject()
-	for k, v := range r.s.env {
-		if err := env.Set(k, v); err != nil {
-			return err
+	for _, m := range []map[string]string{r.s.env, extraEnv} {
+		for k, v := range m {
+			if err := env.Set(k, v); err != nil {
+				return err
+			}
 		}
 	}
 	g := r.rt.GlobalObject()
@@ -158,13 +161,21 @@ func (r *runtime) format(args []goja.Value) string {
 	return strings.Join(parts, " ")
 }
 
-// open returns a file's text, relative to the script's directory; init context only.
-func (r *runtime) open(path string, mode goja.Value) string {
+// open returns a file's text, or with mode "b" its bytes as an ArrayBuffer (each VU its own
+// copy), relative to the script's directory; init context only.
+func (r *runtime) open(path string, mode goja.Value) goja.Value {
 	if !r.inInit {
 		r.throwf("open(%q): open() is only available in the init context", path)
 	}
-	if mode != nil && !goja.IsUndefined(mode) && mode.String() != "" {
-		r.throwf("open(%q, %q): open's mode argument is not supported (text only)", path, mode.String())
+	binary := false
+	if mode != nil && !goja.IsUndefined(mode) {
+		switch m := mode.String(); m {
+		case "":
+		case "b":
+			binary = true
+		default:
+			r.throwf("open(%q, %q): the mode is \"b\" (binary) or absent (text)", path, m)
+		}
 	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(r.s.dir, path)
@@ -173,7 +184,10 @@ func (r *runtime) open(path string, mode goja.Value) string {
 	if err != nil {
 		r.throwf("open: %v", err)
 	}
-	return text
+	if binary {
+		return r.rt.ToValue(r.rt.NewArrayBuffer([]byte(text)))
+	}
+	return r.rt.ToValue(text)
 }
 
 // readFile reads a file once per script: every VU's init code opens the same files.

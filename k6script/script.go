@@ -155,7 +155,7 @@ func compileProgram(path, code string) (*goja.Program, error) {
 // probe runs the init code in a runtime of its own (__VU 0, as k6's) to read the exported
 // options and the names of the exported functions, and checks the options.
 func (s *Script) probe() error {
-	r, err := s.newRuntime(0, nil)
+	r, err := s.newRuntime(0, nil, nil)
 	if err != nil {
 		return err
 	}

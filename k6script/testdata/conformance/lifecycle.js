@@ -9,8 +9,8 @@ const initVU = __VU; // the init code runs in each VU with its id
 
 export const options = {
   scenarios: {
-    readers: { executor: "per-vu-iterations", vus: 3, iterations: 2, exec: "read" },
-    writer: { executor: "shared-iterations", vus: 1, iterations: 1, exec: "write", startTime: "100ms" },
+    readers: { executor: "per-vu-iterations", vus: 3, iterations: 2, exec: "read", env: { ROLE: "reader" } },
+    writer: { executor: "shared-iterations", vus: 1, iterations: 1, exec: "write", startTime: "100ms", env: { ROLE: "writer" } },
   },
 };
 
@@ -29,13 +29,14 @@ export function read(data) {
     "init code ran in this VU": () => initVU === __VU && exec.vu.idInTest === __VU,
     "iteration counts": () => __ITER === exec.vu.iterationInScenario && __ITER < 2,
     "scenario name": () => exec.scenario.name === "readers",
+    "scenario env": () => __ENV.ROLE === "reader" && __ENV.BASE_URL !== undefined,
   });
   sleep(0.01);
 }
 
 export function write(data) {
   const res = http.post(`${__ENV.BASE_URL}/get`, JSON.stringify(data), { headers: { "Content-Type": "application/json" } });
-  check(res, { "writer got data": () => data.token === "abc" && exec.scenario.name === "writer" });
+  check(res, { "writer got data": () => data.token === "abc" && exec.scenario.name === "writer" && __ENV.ROLE === "writer" });
 }
 
 export function teardown(data) {
