@@ -107,6 +107,19 @@ func TestConformance(t *testing.T) {
 				}
 			}
 		}},
+		{"tags.js", nil, each(2, "in the cart", "vu tags hold the scenario"), func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
+			if runErr != nil {
+				t.Errorf("run: %v", runErr)
+			}
+			for _, th := range res.Thresholds {
+				if !th.Pass || th.NoData {
+					t.Errorf("threshold %q: value %v, pass %v, no data %v", th.Source, th.Value, th.Pass, th.NoData)
+				}
+			}
+			if len(res.Thresholds) != 9 {
+				t.Errorf("%d thresholds, want 9", len(res.Thresholds))
+			}
+		}},
 		{"thresholds.js", nil, nil, func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
 			if !errors.Is(runErr, load.ErrThresholdAbort) || res.Aborted == nil || res.Aborted.Source != "checks{check:missing ok}: rate>0.9" {
 				t.Fatalf("run error %v, aborted by %+v; want the abortOnFail threshold on checks{check:missing ok}", runErr, res.Aborted)

@@ -14,13 +14,14 @@ import (
 // scenarioExec runs the exported function fn as a [load.Scenario]; env is the scenario's own
 // __ENV entries (k6's scenario env), over the script's.
 type scenarioExec struct {
-	s   *Script
-	fn  string
-	env map[string]string
+	s    *Script
+	fn   string
+	env  map[string]string
+	tags map[string]string // the scenario's tags
 }
 
-func (s *Script) exec(fn string, env map[string]string) load.Scenario {
-	return scenarioExec{s: s, fn: fn, env: env}
+func (s *Script) exec(fn string, env, tags map[string]string) load.Scenario {
+	return scenarioExec{s: s, fn: fn, env: env, tags: tags}
 }
 
 // Exec returns the exported function fn ("default" for the default function) as a
@@ -31,7 +32,7 @@ func (s *Script) Exec(fn string) (load.Scenario, error) {
 	if !s.exports[fn] {
 		return nil, fmt.Errorf("k6 script %s: %q is not an exported function", s.path, fn)
 	}
-	return s.exec(fn, nil), nil
+	return s.exec(fn, nil, nil), nil
 }
 
 // ScriptOf returns the script a [load.Scenario] from [Script.Exec] or [Script.Scenarios] runs,
@@ -58,6 +59,7 @@ func (e scenarioExec) Run(ctx context.Context, vu *load.VU) error {
 	if err := r.rt.GlobalObject().Set("__ITER", vu.Iteration()); err != nil {
 		return err
 	}
+	r.scenarioTags = e.tags
 	data, err := r.setupData()
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ type host interface {
 	batch(ctx context.Context, reqs []load.BatchRequest) []load.BatchResult
 	// jar is the cookie jar the requests use (k6's per-VU jar).
 	jar() http.CookieJar
-	check(name string, ok bool)
+	check(name string, ok bool, tags map[string]string)
 	trend(name, step string, d time.Duration)
 	sleep(ctx context.Context, d time.Duration) error
 	now() time.Time
@@ -40,7 +40,9 @@ func (h vuHost) batch(ctx context.Context, reqs []load.BatchRequest) []load.Batc
 	return h.vu.HTTP().Batch(ctx, reqs)
 }
 func (h vuHost) jar() http.CookieJar                              { return h.vu.HTTP().Jar() }
-func (h vuHost) check(name string, ok bool)                       { h.vu.Check(name, ok) }
+func (h vuHost) check(name string, ok bool, tags map[string]string) {
+	h.vu.CheckTagged(name, ok, tags)
+}
 func (h vuHost) trend(name, step string, d time.Duration)         { h.vu.Trend(name, step, d) }
 func (h vuHost) sleep(ctx context.Context, d time.Duration) error { return h.vu.Sleep(ctx, d) }
 func (h vuHost) now() time.Time                                   { return h.vu.Now() }
@@ -128,7 +130,7 @@ func (j ownCookies) Cookies(u *url.URL) []*http.Cookie {
 	return slices.DeleteFunc(j.Jar.Cookies(u), func(c *http.Cookie) bool { return slices.Contains(j.own, c.Name) })
 }
 
-func (h plainHost) check(name string, ok bool) {
+func (h plainHost) check(name string, ok bool, _ map[string]string) {
 	h.log.Debug("check outside the load (not counted)", "check", name, "ok", ok)
 }
 

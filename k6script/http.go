@@ -127,7 +127,10 @@ func (r *runtime) parseParams(fn string, v goja.Value) (p reqParams) {
 	if r.s.settings.discardBodies {
 		p.responseType = "none"
 	}
-	defer func() { p.opts.DiscardBody = p.responseType == "none" }()
+	defer func() {
+		p.opts.DiscardBody = p.responseType == "none"
+		p.opts.Tags = r.metricTags(p.opts.Tags)
+	}()
 	o, ok := v.(*goja.Object)
 	if !ok {
 		return p
@@ -144,7 +147,7 @@ func (r *runtime) parseParams(fn string, v goja.Value) (p reqParams) {
 		case "cookies":
 			p.opts.OwnCookies = r.parseCookies(fn, val, p.headers)
 		case "tags":
-			p.step = r.parseTags(fn, val)
+			p.step, p.opts.Tags = r.parseTags(fn, val)
 		case "timeout":
 			d, err := jsDuration(val.Export())
 			if err != nil {
@@ -212,19 +215,12 @@ func (r *runtime) parseCookies(fn string, v goja.Value, headers http.Header) (re
 	return replaced
 }
 
-func (r *runtime) parseTags(fn string, v goja.Value) string {
-	o, ok := v.(*goja.Object)
-	if !ok {
-		return ""
-	}
-	name := ""
-	for _, k := range o.Keys() {
-		if k != "name" {
-			r.throwf("%s: params.tags.%s is not supported (only tags.name, which becomes the step)", fn, k)
-		}
-		name = o.Get(k).String()
-	}
-	return name
+// parseTags reads params.tags: name becomes the request's step, the others are its own tags.
+func (r *runtime) parseTags(fn string, v goja.Value) (step string, own map[string]string) {
+	own = r.readTags(fn+": params.tags", v)
+	step = own["name"]
+	delete(own, "name")
+	return step, own
 }
 
 // encodeBody returns the request body: a string as is, an ArrayBuffer's bytes, or an object

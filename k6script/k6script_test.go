@@ -235,7 +235,7 @@ func TestFailingIterations(t *testing.T) {
 	}
 	want := []string{"k6/http.file is not supported", "k6.randomSeed is not supported",
 		"boom in iteration 2", "failed on purpose", "open() is only available in the init context",
-		"k6.check: the tags argument is not supported", "k6/http.get: params.auth is not supported"}
+		"k6.check: the tag status is the engine's own", "k6/http.get: params.auth is not supported"}
 	if len(errs) != len(want) {
 		t.Fatalf("errors %q, want %d", errs, len(want))
 	}
@@ -418,7 +418,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unsupported_module.js", []string{"testdata/unsupported_module.js:2:", `module "k6/ws" is not supported (docs/scripts.md lists what is)`}},
 		{"unsupported_import.js", []string{"testdata/unsupported_import.js:1:", "k6/http.file is not supported"}},
 		{"unsupported_require.js", []string{"testdata/unsupported_require.js", `module "k6/crypto" is not supported`}},
-		{"unknown_option.js", []string{"testdata/unknown_option.js", `option "tags" is not supported`}},
+		{"unknown_option.js", []string{"testdata/unknown_option.js", `option "summaryTrendStats" is not supported`}},
 		{"unknown_field.js", []string{"testdata/unknown_field.js", `field "rate" is not supported by executor constant-vus`}},
 		{"bad_duration.js", []string{"testdata/bad_duration.js", `options.duration: "ten seconds" is not a duration`}},
 		{"no_default.js", []string{"testdata/no_default.js", "no default function is exported"}},
@@ -469,18 +469,21 @@ func TestAsyncAndResponseFields(t *testing.T) {
 
 func TestThresholdErrors(t *testing.T) {
 	for options, want := range map[string]string{
-		`{ thresholds: { http_req_duration: ["p(95)<<300"] } }`:                        `options.thresholds["http_req_duration"][0]`,
-		`{ thresholds: { checks: [{ threshold: "rate>0.9", abortOnFail: "yes" }] } }`:  "abortOnFail: want true or false",
-		`{ thresholds: { checks: [{ threshold: "rate>0.9", gracePeriod: "1s" }] } }`:   "threshold.gracePeriod: is not supported",
-		`{ thresholds: { checks: "rate>0.9" } }`:                                       "want a list of expressions",
-		`{ thresholds: { "http_req_duration{url:x}": ["p(95)<1"] } }`:                  `tag "url" is not recorded for http_req_duration`,
-		`{ thresholds: { "http_reqs{group:::a}": ["count>1"] } }`:                      "requests and checks are not tagged with their group",
-		`{ thresholds: { "checks{name:a,step:b}": ["rate>0"] } }`:                      `tag "name" is not recorded for checks`,
-		`{ thresholds: { "checks{check:a,step:b}": ["rate>0"] } }`:                     "tags check and step both name the step",
-		`{ scenarios: { s: { executor: "externally-controlled", vus: 1 } } }`:          `executor "externally-controlled" is not supported`,
-		`{ scenarios: { s: { executor: "constant-vus", duration: "1s", tags: {} } } }`: `field "tags" is not supported`,
-		`{ duration: "1m", stages: [{ duration: "1s", target: 1 }] }`:                  "duration and stages cannot be used together",
-		`{ iterations: 2, scenarios: { s: { executor: "per-vu-iterations" } } }`:       "cannot be combined with scenarios",
+		`{ thresholds: { http_req_duration: ["p(95)<<300"] } }`:                                     `options.thresholds["http_req_duration"][0]`,
+		`{ thresholds: { checks: [{ threshold: "rate>0.9", abortOnFail: "yes" }] } }`:               "abortOnFail: want true or false",
+		`{ thresholds: { checks: [{ threshold: "rate>0.9", gracePeriod: "1s" }] } }`:                "threshold.gracePeriod: is not supported",
+		`{ thresholds: { checks: "rate>0.9" } }`:                                                    "want a list of expressions",
+		`{ thresholds: { "http_req_duration{url:x}": ["p(95)<1"] } }`:                               `tag "url" is not recorded for http_req_duration`,
+		`{ thresholds: { "group_duration{group:::a::b}": ["p(95)<1"] } }`:                           "group_duration{group:::NAME} names a top-level group",
+		`{ thresholds: { "http_reqs{expected_response:true}": ["count>1"] } }`:                      `tag "expected_response" is not recorded for http_reqs`,
+		`{ thresholds: { "checks{name:a,step:b}": ["rate>0"] } }`:                                   `tag "name" is not recorded for checks`,
+		`{ thresholds: { "checks{check:a,step:b}": ["rate>0"] } }`:                                  "tags check and step both name the step",
+		`{ scenarios: { s: { executor: "externally-controlled", vus: 1 } } }`:                       `executor "externally-controlled" is not supported`,
+		`{ scenarios: { s: { executor: "constant-vus", duration: "1s", options: {} } } }`:           `field "options" is not supported`,
+		`{ scenarios: { s: { executor: "constant-vus", duration: "1s", tags: { method: "x" } } } }`: `tags.method: is the engine's own tag`,
+		`{ tags: { env: 1 } }`: `options.tags.env: want a string, got 1`,
+		`{ duration: "1m", stages: [{ duration: "1s", target: 1 }] }`:            "duration and stages cannot be used together",
+		`{ iterations: 2, scenarios: { s: { executor: "per-vu-iterations" } } }`: "cannot be combined with scenarios",
 	} {
 		p := writeScript(t, options)
 		_, err := Load(p, nil)
@@ -529,7 +532,7 @@ func TestEncodingAndExecution(t *testing.T) {
 	for fn, msg := range map[string]string{
 		"abort":       "k6/execution.test.abort in setup() or teardown()",
 		"testOptions": "k6/execution.test.options is not supported",
-		"vuTags":      "k6/execution.vu.tags is not supported",
+		"vuMetrics":   "k6/execution.vu.metrics is not supported (docs",
 		"base32":      `k6/encoding.b64encode: encoding "base32" is not supported`,
 	} {
 		_, err := r.call(context.Background(), newPlainHost(slog.Default(), settings{}), fn)

@@ -49,15 +49,7 @@ func (r *runtime) metricConstructor(class string, kind load.CustomKind) func(goj
 func (r *runtime) addMetric(fn string, m load.CustomMetric, value, tags goja.Value) {
 	h := r.needHost(fn)
 	v := r.metricValue(fn, m, value)
-	t := map[string]string{}
-	if o, ok := tags.(*goja.Object); ok {
-		for _, k := range o.Keys() {
-			if k == "scenario" {
-				r.throwf("%s: the tag scenario is the engine's", fn)
-			}
-			t[k] = o.Get(k).String()
-		}
-	}
+	t := r.metricTags(r.readTags(fn, tags))
 	vu := h.engineVU()
 	if vu == nil {
 		r.log.Debug("metric outside the load (not counted)", "metric", m.Name, "value", v)

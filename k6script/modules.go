@@ -90,9 +90,7 @@ func (r *runtime) k6Module() goja.Value {
 // check runs each named check of sets against val, records it, and returns whether all passed.
 func (r *runtime) check(val goja.Value, sets *goja.Object, tags goja.Value) bool {
 	h := r.needHost("k6.check")
-	if o, ok := tags.(*goja.Object); ok && len(o.Keys()) > 0 {
-		r.throwf("k6.check: the tags argument is not supported")
-	}
+	own := r.readTags("k6.check", tags)
 	if sets == nil {
 		r.throwf("k6.check: want an object of named checks")
 	}
@@ -107,7 +105,7 @@ func (r *runtime) check(val goja.Value, sets *goja.Object, tags goja.Value) bool
 			}
 			ok = res.ToBoolean()
 		}
-		h.check(name, ok)
+		h.check(name, ok, r.metricTags(own))
 		all = all && ok
 	}
 	return all
@@ -120,7 +118,10 @@ func (r *runtime) group(name string, fn goja.Callable) goja.Value {
 		r.throwf("k6.group(%q): want a function", name)
 	}
 	start := h.now()
+	outer := r.groupPath
+	r.groupPath = outer + "::" + name // k6's group tag of what runs inside: "::outer::inner"
 	v, err := fn(goja.Undefined())
+	r.groupPath = outer
 	h.trend("group_duration", name, h.now().Sub(start))
 	if err != nil {
 		panic(err)
@@ -243,7 +244,7 @@ type execInfo struct {
 
 // execFields are the supported fields of exec.vu and exec.scenario.
 var execFields = map[string][]string{
-	"vu":       {"idInTest", "idInInstance", "iterationInScenario", "iterationInInstance"},
+	"vu":       {"idInTest", "idInInstance", "iterationInScenario", "iterationInInstance", "tags"},
 	"scenario": {"name", "executor", "startTime", "iterationInInstance", "iterationInTest"},
 	"instance": {"vusActive", "vusInitialized", "iterationsCompleted", "iterationsInterrupted", "currentTestRunDuration"},
 }
@@ -259,6 +260,9 @@ func (e *execInfo) Get(key string) goja.Value {
 	vu := e.r.needHost(name).engineVU()
 	if vu == nil {
 		e.r.throwf("%s is not supported in setup() and teardown()", name)
+	}
+	if e.what == "vu" && key == "tags" {
+		return e.r.rt.NewDynamicObject(&vuTags{r: e.r, scenario: vu.Scenario()})
 	}
 	return e.r.rt.ToValue(execValue(vu, e.what+"."+key))
 }

@@ -27,7 +27,7 @@ func (o Overrides) execution() bool { return o.Duration > 0 || o.Iterations > 0 
 
 // topLevelOptions are the supported keys of the exported options.
 var topLevelOptions = set("vus", "duration", "iterations", "stages", "scenarios", "thresholds",
-	"setupTimeout", "teardownTimeout", "noConnectionReuse", "userAgent", "insecureSkipTLSVerify", "maxRedirects", "discardResponseBodies")
+	"setupTimeout", "teardownTimeout", "noConnectionReuse", "userAgent", "insecureSkipTLSVerify", "maxRedirects", "discardResponseBodies", "tags")
 
 // executorFields are the fields each executor accepts beside the common ones, with k6's names.
 var executorFields = map[string]map[string]bool{
@@ -39,7 +39,7 @@ var executorFields = map[string]map[string]bool{
 	"ramping-arrival-rate":  set("startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"),
 }
 
-var commonFields = set("executor", "startTime", "gracefulStop", "exec", "env")
+var commonFields = set("executor", "startTime", "gracefulStop", "exec", "env", "tags")
 
 // Scenarios returns the script's scenarios for the engine, after ov, with k6's rules: the
 // shortcuts iterations (shared-iterations, with vus and duration as maxDuration), duration
@@ -107,7 +107,7 @@ func (s *Script) deriveScenarios(ov Overrides) ([]load.ScenarioConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []load.ScenarioConfig{{Name: "default", Executor: ex, Exec: s.exec("default", nil)}}, nil
+	return []load.ScenarioConfig{{Name: "default", Executor: ex, Exec: s.exec("default", nil, nil)}}, nil
 }
 
 // executor applies k6's shortcut rules.
@@ -170,7 +170,7 @@ func (s *Script) parseScenario(name string, v any) (load.ScenarioConfig, error) 
 		exec = "default"
 	}
 	sc := load.ScenarioConfig{Name: name, StartTime: f.dur("startTime"), GracefulStop: f.grace("gracefulStop"),
-		Exec: s.exec(exec, f.env("env"))}
+		Exec: s.exec(exec, f.env("env"), f.tags("tags"))}
 	sc.Executor = f.executor(kind)
 	return sc, f.err()
 }
@@ -231,6 +231,17 @@ func toInt(v any) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// tags reads tags: an object of strings, none of the engine's own tag names.
+func (f *fields) tags(key string) map[string]string {
+	m := f.env(key)
+	for k := range m {
+		if slices.Contains(engineTags, k) {
+			f.fail(key+"."+k, "is the engine's own tag")
+		}
+	}
+	return m
 }
 
 // env reads a scenario's env: an object of strings.
@@ -424,26 +435,31 @@ func (s *Script) checkThreshold(t *load.Threshold) error {
 	return nil
 }
 
+// k6AutoTags are tags k6 sets on its metrics that the engine does not record: a filter on one
+// would match nothing, so it is an error.
+var k6AutoTags = []string{"url", "expected_response", "proto", "tls_version", "error", "error_code", "ip", "subproto", "service", "rpc_type"}
+
 // k6Tags reads a threshold's tag filter in k6's tag names: the engine tags requests, checks
 // and groups with step where k6 has name, check and group ("::NAME" for a top-level group),
-// and tags scenario, method and status as k6 does. A tag the engine does not record is an
+// and tags scenario, method and status as k6 does; the script's own tags (and group on
+// requests and checks) filter as they are. A tag k6 sets that the engine does not record is an
 // error, not a filter that matches nothing.
 func k6Tags(t *load.Threshold) error {
 	for k, v := range t.Filter {
 		step := ""
 		switch {
-		case k == "scenario" || k == "method" || k == "status" || k == "step":
-			continue
 		case k == "name" && strings.HasPrefix(t.Metric, "http_req"):
 			step = v
 		case k == "check" && t.Metric == load.MetricChecks:
 			step = v
-		case k == "group" && t.Metric == "group_duration" && strings.HasPrefix(v, "::") && !strings.Contains(v[2:], "::"):
+		case k == "group" && t.Metric == load.MetricGroupDuration && strings.HasPrefix(v, "::") && !strings.Contains(v[2:], "::"):
 			step = v[2:]
-		case k == "group":
-			return fmt.Errorf("%s: tag group: only group_duration{group:::NAME} of a top-level group is supported (requests and checks are not tagged with their group)", t.Source)
+		case k == "group" && t.Metric == load.MetricGroupDuration:
+			return fmt.Errorf("%s: tag group: group_duration{group:::NAME} names a top-level group (a nested group's duration is under its own name)", t.Source)
+		case slices.Contains(k6AutoTags, k) || (k == "name" || k == "check"):
+			return fmt.Errorf("%s: tag %q is not recorded for %s (the engine's tags: scenario, method, status; name on http_req_*, check on checks, group; and the script's own)", t.Source, k, t.Metric)
 		default:
-			return fmt.Errorf("%s: tag %q is not recorded for %s (tags: scenario, method, status; name on http_req_*, check on checks, group on group_duration)", t.Source, k, t.Metric)
+			continue // the engine's tags and the script's own
 		}
 		if _, both := t.Filter["step"]; both {
 			return fmt.Errorf("%s: tags %s and step both name the step", t.Source, k)

@@ -27,6 +27,11 @@ type runtime struct {
 
 	data      goja.Value // the setup data, parsed once per runtime
 	dataReady bool
+
+	// Tags of what the VU records besides the script's (see metricTags).
+	scenarioTags map[string]string
+	vuTags       map[string]string // exec.vu.tags
+	groupPath    string            // "::outer::inner" inside groups
 }
 
 // newRuntime creates a runtime, sets the globals (__VU = vuID, __ENV the script's env with

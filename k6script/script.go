@@ -29,6 +29,7 @@ type Script struct {
 	extensions []Extension
 	settings   settings
 	metrics    map[string]load.CustomMetric // declared by the init code (k6/metrics)
+	tags       map[string]string            // options.tags
 
 	mu        sync.Mutex
 	runtimes  map[int64]*runtime // the VUs' runtimes, by VU id

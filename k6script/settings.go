@@ -36,6 +36,7 @@ func (s *Script) readSettings() error {
 	st.noConnectionReuse = f.boolean("noConnectionReuse")
 	st.insecure = f.boolean("insecureSkipTLSVerify")
 	st.discardBodies = f.boolean("discardResponseBodies")
+	s.tags = f.tags("tags")
 	st.userAgent = f.str("userAgent")
 	if v, ok := s.options["maxRedirects"]; ok {
 		n, whole := wholeNumber(v)

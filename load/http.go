@@ -124,6 +124,7 @@ type Client struct {
 type reqKey struct {
 	step, method string
 	status       int
+	tags         string // encodeTags of the request's own tags
 }
 
 // reqTrace holds the phase instants of the request in flight, in ns of the engine clock.
@@ -202,6 +203,9 @@ type RequestOptions struct {
 	// DiscardBody reads and counts the response body without keeping it, as
 	// [Client.DiscardBody] does for every request (k6's responseType "none").
 	DiscardBody bool
+	// Tags are the request's own tags beside scenario, step, method and status (k6's request
+	// tags): its series are kept apart by them and thresholds filter on them.
+	Tags map[string]string
 }
 
 // defaultRequest is what [Client.Do] sends with.
@@ -434,14 +438,14 @@ var phaseMetrics = [6]string{MetricReqBlocked, MetricReqConnecting, MetricReqTLS
 
 func (c *Client) record(step, method string, status int, class ErrorClass, end int64, tm Timings) {
 	vu := c.vu
-	k := reqKey{step, method, status}
+	k := reqKey{step, method, status, encodeTags(c.opts.Tags)}
 	ids, ok := c.ids[k]
 	if !ok {
 		ids = new([7]int32)
 		st := vu.eng.store
-		ids[0] = st.id(seriesKey{Metric: MetricReqDuration, Scenario: vu.scenario, Step: step, Method: method, Status: statusLabel(status)})
+		ids[0] = st.id(seriesKey{Metric: MetricReqDuration, Scenario: vu.scenario, Step: step, Method: method, Status: statusLabel(status), Tags: k.tags})
 		for i, m := range phaseMetrics {
-			ids[i+1] = st.id(seriesKey{Metric: m, Scenario: vu.scenario, Step: step})
+			ids[i+1] = st.id(seriesKey{Metric: m, Scenario: vu.scenario, Step: step, Tags: k.tags})
 		}
 		c.ids[k] = ids
 	}

@@ -81,7 +81,11 @@ func (c k6Collector) Collect(ch chan<- prometheus.Metric) {
 // builtIn adds one of the engine's series under k6's names.
 func (k6Collector) builtIn(f k6Families, se *series) {
 	k := se.key
-	labels := map[string]string{"scenario": k.Scenario}
+	labels := map[string]string{}
+	for t, v := range decodeTags(k.Tags) {
+		labels[promLabel(t)] = v
+	}
+	labels["scenario"] = k.Scenario
 	switch {
 	case k.Metric == MetricChecks:
 		labels["check"] = k.Step

@@ -11,8 +11,9 @@ import (
 )
 
 // The k6-named collector: requests, failures, checks, trends (seconds) and custom metrics
-// under k6's remote-write names, with k6's tag names as labels, beside the engine's own
-// collector on one registry (a real Gather, which checks label consistency).
+// under k6's remote-write names, with k6's tag names and a request's own tags as labels,
+// beside the engine's own collector (whose series sum the tagged ones in) on one registry (a
+// real Gather, which checks label consistency and refuses a series collected twice).
 func TestK6CollectorNamesAndValues(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/missing" {
@@ -30,6 +31,13 @@ func TestK6CollectorNamesAndValues(t *testing.T) {
 			}
 		}
 		if _, err := vu.HTTP().Get(ctx, "missing", srv.URL+"/missing"); err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/", nil)
+		if err != nil {
+			return err
+		}
+		if _, err := vu.HTTP().DoWith(ctx, "home", req, RequestOptions{Redirects: -1, Tags: map[string]string{"kind": "api"}}); err != nil {
 			return err
 		}
 		vu.Check("home ok", true)
@@ -76,7 +84,10 @@ func TestK6CollectorNamesAndValues(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"k6_http_reqs_total", map[string]string{"scenario": "users", "name": "home", "method": "GET", "status": "200"}, 3},
+		{"k6_http_reqs_total", map[string]string{"scenario": "users", "name": "home", "method": "GET", "status": "200", "kind": ""}, 3},
+		{"k6_http_reqs_total", map[string]string{"name": "home", "kind": "api"}, 1},
+		// The engine's own series have its labels only: a request's own tags are summed in.
+		{PromRequests, map[string]string{"scenario": "users", "step": "home", "method": "GET", "status": "200"}, 4},
 		{"k6_http_req_failed_rate", map[string]string{"name": "missing", "status": "404"}, 1},
 		{"k6_http_req_failed_rate", map[string]string{"name": "home"}, 0},
 		{"k6_checks_rate", map[string]string{"check": "home ok"}, 0.5},

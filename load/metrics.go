@@ -67,9 +67,11 @@ const (
 	kindCounter
 )
 
-// seriesKey identifies a series: a metric and its tags. Unused tags are empty.
+// seriesKey identifies a series: a metric and its tags. Unused tags are empty; Tags holds a
+// scenario's own tags (k6's request, check and option tags) in encodeTags form.
 type seriesKey struct {
 	Metric, Scenario, Step, Method, Status string
+	Tags                                   string
 }
 
 // series accumulates one seriesKey. Trends keep an HDR histogram (µs) plus exact count and sum;

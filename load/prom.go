@@ -61,20 +61,44 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	defer st.mu.Unlock()
 	type errKey struct{ scenario, step, reason string }
 	errs := map[errKey]uint64{}
+	// Series that differ only in a scenario's own tags (k6's) are one series here: these
+	// metrics carry the engine's labels only.
+	type reqKey struct{ scenario, step, method, status string }
+	type reqSum struct {
+		count   uint64
+		sum     int64
+		buckets []uint64
+	}
+	reqs := map[reqKey]*reqSum{}
+	var order []reqKey
 	for _, se := range st.series {
 		if se.key.Metric != MetricReqDuration {
 			continue
 		}
-		k := se.key
+		k := reqKey{se.key.Scenario, se.key.Step, se.key.Method, se.key.Status}
+		r := reqs[k]
+		if r == nil {
+			r = &reqSum{buckets: make([]uint64, len(PromBuckets))}
+			reqs[k] = r
+			order = append(order, k)
+		}
+		r.count += se.count
+		r.sum += se.sum
+		for i := range r.buckets {
+			r.buckets[i] += se.buckets[i]
+		}
+		for reason, n := range se.reasons {
+			errs[errKey{k.scenario, k.step, reason}] += n
+		}
+	}
+	for _, k := range order {
+		r := reqs[k]
 		buckets := make(map[float64]uint64, len(PromBuckets))
 		for i, le := range PromBuckets {
-			buckets[le] = se.buckets[i]
+			buckets[le] = r.buckets[i]
 		}
-		ch <- prometheus.MustNewConstHistogram(descDuration, se.count, float64(se.sum)/1e9, buckets, k.Scenario, k.Step, k.Method, k.Status)
-		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(se.count), k.Scenario, k.Step, k.Method, k.Status)
-		for r, n := range se.reasons {
-			errs[errKey{k.Scenario, k.Step, r}] += n
-		}
+		ch <- prometheus.MustNewConstHistogram(descDuration, r.count, float64(r.sum)/1e9, buckets, k.scenario, k.step, k.method, k.status)
+		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(r.count), k.scenario, k.step, k.method, k.status)
 	}
 	for k, n := range errs {
 		ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(n), k.scenario, k.step, k.reason)

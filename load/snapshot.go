@@ -130,7 +130,7 @@ func (st *StageSnapshot) setLatency(h *hdr.Histogram) {
 }
 
 func (k seriesKey) tags() map[string]string {
-	m := map[string]string{}
+	m := decodeTags(k.Tags)
 	for _, kv := range [...][2]string{{"scenario", k.Scenario}, {"step", k.Step}, {"method", k.Method}, {"status", k.Status}} {
 		if kv[1] != "" {
 			m[kv[0]] = kv[1]

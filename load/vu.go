@@ -23,7 +23,7 @@ type VU struct {
 	// scenarioIter is the current iteration's number among all the scenario's iterations.
 	scenarioIter int64
 	trendIDs     map[[2]string]int32
-	checkIDs     map[string]int32
+	checkIDs     map[[2]string]int32
 	iterIDs      [3]int32 // iteration_duration, iteration_response_time, iteration_lateness
 }
 
@@ -135,14 +135,18 @@ func (vu *VU) Trend(name, step string, d time.Duration) {
 }
 
 // Check records a named check (k6's checks rate metric, tag "step" = name) and returns ok.
-func (vu *VU) Check(name string, ok bool) bool {
+func (vu *VU) Check(name string, ok bool) bool { return vu.CheckTagged(name, ok, nil) }
+
+// CheckTagged is [VU.Check] with the check's own tags (k6's check tags).
+func (vu *VU) CheckTagged(name string, ok bool, tags map[string]string) bool {
 	if vu.checkIDs == nil {
-		vu.checkIDs = map[string]int32{}
+		vu.checkIDs = map[[2]string]int32{}
 	}
-	id, found := vu.checkIDs[name]
+	k := [2]string{name, encodeTags(tags)}
+	id, found := vu.checkIDs[k]
 	if !found {
-		id = vu.eng.store.id(seriesKey{Metric: MetricChecks, Scenario: vu.scenario, Step: name})
-		vu.checkIDs[name] = id
+		id = vu.eng.store.id(seriesKey{Metric: MetricChecks, Scenario: vu.scenario, Step: name, Tags: k[1]})
+		vu.checkIDs[k] = id
 	}
 	vu.rec.add(sample{t: vu.eng.elapsed(), id: id, kind: sRate, failed: !ok})
 	return ok

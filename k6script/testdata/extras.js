@@ -24,8 +24,8 @@ export function testOptions() {
   return exec.test.options;
 }
 
-export function vuTags() {
-  return exec.vu.tags;
+export function vuMetrics() {
+  return exec.vu.metrics;
 }
 
 export function base32() {

@@ -20,7 +20,7 @@ export default function () {
       open("./greeting.txt");
       break;
     case 5:
-      k6.check(1, { "is one": (v) => v === 1 }, { kind: "smoke" });
+      k6.check(1, { "is one": (v) => v === 1 }, { status: "smoke" });
       break;
     case 6:
       http.get(__ENV.BASE_URL, { auth: "digest" });

@@ -1,3 +1,3 @@
-export const options = { vus: 1, duration: "1s", tags: { env: "staging" } };
+export const options = { vus: 1, duration: "1s", summaryTrendStats: ["avg"] };
 
 export default function () {}
