@@ -39,7 +39,7 @@ func (h vuHost) do(ctx context.Context, step string, req *http.Request, o load.R
 func (h vuHost) batch(ctx context.Context, reqs []load.BatchRequest) []load.BatchResult {
 	return h.vu.HTTP().Batch(ctx, reqs)
 }
-func (h vuHost) jar() http.CookieJar                              { return h.vu.HTTP().Jar() }
+func (h vuHost) jar() http.CookieJar { return h.vu.HTTP().Jar() }
 func (h vuHost) check(name string, ok bool, tags map[string]string) {
 	h.vu.CheckTagged(name, ok, tags)
 }
