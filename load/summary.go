@@ -56,9 +56,10 @@ type Summary struct {
 	DataSent     uint64     `json:"data_sent"`
 	DataReceived uint64     `json:"data_received"`
 	Latency      TrendStats `json:"http_req_duration"`
-	// Checks counts the checks (k6's checks metric), when any ran.
-	Checks *CheckCounts `json:"checks,omitempty"`
-	Trends []NamedTrend `json:"trends"`
+	// Checks counts the checks (k6's checks metric), when any ran; CheckList is each check.
+	Checks    *CheckCounts `json:"checks,omitempty"`
+	CheckList []NamedCheck `json:"check_list,omitempty"`
+	Trends    []NamedTrend `json:"trends"`
 	// Custom are the custom metrics (k6/metrics), all their series together, by name.
 	Custom     []CustomStats      `json:"custom,omitempty"`
 	Errors     map[string]uint64  `json:"errors,omitempty"`
@@ -69,10 +70,36 @@ type Summary struct {
 	AbortedByTest string `json:"aborted_by_test,omitempty"`
 }
 
+// NamedCheck is one check's passes and failures.
+type NamedCheck struct {
+	Name   string `json:"name"`
+	Passed uint64 `json:"passed"`
+	Failed uint64 `json:"failed"`
+}
+
 // CheckCounts are a run's checks: how many passed and failed.
 type CheckCounts struct {
 	Passed uint64 `json:"passed"`
 	Failed uint64 `json:"failed"`
+}
+
+// checkList is each check's passes and failures, in the order they were first recorded.
+func checkList(s *Snapshot) []NamedCheck {
+	var out []NamedCheck
+	for _, se := range s.Series {
+		if se.Metric != MetricChecks {
+			continue
+		}
+		name := se.Tags["step"]
+		i := slices.IndexFunc(out, func(c NamedCheck) bool { return c.Name == name })
+		if i < 0 {
+			out = append(out, NamedCheck{Name: name})
+			i = len(out) - 1
+		}
+		out[i].Passed += se.Count - se.Failed
+		out[i].Failed += se.Failed
+	}
+	return out
 }
 
 // CustomStats is one custom metric in a [Summary]: its kind and what k6's summary shows of it
@@ -194,6 +221,7 @@ func Summarize(r *Result) *Summary {
 	sum.Latency = s.TrendStats(MetricReqDuration, nil)
 	if total, failed := s.Rate(MetricChecks, nil); total > 0 {
 		sum.Checks = &CheckCounts{Passed: total - failed, Failed: failed}
+		sum.CheckList = checkList(s)
 	}
 	var metrics []string
 	for i := range s.Series {
@@ -243,57 +271,76 @@ func ms(v float64) string {
 	return fmt.Sprintf("%.2fµs", v*1000)
 }
 
-// WriteText renders the summary in the shape of k6's end-of-test summary.
+// WriteText renders the summary in the layout of k6's end-of-test summary: the thresholds by
+// metric, then the total results (checks, each check, then the HTTP, execution, network and
+// custom metrics, each name dotted out to one column), the stages of staged scenarios, and the
+// run's duration.
 func (s *Summary) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	if len(s.Thresholds) > 0 {
-		fmt.Fprintln(tw, "  THRESHOLDS")
-		for _, t := range s.Thresholds {
-			mark := "✓"
-			if !t.Pass {
-				mark = "✗"
-			}
-			extra := ""
-			if t.NoData {
-				extra = " (no data)"
-			} else if t.FailedAt != "" {
-				extra = " (first failed at " + t.FailedAt + ")"
-			}
-			fmt.Fprintf(tw, "    %s %s\tvalue=%.4g%s\n", mark, t.Source, t.Value, extra)
-		}
-		fmt.Fprintln(tw)
+	var lines []summaryLine
+	add := func(section, name, value string) { lines = append(lines, summaryLine{section, name, value}) }
+	if c := s.Checks; c != nil {
+		total := c.Passed + c.Failed
+		add("", "checks_total", fmt.Sprintf("%d\t%s/s", total, perSecond(total, s.DurationSec)))
+		add("", "checks_succeeded", fmt.Sprintf("%s\t%d out of %d", percent(c.Passed, total), c.Passed, total))
+		add("", "checks_failed", fmt.Sprintf("%s\t%d out of %d", percent(c.Failed, total), c.Failed, total))
 	}
-	fmt.Fprintln(tw, "  TOTAL RESULTS")
 	for _, t := range s.Trends {
-		fmt.Fprintf(tw, "    %s\t: avg=%s\tmin=%s\tmed=%s\tmax=%s\tp(90)=%s\tp(95)=%s\tp(99)=%s\n", t.Metric,
-			ms(t.Avg), ms(t.Min), ms(t.Med), ms(t.Max), ms(t.P90), ms(t.P95), ms(t.P99))
+		section := "EXECUTION"
+		if strings.HasPrefix(t.Metric, "http_req") {
+			section = "HTTP"
+		}
+		add(section, t.Metric, fmt.Sprintf("avg=%s\tmin=%s\tmed=%s\tmax=%s\tp(90)=%s\tp(95)=%s\tp(99)=%s",
+			ms(t.Avg), ms(t.Min), ms(t.Med), ms(t.Max), ms(t.P90), ms(t.P95), ms(t.P99)))
 	}
-	fmt.Fprintf(tw, "    http_reqs\t: %d\t%.2f/s\n", s.Requests, s.RPS)
-	fmt.Fprintf(tw, "    http_req_failed\t: %.2f%%\t%d out of %d\n", 100*s.ErrorRate, s.Failed, s.Requests)
+	add("HTTP", "http_req_failed", fmt.Sprintf("%s\t%d out of %d", percent(s.Failed, s.Requests), s.Failed, s.Requests))
+	add("HTTP", "http_reqs", fmt.Sprintf("%d\t%s/s", s.Requests, perSecond(s.Requests, s.DurationSec)))
 	if len(s.Errors) > 0 {
 		var parts []string
 		for _, r := range slices.Sorted(maps.Keys(s.Errors)) {
 			parts = append(parts, fmt.Sprintf("%s=%d", r, s.Errors[r]))
 		}
-		fmt.Fprintf(tw, "    errors\t: %s\n", strings.Join(parts, " "))
+		add("HTTP", "http_req_errors", strings.Join(parts, " "))
 	}
-	if c := s.Checks; c != nil {
-		fmt.Fprintf(tw, "    checks\t: %.2f%%\t✓ %d ✗ %d\n", 100*float64(c.Passed)/float64(c.Passed+c.Failed), c.Passed, c.Failed)
+	add("EXECUTION", "iterations", fmt.Sprintf("%d\t%s/s\tinterrupted=%d\tdropped=%d", s.Iterations, perSecond(s.Iterations, s.DurationSec), s.Interrupted, s.Dropped))
+	add("EXECUTION", "vus_max", fmt.Sprintf("%d", s.VUsMax))
+	add("NETWORK", "data_received", fmt.Sprintf("%d B\t%s B/s", s.DataReceived, perSecond(s.DataReceived, s.DurationSec)))
+	add("NETWORK", "data_sent", fmt.Sprintf("%d B\t%s B/s", s.DataSent, perSecond(s.DataSent, s.DurationSec)))
+	for _, c := range s.Custom {
+		add("CUSTOM", c.Metric, c.line())
 	}
-	fmt.Fprintf(tw, "    iterations\t: %d\tinterrupted=%d\tdropped=%d\n", s.Iterations, s.Interrupted, s.Dropped)
-	fmt.Fprintf(tw, "    vus_max\t: %d\n", s.VUsMax)
-	fmt.Fprintf(tw, "    data_received\t: %d B\n    data_sent\t: %d B\n", s.DataReceived, s.DataSent)
-	if len(s.Custom) > 0 {
-		fmt.Fprintln(tw, "\n  CUSTOM METRICS")
-		for _, c := range s.Custom {
-			fmt.Fprintf(tw, "    %s\t: %s\n", c.Metric, c.line())
+	rank := map[string]int{"": 0, "HTTP": 1, "EXECUTION": 2, "NETWORK": 3, "CUSTOM": 4}
+	slices.SortStableFunc(lines, func(a, b summaryLine) int { return rank[a.section] - rank[b.section] })
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l.name))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	s.writeThresholds(tw)
+	fmt.Fprintln(tw, "  █ TOTAL RESULTS")
+	fmt.Fprintln(tw)
+	section := "-"
+	for i, l := range lines {
+		if l.section != section {
+			if i > 0 {
+				fmt.Fprintln(tw)
+			}
+			if l.section == "" {
+				section = l.section
+			} else {
+				fmt.Fprintf(tw, "    %s\n", l.section)
+				section = l.section
+			}
+		}
+		fmt.Fprintf(tw, "    %s%s: %s\n", l.name, strings.Repeat(".", width+3-len(l.name)), l.value)
+		if l.name == "checks_failed" {
+			s.writeChecks(tw)
 		}
 	}
 	for _, sc := range s.Scenarios {
 		if len(sc.Stages) < 2 {
 			continue
 		}
-		fmt.Fprintf(tw, "\n  STAGES (%s)\n", sc.Name)
+		fmt.Fprintf(tw, "\n  █ STAGES (%s)\n\n", sc.Name)
 		for _, st := range sc.Stages {
 			fmt.Fprintf(tw, "    #%d until %s\t: reqs=%d\tfailed=%d\tp50=%s\tp95=%s\tp99=%s\n", st.Index, st.End, st.Requests, st.Failed, ms(st.P50), ms(st.P95), ms(st.P99))
 		}
@@ -307,4 +354,69 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(tw)
 	return tw.Flush()
+}
+
+// summaryLine is one metric's line of the summary, in its section.
+type summaryLine struct{ section, name, value string }
+
+// writeThresholds lists the thresholds under their metric, k6's way: ✓ or ✗, the expression
+// and the value it was judged on.
+func (s *Summary) writeThresholds(w io.Writer) {
+	if len(s.Thresholds) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  █ THRESHOLDS")
+	metric := ""
+	for _, t := range s.Thresholds {
+		key, expr, _ := strings.Cut(t.Source, ": ")
+		if key != metric {
+			fmt.Fprintf(w, "\n    %s\n", key)
+			metric = key
+		}
+		mark, extra := "✓", ""
+		if !t.Pass {
+			mark = "✗"
+		}
+		switch {
+		case t.NoData:
+			extra = " (no data)"
+		case t.FailedAt != "":
+			extra = " (first failed at " + t.FailedAt + ")"
+		}
+		agg, _, _ := strings.Cut(expr, "<")
+		agg, _, _ = strings.Cut(agg, ">")
+		agg, _, _ = strings.Cut(agg, "=")
+		agg, _, _ = strings.Cut(agg, "!")
+		fmt.Fprintf(w, "    %s '%s' %s=%.4g%s\n", mark, expr, strings.TrimSpace(agg), t.Value, extra)
+	}
+	fmt.Fprintln(w)
+}
+
+// writeChecks lists each check: ✓ when every run passed, else ✗ with its share of passes.
+func (s *Summary) writeChecks(w io.Writer) {
+	if len(s.CheckList) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, c := range s.CheckList {
+		if c.Failed == 0 {
+			fmt.Fprintf(w, "    ✓ %s\n", c.Name)
+			continue
+		}
+		fmt.Fprintf(w, "    ✗ %s\n      ↳  %s — ✓ %d / ✗ %d\n", c.Name, percent(c.Passed, c.Passed+c.Failed), c.Passed, c.Failed)
+	}
+}
+
+func percent(n, total uint64) string {
+	if total == 0 {
+		return "0.00%"
+	}
+	return fmt.Sprintf("%.2f%%", 100*float64(n)/float64(total))
+}
+
+func perSecond(n uint64, seconds float64) string {
+	if seconds <= 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(float64(n)/seconds, 'f', 2, 64)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -254,7 +255,7 @@ func TestLoadScript(t *testing.T) {
 			t.Fatal(err)
 		}
 		passed := uint64(6 * (1 - tc.code))
-		if sum.Checks.Passed != passed || sum.Checks.Failed != 6-passed || !strings.Contains(out, fmt.Sprintf("✓ %d ✗ %d", passed, 6-passed)) {
+		if sum.Checks.Passed != passed || sum.Checks.Failed != 6-passed || !regexp.MustCompile(fmt.Sprintf(`checks_succeeded\.+: %s\s+%d out of 6`, map[int]string{0: `0\.00%`, 1: `100\.00%`}[1-tc.code], passed)).MatchString(out) {
 			t.Errorf("want %q: checks %+v, want %d passed; summary:\n%s", tc.want, sum.Checks, passed, out)
 		}
 		if sum.Requests != 6 || len(sum.Thresholds) != 1 || sum.Thresholds[0].Metric != "checks" || sum.Thresholds[0].Pass != (tc.code == 0) {
