@@ -3,12 +3,8 @@ package k6script_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -62,17 +58,8 @@ func BenchmarkScriptRequestsPerCPUSecondVsWrk(b *testing.B) {
 		if failed > 0 || reqs == 0 {
 			b.Fatalf("%d of %d requests failed", failed, reqs)
 		}
-		cmd := exec.Command(wrk, "-t2", "-c"+strconv.Itoa(vus), "-d"+strconv.Itoa(int(d.Seconds()))+"s", url)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			b.Fatalf("wrk: %v\n%s", err, out)
-		}
-		m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out)
-		if m == nil {
-			b.Fatalf("wrk output without a request count:\n%s", out)
-		}
-		wrkReqs, _ := strconv.ParseFloat(string(m[1]), 64)
-		theirs := wrkReqs / loadtest.CPUSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
+		wrkReqs, wrkCPU := loadtest.Wrk(b, wrk, url, vus, d)
+		theirs := wrkReqs / wrkCPU
 		ours := float64(reqs) / ourCPU
 		b.ReportMetric(ours, "req/CPU-s")
 		b.ReportMetric(theirs, "wrk-req/CPU-s")

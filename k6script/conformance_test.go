@@ -70,17 +70,7 @@ func TestConformance(t *testing.T) {
 				}
 			}},
 		{"metrics.js", nil, nil, func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
-			if runErr != nil {
-				t.Errorf("run: %v", runErr)
-			}
-			for _, th := range res.Thresholds {
-				if !th.Pass || th.NoData {
-					t.Errorf("threshold %q: value %v, pass %v, no data %v", th.Source, th.Value, th.Pass, th.NoData)
-				}
-			}
-			if len(res.Thresholds) != 18 {
-				t.Errorf("%d thresholds, want 18", len(res.Thresholds))
-			}
+			wantThresholdsPass(t, res, runErr, 18)
 			var text strings.Builder
 			sum := load.Summarize(res)
 			if err := sum.WriteText(&text); err != nil {
@@ -108,17 +98,7 @@ func TestConformance(t *testing.T) {
 			}
 		}},
 		{"tags.js", nil, each(2, "in the cart", "vu tags hold the scenario"), func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
-			if runErr != nil {
-				t.Errorf("run: %v", runErr)
-			}
-			for _, th := range res.Thresholds {
-				if !th.Pass || th.NoData {
-					t.Errorf("threshold %q: value %v, pass %v, no data %v", th.Source, th.Value, th.Pass, th.NoData)
-				}
-			}
-			if len(res.Thresholds) != 9 {
-				t.Errorf("%d thresholds, want 9", len(res.Thresholds))
-			}
+			wantThresholdsPass(t, res, runErr, 9)
 		}},
 		{"thresholds.js", nil, nil, func(t *testing.T, res *load.Result, runErr error, _ *requestLog) {
 			if !errors.Is(runErr, load.ErrThresholdAbort) || res.Aborted == nil || res.Aborted.Source != "checks{check:missing ok}: rate>0.9" {
@@ -198,4 +178,20 @@ func tlsServer(t *testing.T) string {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// wantThresholdsPass requires a run without error whose n thresholds all passed on data.
+func wantThresholdsPass(t *testing.T, res *load.Result, runErr error, n int) {
+	t.Helper()
+	if runErr != nil {
+		t.Errorf("run: %v", runErr)
+	}
+	for _, th := range res.Thresholds {
+		if !th.Pass || th.NoData {
+			t.Errorf("threshold %q: value %v, pass %v, no data %v", th.Source, th.Value, th.Pass, th.NoData)
+		}
+	}
+	if len(res.Thresholds) != n {
+		t.Errorf("%d thresholds, want %d", len(res.Thresholds), n)
+	}
 }

@@ -2,12 +2,8 @@ package load_test
 
 import (
 	"context"
-	"os/exec"
-	"regexp"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,17 +44,7 @@ func BenchmarkRequestsPerCPUSecondVsWrk(b *testing.B) {
 		}
 		ours := float64(reqs) / ourCPU
 
-		cmd := exec.Command(wrk, "-t2", "-c"+strconv.Itoa(benchVUs), "-d"+strconv.Itoa(int(benchDuration.Seconds()))+"s", url)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			b.Fatalf("wrk: %v\n%s", err, out)
-		}
-		m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out)
-		if m == nil {
-			b.Fatalf("wrk output without a request count:\n%s", out)
-		}
-		wrkReqs, _ := strconv.ParseFloat(string(m[1]), 64)
-		wrkCPU := loadtest.CPUSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
+		wrkReqs, wrkCPU := loadtest.Wrk(b, wrk, url, benchVUs, benchDuration)
 		theirs := wrkReqs / wrkCPU
 		b.ReportMetric(ours, "req/CPU-s")
 		b.ReportMetric(theirs, "wrk-req/CPU-s")

@@ -3,6 +3,8 @@ package loadtest
 import (
 	"bufio"
 	"os"
+	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,4 +76,21 @@ func ReportPerVU(b *testing.B, before, peak float64, vus int, reqs, failed uint6
 	perVU := (peak - before) / float64(vus)
 	b.ReportMetric(perVU, "KiB/VU")
 	b.Logf("RSS before %.0f KiB, peak %.0f KiB: %.1f KiB per VU (%s); %d requests, %d failed", before, peak, perVU, target, reqs, failed)
+}
+
+// Wrk runs wrk (at path) against url with conns connections for d and returns how many
+// requests it sent and the CPU-seconds it used: the reference the engine's requests per
+// CPU-second are compared with.
+func Wrk(b *testing.B, path, url string, conns int, d time.Duration) (requests, cpuSeconds float64) {
+	cmd := exec.Command(path, "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(d.Seconds()))+"s", url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("wrk: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`(\d+) requests in`).FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("wrk output without a request count:\n%s", out)
+	}
+	requests, _ = strconv.ParseFloat(string(m[1]), 64)
+	return requests, CPUSeconds(cmd.ProcessState.SysUsage().(*syscall.Rusage))
 }
