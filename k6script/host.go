@@ -105,7 +105,7 @@ func (h plainHost) do(ctx context.Context, _ string, req *http.Request, o load.R
 	}
 	d := time.Since(start)
 	return &load.Response{Status: resp.StatusCode, Proto: resp.Proto, Header: resp.Header, Body: body,
-		URL: resp.Request.URL.String(), Timings: load.Timings{Duration: d}}, nil
+		Location: resp.Request.URL, Timings: load.Timings{Duration: d}}, nil
 }
 
 // batch sends setup's and teardown's batches one request after another.

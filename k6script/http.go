@@ -256,7 +256,7 @@ func (r *runtime) response(res *load.Response, responseType string) goja.Value {
 	if res.Status >= 400 {
 		code = 1000 + res.Status
 	}
-	return r.rt.NewDynamicObject(&responseObject{r: r, url: res.URL, res: res, code: code, responseType: responseType})
+	return r.rt.NewDynamicObject(&responseObject{r: r, res: res, code: code, responseType: responseType})
 }
 
 // responseObject is k6's response, its fields made when a script reads them (most scripts read
@@ -264,7 +264,7 @@ func (r *runtime) response(res *load.Response, responseType string) goja.Value {
 // supported", as the modules' names do.
 type responseObject struct {
 	r     *runtime
-	url   string
+	url   string         // the requested URL, when no response arrived (else res's)
 	res   *load.Response // nil when no response arrived
 	msg   string         // the error, when no response arrived
 	code  int            // error_code
@@ -296,6 +296,9 @@ func (o *responseObject) Get(key string) goja.Value {
 	case "cookies":
 		return o.cookies()
 	case "url":
+		if o.res != nil {
+			return rt.ToValue(o.res.URL())
+		}
 		return rt.ToValue(o.url)
 	case "proto":
 		if o.res == nil {

@@ -126,10 +126,10 @@ func TestRequestOptions(t *testing.T) {
 				}
 				return vu.HTTP().DoWith(ctx, path, req, o)
 			}
-			if r, err := do("/hop", defaultRequest); err != nil || r.Status != 200 || r.URL != srv.URL+"/end" {
+			if r, err := do("/hop", defaultRequest); err != nil || r.Status != 200 || r.URL() != srv.URL+"/end" {
 				t.Errorf("%s: /hop followed: %+v, %v; want 200 from /end", m.name, r, err)
 			}
-			if r, err := do("/hop", RequestOptions{Redirects: 1}); err != nil || r.Status != http.StatusFound || r.URL != srv.URL+"/hop2" {
+			if r, err := do("/hop", RequestOptions{Redirects: 1}); err != nil || r.Status != http.StatusFound || r.URL() != srv.URL+"/hop2" {
 				t.Errorf("%s: /hop with one redirect: %+v, %v; want the 302 of /hop2", m.name, r, err)
 			}
 			u := vu.HTTP().hc.Jar

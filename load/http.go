@@ -85,8 +85,17 @@ type Response struct {
 	Header  http.Header
 	Body    []byte
 	Timings Timings
-	// URL is the URL of the response: the request's, or the last redirect's.
-	URL string
+	// Location is the URL of the response: the request's, or the last redirect's (kept as
+	// parsed: [Response.URL] makes the string when someone asks).
+	Location *url.URL
+}
+
+// URL is the response's URL as a string.
+func (r *Response) URL() string {
+	if r.Location == nil {
+		return ""
+	}
+	return r.Location.String()
 }
 
 // OK reports whether the status is in 200..399 (k6's expected_response).
@@ -364,7 +373,7 @@ func (c *Client) DoWith(ctx context.Context, step string, req *http.Request, o R
 		resp.Body.Close()
 		status = resp.StatusCode
 		if err == nil {
-			out = &Response{Status: status, Proto: resp.Proto, Header: resp.Header, URL: resp.Request.URL.String()}
+			out = &Response{Status: status, Proto: resp.Proto, Header: resp.Header, Location: resp.Request.URL}
 			if !discard {
 				out.Body = bytes.Clone(c.buf.Bytes())
 			}
