@@ -23,8 +23,7 @@ func TestK6CollectorNamesAndValues(t *testing.T) {
 	defer srv.Close()
 	items := must(NewCustomMetric("items", CustomCounter, false))
 	wait := must(NewCustomMetric("wait", CustomTrend, true))
-	var eng *Engine
-	e, err := NewEngine([]ScenarioConfig{{Name: "users", Executor: PerVUIterations{VUs: 1, Iterations: 1}, Exec: ScenarioFunc(func(ctx context.Context, vu *VU) error {
+	eng, err := NewEngine([]ScenarioConfig{{Name: "users", Executor: PerVUIterations{VUs: 1, Iterations: 1}, Exec: ScenarioFunc(func(ctx context.Context, vu *VU) error {
 		for range 3 {
 			if _, err := vu.HTTP().Get(ctx, "home", srv.URL+"/"); err != nil {
 				return err
@@ -53,7 +52,6 @@ func TestK6CollectorNamesAndValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng = e
 	if _, err := eng.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
