@@ -105,8 +105,7 @@ func (r *runtime) setupData() (goja.Value, error) {
 	r.s.mu.Unlock()
 	r.data = goja.Undefined()
 	if text != "" {
-		parse, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("parse"))
-		v, err := parse(goja.Undefined(), r.rt.ToValue(text))
+		v, err := r.jsonParse(r.rt.ToValue(text))
 		if err != nil {
 			return nil, fmt.Errorf("k6 script %s: setup data: %w", r.s.path, err)
 		}
@@ -139,7 +138,7 @@ func (s *Script) Setup(ctx context.Context) error {
 		if err != nil {
 			return s.lifecycleError(ctx, "setup", s.settings.setupTimeout, err)
 		}
-		if text, err = toJSON(r, v); err != nil {
+		if text, err = r.jsonStringify(v); err != nil {
 			return fmt.Errorf("k6 script %s: setup's return value: %w", s.path, err)
 		}
 	}
@@ -147,21 +146,6 @@ func (s *Script) Setup(ctx context.Context) error {
 	s.setupRan, s.setupJSON = true, text
 	s.mu.Unlock()
 	return nil
-}
-
-func toJSON(r *runtime, v goja.Value) (string, error) {
-	if v == nil || goja.IsUndefined(v) {
-		return "", nil
-	}
-	stringify, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("stringify"))
-	out, err := stringify(goja.Undefined(), v)
-	if err != nil {
-		return "", err
-	}
-	if goja.IsUndefined(out) {
-		return "", nil
-	}
-	return out.String(), nil
 }
 
 // Teardown runs the exported teardown(data) once, in a runtime of its own, with the setup data.

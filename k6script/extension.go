@@ -2,6 +2,7 @@ package k6script
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -42,6 +43,29 @@ func (m *ModuleContext) Context() context.Context { return m.r.ctx }
 
 // Runtime is the goja runtime, for making JavaScript values.
 func (m *ModuleContext) Runtime() *goja.Runtime { return m.r.rt }
+
+// ToJS makes v a plain JavaScript value through JSON, so that its fields have their JSON
+// names; a value with no JSON form throws.
+func (m *ModuleContext) ToJS(v any) goja.Value {
+	b, err := json.Marshal(v)
+	if err != nil {
+		m.Throw("%v", err)
+	}
+	out, err := m.r.jsonParse(m.r.rt.ToValue(string(b)))
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// FromJS reads the JavaScript value v into out through JSON.
+func (m *ModuleContext) FromJS(v goja.Value, out any) error {
+	text, err := m.r.jsonStringify(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(text), out)
+}
 
 // Throw throws a JavaScript Error with the formatted message (it does not return).
 func (m *ModuleContext) Throw(format string, args ...any) { m.r.throwf(format, args...) }

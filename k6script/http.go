@@ -122,20 +122,13 @@ func (r *runtime) respond(fn string, p prepared, res *load.Response, err error) 
 }
 
 // parseParams reads headers, cookies, tags.name, timeout and redirects; any other field throws.
-func (r *runtime) parseParams(fn string, v goja.Value) (p reqParams) {
-	p = reqParams{headers: http.Header{}, opts: load.RequestOptions{Redirects: r.s.settings.maxRedirects}, responseType: "text"}
+func (r *runtime) parseParams(fn string, v goja.Value) reqParams {
+	p := reqParams{headers: http.Header{}, opts: load.RequestOptions{Redirects: r.s.settings.maxRedirects}, responseType: "text"}
 	if r.s.settings.discardBodies {
 		p.responseType = "none"
 	}
-	defer func() {
-		p.opts.DiscardBody = p.responseType == "none"
-		p.opts.Tags = r.metricTags(p.opts.Tags)
-	}()
-	o, ok := v.(*goja.Object)
-	if !ok {
-		return p
-	}
-	for _, k := range o.Keys() {
+	o, _ := v.(*goja.Object)
+	for _, k := range objectKeys(o) {
 		val := o.Get(k)
 		switch k {
 		case "headers":
@@ -171,6 +164,8 @@ func (r *runtime) parseParams(fn string, v goja.Value) (p reqParams) {
 			r.throwf("%s: params.%s is not supported", fn, k)
 		}
 	}
+	p.opts.DiscardBody = p.responseType == "none"
+	p.opts.Tags = r.metricTags(p.opts.Tags)
 	return p
 }
 
@@ -419,8 +414,7 @@ func (r *runtime) parseJSON(body goja.Value, call goja.FunctionCall) goja.Value 
 		}
 		return r.rt.ToValue(res.Value())
 	}
-	parse, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("parse"))
-	v, err := parse(goja.Undefined(), body)
+	v, err := r.jsonParse(body)
 	if err != nil {
 		panic(err)
 	}
@@ -494,4 +488,12 @@ func msDuration(ms float64) (time.Duration, error) {
 		return 0, fmt.Errorf("%v is negative", ms)
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
+}
+
+// objectKeys are o's own keys; none for nil (an absent argument).
+func objectKeys(o *goja.Object) []string {
+	if o == nil {
+		return nil
+	}
+	return o.Keys()
 }

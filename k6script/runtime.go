@@ -261,3 +261,23 @@ func (r *runtime) settle(name string, v goja.Value) (goja.Value, error) {
 	}
 	return p.Result(), nil
 }
+
+// jsonParse is JavaScript's JSON.parse in this runtime.
+func (r *runtime) jsonParse(text goja.Value) (goja.Value, error) {
+	parse, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("parse"))
+	return parse(goja.Undefined(), text)
+}
+
+// jsonStringify is JavaScript's JSON.stringify in this runtime; "" for what has no JSON form
+// (undefined).
+func (r *runtime) jsonStringify(v goja.Value) (string, error) {
+	if v == nil || goja.IsUndefined(v) {
+		return "", nil
+	}
+	stringify, _ := goja.AssertFunction(r.rt.Get("JSON").ToObject(r.rt).Get("stringify"))
+	out, err := stringify(goja.Undefined(), v)
+	if err != nil || goja.IsUndefined(out) {
+		return "", err
+	}
+	return out.String(), nil
+}

@@ -18,8 +18,8 @@ package jsmodule
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -85,7 +85,7 @@ func (mod *module) client(journey string, opts goja.Value) *goja.Object {
 	if cfg.BaseURL == "" {
 		mod.m.Throw("%s.client: no base URL (give {baseURL: ...})", Name)
 	}
-	return (&client{mod: mod, vu: vu, c: dailydoco.New(vu, &cfg, journey), finished: map[string]time.Time{}}).object()
+	return (&client{mod: mod, vu: vu, c: dailydoco.New(vu, &cfg, journey), finished: map[string]time.Time{}, requested: map[string]time.Time{}}).object()
 }
 
 // journey(name, fn) runs fn as one journey: its duration is the journey_duration trend tagged
@@ -110,7 +110,7 @@ func (mod *module) journey(name string, fn goja.Callable) goja.Value {
 // source (seeded from the run's seed, as the built-in mix draws).
 func (mod *module) draw(weights map[string]float64) string {
 	vu := mod.vu("draw")
-	names, total := sortedNames(weights), 0.0
+	names, total := slices.Sorted(maps.Keys(weights)), 0.0
 	for _, n := range names {
 		if w := weights[n]; w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 			mod.m.Throw("%s.draw: weight of %q is %v, want >= 0", Name, n, w)
@@ -132,10 +132,11 @@ func (mod *module) draw(weights map[string]float64) string {
 
 // client is one dailydoco.Client in JavaScript.
 type client struct {
-	mod      *module
-	vu       *load.VU
-	c        *dailydoco.Client
-	finished map[string]time.Time // video id: when capture() finished it, for waitReady
+	mod       *module
+	vu        *load.VU
+	c         *dailydoco.Client
+	finished  map[string]time.Time // video id: when capture() finished it, for waitReady
+	requested map[string]time.Time // export id: when requestExport() asked for it, for waitExport
 }
 
 func (cl *client) object() *goja.Object {
@@ -171,13 +172,13 @@ func (cl *client) object() *goja.Object {
 		"requestExport": func(videoID, format string) goja.Value {
 			e, err := cl.c.RequestExport(cl.ctx(), videoID, format)
 			cl.throwIf(err)
-			cl.finished["export:"+e.ID] = cl.vu.Now()
+			cl.requested[e.ID] = cl.vu.Now()
 			return cl.toJS(e)
 		},
 		"waitExport": func(v goja.Value) goja.Value {
 			var e dailydoco.Export
 			cl.fromJS("waitExport", v, &e)
-			requested, ok := cl.finished["export:"+e.ID]
+			requested, ok := cl.requested[e.ID]
 			if !ok {
 				requested = cl.vu.Now()
 			}
@@ -237,42 +238,15 @@ func (cl *client) throwIf(err error) {
 	panic(e)
 }
 
-// toJS makes v a plain JavaScript value through JSON, so fields have their JSON names.
-func (cl *client) toJS(v any) goja.Value {
-	b, err := json.Marshal(v)
-	if err != nil {
-		cl.mod.m.Throw("%s: %v", Name, err)
-	}
-	rt := cl.mod.m.Runtime()
-	parse, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
-	out, err := parse(goja.Undefined(), rt.ToValue(string(b)))
-	if err != nil {
-		panic(err)
-	}
-	return out
-}
+// toJS makes v a plain JavaScript value (fields by their JSON names).
+func (cl *client) toJS(v any) goja.Value { return cl.mod.m.ToJS(v) }
 
-// fromJS reads a JavaScript object into out through JSON.
+// fromJS reads the JavaScript object v into out.
 func (cl *client) fromJS(fn string, v goja.Value, out any) {
-	rt := cl.mod.m.Runtime()
 	if _, ok := v.(*goja.Object); !ok {
 		cl.mod.m.Throw("%s: client.%s: want an object, got %v", Name, fn, v)
 	}
-	stringify, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("stringify"))
-	s, err := stringify(goja.Undefined(), v)
-	if err != nil {
-		panic(err)
-	}
-	if err := json.Unmarshal([]byte(s.String()), out); err != nil {
+	if err := cl.mod.m.FromJS(v, out); err != nil {
 		cl.mod.m.Throw("%s: client.%s: %v", Name, fn, err)
 	}
-}
-
-func sortedNames(m map[string]float64) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
