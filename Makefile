@@ -35,7 +35,9 @@ build:
 # cache keyed by their versions, about 27 minutes the first time on 2 cores and at once afterwards (skipped when KUBEBUILDER_ASSETS is already set).
 # Likewise the real Chaos Mesh controller manager for the chaos/mesh tests: hack/chaos-mesh.sh
 # builds it from ../shared/third-party/chaos-mesh (CHAOS_MESH_SRC) into a cache keyed by the
-# snapshot's commit (skipped when CHAOS_MESH_ASSETS is set). A test whose
+# snapshot's commit (skipped when CHAOS_MESH_ASSETS is set), and metrics-server for the
+# kubecluster and cmd tests: hack/metrics-server.sh builds it from the module proxy's source
+# into a cache keyed by its version (skipped when METRICS_SERVER_ASSETS is set). A test whose
 # Debian package is missing (chromium, prometheus) fails with the apt-get command that installs
 # it, never skips; DDP_TEST_SKIP is the documented opt-out (internal/testenv), and this target
 # says loudly that such a run is not the whole suite.
@@ -51,6 +53,10 @@ test:
 		echo "make test: the Chaos Mesh controller manager from hack/chaos-mesh.sh (built once per machine: about 7 minutes on 2 cores)"; \
 		CHAOS_MESH_ASSETS="$$(hack/chaos-mesh.sh)" || exit 1; export CHAOS_MESH_ASSETS; fi; \
 	echo "CHAOS_MESH_ASSETS=$$CHAOS_MESH_ASSETS"; \
+	if [ -z "$$METRICS_SERVER_ASSETS" ]; then \
+		echo "make test: metrics-server from hack/metrics-server.sh (built once per machine: about 5 minutes on 2 cores)"; \
+		METRICS_SERVER_ASSETS="$$(hack/metrics-server.sh)" || exit 1; export METRICS_SERVER_ASSETS; fi; \
+	echo "METRICS_SERVER_ASSETS=$$METRICS_SERVER_ASSETS"; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # Benchmarks print their figures (ops, req/CPU-s, bytes per VU, ...) as custom metrics.

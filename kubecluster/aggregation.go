@@ -77,7 +77,7 @@ func (c *Cluster) ServeAPI(ctx context.Context, g APIGroup, h http.Handler) (*Ag
 		defer close(a.done)
 		_ = a.srv.ServeTLS(ln, "", "")
 	}()
-	if err := c.registerAPIService(ctx, g, a); err != nil {
+	if a.remove, err = c.registerAPIService(ctx, g, a.Name, a.Addr); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("kubecluster: %s: %w", a.Name, err)
 	}
@@ -136,26 +136,27 @@ func onlyFromTheAPIServer(h http.Handler) http.Handler {
 
 var apiServiceResource = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
 
-// registerAPIService creates g's Service and EndpointSlice in kube-system and its APIService,
-// and waits until the API server reports it Available.
-func (c *Cluster) registerAPIService(ctx context.Context, g APIGroup, a *AggregatedAPI) error {
+// registerAPIService creates g's Service and EndpointSlice in kube-system, the slice's one
+// endpoint addr, and its APIService name, and waits until the API server reports it
+// Available; remove deletes the three.
+func (c *Cluster) registerAPIService(ctx context.Context, g APIGroup, name string, addr netip.AddrPort) (remove func(context.Context) error, err error) {
 	cs, err := c.Client()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dyn, err := dynamic.NewForConfig(c.Config)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	meta := metav1.ObjectMeta{Name: g.Service, Namespace: metav1.NamespaceSystem, Labels: map[string]string{"app.kubernetes.io/managed-by": "ddp-verify"}}
-	svc := &corev1.Service{ObjectMeta: meta, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(int32(a.Addr.Port()))}}}}
+	svc := &corev1.Service{ObjectMeta: meta, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(int32(addr.Port()))}}}}
 	// No selector: the Service's one endpoint is this server, in a slice of its own.
-	port, ready := int32(a.Addr.Port()), true
+	port, ready := int32(addr.Port()), true
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: g.Service, Namespace: meta.Namespace, Labels: map[string]string{
 			discoveryv1.LabelServiceName: g.Service, discoveryv1.LabelManagedBy: "ddp-verify"}},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{a.Addr.Addr().String()}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr.Addr().String()}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: &port}},
 	}
 	if err := createOrReplace(ctx, func() error {
@@ -165,20 +166,20 @@ func (c *Cluster) registerAPIService(ctx context.Context, g APIGroup, a *Aggrega
 		func() error {
 			return cs.CoreV1().Services(meta.Namespace).Delete(ctx, meta.Name, metav1.DeleteOptions{})
 		}); err != nil {
-		return fmt.Errorf("service: %w", err)
+		return nil, fmt.Errorf("service: %w", err)
 	}
 	slices := cs.DiscoveryV1().EndpointSlices(meta.Namespace)
 	if err := createOrReplace(ctx, func() error { _, err := slices.Create(ctx, slice, metav1.CreateOptions{}); return err },
 		func() error { return slices.Delete(ctx, slice.Name, metav1.DeleteOptions{}) }); err != nil {
-		return fmt.Errorf("endpointslice: %w", err)
+		return nil, fmt.Errorf("endpointslice: %w", err)
 	}
 	caPEM, err := os.ReadFile(c.pki.path(caCertFile))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-		"metadata": map[string]any{"name": a.Name, "labels": map[string]any{"app.kubernetes.io/managed-by": "ddp-verify"}},
+		"metadata": map[string]any{"name": name, "labels": map[string]any{"app.kubernetes.io/managed-by": "ddp-verify"}},
 		"spec": map[string]any{
 			"group": g.Group, "version": g.Version,
 			"service":              map[string]any{"namespace": meta.Namespace, "name": meta.Name, "port": int64(443)},
@@ -188,15 +189,15 @@ func (c *Cluster) registerAPIService(ctx context.Context, g APIGroup, a *Aggrega
 	}}
 	api := dyn.Resource(apiServiceResource)
 	if err := createOrReplace(ctx, func() error { _, err := api.Create(ctx, obj, metav1.CreateOptions{}); return err },
-		func() error { return api.Delete(ctx, a.Name, metav1.DeleteOptions{}) }); err != nil {
-		return fmt.Errorf("apiservice: %w", err)
+		func() error { return api.Delete(ctx, name, metav1.DeleteOptions{}) }); err != nil {
+		return nil, fmt.Errorf("apiservice: %w", err)
 	}
-	a.remove = func(ctx context.Context) error {
-		return errors.Join(api.Delete(ctx, a.Name, metav1.DeleteOptions{}),
+	remove = func(ctx context.Context) error {
+		return errors.Join(api.Delete(ctx, name, metav1.DeleteOptions{}),
 			cs.CoreV1().Services(meta.Namespace).Delete(ctx, meta.Name, metav1.DeleteOptions{}),
 			slices.Delete(ctx, slice.Name, metav1.DeleteOptions{}))
 	}
-	return awaitAvailable(ctx, api, a.Name)
+	return remove, awaitAvailable(ctx, api, name)
 }
 
 // createOrReplace creates an object, deleting a leftover of the same name first.

@@ -381,7 +381,7 @@ func (c *Cluster) provision(ctx context.Context, n topology.Node, delay time.Dur
 		return
 	}
 	a := NewNodeAgent(client, n, c.heartbeat, c.log)
-	a.launch, a.podNetwork, a.podsDir = c.launch, c.podNetwork, filepath.Join(c.PodsDir(), n.Name)
+	a.launch, a.podNetwork, a.podsDir, a.pki = c.launch, c.podNetwork, filepath.Join(c.PodsDir(), n.Name), c.pki
 	if err := a.PowerOn(ctx); err != nil {
 		c.log.Error("autoscaler", "err", fmt.Errorf("add node %s: %w", n.Name, err))
 		return

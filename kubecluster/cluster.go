@@ -75,7 +75,7 @@ func StartCluster(ctx context.Context, o ClusterOptions) (*Cluster, error) {
 	}
 	for _, n := range topo.Nodes() {
 		a := NewNodeAgent(client, n, o.Heartbeat, cp.log)
-		a.launch, a.podNetwork, a.podsDir = cp.launch, o.PodNetwork, filepath.Join(c.PodsDir(), n.Name)
+		a.launch, a.podNetwork, a.podsDir, a.pki = cp.launch, o.PodNetwork, filepath.Join(c.PodsDir(), n.Name), cp.pki
 		if err := a.PowerOn(ctx); err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("kubecluster: %w", err)

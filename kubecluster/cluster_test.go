@@ -217,6 +217,23 @@ func TestAssetsKeyMatchesTheBuildScript(t *testing.T) {
 	}
 }
 
+// The default metrics-server directory is the one hack/metrics-server.sh builds into.
+func TestMetricsServerKeyMatchesTheBuildScript(t *testing.T) {
+	script, err := os.ReadFile("../hack/metrics-server.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	for _, line := range strings.Split(string(script), "\n") {
+		if v, ok := strings.CutPrefix(line, `version="${METRICS_SERVER_VERSION:-`); ok {
+			version, _, _ = strings.Cut(v, "}")
+		}
+	}
+	if want := "metrics-server-" + version; version == "" || kubecluster.MetricsServerKey != want {
+		t.Fatalf("MetricsServerKey %q, the script builds into %q", kubecluster.MetricsServerKey, want)
+	}
+}
+
 // webApp is a Deployment of the test's pod program with the plan's probes (liveness /health,
 // readiness /ready), and a Service in front of it.
 // A pod tolerates an unreachable or not-ready node for tolerate seconds (nil: the API server's

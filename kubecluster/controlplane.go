@@ -267,8 +267,12 @@ const AssetsKey = "envtest-k8s1.37.2-etcd3.7.3-cg0.23.0"
 
 // DefaultAssets is where the binaries are: $KUBEBUILDER_ASSETS, else the script's cache
 // directory ($XDG_CACHE_HOME or ~/.cache, /ddp-verify/AssetsKey).
-func DefaultAssets() string {
-	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
+func DefaultAssets() string { return assetsDir("KUBEBUILDER_ASSETS", AssetsKey) }
+
+// assetsDir is the directory of a build script's binaries: $env, else the script's cache
+// directory ($XDG_CACHE_HOME or ~/.cache, /ddp-verify/key).
+func assetsDir(env, key string) string {
+	if d := os.Getenv(env); d != "" {
 		return d
 	}
 	cache := os.Getenv("XDG_CACHE_HOME")
@@ -276,5 +280,5 @@ func DefaultAssets() string {
 		home, _ := os.UserHomeDir()
 		cache = filepath.Join(home, ".cache")
 	}
-	return filepath.Join(cache, "ddp-verify", AssetsKey)
+	return filepath.Join(cache, "ddp-verify", key)
 }

@@ -61,6 +61,11 @@ type NodeAgent struct {
 	podNetwork netip.Prefix
 	// podsDir holds each pod's working directory; empty: the pods run in the agent's.
 	podsDir string
+	// pki, when set, is the cluster's certificate authority: the agent serves the kubelet's
+	// resource metrics with a certificate of it.
+	pki *pki
+	// servers are the powered-on node's endpoints (kubelet.go).
+	servers *nodeServers
 }
 
 // NewNodeAgent returns the agent of node n, powered off.
@@ -74,8 +79,8 @@ func NewNodeAgent(client kubernetes.Interface, n topology.Node, heartbeat time.D
 	return &NodeAgent{Node: n, client: client, log: log.With("node", n.Name), heartbeat: heartbeat}
 }
 
-// PowerOn registers the node (or finds it registered), reports it Ready and starts its
-// heartbeats.
+// PowerOn registers the node (or finds it registered), serves its endpoints, reports it
+// Ready and starts its heartbeats and its pods.
 func (a *NodeAgent) PowerOn(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -85,7 +90,19 @@ func (a *NodeAgent) PowerOn(ctx context.Context) error {
 	if err := a.register(ctx); err != nil {
 		return fmt.Errorf("node %s: register: %w", a.Node.Name, err)
 	}
+	usage := &nodeUsage{}
+	servers, err := a.startServers(usage)
+	if err != nil {
+		return err
+	}
+	if err := a.publishEndpoints(ctx, servers); err != nil {
+		servers.close()
+		return fmt.Errorf("node %s: publish its endpoints: %w", a.Node.Name, err)
+	}
+	a.servers = servers
 	if err := a.beat(ctx); err != nil {
+		servers.close()
+		a.servers = nil
 		return fmt.Errorf("node %s: first heartbeat: %w", a.Node.Name, err)
 	}
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -95,23 +112,26 @@ func (a *NodeAgent) PowerOn(ctx context.Context) error {
 		a.launch = newLauncher()
 	}
 	a.pods = a.startPods(hctx)
+	usage.pods.Store(a.pods)
 	a.log.Info("node powered on")
 	return nil
 }
 
 // PowerOff stops the node at once, as when its machine loses power: every pod's processes
-// are killed and the heartbeats stop. The Node and its pods stay in the API; the node
-// lifecycle controller marks the node NotReady after its grace period.
+// are killed, its endpoints stop answering and the heartbeats stop. The Node and its pods
+// stay in the API; the node lifecycle controller marks the node NotReady after its grace
+// period.
 func (a *NodeAgent) PowerOff() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.cancel == nil {
 		return
 	}
+	a.servers.close()
 	a.pods.powerOff()
 	a.cancel()
 	<-a.done
-	a.cancel, a.done = nil, nil
+	a.cancel, a.done, a.servers = nil, nil, nil
 	a.log.Info("node powered off")
 }
 
@@ -193,6 +213,7 @@ func (a *NodeAgent) postStatus(ctx context.Context) error {
 	now := metav1.Now()
 	node.Status.Capacity, node.Status.Allocatable, node.Status.NodeInfo = want.Status.Capacity, want.Status.Allocatable, want.Status.NodeInfo
 	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: a.Node.Name}, {Type: corev1.NodeInternalIP, Address: NodeIP(a.Node)}}
+	node.Status.DaemonEndpoints = a.daemonEndpoints()
 	setCondition(&node.Status, corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 		Message: "ddp-verify node agent is posting ready status", LastHeartbeatTime: now})
 	for _, c := range []corev1.NodeConditionType{corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure} {

@@ -109,6 +109,34 @@ func (rt *podRuntime) powerOff() {
 	rt.pods = map[string]*podRun{}
 }
 
+// runningContainer is a container whose process runs now.
+type runningContainer struct {
+	namespace, pod, container string
+	pid                       int
+	started                   time.Time
+}
+
+// running lists the node's containers whose processes run now (a pause container has none).
+func (rt *podRuntime) running() []runningContainer {
+	rt.mu.Lock()
+	pods := make([]*podRun, 0, len(rt.pods))
+	for _, p := range rt.pods {
+		pods = append(pods, p)
+	}
+	rt.mu.Unlock()
+	var out []runningContainer
+	for _, p := range pods {
+		p.mu.Lock()
+		for _, c := range p.conts {
+			if c.cmd != nil && c.cmd.Process != nil && !c.exited() {
+				out = append(out, runningContainer{namespace: p.ns, pod: p.name, container: c.spec.Name, pid: c.cmd.Process.Pid, started: c.startedAt})
+			}
+		}
+		p.mu.Unlock()
+	}
+	return out
+}
+
 func key(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
 
 // sync acts on one pod's latest state: start it, restart containers whose image changed, or

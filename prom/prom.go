@@ -57,8 +57,8 @@ type Job struct {
 	// metric_relabel_configs drop rule), as a real Prometheus may be configured to keep
 	// what a platform exports out of its TSDB.
 	DropMetrics []string
-	// Kubernetes, when set, discovers the job's targets from a cluster's pods with
-	// Prometheus's own kubernetes_sd (role pod, watching the API server).
+	// Kubernetes, when set, discovers the job's targets from a cluster's pods or nodes with
+	// Prometheus's own kubernetes_sd (watching the API server).
 	Kubernetes *KubernetesSD
 }
 
@@ -67,12 +67,18 @@ type Job struct {
 // prometheus.io/scrape "true" is scraped at its IP and the port of prometheus.io/port (else
 // each container port it declares), at the path of prometheus.io/path (else the job's), and
 // its series get the labels namespace, pod, node, and app (the pod's
-// app.kubernetes.io/name label).
+// app.kubernetes.io/name label). With Role "node" it discovers the nodes the same way: a node
+// annotated prometheus.io/scrape "true" is scraped at its InternalIP and the port of
+// prometheus.io/port, and its series get the labels node, zone and pool (the node's
+// topology.kubernetes.io/zone and eks.amazonaws.com/nodegroup labels): node_exporter's
+// series of each machine.
 type KubernetesSD struct {
 	// Kubeconfig is the kubeconfig file of the cluster (its current context).
 	Kubeconfig string
-	// Namespaces limits the discovery to these namespaces (all when empty).
+	// Namespaces limits the pod discovery to these namespaces (all when empty).
 	Namespaces []string
+	// Role is "pod" (the default) or "node".
+	Role string
 }
 
 // Options configure [New]. Only Dir is required.
@@ -386,6 +392,9 @@ func scrapeConfig(o Options) (*config.Config, error) {
 			return nil, fmt.Errorf("prom: jobs[%d]: duplicate job name %q", i, j.Name)
 		}
 		seen[j.Name] = true
+		if k := j.Kubernetes; k != nil && k.Role != "" && k.Role != "pod" && k.Role != "node" {
+			return nil, fmt.Errorf("prom: jobs[%d] (%s): kubernetes role %q: want pod or node", i, j.Name, k.Role)
+		}
 		f.ScrapeConfigs = append(f.ScrapeConfigs, jobConfig(j, o.ScrapeInterval))
 	}
 	sort.SliceStable(f.ScrapeConfigs, func(a, b int) bool { return f.ScrapeConfigs[a].JobName < f.ScrapeConfigs[b].JobName })
@@ -462,7 +471,11 @@ func jobConfig(j Job, interval time.Duration) scrapeJobConfig {
 	if len(j.FileSD) > 0 {
 		sc.FileSDConfigs = []fileSDConfig{{Files: j.FileSD}}
 	}
-	if j.Kubernetes != nil {
+	switch {
+	case j.Kubernetes == nil:
+	case j.Kubernetes.Role == "node":
+		sc.KubernetesSD, sc.Relabel = kubernetesNodes(*j.Kubernetes)
+	default:
 		sc.KubernetesSD, sc.Relabel = kubernetesPods(*j.Kubernetes)
 	}
 	if len(j.DropMetrics) > 0 {
@@ -488,6 +501,19 @@ func kubernetesPods(k KubernetesSD) ([]kubernetesSDConfig, []relabelConfig) {
 		{SourceLabels: []string{meta + "name"}, TargetLabel: "pod", Action: "replace"},
 		{SourceLabels: []string{meta + "node_name"}, TargetLabel: "node", Action: "replace"},
 		{SourceLabels: []string{meta + "label_app_kubernetes_io_name"}, TargetLabel: "app", Action: "replace"},
+	}
+}
+
+// kubernetesNodes is the node discovery of k and the same convention for nodes: annotated
+// nodes only, at their InternalIP and annotated port, their name, zone and pool as labels.
+func kubernetesNodes(k KubernetesSD) ([]kubernetesSDConfig, []relabelConfig) {
+	meta := "__meta_kubernetes_node_"
+	return []kubernetesSDConfig{{Role: "node", KubeconfigFile: k.Kubeconfig}}, []relabelConfig{
+		{SourceLabels: []string{meta + "annotation_prometheus_io_scrape"}, Regex: "true", Action: "keep"},
+		{SourceLabels: []string{meta + "address_InternalIP", meta + "annotation_prometheus_io_port"}, Separator: ";", Regex: "(.+);([0-9]+)", TargetLabel: "__address__", Replacement: "$1:$2", Action: "replace"},
+		{SourceLabels: []string{meta + "name"}, TargetLabel: "node", Action: "replace"},
+		{SourceLabels: []string{meta + "label_topology_kubernetes_io_zone"}, TargetLabel: "zone", Action: "replace"},
+		{SourceLabels: []string{meta + "label_eks_amazonaws_com_nodegroup"}, TargetLabel: "pool", Action: "replace"},
 	}
 }
 

@@ -212,6 +212,14 @@ func TestListenAddressMustBeLoopback(t *testing.T) {
 	require.ErrorContains(t, err, "not a loopback address")
 }
 
+// A Kubernetes job discovers pods or nodes; another role is refused, naming the job, not
+// taken for pods.
+func TestKubernetesRoleIsPodOrNode(t *testing.T) {
+	_, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir(),
+		Jobs: []prom.Job{{Name: "machines", Kubernetes: &prom.KubernetesSD{Kubeconfig: "/nonexistent", Role: "nodes"}}}})
+	require.ErrorContains(t, err, `jobs[0] (machines): kubernetes role "nodes": want pod or node`)
+}
+
 func TestStatusEndpointsServe(t *testing.T) {
 	srv, err := prom.New(context.Background(), prom.Options{Dir: t.TempDir()})
 	require.NoError(t, err)

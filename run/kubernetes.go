@@ -40,6 +40,10 @@ type KubernetesTarget struct {
 	// ChaosMesh is the directory of the Chaos Mesh controller manager and its CRDs
 	// (hack/chaos-mesh.sh); a run with faults needs it.
 	ChaosMesh string
+	// MetricsServer is the directory of metrics-server (hack/metrics-server.sh), which serves
+	// the resource metrics API the chart's CPU autoscalers read; empty: none (those
+	// autoscalers keep their replicas, and the run says so).
+	MetricsServer string
 	// Values are the chart's values; nil is deploy.LocalClusterValues.
 	Values map[string]any
 	// AlertRules is the rule file the embedded Prometheus evaluates; nil is the plan's.
@@ -106,9 +110,14 @@ func kubernetesNamespace() string { return kubeplatform.DefaultNamespace }
 // them for AWSChaos.
 const awsSecret = "aws-local"
 
-// Open starts the cluster on the pod network, installs the chart, follows the cluster's nodes
-// for their state and cost series, starts the embedded Prometheus, and with faults the real
-// Chaos Mesh controller and the cluster's EC2 endpoint. Whatever fails stops what started.
+// NodeExporterJob is the scrape job of the nodes' machines (node_exporter's series), found
+// by Prometheus's node discovery.
+const NodeExporterJob = "node-exporter"
+
+// Open starts the cluster on the pod network with metrics-server, installs the chart, follows
+// the cluster's nodes for their state and cost series, starts the embedded Prometheus, and
+// with faults the real Chaos Mesh controller and the cluster's EC2 endpoint. Whatever fails
+// stops what started.
 func (t *KubernetesTarget) Open(ctx context.Context, env Env) (p *Platform, err error) {
 	var closers []func() error
 	closeAll := func() error {
@@ -131,6 +140,10 @@ func (t *KubernetesTarget) Open(ctx context.Context, env Env) (p *Platform, err 
 		return nil, err
 	}
 	closers = append(closers, func() error { c.Stop(); return nil })
+	resourceMetrics, err := t.startMetricsServer(ctx, c, env)
+	if err != nil {
+		return nil, err
+	}
 	client, err := c.Client()
 	if err != nil {
 		return nil, infra("kubernetes client: %w", err)
@@ -174,10 +187,11 @@ func (t *KubernetesTarget) Open(ctx context.Context, env Env) (p *Platform, err 
 	}
 	p = &Platform{
 		Name: "kubernetes (local)", BaseURL: plat.GatewayURL, Prometheus: api, RemoteWriteURL: srv.URL() + "/api/v1/write",
-		ExpectJobs: []string{GeneratorJob, PlatformJob}, HarnessRules: true,
+		ExpectJobs: []string{GeneratorJob, PlatformJob, NodeExporterJob}, HarnessRules: true,
 		Versions: map[string]string{
 			"platform":   fmt.Sprintf("reference (%s) from chart %s, %d pods%s, on a local Kubernetes cluster (%s)", t.topology().Name, plat.Chart, plat.Pods, pendingText(plat.Unschedulable), kubecluster.AssetsKey),
-			"prometheus": "embedded " + prom.Version + ", kubernetes_sd of the chart's pods",
+			"prometheus": "embedded " + prom.Version + ", kubernetes_sd of the chart's pods and of the nodes",
+			"metrics":    resourceMetrics,
 		},
 	}
 	if env.Faults {
@@ -187,6 +201,21 @@ func (t *KubernetesTarget) Open(ctx context.Context, env Env) (p *Platform, err 
 	}
 	p.Close = closeAll
 	return p, nil
+}
+
+// startMetricsServer runs metrics-server when the target has it, and says what serves the
+// resource metrics API.
+func (t *KubernetesTarget) startMetricsServer(ctx context.Context, c *kubecluster.Cluster, env Env) (string, error) {
+	if t.MetricsServer == "" {
+		fmt.Fprintln(env.progress(), "ddp-verify: no metrics-server (--metrics-server): no resource metrics API, so the chart's CPU autoscalers keep their replicas")
+		return "none: no resource metrics API (the CPU autoscalers keep their replicas)", nil
+	}
+	ms, err := c.StartMetricsServer(ctx, t.MetricsServer)
+	if err != nil {
+		return "", infra("start metrics-server: %w", err)
+	}
+	fmt.Fprintf(env.progress(), "ddp-verify: metrics-server serves the resource metrics API at %s\n", ms.Addr)
+	return fmt.Sprintf("metrics-server %s from %s, the resource metrics API at %s", kubecluster.MetricsServerKey, t.MetricsServer, ms.Addr), nil
 }
 
 // pendingText says how many of the chart's pods no node had room for.
@@ -235,7 +264,8 @@ func exportNodes(ctx context.Context, client kubernetes.Interface, topo *topolog
 }
 
 // startPrometheus starts the embedded Prometheus over the run directory's tsdb/: the
-// generator's metrics, the chart's pods found by kubernetes_sd, the alert rules.
+// generator's metrics, the chart's pods and the nodes' machines found by kubernetes_sd, the
+// alert rules.
 func (t *KubernetesTarget) startPrometheus(ctx context.Context, env Env, kubeconfig string) (*prom.Server, error) {
 	rules, err := writeAlertRules(env.Dir, t.rules(), env.Plan.Profile.AlertForScale())
 	if err != nil {
@@ -244,6 +274,7 @@ func (t *KubernetesTarget) startPrometheus(ctx context.Context, env Env, kubecon
 	jobs := []prom.Job{
 		{Name: GeneratorJob, Targets: []string{env.Generator.Addr}},
 		{Name: PlatformJob, Kubernetes: &prom.KubernetesSD{Kubeconfig: kubeconfig, Namespaces: []string{kubernetesNamespace()}}},
+		{Name: NodeExporterJob, Kubernetes: &prom.KubernetesSD{Kubeconfig: kubeconfig, Role: "node"}},
 	}
 	srv, err := prom.New(ctx, prom.Options{Dir: filepath.Join(env.Dir, "tsdb"), Jobs: jobs, RuleFiles: []string{rules}, Logger: env.Logger,
 		RemoteWriteReceiver: true})

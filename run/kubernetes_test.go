@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	pmodel "github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -43,7 +44,7 @@ func runIfPlatformPod() {
 // the cluster's and the generator's series, and the run is GO. (`run --target kubernetes
 // --profile smoke --no-chaos` is this run less the fault.)
 func TestKubernetesTargetSmokeIsGo(t *testing.T) {
-	assets, chaosMesh := kubeclustertest.Assets(t), kubeclustertest.ChaosMeshAssets(t)
+	assets, chaosMesh, metricsServer := kubeclustertest.Assets(t), kubeclustertest.ChaosMeshAssets(t), kubeclustertest.MetricsServerAssets(t)
 	if !kubeclustertest.InPodNetwork(t) {
 		return
 	}
@@ -53,7 +54,7 @@ func TestKubernetesTargetSmokeIsGo(t *testing.T) {
 	require.NoError(t, err)
 	var progress strings.Builder
 	out, err := Run(t.Context(), Options{Plan: plan, SLO: spec, OutDir: t.TempDir(), Seed: 1, Version: "test",
-		Target: &KubernetesTarget{Assets: assets, ChaosMesh: chaosMesh}, Progress: &progress})
+		Target: &KubernetesTarget{Assets: assets, ChaosMesh: chaosMesh, MetricsServer: metricsServer}, Progress: &progress})
 	require.NoError(t, err, progress.String())
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -80,6 +81,37 @@ func TestKubernetesTargetSmokeIsGo(t *testing.T) {
 	require.NotNil(t, f.BackendRecoveredAt, "the controller's recovery time")
 	assert.Contains(t, f.Targets, "general-1a-1", "the pool's first node by name")
 	assert.Contains(t, progress.String(), "pods Ready")
+	assert.Contains(t, out.Run.Versions["metrics"], "metrics-server")
+	t.Run("node series", func(t *testing.T) { checkNodeSeries(t, out, "general-1a-1") })
+}
+
+// checkNodeSeries checks that the run's Prometheus scraped every node's machine under
+// node_exporter's names, so the plan's node alerts (NodeHighCPU, NodeHighMemory, NodeDiskFull)
+// had their data: their expressions, without the threshold, give one series per node of the
+// topology, the nodes ran the platform's pods (CPU in use), and the powered-off node's target
+// was down during its fault.
+func checkNodeSeries(t *testing.T, out *Outcome, off string) {
+	api := savedPrometheus(t, out)
+	nodes := len(topology.Default().Nodes())
+	for _, q := range []string{
+		`100 * (1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle"}[5m])))`,
+		`100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)`,
+		`100 * (1 - node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"})`,
+	} {
+		v, _, _, err := api.Query(t.Context(), q, out.Run.EndedAt)
+		require.NoError(t, err, q)
+		assert.Len(t, v.(pmodel.Vector), nodes, "%s: a series per node", q)
+	}
+	v, _, _, err := api.Query(t.Context(), `max(max_over_time(rate(node_cpu_seconds_total{job="node-exporter",mode="user"}[30s])[10m:5s]))`, out.Run.EndedAt)
+	require.NoError(t, err)
+	if vec := v.(pmodel.Vector); assert.Len(t, vec, 1) {
+		assert.Positive(t, float64(vec[0].Value), "the nodes' pods used CPU")
+	}
+	v, _, _, err = api.Query(t.Context(), fmt.Sprintf(`min_over_time(up{job=%q,node=%q}[10m])`, NodeExporterJob, off), out.Run.EndedAt)
+	require.NoError(t, err)
+	if vec := v.(pmodel.Vector); assert.Len(t, vec, 1) {
+		assert.Zero(t, float64(vec[0].Value), "node %s's target was down while it was off", off)
+	}
 }
 
 func valueText(v *float64) string {

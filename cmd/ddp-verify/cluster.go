@@ -30,6 +30,7 @@ func newClusterCmd(out, errOut io.Writer) *cobra.Command {
 type clusterUpOptions struct {
 	topology, dir, assets string
 	chaosMesh             string   // the Chaos Mesh assets directory, when it runs
+	metricsServer         string   // the metrics-server assets directory, when it runs
 	secretNamespaces      []string // where the cloud's credentials go
 	installChart          bool     // helm install the plan's chart
 	podNetwork            bool     // run in a network namespace of its own, pods on PodNetwork
@@ -40,7 +41,7 @@ type clusterUpOptions struct {
 func newClusterUpCmd(out, errOut io.Writer) *cobra.Command {
 	o := &clusterUpOptions{}
 	cmd := &cobra.Command{
-		Use:   "up [--topology FILE] [--dir DIR] [--chaos-mesh DIR] [--install-chart]",
+		Use:   "up [--topology FILE] [--dir DIR] [--chaos-mesh DIR] [--install-chart] [--metrics-server DIR]",
 		Short: "Start a local Kubernetes cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, one Node per topology node), print its kubeconfig, run until Ctrl-C",
 		Long: `Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler built from the
 Kubernetes source (hack/envtest-assets.sh builds them, cached by version; --assets or
@@ -53,7 +54,10 @@ processes (image ddp-verify runs this binary; each pod on its own loopback addre
 probes; a pod Unschedulable for want of a node gets one of its pool after the pool's
 provisioning delay, within the pool's max, and a node so added is removed once it has run no
 pod for 10 minutes (docs/kubernetes.md). With --chaos-mesh it also runs the real Chaos Mesh
-controller and the cluster's EC2 endpoint (docs/chaos.md). With --pod-network it runs in a
+controller and the cluster's EC2 endpoint (docs/chaos.md). On the pod network it runs
+metrics-server (from --metrics-server, by default where hack/metrics-server.sh builds it),
+serving the resource metrics API from the nodes' kubelet endpoints, for the HPA controller's
+CPU targets and kubectl top. With --pod-network it runs in a
 network namespace of its own, where pods get addresses from 10.244.0.0/16 (which EndpointSlices
 carry) and Services are routed at their cluster IPs; it prints how to enter it. With
 --install-chart (which implies --pod-network) it installs the plan's Helm chart with the Helm
@@ -62,6 +66,17 @@ waits until they are Ready and serves the platform's gateway, routing from Endpo
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.podNetwork = o.podNetwork || o.installChart
+			given := cmd.Flags().Changed("metrics-server")
+			if given && !o.podNetwork {
+				return exitcode.BadInputf("--metrics-server needs --pod-network or --install-chart: the API server reaches metrics-server only at an address of the pod network")
+			}
+			ms, err := metricsServerAssets(o.metricsServer, given)
+			if err != nil {
+				return err
+			}
+			if o.metricsServer = ms; !o.podNetwork {
+				o.metricsServer = ""
+			}
 			if o.podNetwork && !kubecluster.InNetworkNamespace() {
 				return rerunInNetworkNamespace(cmd.Context(), out, errOut)
 			}
@@ -77,6 +92,7 @@ waits until they are Ready and serves the platform's gateway, routing from Endpo
 	f.StringSliceVar(&o.secretNamespaces, "aws-secret-namespace", run.DefaultNamespaces, "with --chaos-mesh: namespaces (created if missing) that get the Secret "+clusterAWSSecret+" with the EC2 endpoint's credentials, for the chaos objects there")
 	f.BoolVar(&o.installChart, "install-chart", false, "helm install the plan's chart (deploy/helm/dailydoco) as release "+kubeplatform.DefaultRelease+" in namespace "+kubeplatform.DefaultNamespace+", with the values for this cluster (its pods run the platform; no Prometheus operator objects, no volumes), and serve its gateway; implies --pod-network")
 	f.BoolVar(&o.podNetwork, "pod-network", false, "run in a network namespace of its own (root or user namespaces), pods on "+kubecluster.PodNetwork.String()+" and Services routed at their cluster IPs")
+	f.StringVar(&o.metricsServer, "metrics-server", kubecluster.DefaultMetricsServerAssets(), "on the pod network: directory of metrics-server (hack/metrics-server.sh prints it), run to serve the resource metrics API; by default used when it is built there")
 	f.BoolVar(&o.verbose, "verbose", false, "log each component's start")
 	return cmd
 }
@@ -102,6 +118,15 @@ func (o *clusterUpOptions) run(ctx context.Context, out, errOut io.Writer) error
 		return exitcode.New(exitcode.Infra, err)
 	}
 	defer c.Stop()
+	if o.metricsServer != "" {
+		ms, err := c.StartMetricsServer(ctx, o.metricsServer)
+		if err != nil {
+			return exitcode.New(exitcode.Infra, err)
+		}
+		fmt.Fprintf(out, "metrics-server: the resource metrics API (metrics.k8s.io) at %s\n", ms.Addr)
+	} else if o.podNetwork {
+		fmt.Fprintln(errOut, "ddp-verify: no metrics-server (hack/metrics-server.sh builds it): no resource metrics API, so CPU autoscalers keep their replicas")
+	}
 	if o.chaosMesh != "" {
 		cloud, err := startChaosMesh(ctx, c, o, out)
 		if err != nil {

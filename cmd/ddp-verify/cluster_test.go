@@ -22,18 +22,20 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/topology"
 )
 
-// `cluster up --chaos-mesh --install-chart` runs, in a network namespace of its own (it
-// re-executes itself there), a cluster whose Nodes are the topology's, Ready, with the real
-// Chaos Mesh controller, the cloud's EC2 endpoint and the plan's chart installed, its pods
-// running the platform, Ready, behind a gateway that answers; killed with SIGKILL, it leaves
-// no process behind (etcd, the API server, the controller manager, the scheduler, Chaos Mesh,
-// the pods and the process in the namespace die with it). The test reaches into the namespace
+// `cluster up --chaos-mesh --install-chart --metrics-server` runs, in a network namespace of
+// its own (it re-executes itself there), a cluster whose Nodes are the topology's, Ready, with
+// the real Chaos Mesh controller, the cloud's EC2 endpoint, metrics-server and the plan's chart
+// installed, its pods running the platform, Ready, behind a gateway that answers; killed with
+// SIGKILL, it leaves no process behind (etcd, the API server, the controller manager, the
+// scheduler, Chaos Mesh, metrics-server, the pods and the process in the namespace die with
+// it). The test reaches into the namespace
 // as `nsenter --net` does (dialer.go).
 func TestClusterUpAndKilled(t *testing.T) {
 	assets := kubeclustertest.Assets(t)
 	chaosMesh := kubeclustertest.ChaosMeshAssets(t)
+	metricsServer := kubeclustertest.MetricsServerAssets(t)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "cluster", "up", "--dir", dir, "--assets", assets, "--chaos-mesh", chaosMesh, "--install-chart")
+	cmd := exec.Command(os.Args[0], "cluster", "up", "--dir", dir, "--assets", assets, "--chaos-mesh", chaosMesh, "--install-chart", "--metrics-server", metricsServer)
 	cmd.Env = append(os.Environ(), envActAsCLI+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -74,6 +76,7 @@ func TestClusterUpAndKilled(t *testing.T) {
 	}
 	for _, want := range []string{"chaos mesh: chaos-controller-manager pid ", "ec2 endpoint: http://127.0.0.1:", "--aws-secret aws-local --aws-endpoint http://127.0.0.1:",
 		"network namespace: pods on 10.244.0.0/16, services on 10.0.0.0/24; enter it with: nsenter --net=/proc/",
+		"metrics-server: the resource metrics API (metrics.k8s.io) at 10.244.0.3:10250",
 		"chart: release dailydoco of dailydoco 0.1.0 deployed in namespace dailydoco-prod", "platform: 11 pods Ready in ", "gateway: http://127.0.0.1:"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("cluster up printed no %q:\n%s", want, printed)
@@ -125,7 +128,7 @@ func TestClusterUpAndKilled(t *testing.T) {
 			t.Errorf("node %s is not Ready: %+v", n.Name, n.Status.Conditions)
 		}
 	}
-	if left := processesUsing(dir, cmd.Process.Pid); len(left) < 5+11 {
+	if left := processesUsing(dir, cmd.Process.Pid); len(left) < 6+11 {
 		t.Fatalf("found %d processes of the cluster and its pods before the kill (%v); the check below would prove nothing", len(left), left)
 	}
 	if err := cmd.Process.Kill(); err != nil {

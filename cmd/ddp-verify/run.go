@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -101,6 +102,7 @@ func (f *runFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.target, "target", "local", "local (start the reference platform), kubernetes (start a local cluster and install the chart) or the URL of a running platform")
 	fs.StringVar(&f.kube.assets, "assets", kubecluster.DefaultAssets(), "with --target kubernetes: directory of etcd, kube-apiserver, kube-controller-manager and kube-scheduler (hack/envtest-assets.sh prints it)")
 	fs.StringVar(&f.kube.chaosMesh, "chaos-mesh", os.Getenv("CHAOS_MESH_ASSETS"), "with --target kubernetes: directory of the Chaos Mesh controller manager and its CRDs (hack/chaos-mesh.sh prints it; default $CHAOS_MESH_ASSETS), which injects the faults")
+	fs.StringVar(&f.kube.metricsServer, "metrics-server", kubecluster.DefaultMetricsServerAssets(), "with --target kubernetes: directory of metrics-server (hack/metrics-server.sh prints it), which serves the resource metrics API for the chart's CPU autoscalers; by default used when it is built there")
 	fs.StringVar(&f.promURL, "prometheus-url", "", "with a URL target: the Prometheus that scrapes the platform")
 	fs.StringVar(&f.remoteWriteURL, "remote-write-url", "", "with a URL target: where the load generator's metrics are pushed (default PROMETHEUS_URL/api/v1/write)")
 	fs.StringSliceVar(&f.expectJobs, "expect-job", nil, "with a URL target: scrape jobs Prometheus must report healthy before the run starts")
@@ -156,7 +158,8 @@ func (f *runFlags) options(cmd *cobra.Command, errOut io.Writer) (run.Options, e
 	case f.agents < 0 || f.agents > maxAgents:
 		return run.Options{}, exitcode.BadInputf("--agents %d: want 0 (no agents) to %d", f.agents, maxAgents)
 	}
-	for _, name := range []string{"assets", "chaos-mesh"} {
+	f.kube.metricsServerSet = cmd.Flags().Changed("metrics-server")
+	for _, name := range []string{"assets", "chaos-mesh", "metrics-server"} {
 		if cmd.Flags().Changed(name) && f.target != "kubernetes" {
 			return run.Options{}, exitcode.BadInputf("--%s is for --target kubernetes", name)
 		}
@@ -215,7 +218,11 @@ func (f *runFlags) targetOf(plan *profile.Plan, log *slog.Logger) (run.Target, e
 			return nil, err
 		}
 		if f.target == "kubernetes" {
-			return &run.KubernetesTarget{Topology: topo, Assets: f.kube.assets, ChaosMesh: f.kube.chaosMesh, AlertRules: rules}, nil
+			ms, err := metricsServerAssets(f.kube.metricsServer, f.kube.metricsServerSet)
+			if err != nil {
+				return nil, err
+			}
+			return &run.KubernetesTarget{Topology: topo, Assets: f.kube.assets, ChaosMesh: f.kube.chaosMesh, MetricsServer: ms, AlertRules: rules}, nil
 		}
 		return &run.LocalTarget{Topology: topo, AlertRules: rules}, nil
 	case strings.HasPrefix(f.target, "http://") || strings.HasPrefix(f.target, "https://"):
@@ -239,7 +246,21 @@ func (f *runFlags) targetOf(plan *profile.Plan, log *slog.Logger) (run.Target, e
 
 // kubeTargetFlags are the flags of the Kubernetes target.
 type kubeTargetFlags struct {
-	assets, chaosMesh string
+	assets, chaosMesh, metricsServer string
+	metricsServerSet                 bool // --metrics-server given
+}
+
+// metricsServerAssets is the metrics-server directory to use: dir when it holds the program;
+// when it does not, an error if the flag was given, else none (the default directory, where
+// hack/metrics-server.sh has not built it).
+func metricsServerAssets(dir string, given bool) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, kubecluster.MetricsServerBinary)); err == nil {
+		return dir, nil
+	}
+	if given {
+		return "", exitcode.BadInputf("--metrics-server %s: no %s there; hack/metrics-server.sh builds it and prints its directory", dir, kubecluster.MetricsServerBinary)
+	}
+	return "", nil
 }
 
 // ownPlatform checks the flags of a target that starts its own platform (local, kubernetes)

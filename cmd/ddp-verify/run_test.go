@@ -44,6 +44,8 @@ func TestRunBadFlags(t *testing.T) {
 		{"the kubernetes target has its own Prometheus", []string{"--target", "kubernetes", "--prometheus-url", "http://127.0.0.1:1"}, "--prometheus-url is for a URL target; the kubernetes target"},
 		{"the kubernetes target runs its own Chaos Mesh", []string{"--target", "kubernetes", "--chaos-backend", "mesh", "--namespace", "ns"}, "the kubernetes target through the Chaos Mesh it runs"},
 		{"the kubernetes target's faults need Chaos Mesh", []string{"--target", "kubernetes", "--chaos-mesh", ""}, "give --chaos-mesh DIR"},
+		{"--metrics-server is for the kubernetes target", append([]string{"--metrics-server", "/x"}, url...), "--metrics-server is for --target kubernetes"},
+		{"a metrics-server directory without it", []string{"--target", "kubernetes", "--metrics-server", t.TempDir()}, "no metrics-server there; hack/metrics-server.sh builds it"},
 		{"an unknown target", []string{"--target", "kube"}, `--target "kube": want local, kubernetes or the URL`},
 		{"bad kubeconfig", append([]string{"--chaos-backend", "mesh", "--namespace", "ns", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, url...), "kubeconfig:"},
 	}

@@ -43,10 +43,12 @@ type Dep struct {
 var (
 	Envtest = Dep{Name: "envtest", Install: "export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)   (make test does this; 10-20 minutes the first time, cached afterwards)"}
 	// ChaosMesh is the real Chaos Mesh controller manager built from the source snapshot.
-	ChaosMesh  = Dep{Name: "chaos-mesh", Install: "export CHAOS_MESH_ASSETS=$(hack/chaos-mesh.sh)   (make test does this; about 7 minutes the first time, cached afterwards)"}
-	Chromium   = Dep{Name: "chromium", Install: "apt-get install -y chromium"}
-	Prometheus = Dep{Name: "prometheus", Install: "apt-get install -y prometheus"}
-	Wrk        = Dep{Name: "wrk", Install: "apt-get install -y wrk"}
+	ChaosMesh = Dep{Name: "chaos-mesh", Install: "export CHAOS_MESH_ASSETS=$(hack/chaos-mesh.sh)   (make test does this; about 7 minutes the first time, cached afterwards)"}
+	// MetricsServer is the real metrics-server built from the module proxy's source.
+	MetricsServer = Dep{Name: "metrics-server", Install: "export METRICS_SERVER_ASSETS=$(hack/metrics-server.sh)   (make test does this; about 5 minutes the first time, cached afterwards)"}
+	Chromium      = Dep{Name: "chromium", Install: "apt-get install -y chromium"}
+	Prometheus    = Dep{Name: "prometheus", Install: "apt-get install -y prometheus"}
+	Wrk           = Dep{Name: "wrk", Install: "apt-get install -y wrk"}
 	// Alertmanager is Debian's prometheus-alertmanager, for amtool.
 	Alertmanager = Dep{Name: "alertmanager", Install: "apt-get install -y prometheus-alertmanager"}
 )

@@ -72,6 +72,17 @@ func ChaosMeshAssets(tb testing.TB) string {
 	return dir
 }
 
+// MetricsServerAssets returns the directory of metrics-server ($METRICS_SERVER_ASSETS, which
+// make test sets from hack/metrics-server.sh), or ends the test with how to build it.
+func MetricsServerAssets(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("METRICS_SERVER_ASSETS")
+	if _, err := os.Stat(filepath.Join(dir, kubecluster.MetricsServerBinary)); dir == "" || err != nil {
+		testenv.Missing(tb, testenv.MetricsServer, "metrics-server in $METRICS_SERVER_ASSETS")
+	}
+	return dir
+}
+
 // InPodNetwork runs the calling test again in a network namespace of its own whose loopback
 // carries [kubecluster.PodNetwork] (so the cluster's pods get addresses that EndpointSlices
 // accept), passing its output through; it fails the test when that run fails. It returns true

@@ -29,7 +29,8 @@ func IsPod() bool { return os.Getenv("DDP_LOCAL_POD") == "1" }
 // readiness and liveness a test can turn off (POST /unready, POST /die), with /health (answers
 // the pod's name, as every other path does), /ready, /pid, /env/NAME (the variable's value;
 // 404 when unset), /fetch/NAME (a GET of the URL in variable NAME, its answer passed on) and
-// /metrics (test_pod_info{pid}, 1). It returns the exit code once SIGTERM arrives.
+// /metrics (test_pod_info{pid}, 1), and POST /burn?share=S, which makes the pod use S of a CPU
+// core from then on (busy S of every 100 ms). It returns the exit code once SIGTERM arrives.
 func ServePod() int {
 	var unready, dead atomic.Bool
 	mux := http.NewServeMux()
@@ -69,6 +70,14 @@ func ServePod() int {
 	})
 	mux.HandleFunc("POST /unready", func(http.ResponseWriter, *http.Request) { unready.Store(true) })
 	mux.HandleFunc("POST /die", func(http.ResponseWriter, *http.Request) { dead.Store(true) })
+	mux.HandleFunc("POST /burn", func(w http.ResponseWriter, r *http.Request) {
+		share, err := strconv.ParseFloat(r.FormValue("share"), 64)
+		if err != nil || share <= 0 || share > 1 {
+			http.Error(w, "share: a fraction of a core in (0, 1]", http.StatusBadRequest)
+			return
+		}
+		go burn(share)
+	})
 	ln, err := net.Listen("tcp", net.JoinHostPort(os.Getenv("POD_IP"), strconv.Itoa(PodPort)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -79,6 +88,19 @@ func ServePod() int {
 	signal.Notify(sig, syscall.SIGTERM)
 	<-sig
 	return 0
+}
+
+// burn uses share of a CPU core until the process ends: busy share of every 100 ms.
+func burn(share float64) {
+	period := 100 * time.Millisecond
+	busy := time.Duration(share * float64(period))
+	for x := 0; ; x++ {
+		start := time.Now()
+		for time.Since(start) < busy {
+			x++
+		}
+		time.Sleep(period - busy)
+	}
 }
 
 // PlatformPod runs the platform service that a pod's arguments name ("platform pod SERVICE",

@@ -23,6 +23,7 @@ import (
 	"github.com/dailydoco/ddp-verify/platform/api"
 	"github.com/dailydoco/ddp-verify/platform/dashboard"
 	"github.com/dailydoco/ddp-verify/platform/datatier"
+	"github.com/dailydoco/ddp-verify/platform/hostmetrics"
 	"github.com/dailydoco/ddp-verify/platform/httpserver"
 	"github.com/dailydoco/ddp-verify/platform/jsonhttp"
 	"github.com/dailydoco/ddp-verify/platform/metrics"
@@ -33,9 +34,12 @@ import (
 
 // Spec is everything a node process needs; the supervisor sends it as JSON.
 type Spec struct {
-	Name         string             `json:"name"`
-	Zone         string             `json:"zone"`
-	Pool         string             `json:"pool"`
+	Name string `json:"name"`
+	Zone string `json:"zone"`
+	Pool string `json:"pool"`
+	// InstanceType is the machine the node stands for, whose node_exporter series it exports;
+	// empty for a pod of the local cluster (platform/pod), which is not a machine: there its
+	// node's agent exports them.
 	InstanceType string             `json:"instance_type"`
 	IP           string             `json:"ip"` // the node's loopback address
 	GPUSlots     int                `json:"gpu_slots"`
@@ -115,11 +119,13 @@ func New(spec Spec, log *slog.Logger) *Node {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}}
-	dir, err := os.Getwd()
-	if err != nil {
-		dir = "."
+	if spec.InstanceType != "" {
+		dir, err := os.Getwd()
+		if err != nil {
+			dir = "."
+		}
+		n.wrapped.MustRegister(hostmetrics.New(spec.InstanceType, dir, hostmetrics.Self))
 	}
-	n.wrapped.MustRegister(newHostCollector(spec.InstanceType, dir))
 	n.wrapped.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dailydoco_node_partitioned", Help: "1 while the node is partitioned (its fence is up).",
 	}, func() float64 {

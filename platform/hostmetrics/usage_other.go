@@ -1,14 +1,12 @@
 //go:build !unix
 
-package node
+package hostmetrics
 
-import (
-	"errors"
-	"time"
-)
+import "errors"
 
 var errNoHostMetrics = errors.New("host metrics are read on Unix only")
 
-func processCPU() (user, system time.Duration, err error) { return 0, 0, errNoHostMetrics }
+// Self is this process's usage; Unix only.
+func Self() (Usage, error) { return Usage{}, errNoHostMetrics }
 
 func filesystemBytes(string) (size, avail float64, err error) { return 0, 0, errNoHostMetrics }

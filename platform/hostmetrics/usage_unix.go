@@ -1,19 +1,23 @@
 //go:build unix
 
-package node
+package hostmetrics
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is this process's user and system CPU time.
-func processCPU() (user, system time.Duration, err error) {
+// Self is this process's usage: its CPU time (getrusage) and resident memory.
+func Self() (Usage, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, 0, err
+		return Usage{}, err
 	}
-	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), nil
+	rss, err := residentBytes("self")
+	if err != nil {
+		return Usage{}, err
+	}
+	return Usage{User: time.Duration(ru.Utime.Nano()), System: time.Duration(ru.Stime.Nano()), Resident: rss}, nil
 }
 
 // filesystemBytes is the size of the filesystem holding dir and the bytes available on it.
