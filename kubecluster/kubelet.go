@@ -48,8 +48,8 @@ type nodeServers struct {
 
 // startServers serves the node's endpoints on its address, at ports of the system's choosing
 // (several clusters may run on one host): node_exporter's series always, the kubelet's
-// resource metrics when the agent has the cluster's certificate authority. They count the
-// containers of the pod runtime usage is given.
+// resource metrics when the agent has the cluster's certificate authority. Both count what
+// usage reads: the containers of the node's pod runtime.
 func (a *NodeAgent) startServers(usage *nodeUsage) (*nodeServers, error) {
 	s := &nodeServers{}
 	exp := prometheus.NewRegistry()
