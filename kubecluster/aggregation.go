@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -98,11 +97,10 @@ func (a *AggregatedAPI) Close() {
 // aggregatedTLS is g's server side: a serving certificate of the cluster CA for its
 // Service's name, and client certificates of the front-proxy CA required.
 func (c *Cluster) aggregatedTLS(g APIGroup) (*tls.Config, error) {
-	dir := filepath.Join(c.dir, "pki", g.Service)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	sub, err := c.pki.under(g.Service)
+	if err != nil {
 		return nil, err
 	}
-	sub := &pki{dir: dir, ca: c.pki.ca, key: c.pki.key}
 	host := g.Service + "." + metav1.NamespaceSystem + ".svc"
 	if err := sub.issue("tls.crt", "tls.key", pkix.Name{CommonName: host}, x509.ExtKeyUsageServerAuth, nil, []string{host}); err != nil {
 		return nil, err

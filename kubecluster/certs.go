@@ -95,6 +95,16 @@ func newCA(dir, certFile, name string) (*pki, error) {
 
 func (p *pki) path(name string) string { return filepath.Join(p.dir, name) }
 
+// under is the CA's issuer for the certificates of one component: it writes them into the
+// directory name below the PKI directory, created if missing.
+func (p *pki) under(name string) (*pki, error) {
+	dir := p.path(name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &pki{dir: dir, ca: p.ca, key: p.key}, nil
+}
+
 // issue writes a certificate signed by the CA and its key.
 func (p *pki) issue(certFile, keyFile string, subject pkix.Name, usage x509.ExtKeyUsage, ips []net.IP, names []string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

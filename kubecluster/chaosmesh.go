@@ -89,12 +89,12 @@ func (c *ControlPlane) StartChaosMesh(ctx context.Context, assets string) (*Chao
 	if err := c.ensureNamespace(ctx, ChaosMeshNamespace); err != nil {
 		return nil, fmt.Errorf("kubecluster: chaos mesh: %w", err)
 	}
-	certs := filepath.Join(c.dir, "pki", "chaos-mesh")
-	if err := os.MkdirAll(certs, 0o700); err != nil {
+	// The controller reads tls.crt and tls.key from CERTS_DIR, as a Secret mounted there.
+	sub, err := c.pki.under("chaos-mesh")
+	if err != nil {
 		return nil, err
 	}
-	// The controller reads tls.crt and tls.key from CERTS_DIR, as a Secret mounted there.
-	sub := &pki{dir: certs, ca: c.pki.ca, key: c.pki.key}
+	certs := sub.dir
 	if err := sub.issue("tls.crt", "tls.key", pkix.Name{CommonName: "chaos-mesh-controller-manager"}, x509.ExtKeyUsageServerAuth,
 		[]net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"}); err != nil {
 		return nil, fmt.Errorf("kubecluster: chaos mesh webhook certificate: %w", err)

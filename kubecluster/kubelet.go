@@ -116,11 +116,10 @@ func (a *NodeAgent) workDir() string {
 // kubelet's x509 client authentication; it would also ask the API server whether the caller
 // may get nodes/metrics, which this endpoint does not).
 func (a *NodeAgent) kubeletTLS() (*tls.Config, error) {
-	dir := filepath.Join(a.pki.dir, "kubelet", a.Node.Name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	sub, err := a.pki.under(filepath.Join("kubelet", a.Node.Name))
+	if err != nil {
 		return nil, err
 	}
-	sub := &pki{dir: dir, ca: a.pki.ca, key: a.pki.key}
 	if _, err := os.Stat(sub.path("kubelet.crt")); err != nil {
 		ip := net.ParseIP(NodeIP(a.Node))
 		if err := sub.issue("kubelet.crt", "kubelet.key", pkix.Name{CommonName: "system:node:" + a.Node.Name, Organization: []string{"system:nodes"}},

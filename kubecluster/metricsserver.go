@@ -106,11 +106,10 @@ func (c *Cluster) StartMetricsServer(ctx context.Context, assets string) (*Metri
 // metricsServerCerts issues metrics-server's serving certificate (its Service's name and its
 // address) and its client certificate for the kubelets, both of the cluster CA.
 func (c *Cluster) metricsServerCerts() (*pki, error) {
-	dir := filepath.Join(c.dir, "pki", MetricsServerBinary)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	sub, err := c.pki.under(MetricsServerBinary)
+	if err != nil {
 		return nil, err
 	}
-	sub := &pki{dir: dir, ca: c.pki.ca, key: c.pki.key}
 	host := metricsAPI.Service + ".kube-system.svc"
 	ip := net.IP(c.metricsServerAddr().AsSlice())
 	if err := sub.issue("tls.crt", "tls.key", pkix.Name{CommonName: host}, x509.ExtKeyUsageServerAuth, []net.IP{ip}, []string{host}); err != nil {
