@@ -23,11 +23,12 @@ import (
 // generator's statistics, the SLO results, the faults, the chart series and the video and cost
 // accounting from Prometheus. The verdict is left to [decide].
 func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *slo.Report) *reports.Run {
+	t0, end := ex.wall.at(ex.t0), ex.wall.at(d.end) // where Prometheus's samples are
 	rec := &reports.Run{
 		Schema: reports.Schema, RunID: r.runID, Profile: r.plan.Name(), Target: r.platform.Name,
 		Versions:  map[string]string{"ddp-verify": r.o.Version, "go": runtime.Version()},
-		StartedAt: ex.t0.UTC(), EndedAt: d.end.UTC(),
-		Timeline:     timelineEvents(r.plan.Timeline, ex.t0),
+		StartedAt: t0.UTC(), EndedAt: end.UTC(),
+		Timeline:     ex.wall.events(timelineEvents(r.plan.Timeline, ex.t0)),
 		SLOs:         rep.Results,
 		Chaos:        chaosResults(r.plan.Profile, ex),
 		TimeScale:    r.plan.TimeScale(),
@@ -41,9 +42,9 @@ func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *sl
 		rec.Load = loadResults(ex.load.Snapshot, r.plan.Timeline, ex.t0)
 	}
 	api := r.platform.Prometheus
-	rec.Series = series(ctx, api, ex.load, ex.t0, d.end)
-	rec.Timeline = append(rec.Timeline, r.alertEvents(ctx, ex.t0, d.end)...)
-	rec.Videos, rec.Cost = videosAndCost(ctx, api, ex.t0, d.end)
+	rec.Series = series(ctx, api, ex.load, t0, end)
+	rec.Timeline = append(rec.Timeline, r.alertEvents(ctx, t0, end)...)
+	rec.Videos, rec.Cost = videosAndCost(ctx, api, t0, end)
 	rec.Videos.Drain = d.outcome()
 	rec.Agents = agentRecords(ex.agents)
 	if r.o.NoChaos {

@@ -93,6 +93,9 @@ type Outcome struct {
 	Run  *reports.Run
 	Dir  string
 	Code int // exit code: exitcode.Go, NoGo or Interrupted
+	// ClockSteps are the steps of the machine's wall clock during the run, which its windows
+	// followed (wallClock); the log says each one too.
+	ClockSteps []ClockStep
 }
 
 func (o Options) seed() uint64 {

@@ -51,6 +51,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	end := r.drain(ctx, ex)
+	ex.wall.end()
 	rep := r.evaluate(ctx, ex, end)
 	rec := r.assemble(ctx, ex, end, rep)
 	decide(rec, rep, ex, r.plan.Faults)
@@ -74,6 +75,9 @@ type runner struct {
 	genSrv      *http.Server
 	platform    *Platform
 	closeTarget func() error
+
+	// set by execute
+	wall *wallClock
 }
 
 // check validates every input before anything is created (bad input, exit 2).
@@ -213,6 +217,9 @@ func generatorServer(h http.Handler) *http.Server { return httpserver.New(h, gen
 
 // close releases what open made; it runs however the run ended.
 func (r *runner) close() {
+	if r.wall != nil {
+		r.wall.end()
+	}
 	if r.closeTarget != nil {
 		if err := r.closeTarget(); err != nil {
 			r.log.Warn("close the target", "err", err)
@@ -232,7 +239,7 @@ func (r *runner) write(rec *reports.Run) (*Outcome, error) {
 	if err := reports.WriteRunDir(r.dir, rec); err != nil {
 		return nil, infra("write the run directory: %w", err)
 	}
-	return &Outcome{Run: rec, Dir: r.dir, Code: codeOf(rec.Verdict)}, nil
+	return &Outcome{Run: rec, Dir: r.dir, Code: codeOf(rec.Verdict), ClockSteps: r.wall.Steps()}, nil
 }
 
 func codeOf(v verdict.Verdict) int {

@@ -64,9 +64,9 @@ func TestVerdictStableAcrossSeeds(t *testing.T) {
 	t.Run("autoscaling off", func(t *testing.T) { checkAutoscaling(t, outs[len(outs)-2], outs[len(outs)-1]) })
 	for i, seed := range seeds {
 		healthy, under := outs[2*i], outs[2*i+1]
-		t.Logf("seed %d: healthy %s %v, videos %s; one GPU node %s %v, videos %s", seed,
-			healthy.Run.Verdict, failingObjectives(healthy.Run.SLOs), healthy.Run.Videos.Summary(),
-			under.Run.Verdict, failingObjectives(under.Run.SLOs), under.Run.Videos.Summary())
+		t.Logf("seed %d: healthy %s %v, videos %s%s; one GPU node %s %v, videos %s%s", seed,
+			healthy.Run.Verdict, failingObjectives(healthy.Run.SLOs), healthy.Run.Videos.Summary(), clockSteps(healthy),
+			under.Run.Verdict, failingObjectives(under.Run.SLOs), under.Run.Videos.Summary(), clockSteps(under))
 		if healthy.Run.Verdict != verdict.Go {
 			t.Errorf("seed %d, healthy platform: %s, reasons %q", seed, healthy.Run.Verdict, healthy.Run.Reasons)
 		}
@@ -81,9 +81,9 @@ func TestVerdictStableAcrossSeeds(t *testing.T) {
 // the core capacity reasons and no other.
 func checkAutoscaling(t *testing.T, scaled, fixed *Outcome) {
 	t.Helper()
-	t.Logf("one GPU node with autoscaling %s %v, videos %s; without %s %v, videos %s",
-		scaled.Run.Verdict, failingObjectives(scaled.Run.SLOs), scaled.Run.Videos.Summary(),
-		fixed.Run.Verdict, failingObjectives(fixed.Run.SLOs), fixed.Run.Videos.Summary())
+	t.Logf("one GPU node with autoscaling %s %v, videos %s%s; without %s %v, videos %s%s",
+		scaled.Run.Verdict, failingObjectives(scaled.Run.SLOs), scaled.Run.Videos.Summary(), clockSteps(scaled),
+		fixed.Run.Verdict, failingObjectives(fixed.Run.SLOs), fixed.Run.Videos.Summary(), clockSteps(fixed))
 	if scaled.Run.Verdict != verdict.Go {
 		t.Errorf("with autoscaling: %s, reasons %q: the autoscaler did not add the node the load needs", scaled.Run.Verdict, scaled.Run.Reasons)
 	}
@@ -114,3 +114,12 @@ var capacityCore = []string{"plateau_backlog_growth", "video_processing_p95_real
 
 // pipelineObjectives are the video pipeline's objectives: the only ones too few GPUs may fail.
 var pipelineObjectives = append([]string{"plateau_backlog", "throughput_videos_per_hour"}, capacityCore...)
+
+// clockSteps says the steps of the machine's wall clock during a run, if any: the runs' windows
+// follow them (wallClock), and a failure beside one says where to look.
+func clockSteps(o *Outcome) string {
+	if len(o.ClockSteps) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the wall clock stepped: %+v)", o.ClockSteps)
+}
