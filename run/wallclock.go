@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/dailydoco/ddp-verify/reports"
-
 	"github.com/dailydoco/ddp-verify/slo"
 )
 
