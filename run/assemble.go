@@ -40,6 +40,9 @@ func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *sl
 	}
 	if ex.load != nil && ex.load.Snapshot != nil {
 		rec.Load = loadResults(ex.load.Snapshot, r.plan.Timeline, ex.t0)
+		for i, s := range rec.Load.Stages {
+			rec.Load.Stages[i].Start, rec.Load.Stages[i].End = ex.wall.at(s.Start), ex.wall.at(s.End)
+		}
 	}
 	api := r.platform.Prometheus
 	rec.Series = series(ctx, api, ex.load, t0, end)
