@@ -66,7 +66,7 @@ func (r *runner) judgeAlerts(ctx context.Context, ex *execution, end time.Time, 
 	if r.plan.Profile.Alerts == nil {
 		return
 	}
-	t0, end := ex.wall.at(ex.t0), ex.wall.at(end)
+	t0, end := r.wall.at(ex.t0), r.wall.at(end)
 	in := alerting.Input{Start: t0, End: end, Step: alertStep(t0, end), Faults: r.alertFaults(ex),
 		SkipExpectations: r.alertSkip(), Routes: r.o.routing(), PageReceiver: r.plan.Profile.Alerts.PageReceiver}
 	api := r.platform.alertsAPI()
@@ -96,7 +96,7 @@ func (r *runner) alertSkip() string {
 func (r *runner) alertFaults(ex *execution) []alerting.Fault {
 	ran := map[string][2]time.Time{}
 	for _, res := range ex.faults {
-		ran[res.Fault.ID] = [2]time.Time{ex.wall.at(res.Injected.Tool), ex.wall.at(res.Recovered.Tool)}
+		ran[res.Fault.ID] = [2]time.Time{r.wall.at(res.Injected.Tool), r.wall.at(res.Recovered.Tool)}
 	}
 	var out []alerting.Fault
 	for _, f := range r.plan.Profile.Chaos { // none under --no-chaos

@@ -23,12 +23,12 @@ import (
 // generator's statistics, the SLO results, the faults, the chart series and the video and cost
 // accounting from Prometheus. The verdict is left to [decide].
 func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *slo.Report) *reports.Run {
-	t0, end := ex.wall.at(ex.t0), ex.wall.at(d.end) // where Prometheus's samples are
+	t0, end := r.wall.at(ex.t0), r.wall.at(d.end) // where Prometheus's samples are
 	rec := &reports.Run{
 		Schema: reports.Schema, RunID: r.runID, Profile: r.plan.Name(), Target: r.platform.Name,
 		Versions:  map[string]string{"ddp-verify": r.o.Version, "go": runtime.Version()},
 		StartedAt: t0.UTC(), EndedAt: end.UTC(),
-		Timeline:     ex.wall.events(timelineEvents(r.plan.Timeline, ex.t0)),
+		Timeline:     r.wall.events(timelineEvents(r.plan.Timeline, ex.t0)),
 		SLOs:         rep.Results,
 		Chaos:        chaosResults(r.plan.Profile, ex),
 		TimeScale:    r.plan.TimeScale(),
@@ -41,7 +41,7 @@ func (r *runner) assemble(ctx context.Context, ex *execution, d drained, rep *sl
 	if ex.load != nil && ex.load.Snapshot != nil {
 		rec.Load = loadResults(ex.load.Snapshot, r.plan.Timeline, ex.t0)
 		for i, s := range rec.Load.Stages {
-			rec.Load.Stages[i].Start, rec.Load.Stages[i].End = ex.wall.at(s.Start), ex.wall.at(s.End)
+			rec.Load.Stages[i].Start, rec.Load.Stages[i].End = r.wall.at(s.Start), r.wall.at(s.End)
 		}
 	}
 	api := r.platform.Prometheus

@@ -14,7 +14,7 @@ import (
 // plan has no fault, so fault and recovery objectives are listed as not evaluated; a
 // time-scaled plan leaves out full_length_only objectives, also listed with the reason.
 func (r *runner) evaluate(ctx context.Context, ex *execution, d drained) *slo.Report {
-	ws := ex.wall.windows(runWindows(r.plan.Timeline, ex.t0, ex.loadEnd, d.end))
+	ws := r.wall.windows(runWindows(r.plan.Timeline, ex.t0, ex.loadEnd, d.end))
 	rep := slo.Evaluate(ctx, r.platform.Prometheus, r.o.SLO, ws, slo.Options{
 		Baseline: baselineOf(r.o.Baseline), Logger: r.log, TimeScale: r.plan.TimeScale(), Now: r.clock.Now,
 		Decision: r.plan.Decision(),

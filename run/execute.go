@@ -30,8 +30,6 @@ type execution struct {
 	aborted bool
 	// agents are the load agents' parts, when the load ran on agents.
 	agents []agents.Status
-	// wall places the run's instants on the wall clock Prometheus stamps its samples with.
-	wall *wallClock
 }
 
 // loadDriver runs the plan's load: the engine in this process, or the coordinator of agents.
@@ -77,8 +75,8 @@ func (r *runner) execute(ctx context.Context) (*execution, error) {
 	var aborted atomic.Bool
 	go r.onInterrupt(loadCtx, func() { aborted.Store(true); stopLoad() })
 
-	ex := &execution{wall: newWallClock(time.Now()), t0: r.clock.Now()}
-	r.followWallClock(ex.wall)
+	r.followWallClock()
+	ex := &execution{t0: r.clock.Now()}
 	var loadErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {

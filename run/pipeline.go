@@ -51,7 +51,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	end := r.drain(ctx, ex)
-	ex.wall.end()
+	r.wall.end()
 	rep := r.evaluate(ctx, ex, end)
 	rec := r.assemble(ctx, ex, end, rep)
 	decide(rec, rep, ex, r.plan.Faults)
@@ -76,7 +76,8 @@ type runner struct {
 	platform    *Platform
 	closeTarget func() error
 
-	// set by execute
+	// set by execute: places the run's instants on the wall clock Prometheus stamps its
+	// samples with
 	wall *wallClock
 }
 
@@ -217,9 +218,7 @@ func generatorServer(h http.Handler) *http.Server { return httpserver.New(h, gen
 
 // close releases what open made; it runs however the run ended.
 func (r *runner) close() {
-	if r.wall != nil {
-		r.wall.end()
-	}
+	r.wall.end()
 	if r.closeTarget != nil {
 		if err := r.closeTarget(); err != nil {
 			r.log.Warn("close the target", "err", err)

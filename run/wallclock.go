@@ -75,8 +75,11 @@ func (c *wallClock) follow(onStep func(ClockStep)) {
 }
 
 // end observes once more and stops following: the instants to place are all measured. Only
-// the first call does anything.
+// the first call does anything (none, before the run started).
 func (c *wallClock) end() {
+	if c == nil {
+		return
+	}
 	c.stopped.Do(func() {
 		if c.stop != nil {
 			c.stop()
@@ -166,9 +169,9 @@ func (c *wallClock) events(ev []reports.Event) []reports.Event {
 
 // followWallClock follows the run's wall clock from now, saying each step it sees: the run's
 // windows are then placed where Prometheus stamped the samples.
-func (r *runner) followWallClock(c *wallClock) {
-	r.wall = c
-	c.follow(func(s ClockStep) {
+func (r *runner) followWallClock() {
+	r.wall = newWallClock(time.Now())
+	r.wall.follow(func(s ClockStep) {
 		r.log.Warn("the machine's wall clock stepped (a clock correction or a resumed virtual machine): the run's windows follow the wall clock, where Prometheus stamps its samples",
 			"into_the_run", s.At.Round(time.Millisecond), "wall_clock_ahead_by", s.Skew.Round(time.Millisecond))
 	})
