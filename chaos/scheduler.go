@@ -124,6 +124,14 @@ func (e *LeftoverError) Error() string {
 	return "chaos: faults may still be in force; run `ddp-verify chaos cleanup`: " + strings.Join(parts, "; ")
 }
 
+// Results returns a snapshot of every fault's record so far (none before Run starts). It is
+// safe to call from any goroutine while Run runs.
+func (s *Scheduler) Results() []Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.results)
+}
+
 // Active returns a snapshot of the faults that are submitted, injected or recovering, for
 // progress lines. It is safe to call from any goroutine while Run runs.
 func (s *Scheduler) Active() []Result {

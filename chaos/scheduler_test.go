@@ -82,6 +82,11 @@ func TestSchedulerRecoversOnCancel(t *testing.T) {
 		require.Len(t, active, 1, "one fault in force for the progress line")
 		assert.Equal(t, "held", active[0].Fault.ID)
 		assert.Equal(t, chaos.Injected, active[0].Phase)
+		all := sched.Results()
+		require.Len(t, all, 2, "every fault's record, pending ones too")
+		assert.Equal(t, chaos.Pending, all[1].Phase)
+		all[0].Phase = chaos.Left // a snapshot: changing it changes nothing in the scheduler
+		assert.Equal(t, chaos.Injected, sched.Results()[0].Phase)
 
 		cancel() // Ctrl-C
 		<-done
@@ -91,6 +96,7 @@ func TestSchedulerRecoversOnCancel(t *testing.T) {
 		assert.Equal(t, chaos.Skipped, res[1].Phase)
 		assert.Empty(t, b.CallsFor("later"))
 		assert.Empty(t, sched.Active())
+		assert.Equal(t, res, sched.Results(), "the records Run returned")
 	})
 }
 

@@ -16,8 +16,9 @@ import (
 	"github.com/dailydoco/ddp-verify/slo"
 )
 
-// The service recovers when it is back within its steady-state objectives for 10 s: client
-// errors under 1 %, client p95 at most 100 ms, and the backlog at its pre-fault level.
+// The service recovers when it is back within its steady-state objectives for 10 s and stays
+// there to the end of the fault's recovery window: client errors under 1 %, 95 % of server
+// requests within 100 ms, and the backlog at its pre-fault level.
 func TestRecoveryTracker(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
@@ -42,6 +43,10 @@ func TestRecoveryTracker(t *testing.T) {
 		{"no errors but a backlog is not recovered", append(repeat(backlogged, 15), repeat(ok, 11)...), 16 * time.Second, true},
 		{"backlog unknown: judged on errors and latency", repeat(with(func(h *health) { h.backlog = math.NaN() }), 11), 0, true},
 		{"latency unknown: judged on errors and backlog", repeat(with(func(h *health) { h.fastShare = math.NaN() }), 11), 0, true},
+		// The first good spell is not the verdict: a pipeline that looks healthy for the first
+		// seconds of a fault and then falls behind has not recovered.
+		{"healthy at first, then falls behind: not recovered", append(repeat(ok, 15), repeat(backlogged, 20)...), 35 * time.Second, false},
+		{"healthy, a bad spell, healthy again: recovered when the last spell began", append(append(repeat(ok, 15), repeat(errs(0.3), 5)...), repeat(ok, 11)...), 21 * time.Second, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,11 +61,56 @@ func TestRecoveryTracker(t *testing.T) {
 			}
 		})
 	}
+	// Samples after the end of the fault's recovery window are another fault's business.
+	tr := newRecoveryTracker(t0, 7)
+	tr.until = sec(20)
+	for i := 1; i <= 40; i++ {
+		h := ok
+		if i > 20 {
+			h = backlogged
+		}
+		tr.observe(sec(i), h)
+	}
+	if got, done := tr.observe(sec(41), backlogged); got != 0 || !done {
+		t.Errorf("after the recovery window: got %s recovered=%v, want the window's verdict 0s recovered=true", got, done)
+	}
 	if l := backlogLimit([]float64{2, 4, 3}); l != 7 {
 		t.Errorf("backlog limit after a peak of 4: %g, want 7 (4 x 1.2, rounded up, + 2)", l)
 	}
 	if l := backlogLimit(nil); !math.IsNaN(l) {
 		t.Errorf("backlog limit with no history: %g, want none (NaN)", l)
+	}
+}
+
+// The backlog a fault must return to is the highest of the five minutes before it: a queue's
+// peak four minutes earlier still counts, one six minutes earlier no longer does.
+func TestRecoveryWatchTakesTheBacklogOfFiveMinutes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := newRecoveryWatch(nil, newRecoveryGauges())
+	feed := func(from int, backlogs []float64) {
+		for i, b := range backlogs {
+			w.observe(t0.Add(time.Duration(from+i)*time.Second), health{fastShare: 1, backlog: b}, nil)
+		}
+	}
+	feed(0, append([]float64{10}, repeat(3.0, 240)...))
+	if l := backlogLimit(w.backlog); l != 14 {
+		t.Errorf("limit 4 minutes after a peak of 10: %g, want 14 (10 x 1.2 + 2)", l)
+	}
+	feed(241, repeat(3.0, 120))
+	if l := backlogLimit(w.backlog); l != 6 {
+		t.Errorf("limit 6 minutes after a peak of 10: %g, want 6 (3 x 1.2, rounded up, + 2)", l)
+	}
+	// A fault and its recovery window are not steady state: their backlog sets no bar.
+	tr := newRecoveryTracker(t0.Add(361*time.Second), 6)
+	tr.until = t0.Add(400 * time.Second)
+	w.trackers["gpu-node"] = tr
+	feed(361, repeat(30.0, 40))
+	if l := backlogLimit(w.backlog); l != 6 {
+		t.Errorf("limit after a fault's recovery window with a backlog of 30: %g, want still 6", l)
+	}
+	feed(401, []float64{8})
+	if l := backlogLimit(w.backlog); l != 12 {
+		t.Errorf("limit once the window is over and the backlog is 8: %g, want 12", l)
 	}
 }
 

@@ -23,15 +23,21 @@ const DefaultRecoveryObjective = 60 * time.Second
 // engine's live window of a few seconds), at least 95 % of the server's API requests within
 // 100 ms (over the last 10 s: the platform's own latency, which a busy load generator does not
 // inflate), and the video backlog no higher than before the fault (see [backlogLimit]). One
-// good second after a burst of errors is not recovery.
+// good second after a burst of errors is not recovery, and neither is a good spell that ends
+// while the fault or its recovery window lasts: the service is watched from the injection to
+// the end of the fault's recovery window, and its recovery time is when its last good spell
+// began (see [recoveryTracker]).
 const (
 	recoveryStable    = 10 * time.Second
 	recoveryErrorRate = 0.01
 	// recoveryFastShare is the share of server requests within 100 ms the API latency
 	// objective asks for (p95 < 100 ms).
 	recoveryFastShare = 0.95
-	// backlogHistory is how far before a fault the backlog it must return to is taken from.
-	backlogHistory = 60
+	// backlogHistory is how many seconds before a fault the backlog it must return to is taken
+	// from. Five minutes, not one: a busy pipeline's queue rises and falls over tens of
+	// seconds, so one minute's highest depth is a noisy bar that a healthy platform's queue
+	// crosses again within two minutes a fifth of the time (docs/slo.md).
+	backlogHistory = 300
 )
 
 // recoveryGauges expose, per fault, the service's recovery time and its objective, for the
@@ -47,7 +53,7 @@ func newRecoveryGauges() *recoveryGauges {
 	return &recoveryGauges{
 		seconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ddp_fault_recovery_seconds",
-			Help: "Seconds from a fault's injection until the service was back within its steady-state objectives (client errors < 1 %, 95 % of server requests within 100 ms, video backlog at its pre-fault level) for 10 s; still growing while not recovered.",
+			Help: "Seconds from a fault's injection to the start of the service's last spell (10 s or more, to the end of the fault's recovery window) within its steady-state objectives (client errors < 1 %, 95 % of server requests within 100 ms, video backlog at its pre-fault level); growing while the service is not within them.",
 		}, []string{"fault"}),
 		objective: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ddp_fault_recovery_objective_seconds",
@@ -79,7 +85,7 @@ func (h health) within(limit float64) bool {
 }
 
 // backlogLimit is the backlog a service is back to normal at: the highest depth seen in the
-// minute before the fault, plus a fifth and two videos of slack for the pipeline's ordinary
+// five minutes before the fault (while no other fault was in force), plus a fifth and two videos of slack for the pipeline's ordinary
 // ups and downs. NaN when nothing was seen.
 func backlogLimit(before []float64) float64 {
 	limit := math.NaN()
@@ -92,12 +98,21 @@ func backlogLimit(before []float64) float64 {
 }
 
 // recoveryTracker decides, from one-second health samples, when the service recovered from
-// one fault.
+// one fault: the start of its last spell of good seconds, once that spell has lasted
+// recoveryStable. The tracker does not settle on the first such spell: a pipeline that looks
+// healthy for the first seconds of a fault and then falls behind (a dead node's jobs wait for
+// their leases to expire) has not recovered, so every sample up to the end of the fault's
+// recovery window counts.
 type recoveryTracker struct {
 	injected     time.Time
 	backlogLimit float64
 	goodSince    time.Time // start of the current streak of good seconds; zero when in a bad one
-	recoveredAt  time.Time
+	// until is the end of the fault's recovery window, when the verdict is final (zero while
+	// it is not known yet); later samples are not the fault's.
+	until time.Time
+	// latest is the recovery time so far and recovered whether the service is recovered now.
+	latest    time.Duration
+	recovered bool
 }
 
 // newRecoveryTracker starts tracking at injection; the service counts as healthy until a
@@ -107,10 +122,11 @@ func newRecoveryTracker(injected time.Time, backlogLimit float64) *recoveryTrack
 }
 
 // observe records the health seen at now and reports the recovery time so far and whether the
-// service has recovered.
+// service is recovered now. Samples after the end of the fault's recovery window change
+// nothing.
 func (r *recoveryTracker) observe(now time.Time, h health) (time.Duration, bool) {
-	if !r.recoveredAt.IsZero() {
-		return r.recoveredAt.Sub(r.injected), true
+	if r.settled(now) {
+		return r.latest, r.recovered
 	}
 	good := h.within(r.backlogLimit)
 	switch {
@@ -119,14 +135,17 @@ func (r *recoveryTracker) observe(now time.Time, h health) (time.Duration, bool)
 	case r.goodSince.IsZero():
 		r.goodSince = now
 	}
-	if good && now.Sub(r.goodSince) >= recoveryStable {
-		r.recoveredAt = r.goodSince
-		if r.recoveredAt.Before(r.injected) {
-			r.recoveredAt = r.injected
-		}
-		return r.recoveredAt.Sub(r.injected), true
+	r.recovered = good && now.Sub(r.goodSince) >= recoveryStable
+	r.latest = now.Sub(r.injected)
+	if r.recovered {
+		r.latest = max(r.goodSince.Sub(r.injected), 0)
 	}
-	return now.Sub(r.injected), false
+	return r.latest, r.recovered
+}
+
+// settled reports whether the fault's recovery window has ended by now.
+func (r *recoveryTracker) settled(now time.Time) bool {
+	return !r.until.IsZero() && now.After(r.until)
 }
 
 // watch drives the progress view and the recovery gauges while load and chaos run, until
@@ -141,7 +160,7 @@ func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, 
 			every = time.Second
 		}
 	}
-	rec := &recoveryWatch{objectives: recoveryObjectives(r.plan.Profile.Chaos), trackers: map[string]*recoveryTracker{}, gauges: r.recovery}
+	rec := newRecoveryWatch(r.plan.Profile.Chaos, r.recovery)
 	tick := r.clock.NewTicker(time.Second)
 	defer tick.Stop()
 	var lastPrint time.Time
@@ -175,34 +194,57 @@ func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, 
 // recoveryWatch tracks the service's recovery from every fault the scheduler confirms.
 type recoveryWatch struct {
 	objectives map[string]time.Duration
+	windows    map[string]time.Duration // each fault's recovery window
 	trackers   map[string]*recoveryTracker
 	gauges     *recoveryGauges
 	backlog    []float64 // the last backlogHistory samples, oldest first
 }
 
+func newRecoveryWatch(faults []profile.Fault, gauges *recoveryGauges) *recoveryWatch {
+	windows := map[string]time.Duration{}
+	for _, f := range faults {
+		windows[f.Name] = f.Recovery.Duration
+	}
+	return &recoveryWatch{objectives: recoveryObjectives(faults), windows: windows, trackers: map[string]*recoveryTracker{}, gauges: gauges}
+}
+
 // observe takes one second's health: it starts a tracker for each fault newly confirmed in
-// force (with the backlog limit of the minute before), feeds every tracker and sets the
+// force (with the backlog limit of the steady minutes before), tells each tracker when its fault's
+// recovery window ends once the recovery is confirmed, feeds every tracker and sets the
 // gauges. It returns the faults in force.
 func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler) []string {
 	var active []string
 	if sched != nil {
-		for _, f := range sched.Active() {
+		for _, f := range sched.Results() {
 			if f.Injected.Tool.IsZero() {
-				continue // submitted, not yet confirmed in force
+				continue // not yet confirmed in force
 			}
-			active = append(active, f.Fault.ID)
-			if _, ok := w.trackers[f.Fault.ID]; !ok {
-				w.trackers[f.Fault.ID] = newRecoveryTracker(f.Injected.Tool, backlogLimit(w.backlog))
+			tr, ok := w.trackers[f.Fault.ID]
+			if !ok {
+				tr = newRecoveryTracker(f.Injected.Tool, backlogLimit(w.backlog))
+				w.trackers[f.Fault.ID] = tr
 				w.gauges.objective.WithLabelValues(f.Fault.ID).Set(w.objectives[f.Fault.ID].Seconds())
+			}
+			switch {
+			case !f.Recovered.Tool.IsZero():
+				tr.until = f.Recovered.Tool.Add(w.windows[f.Fault.ID])
+			case f.Phase == chaos.Injected || f.Phase == chaos.Recovering:
+				active = append(active, f.Fault.ID)
+			case tr.until.IsZero():
+				// Failed or left without a confirmed recovery: its window starts now.
+				tr.until = now.Add(w.windows[f.Fault.ID])
 			}
 		}
 	}
+	steady := true
 	for id, tr := range w.trackers {
 		d, _ := tr.observe(now, h)
 		w.gauges.seconds.WithLabelValues(id).Set(d.Seconds())
+		steady = steady && tr.settled(now)
 	}
-	if len(active) == 0 {
-		// The backlog a fault must return to is measured while no fault is in force.
+	if steady {
+		// The backlog a fault must return to is measured in steady state: while no fault is
+		// in force or in its recovery window.
 		w.backlog = append(w.backlog, h.backlog)
 		if len(w.backlog) > backlogHistory {
 			w.backlog = w.backlog[1:]
@@ -211,12 +253,13 @@ func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler)
 	return active
 }
 
-// recovered is each fault's service recovery time, for the faults the service recovered from.
+// recovered is each fault's service recovery time, for the faults the service was recovered
+// from when its recovery window ended (or when the run ended, if that came first).
 func (w *recoveryWatch) recovered() map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for id, tr := range w.trackers {
-		if !tr.recoveredAt.IsZero() {
-			out[id] = tr.recoveredAt.Sub(tr.injected)
+		if tr.recovered {
+			out[id] = tr.latest
 		}
 	}
 	return out
