@@ -85,8 +85,9 @@ func (h health) within(limit float64) bool {
 }
 
 // backlogLimit is the backlog a service is back to normal at: the highest depth seen in the
-// five minutes before the fault (while no other fault was in force), plus a fifth and two videos of slack for the pipeline's ordinary
-// ups and downs. NaN when nothing was seen.
+// five steady-state minutes before the fault (no fault in force or in its recovery window),
+// plus a fifth and two videos of slack for the pipeline's ordinary ups and downs. NaN when
+// nothing was seen.
 func backlogLimit(before []float64) float64 {
 	limit := math.NaN()
 	for _, v := range before {
@@ -209,9 +210,9 @@ func newRecoveryWatch(faults []profile.Fault, gauges *recoveryGauges) *recoveryW
 }
 
 // observe takes one second's health: it starts a tracker for each fault newly confirmed in
-// force (with the backlog limit of the steady minutes before), tells each tracker when its fault's
-// recovery window ends once the recovery is confirmed, feeds every tracker and sets the
-// gauges. It returns the faults in force.
+// force (with the backlog limit of the steady minutes before), tells each tracker when its
+// fault's recovery window ends once the recovery is confirmed, feeds every tracker and sets
+// the gauges. It returns the faults in force.
 func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler) []string {
 	var active []string
 	if sched != nil {
