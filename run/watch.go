@@ -194,19 +194,18 @@ func (r *runner) watch(ctx context.Context, done <-chan struct{}, t0 time.Time, 
 
 // recoveryWatch tracks the service's recovery from every fault the scheduler confirms.
 type recoveryWatch struct {
-	objectives map[string]time.Duration
-	windows    map[string]time.Duration // each fault's recovery window
-	trackers   map[string]*recoveryTracker
-	gauges     *recoveryGauges
-	backlog    []float64 // the last backlogHistory samples, oldest first
+	faults   map[string]profile.Fault // the profile's faults by name
+	trackers map[string]*recoveryTracker
+	gauges   *recoveryGauges
+	backlog  []float64 // the last backlogHistory samples, oldest first
 }
 
 func newRecoveryWatch(faults []profile.Fault, gauges *recoveryGauges) *recoveryWatch {
-	windows := map[string]time.Duration{}
+	byName := map[string]profile.Fault{}
 	for _, f := range faults {
-		windows[f.Name] = f.Recovery.Duration
+		byName[f.Name] = f
 	}
-	return &recoveryWatch{objectives: recoveryObjectives(faults), windows: windows, trackers: map[string]*recoveryTracker{}, gauges: gauges}
+	return &recoveryWatch{faults: byName, trackers: map[string]*recoveryTracker{}, gauges: gauges}
 }
 
 // observe takes one second's health: it starts a tracker for each fault newly confirmed in
@@ -224,16 +223,17 @@ func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler)
 			if !ok {
 				tr = newRecoveryTracker(f.Injected.Tool, backlogLimit(w.backlog))
 				w.trackers[f.Fault.ID] = tr
-				w.gauges.objective.WithLabelValues(f.Fault.ID).Set(w.objectives[f.Fault.ID].Seconds())
+				w.gauges.objective.WithLabelValues(f.Fault.ID).Set(recoveryObjective(w.faults[f.Fault.ID]).Seconds())
 			}
+			window := w.faults[f.Fault.ID].Recovery.Duration
 			switch {
 			case !f.Recovered.Tool.IsZero():
-				tr.until = f.Recovered.Tool.Add(w.windows[f.Fault.ID])
+				tr.until = f.Recovered.Tool.Add(window)
 			case f.Phase == chaos.Injected || f.Phase == chaos.Recovering:
 				active = append(active, f.Fault.ID)
 			case tr.until.IsZero():
 				// Failed or left without a confirmed recovery: its window starts now.
-				tr.until = now.Add(w.windows[f.Fault.ID])
+				tr.until = now.Add(window)
 			}
 		}
 	}
@@ -266,17 +266,12 @@ func (w *recoveryWatch) recovered() map[string]time.Duration {
 	return out
 }
 
-// recoveryObjectives is each fault's recovery time objective.
-func recoveryObjectives(faults []profile.Fault) map[string]time.Duration {
-	out := map[string]time.Duration{}
-	for _, f := range faults {
-		obj := f.RecoveryObjective.Duration
-		if obj == 0 {
-			obj = DefaultRecoveryObjective
-		}
-		out[f.Name] = obj
+// recoveryObjective is a fault's recovery time objective.
+func recoveryObjective(f profile.Fault) time.Duration {
+	if f.RecoveryObjective.Duration == 0 {
+		return DefaultRecoveryObjective
 	}
-	return out
+	return f.RecoveryObjective.Duration
 }
 
 // instant runs one instant query and returns its single value, NaN when there is none.
