@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +184,42 @@ func TestOneGPUNodeExample(t *testing.T) {
 	}
 	if workers != 1 {
 		t.Errorf("%d video workers, want 1", workers)
+	}
+}
+
+// The documented N+1 example (docs/profiles.md) is what it says: the plan's topology with a GPU
+// node in each zone, so a node's or a zone's loss leaves two video workers, and the autoscaler
+// never goes below three.
+func TestNPlusOneGPUExample(t *testing.T) {
+	topo, err := Load("../../docs/examples/n-plus-one-gpu.topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gpu := topo.Pool("gpu"); gpu.Nodes != 3 || gpu.Min != 3 || gpu.Max != 8 || !topo.Autoscaler.Enabled {
+		t.Errorf("gpu pool %+v, autoscaler %+v", gpu, topo.Autoscaler)
+	}
+	zoneOf := map[string]string{}
+	for _, n := range topo.Nodes() {
+		zoneOf[n.Name] = n.Zone
+	}
+	workersPerZone := map[string]int{}
+	for _, r := range topo.Place(topo.Nodes()) {
+		if r.Service == ServiceVideoWorker {
+			workersPerZone[zoneOf[r.Node]]++
+		}
+	}
+	for _, zone := range topo.Zones {
+		if workersPerZone[zone] != 1 {
+			t.Errorf("video workers per zone %v, want one in each of %v", workersPerZone, topo.Zones)
+			break
+		}
+	}
+	// Everything but the GPU pool and its workers is the plan's reference topology.
+	want := Default()
+	want.Name, want.Network = topo.Name, topo.Network
+	*want.Pool("gpu") = *topo.Pool("gpu")
+	want.Service(ServiceVideoWorker).Replicas = 3
+	if !reflect.DeepEqual(topo, want) {
+		t.Errorf("the example differs from the reference topology outside its GPU pool:\n got %+v\nwant %+v", topo, want)
 	}
 }
