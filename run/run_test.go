@@ -114,6 +114,66 @@ func TestRecoveryWatchTakesTheBacklogOfFiveMinutes(t *testing.T) {
 	}
 }
 
+// The backlog is held against the bar as its mean over 30 s. A pipeline that keeps up nearer its
+// capacity swings above the bar for a second at a time and has recovered; one that falls behind
+// has not, however its backlog swings.
+func TestRecoveryWatchSmoothsTheBacklog(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Five steady minutes: the backlog cycles 2..9, so the bar is 13 (9 x 1.2, rounded up, + 2).
+	steady := make([]float64, 300)
+	for i := range steady {
+		steady[i] = float64(2 + i%8)
+	}
+	for _, tc := range []struct {
+		name    string
+		backlog func(s int) float64 // s: seconds since the injection
+		want    time.Duration
+		ok      bool
+	}{
+		{"keeps up, a second above the bar every 40 s, the last 20 s before the window ends", func(s int) float64 {
+			if s%40 == 20 {
+				return 15
+			}
+			return float64(4 + s%6)
+		}, 0, true},
+		{"falls behind: a video more every 6 s", func(s int) float64 {
+			return float64(6 + s/6 + s%3)
+		}, 300 * time.Second, false},
+		// 6 to 25 for two minutes, then 5: the mean of the last 30 s is 13.4 at 2 min 16 s,
+		// 12.8 from 2 min 17 s on.
+		{"falls behind for two minutes, then catches up", func(s int) float64 {
+			if s < 120 {
+				return float64(6 + s/6)
+			}
+			return 5
+		}, 137 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newRecoveryWatch(nil, newRecoveryGauges())
+			for i, b := range steady {
+				w.observe(t0.Add(time.Duration(i)*time.Second), health{fastShare: 1, backlog: b}, nil)
+			}
+			if l := backlogLimit(w.backlog); l != 13 {
+				t.Fatalf("bar %g, want 13", l)
+			}
+			injected := t0.Add(300 * time.Second)
+			tr := newRecoveryTracker(injected, backlogLimit(w.backlog))
+			tr.until = injected.Add(300 * time.Second)
+			w.trackers["gpu-node"] = tr
+			for s := 0; s <= 300; s++ {
+				w.observe(injected.Add(time.Duration(s)*time.Second), health{fastShare: 1, backlog: tc.backlog(s)}, nil)
+			}
+			got, ok := w.recovered()["gpu-node"]
+			if !tc.ok {
+				got = tr.latest
+			}
+			if ok != tc.ok || got != tc.want {
+				t.Errorf("recovery %v recovered=%v, want %v recovered=%v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
 func repeat[T any](v T, n int) []T {
 	out := make([]T, n)
 	for i := range out {

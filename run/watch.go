@@ -22,7 +22,8 @@ const DefaultRecoveryObjective = 60 * time.Second
 // objectives and stays there for recoveryStable: the client error rate under 1 % (over the
 // engine's live window of a few seconds), at least 95 % of the server's API requests within
 // 100 ms (over the last 10 s: the platform's own latency, which a busy load generator does not
-// inflate), and the video backlog no higher than before the fault (see [backlogLimit]). One
+// inflate), and the video backlog, averaged over the last 30 s, no higher than before the fault (see
+// [backlogLimit]). One
 // good second after a burst of errors is not recovery, and neither is a good spell that ends
 // while the fault or its recovery window lasts: the service is watched from the injection to
 // the end of the fault's recovery window, and its recovery time is when its last good spell
@@ -38,6 +39,13 @@ const (
 	// seconds, so one minute's highest depth is a noisy bar that a healthy platform's queue
 	// crosses again within two minutes a fifth of the time (docs/slo.md).
 	backlogHistory = 300
+	// backlogSmoothing is how many seconds of backlog are averaged before it is held against
+	// the bar. A pipeline nearer its capacity (one GPU node of three lost) keeps up with a
+	// backlog that swings higher for seconds at a time; held second by second against the
+	// highest depth of the steady minutes, one swing late in the window decided between 0 s
+	// and minutes of recovery, differently per seed. A pipeline that falls behind holds its
+	// backlog above the bar, and its mean over 30 s with it (docs/slo.md).
+	backlogSmoothing = 30
 )
 
 // recoveryGauges expose, per fault, the service's recovery time and its objective, for the
@@ -53,7 +61,7 @@ func newRecoveryGauges() *recoveryGauges {
 	return &recoveryGauges{
 		seconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ddp_fault_recovery_seconds",
-			Help: "Seconds from a fault's injection to the start of the service's last spell (10 s or more, to the end of the fault's recovery window) within its steady-state objectives (client errors < 1 %, 95 % of server requests within 100 ms, video backlog at its pre-fault level); growing while the service is not within them.",
+			Help: "Seconds from a fault's injection to the start of the service's last spell (10 s or more, to the end of the fault's recovery window) within its steady-state objectives (client errors < 1 %, 95 % of server requests within 100 ms, video backlog over 30 s at its pre-fault level); growing while the service is not within them.",
 		}, []string{"fault"}),
 		objective: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ddp_fault_recovery_objective_seconds",
@@ -197,7 +205,8 @@ type recoveryWatch struct {
 	faults   map[string]profile.Fault // the profile's faults by name
 	trackers map[string]*recoveryTracker
 	gauges   *recoveryGauges
-	backlog  []float64 // the last backlogHistory samples, oldest first
+	backlog  []float64 // the last backlogHistory steady-state samples, oldest first
+	recent   []float64 // the last backlogSmoothing samples, oldest first
 }
 
 func newRecoveryWatch(faults []profile.Fault, gauges *recoveryGauges) *recoveryWatch {
@@ -238,8 +247,10 @@ func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler)
 		}
 	}
 	steady := true
+	smoothed := h
+	smoothed.backlog = w.smoothBacklog(h.backlog)
 	for id, tr := range w.trackers {
-		d, _ := tr.observe(now, h)
+		d, _ := tr.observe(now, smoothed)
 		w.gauges.seconds.WithLabelValues(id).Set(d.Seconds())
 		steady = steady && tr.settled(now)
 	}
@@ -252,6 +263,26 @@ func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler)
 		}
 	}
 	return active
+}
+
+// smoothBacklog adds one second's backlog to the recent ones and returns their mean over the
+// last backlogSmoothing seconds (NaN when none of them is known).
+func (w *recoveryWatch) smoothBacklog(b float64) float64 {
+	w.recent = append(w.recent, b)
+	if len(w.recent) > backlogSmoothing {
+		w.recent = w.recent[1:]
+	}
+	sum, n := 0.0, 0
+	for _, v := range w.recent {
+		if !math.IsNaN(v) {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
 }
 
 // recovered is each fault's service recovery time, for the faults the service was recovered
