@@ -163,10 +163,7 @@ func TestRecoveryWatchSmoothsTheBacklog(t *testing.T) {
 			for s := 0; s <= 300; s++ {
 				w.observe(injected.Add(time.Duration(s)*time.Second), health{fastShare: 1, backlog: tc.backlog(s)}, nil)
 			}
-			got, ok := w.recovered()["gpu-node"]
-			if !tc.ok {
-				got = tr.latest
-			}
+			got, ok := tr.latest, tr.recovered
 			if ok != tc.ok || got != tc.want {
 				t.Errorf("recovery %v recovered=%v, want %v recovered=%v", got, ok, tc.want, tc.ok)
 			}

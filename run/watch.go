@@ -22,12 +22,11 @@ const DefaultRecoveryObjective = 60 * time.Second
 // objectives and stays there for recoveryStable: the client error rate under 1 % (over the
 // engine's live window of a few seconds), at least 95 % of the server's API requests within
 // 100 ms (over the last 10 s: the platform's own latency, which a busy load generator does not
-// inflate), and the video backlog, averaged over the last 30 s, no higher than before the fault (see
-// [backlogLimit]). One
-// good second after a burst of errors is not recovery, and neither is a good spell that ends
-// while the fault or its recovery window lasts: the service is watched from the injection to
-// the end of the fault's recovery window, and its recovery time is when its last good spell
-// began (see [recoveryTracker]).
+// inflate), and the video backlog, averaged over the last 30 s, no higher than before the
+// fault (see [backlogLimit]). One good second after a burst of errors is not recovery, and
+// neither is a good spell that ends while the fault or its recovery window lasts: the service
+// is watched from the injection to the end of the fault's recovery window, and its recovery
+// time is when its last good spell began (see [recoveryTracker]).
 const (
 	recoveryStable    = 10 * time.Second
 	recoveryErrorRate = 0.01
@@ -257,10 +256,7 @@ func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler)
 	if steady {
 		// The backlog a fault must return to is measured in steady state: while no fault is
 		// in force or in its recovery window.
-		w.backlog = append(w.backlog, h.backlog)
-		if len(w.backlog) > backlogHistory {
-			w.backlog = w.backlog[1:]
-		}
+		w.backlog = appendLast(w.backlog, h.backlog, backlogHistory)
 	}
 	return active
 }
@@ -268,10 +264,7 @@ func (w *recoveryWatch) observe(now time.Time, h health, sched *chaos.Scheduler)
 // smoothBacklog adds one second's backlog to the recent ones and returns their mean over the
 // last backlogSmoothing seconds (NaN when none of them is known).
 func (w *recoveryWatch) smoothBacklog(b float64) float64 {
-	w.recent = append(w.recent, b)
-	if len(w.recent) > backlogSmoothing {
-		w.recent = w.recent[1:]
-	}
+	w.recent = appendLast(w.recent, b, backlogSmoothing)
 	sum, n := 0.0, 0
 	for _, v := range w.recent {
 		if !math.IsNaN(v) {
@@ -283,6 +276,15 @@ func (w *recoveryWatch) smoothBacklog(b float64) float64 {
 		return math.NaN()
 	}
 	return sum / float64(n)
+}
+
+// appendLast appends v to s and keeps the last n values.
+func appendLast(s []float64, v float64, n int) []float64 {
+	s = append(s, v)
+	if len(s) > n {
+		s = s[1:]
+	}
+	return s
 }
 
 // recovered is each fault's service recovery time, for the faults the service was recovered
